@@ -1,0 +1,1 @@
+"""NATS bus: subject catalogue, the one codec, connection lifecycle and JetStream stream declarations."""

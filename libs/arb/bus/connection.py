@@ -1,0 +1,98 @@
+"""NATS connection lifecycle: connect, count reconnects, publish one encoded struct, drain on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+
+from . import codec
+
+Handler = Callable[[Any, Msg], Awaitable[None]]
+
+
+class Bus:
+    """One NATS client per process. Publishing costs one encode and one publish, nothing else."""
+
+    def __init__(self, nc: Client, on_decode_error: Callable[[str, Exception], None] | None = None) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.reconnects = 0
+        self.disconnects = 0
+        self._on_decode_error = on_decode_error
+        self._encode = codec.encode
+
+    @classmethod
+    async def connect(cls, url: str, name: str, **kw: Any) -> "Bus":
+        holder: dict[str, Bus] = {}
+
+        async def disconnected() -> None:
+            if "bus" in holder:
+                holder["bus"].disconnects += 1
+
+        async def reconnected() -> None:
+            if "bus" in holder:
+                holder["bus"].reconnects += 1
+
+        async def error(e: Exception) -> None:  # nats-py logs nothing by itself; keep the loop alive
+            return None
+
+        nc = await nats.connect(
+            servers=[u.strip() for u in url.split(",")],
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=kw.pop("reconnect_time_wait", 0.5),
+            disconnected_cb=disconnected,
+            reconnected_cb=reconnected,
+            error_cb=error,
+            **kw,
+        )
+        bus = cls(nc)
+        holder["bus"] = bus
+        return bus
+
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    async def publish(self, subject: str, event: Any) -> None:
+        """Core publish (market data): fire and forget; a stream bound to the subject still stores it."""
+        await self.nc.publish(subject, self._encode(event))
+
+    async def publish_acked(self, subject: str, event: Any, timeout: float = 2.0) -> None:
+        """JetStream publish that waits for the stream's ack (execution events: losing one matters)."""
+        await self.js.publish(subject, self._encode(event), timeout=timeout)
+
+    async def request(self, subject: str, command: Any, timeout: float = 5.0) -> Any:
+        msg = await self.nc.request(subject, self._encode(command), timeout=timeout)
+        return codec.decode(msg.data)
+
+    async def reply(self, msg: Msg, reply: Any) -> None:
+        if msg.reply:
+            await self.nc.publish(msg.reply, self._encode(reply))
+
+    async def subscribe(self, subject: str, handler: Handler, queue: str = "") -> Any:
+        """Decode every message with the one codec; an undecodable payload is reported, never fatal."""
+        decode = codec.decode
+
+        async def cb(msg: Msg) -> None:
+            try:
+                event = decode(msg.data)
+            except Exception as e:  # malformed payload from a foreign publisher
+                if self._on_decode_error is not None:
+                    self._on_decode_error(msg.subject, e)
+                return
+            await handler(event, msg)
+
+        return await self.nc.subscribe(subject, queue=queue, cb=cb)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        if self.nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(self.nc.drain(), timeout)
+        except (asyncio.TimeoutError, Exception):
+            await self.nc.close()

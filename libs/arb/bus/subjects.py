@@ -1,0 +1,81 @@
+"""Subject builders. The catalogue with meaning and examples is specs/subjects.md.
+
+Subjects are built once per (symbol, kind) at start-up and held as plain strings, so publishing never
+formats a string per message.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from ..core.enums import Market, Venue
+
+TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+
+MD_KINDS = ("bbo", "book", "delta", "trade", "funding", "mark", "index", "status")
+EVT_KINDS = ("order", "fill", "balance", "position")
+CMD_VERBS = ("place", "cancel", "cancel_all", "query", "set_leverage", "balances")
+
+
+def token(text: str) -> str:
+    if not TOKEN.match(text):
+        raise ValueError(f"subject token {text!r}: only letters, digits, '_' and '-' are allowed")
+    return text
+
+
+def md(venue: Venue | str, market: Market | str, symbol: str, kind: str) -> str:
+    return f"md.{_v(venue)}.{_v(market)}.{token(symbol)}.{token(kind)}"
+
+
+def ord_cmd(venue: Venue | str, account: str, verb: str) -> str:
+    return f"ord.{_v(venue)}.{token(account)}.cmd.{token(verb)}"
+
+
+def ord_evt(venue: Venue | str, account: str, kind: str) -> str:
+    return f"ord.{_v(venue)}.{token(account)}.evt.{token(kind)}"
+
+
+def strat(task: str, kind: str) -> str:
+    return f"strat.{token(task)}.{token(kind)}"
+
+
+def ctl(service: str, verb: str) -> str:
+    return f"ctl.{token(service)}.{token(verb)}"
+
+
+def _v(x: Venue | Market | str) -> str:
+    return token(x.value if isinstance(x, (Venue, Market)) else x)
+
+
+class MdSubjects(msgspec.Struct, frozen=True, gc=False):
+    """Every market-data subject of one instrument, built once."""
+
+    bbo: str
+    book: str
+    delta: str
+    trade: str
+    funding: str
+    mark: str
+    index: str
+    status: str
+
+    @classmethod
+    def of(cls, venue: Venue | str, market: Market | str, symbol: str) -> "MdSubjects":
+        return cls(*(md(venue, market, symbol, k) for k in MD_KINDS))
+
+
+class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
+    """Event subjects of one trading account, built once."""
+
+    order: str
+    fill: str
+    balance: str
+    position: str
+    cmd_prefix: str  # ord.<venue>.<account>.cmd  (subscribe to cmd_prefix + '.*')
+
+    @classmethod
+    def of(cls, venue: Venue | str, account: str) -> "OrdSubjects":
+        evts = [ord_evt(venue, account, k) for k in EVT_KINDS]
+        return cls(*evts, cmd_prefix=f"ord.{_v(venue)}.{token(account)}.cmd")

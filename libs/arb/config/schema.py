@@ -1,0 +1,104 @@
+"""The configuration schema. Unknown keys are rejected; defaults point at the real venues.
+
+Validation errors raised in ``__post_init__`` start with the field name (``"ws_url: expected ..."``) so
+the loader can report the full key path. Credentials are never part of the config (see credentials.py).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..bus.streams import StreamLimits
+
+_STRICT = dict(frozen=True, forbid_unknown_fields=True, kw_only=True)
+
+
+def _check_url(field: str, value: str, schemes: tuple[str, ...], what: str) -> None:
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme not in schemes or not rest:
+        raise ValueError(f"{field}: expected {what} URL, got {value!r}")
+
+
+class VenueEndpoints(msgspec.Struct, **_STRICT):
+    """Where one venue market lives. Point these at `arb sim` to rehearse, at the venue to trade."""
+
+    rest_url: str
+    ws_url: str
+
+    def __post_init__(self) -> None:
+        _check_url("rest_url", self.rest_url, ("http", "https"), "http:// or https://")
+        _check_url("ws_url", self.ws_url, ("ws", "wss"), "ws:// or wss://")
+
+
+class MexcVenues(msgspec.Struct, **_STRICT):
+    spot: VenueEndpoints = VenueEndpoints(rest_url="https://api.mexc.com", ws_url="wss://wbs-api.mexc.com/ws")
+
+
+class GateVenues(msgspec.Struct, **_STRICT):
+    spot: VenueEndpoints = VenueEndpoints(rest_url="https://api.gateio.ws/api/v4", ws_url="wss://api.gateio.ws/ws/v4/")
+    futures: VenueEndpoints = VenueEndpoints(
+        rest_url="https://api.gateio.ws/api/v4", ws_url="wss://fx-ws.gateio.ws/v4/ws/usdt"
+    )
+
+
+class VenuesConfig(msgspec.Struct, **_STRICT):
+    mexc: MexcVenues = MexcVenues()
+    gateio: GateVenues = GateVenues()
+
+
+class NatsConfig(msgspec.Struct, **_STRICT):
+    url: str = "nats://127.0.0.1:4222"
+    subject_prefix: str = ""  # isolates a deployment (or a test) on a shared server: "<prefix>md.>"
+    connect_timeout_s: float = 5.0
+    drain_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for u in self.url.split(","):
+            _check_url("url", u.strip(), ("nats", "tls", "ws", "wss"), "nats:// or tls://")
+        if self.subject_prefix and not self.subject_prefix.endswith("."):
+            raise ValueError(f"subject_prefix: must end with '.', got {self.subject_prefix!r}")
+
+
+class HttpConfig(msgspec.Struct, **_STRICT):
+    """/metrics, /healthz, /readyz. port 0 picks a free port (tests)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9100
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port: expected 0..65535, got {self.port}")
+
+
+class LogConfig(msgspec.Struct, **_STRICT):
+    level: str = "info"
+    console: bool = True
+    json: bool = False
+    file: str = ""  # rotating file; empty = none
+    file_max_bytes: int = 50 * 1024 * 1024
+    file_backups: int = 5
+    audit_file: str = ""  # append-only JSON lines of order commands and execution events
+    buffer_lines: int = 65536
+
+    def __post_init__(self) -> None:
+        if self.level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ValueError(f"level: expected debug|info|warning|error|critical, got {self.level!r}")
+        if self.buffer_lines < 16:
+            raise ValueError(f"buffer_lines: expected >= 16, got {self.buffer_lines}")
+
+
+class DatabaseConfig(msgspec.Struct, **_STRICT):
+    url: str = "postgresql://postgres@127.0.0.1:5432/test"
+
+    def __post_init__(self) -> None:
+        _check_url("url", self.url, ("postgresql", "postgres"), "postgresql://")
+
+
+class AppConfig(msgspec.Struct, **_STRICT):
+    nats: NatsConfig = NatsConfig()
+    http: HttpConfig = HttpConfig()
+    log: LogConfig = LogConfig()
+    venues: VenuesConfig = VenuesConfig()
+    streams: StreamLimits = StreamLimits()
+    database: DatabaseConfig = DatabaseConfig()
+    shutdown_timeout_s: float = 10.0

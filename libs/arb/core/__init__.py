@@ -1,0 +1,1 @@
+"""Domain model shared by every process: enums, symbols, events, commands, errors."""

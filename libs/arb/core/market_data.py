@@ -1,0 +1,125 @@
+"""Normalized market-data events published by the public gateways on ``md.<venue>.<market>.<symbol>.<kind>``.
+
+Market data is an observation, not an instruction, so prices and sizes are floats (fast to decode,
+fine for analytics and signals). Sizes are always in the BASE asset: futures gateways multiply
+contracts by the contract multiplier. Anything sent back to a venue is re-derived as an exact Decimal
+from the symbol rules (see specs/numbers.md).
+
+Every event carries ts_event (venue clock), ts_recv (gateway read the frame) and ts_pub (handed to the
+bus), integer ns since the epoch. New fields are only ever appended with defaults.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .enums import BookState, Market, Side, Venue
+
+
+class Level(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    price: float
+    size: float
+
+
+class BookTicker(msgspec.Struct, frozen=True, gc=False, tag="bbo"):
+    venue: Venue
+    market: Market
+    symbol: str
+    bid_px: float
+    bid_sz: float
+    ask_px: float
+    ask_sz: float
+    seq: int  # venue update id / version, 0 when the venue sends none
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False, tag="book"):
+    """Top-N of the gateway's synchronized local book. ``state`` other than OK means do not trade on it."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    seq: int
+    state: BookState
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class BookDelta(msgspec.Struct, frozen=True, gc=False, tag="delta"):
+    """Absolute sizes at changed levels (size 0 = removed), covering venue updates first_seq..last_seq."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    first_seq: int
+    last_seq: int
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class Trade(msgspec.Struct, frozen=True, gc=False, tag="trade"):
+    venue: Venue
+    market: Market
+    symbol: str
+    price: float
+    size: float
+    side: Side  # taker side
+    trade_id: str
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class FundingRate(msgspec.Struct, frozen=True, gc=False, tag="funding"):
+    """The rate that applies at ``next_funding_ns`` (the current one, never the indicative estimate)."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    rate: float
+    next_funding_ns: int
+    interval_s: int
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class MarkPrice(msgspec.Struct, frozen=True, gc=False, tag="mark"):
+    venue: Venue
+    market: Market
+    symbol: str
+    price: float
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class IndexPrice(msgspec.Struct, frozen=True, gc=False, tag="index"):
+    venue: Venue
+    market: Market
+    symbol: str
+    price: float
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+class MarketStatus(msgspec.Struct, frozen=True, gc=False, tag="status"):
+    """A book or feed changed state (stale on a gap or disconnect, ok after resync)."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    state: BookState
+    reason: str
+    ts_event: int
+    ts_recv: int
+    ts_pub: int

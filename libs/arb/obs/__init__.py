@@ -1,0 +1,1 @@
+"""Observability and process runtime: hot-path logger, metrics, health endpoints, service lifecycle."""

@@ -1,0 +1,1 @@
+"""Small CLI tools: version, config check, tap."""
