@@ -23,12 +23,19 @@ class StreamLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     replicas: int = 1
 
 
-def stream_configs(limits: StreamLimits, prefix: str = "") -> list[StreamConfig]:
-    """``prefix`` isolates tests: streams ``<prefix>MD`` on subjects ``<prefix>md.>`` etc."""
-    p = prefix
+def stream_name_prefix(subject_prefix: str) -> str:
+    """Subject prefix 't3f9.' -> stream name prefix 'T3F9_' (stream names allow no dots)."""
+    return subject_prefix.replace(".", "_").upper()
+
+
+def stream_configs(limits: StreamLimits, subject_prefix: str = "") -> list[StreamConfig]:
+    """``subject_prefix`` (config nats.subject_prefix) isolates a deployment or a test:
+    subjects ``<prefix>md.>`` go to stream ``<PREFIX>_MD`` and so on."""
+    p = subject_prefix
+    n = stream_name_prefix(subject_prefix)
     return [
         StreamConfig(
-            name=f"{p}MD",
+            name=f"{n}MD",
             subjects=[f"{p}md.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
@@ -38,7 +45,7 @@ def stream_configs(limits: StreamLimits, prefix: str = "") -> list[StreamConfig]
             num_replicas=limits.replicas,
         ),
         StreamConfig(
-            name=f"{p}ORD",
+            name=f"{n}ORD",
             subjects=[f"{p}ord.*.*.evt.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
@@ -46,7 +53,7 @@ def stream_configs(limits: StreamLimits, prefix: str = "") -> list[StreamConfig]
             num_replicas=limits.replicas,
         ),
         StreamConfig(
-            name=f"{p}STRAT",
+            name=f"{n}STRAT",
             subjects=[f"{p}strat.>"],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
@@ -56,10 +63,10 @@ def stream_configs(limits: StreamLimits, prefix: str = "") -> list[StreamConfig]
     ]
 
 
-async def ensure_streams(js, limits: StreamLimits, prefix: str = "") -> list[str]:
+async def ensure_streams(js, limits: StreamLimits, subject_prefix: str = "") -> list[str]:
     """Create or update every stream; safe to call from every process at start-up."""
     names = []
-    for cfg in stream_configs(limits, prefix):
+    for cfg in stream_configs(limits, subject_prefix):
         try:
             await js.stream_info(cfg.name)
             await js.update_stream(cfg)

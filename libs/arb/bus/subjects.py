@@ -1,6 +1,7 @@
 """Subject builders. The catalogue with meaning and examples is specs/subjects.md.
 
-Subjects are built once per (symbol, kind) at start-up and held as plain strings, so publishing never
+``prefix`` (config ``nats.subject_prefix``, ending in '.') isolates a deployment or a test on a shared
+server. Subjects are built once per (symbol, kind) at start-up and held as plain strings, so publishing never
 formats a string per message.
 """
 
@@ -25,24 +26,24 @@ def token(text: str) -> str:
     return text
 
 
-def md(venue: Venue | str, market: Market | str, symbol: str, kind: str) -> str:
-    return f"md.{_v(venue)}.{_v(market)}.{token(symbol)}.{token(kind)}"
+def md(venue: Venue | str, market: Market | str, symbol: str, kind: str, prefix: str = "") -> str:
+    return f"{prefix}md.{_v(venue)}.{_v(market)}.{token(symbol)}.{token(kind)}"
 
 
-def ord_cmd(venue: Venue | str, account: str, verb: str) -> str:
-    return f"ord.{_v(venue)}.{token(account)}.cmd.{token(verb)}"
+def ord_cmd(venue: Venue | str, account: str, verb: str, prefix: str = "") -> str:
+    return f"{prefix}ord.{_v(venue)}.{token(account)}.cmd.{token(verb)}"
 
 
-def ord_evt(venue: Venue | str, account: str, kind: str) -> str:
-    return f"ord.{_v(venue)}.{token(account)}.evt.{token(kind)}"
+def ord_evt(venue: Venue | str, account: str, kind: str, prefix: str = "") -> str:
+    return f"{prefix}ord.{_v(venue)}.{token(account)}.evt.{token(kind)}"
 
 
-def strat(task: str, kind: str) -> str:
-    return f"strat.{token(task)}.{token(kind)}"
+def strat(task: str, kind: str, prefix: str = "") -> str:
+    return f"{prefix}strat.{token(task)}.{token(kind)}"
 
 
-def ctl(service: str, verb: str) -> str:
-    return f"ctl.{token(service)}.{token(verb)}"
+def ctl(service: str, verb: str, prefix: str = "") -> str:
+    return f"{prefix}ctl.{token(service)}.{token(verb)}"
 
 
 def _v(x: Venue | Market | str) -> str:
@@ -62,8 +63,8 @@ class MdSubjects(msgspec.Struct, frozen=True, gc=False):
     status: str
 
     @classmethod
-    def of(cls, venue: Venue | str, market: Market | str, symbol: str) -> "MdSubjects":
-        return cls(*(md(venue, market, symbol, k) for k in MD_KINDS))
+    def of(cls, venue: Venue | str, market: Market | str, symbol: str, prefix: str = "") -> "MdSubjects":
+        return cls(*(md(venue, market, symbol, k, prefix) for k in MD_KINDS))
 
 
 class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
@@ -76,6 +77,6 @@ class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
     cmd_prefix: str  # ord.<venue>.<account>.cmd  (subscribe to cmd_prefix + '.*')
 
     @classmethod
-    def of(cls, venue: Venue | str, account: str) -> "OrdSubjects":
-        evts = [ord_evt(venue, account, k) for k in EVT_KINDS]
-        return cls(*evts, cmd_prefix=f"ord.{_v(venue)}.{token(account)}.cmd")
+    def of(cls, venue: Venue | str, account: str, prefix: str = "") -> "OrdSubjects":
+        evts = [ord_evt(venue, account, k, prefix) for k in EVT_KINDS]
+        return cls(*evts, cmd_prefix=f"{prefix}ord.{_v(venue)}.{token(account)}.cmd")
