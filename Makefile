@@ -30,6 +30,13 @@ bench: install
 lint: install
 	$(PY) -m ruff check libs services tests bench
 
+# MEXC protobuf classes: proto/mexc/*.proto -> proto/gen/mexc/*_pb2.py (committed; importable as proto.gen.mexc).
+# protoc writes `from mexc import X_pb2`; the sed makes those imports package-absolute.
+proto: install
+	$(PY) -m grpc_tools.protoc -I proto --python_out=proto/gen --pyi_out=proto/gen proto/mexc/*.proto
+	sed -i -e 's/^from mexc import /from proto.gen.mexc import /' proto/gen/mexc/*_pb2.py proto/gen/mexc/*_pb2.pyi
+	touch proto/gen/mexc/__init__.py
+
 compose-check:
 	$(PY) -m arb.tools.compose_check docker-compose.yml
 
