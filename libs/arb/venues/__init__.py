@@ -1,0 +1,1 @@
+"""Venue adapters: ``common`` (venue-neutral building blocks), then one folder per venue."""

@@ -1,0 +1,151 @@
+"""L2 order book: price -> size per side, absolute level updates, cheap top-N.
+
+Layout (measured in ``bench/bench_book.py``, chosen over ``sortedcontainers.SortedDict``): per side a
+plain ``dict`` price -> size plus an ascending ``list`` of the prices kept sorted with ``bisect``.
+
+* Updating the size of an existing level (the common case in a depth frame) is one dict probe and one
+  dict store; the sorted list is not touched.
+* A new level is one ``insort`` (C memmove of a few thousand pointers at most), a removed level one
+  ``bisect`` + ``del``.
+* ``top(n)`` slices the sorted list: O(n), no sorting on read.
+
+Prices and sizes are floats: market data is an observation (see ``arb.core.market_data``). Keys come
+from the venue's decimal strings through ``float()``, which is deterministic, so the same string always
+maps to the same key ("92877.58" and "92877.580" too). A size that parses to 0 deletes the level;
+deleting a level we do not hold is a no-op (venues delete levels outside the snapshot depth).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from typing import Iterable, Sequence
+
+from ...core.market_data import Level
+
+PriceSize = Sequence[str | float]  # (price, size) as the venue's decimal strings or floats
+
+
+class L2Book:
+    """One instrument's local book. ``seq`` is the venue update id / version the book reflects."""
+
+    __slots__ = ("bids", "asks", "_bid_px", "_ask_px", "seq")
+
+    def __init__(self) -> None:
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self._bid_px: list[float] = []  # ascending; best bid is the last
+        self._ask_px: list[float] = []  # ascending; best ask is the first
+        self.seq = 0
+
+    # ------------------------------------------------------------------ updates (hot path)
+
+    def apply(self, bids: Iterable[PriceSize], asks: Iterable[PriceSize]) -> None:
+        """Apply absolute level updates: size replaces the level, size 0 removes it."""
+        _apply_side(self.bids, self._bid_px, bids)
+        _apply_side(self.asks, self._ask_px, asks)
+
+    def set_bid(self, price: float, size: float) -> None:
+        _set(self.bids, self._bid_px, price, size)
+
+    def set_ask(self, price: float, size: float) -> None:
+        _set(self.asks, self._ask_px, price, size)
+
+    def replace(self, bids: Iterable[PriceSize], asks: Iterable[PriceSize], seq: int | None = None) -> None:
+        """Replace the whole book with a snapshot (zero-size levels in a snapshot are ignored)."""
+        self.bids = b = {}
+        self.asks = a = {}
+        for p, s in bids:
+            s = float(s)
+            if s > 0.0:
+                b[float(p)] = s
+        for p, s in asks:
+            s = float(s)
+            if s > 0.0:
+                a[float(p)] = s
+        self._bid_px = sorted(b)
+        self._ask_px = sorted(a)
+        if seq is not None:
+            self.seq = seq
+
+    def clear(self) -> None:
+        self.bids = {}
+        self.asks = {}
+        self._bid_px = []
+        self._ask_px = []
+        self.seq = 0
+
+    # ------------------------------------------------------------------ reads
+
+    def best_bid(self) -> Level | None:
+        px = self._bid_px
+        if not px:
+            return None
+        p = px[-1]
+        return Level(p, self.bids[p])
+
+    def best_ask(self) -> Level | None:
+        px = self._ask_px
+        if not px:
+            return None
+        p = px[0]
+        return Level(p, self.asks[p])
+
+    def best_bid_price(self) -> float | None:
+        px = self._bid_px
+        return px[-1] if px else None
+
+    def best_ask_price(self) -> float | None:
+        px = self._ask_px
+        return px[0] if px else None
+
+    def top(self, n: int) -> tuple[list[Level], list[Level]]:
+        """Best ``n`` levels per side: bids descending, asks ascending."""
+        b = self.bids
+        a = self.asks
+        bp = self._bid_px
+        return (
+            [Level(p, b[p]) for p in bp[: -n - 1 : -1]] if n > 0 else [],
+            [Level(p, a[p]) for p in self._ask_px[:n]] if n > 0 else [],
+        )
+
+    def is_crossed(self) -> bool:
+        """Best bid >= best ask. A single venue's book is never locked or crossed, so this means corruption."""
+        bp = self._bid_px
+        ap = self._ask_px
+        return bool(bp) and bool(ap) and bp[-1] >= ap[0]
+
+    def depth(self) -> tuple[int, int]:
+        return len(self.bids), len(self.asks)
+
+    def __len__(self) -> int:
+        return len(self.bids) + len(self.asks)
+
+    def __repr__(self) -> str:
+        return f"L2Book(seq={self.seq}, bids={len(self.bids)}, asks={len(self.asks)}, bbo={self.best_bid_price()}/{self.best_ask_price()})"
+
+
+def _apply_side(levels: dict[float, float], px: list[float], updates: Iterable[PriceSize]) -> None:
+    get = levels.get
+    for p, s in updates:
+        p = float(p)
+        s = float(s)
+        if s > 0.0:
+            if get(p) is None:
+                insort(px, p)
+            levels[p] = s
+        elif get(p) is not None:
+            del levels[p]
+            del px[bisect_left(px, p)]
+
+
+def _set(levels: dict[float, float], px: list[float], p: float, s: float) -> None:
+    if s > 0.0:
+        if p not in levels:
+            insort(px, p)
+        levels[p] = s
+    elif p in levels:
+        del levels[p]
+        del px[bisect_left(px, p)]
+
+
+__all__ = ["L2Book", "Level", "PriceSize"]
