@@ -1,0 +1,48 @@
+"""Test support that is also library code (``make demo`` starts its servers with it).
+
+- ``servers``: find or start a real NATS with JetStream and a real PostgreSQL (``find_or_start_nats``,
+  ``find_or_start_postgres``); ``python -m arb.testing.servers nats|postgres`` for scripts.
+- ``poll.eventually``: poll a condition instead of sleeping.
+- ``StreamSet``: what the ``js_streams`` test fixture yields.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from .poll import eventually
+from .servers import NatsHandle, PgHandle, find_or_start_nats, find_or_start_postgres
+
+
+class StreamSet(msgspec.Struct, frozen=True):
+    """A test's own JetStream streams: names ``<prefix>MD`` etc., bound to ``<subject_prefix>md.>`` etc."""
+
+    prefix: str  # stream-name prefix, e.g. "T3F9A1C_"
+    subject_prefix: str  # subject prefix, e.g. "t3f9a1c."
+    names: tuple[str, ...]
+
+    @property
+    def md(self) -> str:
+        return self.prefix + "MD"
+
+    @property
+    def ord(self) -> str:
+        return self.prefix + "ORD"
+
+    @property
+    def strat(self) -> str:
+        return self.prefix + "STRAT"
+
+    def subject(self, subject: str) -> str:
+        """``md.mexc.spot.BTC-USDT.bbo`` -> ``t3f9a1c.md.mexc.spot.BTC-USDT.bbo`` (captured by this test's streams)."""
+        return self.subject_prefix + subject
+
+
+__all__ = [
+    "NatsHandle",
+    "PgHandle",
+    "StreamSet",
+    "eventually",
+    "find_or_start_nats",
+    "find_or_start_postgres",
+]

@@ -1,0 +1,58 @@
+"""``eventually()``: poll a condition until it holds, instead of sleeping in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+async def eventually(
+    predicate_or_coro: Callable[[], Any | Awaitable[Any]],
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    what: str = "",
+) -> Any:
+    """Call ``predicate_or_coro`` (sync, or async: awaited) until it returns something truthy; return that.
+
+    An ``AssertionError`` raised by the predicate counts as "not yet", so a predicate may be a block of
+    asserts; any other exception propagates at once (a bug is not a slow condition). On timeout, including
+    a single async call that runs past the deadline, raises ``AssertionError`` naming ``what``, with the
+    last value or assertion seen.
+    """
+    if inspect.iscoroutine(predicate_or_coro):
+        predicate_or_coro.close()  # a coroutine object can be awaited once only, so it cannot be polled
+        raise TypeError("eventually() needs a callable (e.g. an async def function), not a coroutine object")
+    if not callable(predicate_or_coro):
+        raise TypeError(f"eventually() needs a callable, got {type(predicate_or_coro).__name__}")
+    if timeout <= 0 or interval <= 0:
+        raise ValueError("timeout and interval must be > 0")
+
+    label = what or getattr(predicate_or_coro, "__qualname__", repr(predicate_or_coro))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    polls = 0
+    last: Any = None
+    last_error: AssertionError | None = None
+    while True:
+        polls += 1
+        try:
+            result = predicate_or_coro()
+            if inspect.isawaitable(result):
+                async with asyncio.timeout_at(deadline):
+                    result = await result
+        except AssertionError as e:
+            last_error, last = e, None
+        except TimeoutError:
+            break  # the awaited predicate itself ran past the deadline
+        else:
+            if result:
+                return result
+            last_error, last = None, result
+        now = loop.time()
+        if now >= deadline:
+            break
+        await asyncio.sleep(min(interval, deadline - now))
+    detail = f"last assertion: {last_error}" if last_error is not None else f"last value: {last!r}"
+    raise AssertionError(f"not true within {timeout}s ({polls} polls): {label}; {detail}") from last_error

