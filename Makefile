@@ -13,7 +13,7 @@ install: .venv/.installed
 	touch $@
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 test-unit: install
 	$(PY) -m pytest -q -m unit
