@@ -94,6 +94,30 @@ class DatabaseConfig(msgspec.Struct, **_STRICT):
         _check_url("url", self.url, ("postgresql", "postgres"), "postgresql://")
 
 
+class GatewayOptions(msgspec.Struct, **_STRICT):
+    """Knobs shared by every venue gateway (the venue-specific limits live in the venue's code)."""
+
+    depth: int = 20  # levels per side in published `book` snapshots
+    book_interval_ms: int = 100  # at most one `book` publish per symbol per interval
+    snapshot_limit: int = 1000  # REST snapshot depth (Gate advises <= 100 for futures; venue code may cap)
+    watchdog_s: float = 30.0  # reconnect a WS that delivered nothing for this long
+    ping_interval_s: float = 15.0
+    symbol_refresh_s: float = 3600.0
+    max_connection_age_s: float = 23 * 3600.0  # rotate before the venue's 24 h cut-off
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    request_timeout_s: float = 10.0
+    recv_window_ms: int = 5000
+    reconcile_fills_lookback_s: float = 3600.0
+    subject_prefix: str = ""  # filled from nats.subject_prefix by the service
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.depth <= 1000:
+            raise ValueError(f"depth: expected 1..1000, got {self.depth}")
+        if self.watchdog_s <= 0 or self.ping_interval_s <= 0:
+            raise ValueError("watchdog_s: must be > 0")
+
+
 class AppConfig(msgspec.Struct, **_STRICT):
     nats: NatsConfig = NatsConfig()
     http: HttpConfig = HttpConfig()
@@ -101,4 +125,5 @@ class AppConfig(msgspec.Struct, **_STRICT):
     venues: VenuesConfig = VenuesConfig()
     streams: StreamLimits = StreamLimits()
     database: DatabaseConfig = DatabaseConfig()
+    gateway: GatewayOptions = GatewayOptions()
     shutdown_timeout_s: float = 10.0
