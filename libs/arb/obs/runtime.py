@@ -31,6 +31,7 @@ from ..bus.connection import Bus
 from ..bus.streams import ensure_streams
 from ..config.schema import AppConfig
 from ..config.loader import redact_url
+from ..core.errors import ConfigError, SymbolError
 from . import log as logmod
 from .metrics import build_info  # noqa: F401  (registers arb_build_info)
 
@@ -170,7 +171,7 @@ async def _serve(rt: Runtime, main: Callable[[Runtime], Awaitable[None]]) -> int
     if main_task in done and main_task.exception() is not None:
         exc = main_task.exception()
         rt.log.error("%s failed: %s: %s", rt.name, type(exc).__name__, exc)
-        rc = 1
+        rc = 2 if isinstance(exc, (ConfigError, SymbolError)) else 1
     rt.stopped.set()
     try:
         await asyncio.wait_for(_stop(rt, main_task), rt.cfg.shutdown_timeout_s)
