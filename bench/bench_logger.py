@@ -22,10 +22,11 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from arb.config.schema import LogConfig
 from arb.obs import log as arblog
+
 from bench.common import Row, check
 
 MSG = "order %s px=%s qty=%d"
@@ -64,7 +65,7 @@ class _Floor:
     def __init__(self, path: str) -> None:
         self.q: deque = deque()
         self.stop = False
-        self.f = open(path, "ab", buffering=0)
+        self.f = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
@@ -196,17 +197,43 @@ def run() -> list[Row]:
         std_rate = _stdlib_rate(tmp)
         floor_rate = _floor_rate(tmp)
     if caller_drops or lost:
-        raise RuntimeError(f"bench lost lines: {caller_drops} dropped while timing callers, {lost} in the rate run")
+        raise RuntimeError(
+            f"bench lost lines: {caller_drops} dropped while timing callers, {lost} in the rate run"
+        )
     t_ns, t_rate = "<= 1000", ">= 400000"
     return [
-        Row(figure="logger caller cost (median)", ours=ours_ns, unit="ns/call", peer=std_ns,
-            peer_name="stdlib logging FileHandler", target=t_ns, met=check(ours_ns, t_ns)),
-        Row(figure="logger caller cost (median) vs floor", ours=ours_ns, unit="ns/call", peer=floor_ns,
-            peer_name="bare deque+thread floor"),
-        Row(figure="log lines written to file", ours=ours_rate, unit="lines/s", peer=std_rate,
-            peer_name="stdlib logging FileHandler", target=t_rate, met=check(ours_rate, t_rate)),
-        Row(figure="log lines written to file vs floor", ours=ours_rate, unit="lines/s", peer=floor_rate,
-            peer_name="bare deque+thread floor"),
+        Row(
+            figure="logger caller cost (median)",
+            ours=ours_ns,
+            unit="ns/call",
+            peer=std_ns,
+            peer_name="stdlib logging FileHandler",
+            target=t_ns,
+            met=check(ours_ns, t_ns),
+        ),
+        Row(
+            figure="logger caller cost (median) vs floor",
+            ours=ours_ns,
+            unit="ns/call",
+            peer=floor_ns,
+            peer_name="bare deque+thread floor",
+        ),
+        Row(
+            figure="log lines written to file",
+            ours=ours_rate,
+            unit="lines/s",
+            peer=std_rate,
+            peer_name="stdlib logging FileHandler",
+            target=t_rate,
+            met=check(ours_rate, t_rate),
+        ),
+        Row(
+            figure="log lines written to file vs floor",
+            ours=ours_rate,
+            unit="lines/s",
+            peer=floor_rate,
+            peer_name="bare deque+thread floor",
+        ),
     ]
 
 

@@ -52,8 +52,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -62,19 +62,19 @@ from ..core.errors import ConfigError
 from .metrics import counter, gauge
 
 __all__ = [
+    "CRITICAL",
     "DEBUG",
+    "ERROR",
     "INFO",
     "WARNING",
-    "ERROR",
-    "CRITICAL",
+    "LineSink",
     "LogSystem",
     "Logger",
-    "LineSink",
     "RateLimitedLog",
+    "active",
     "audit",
     "configure",
     "get_logger",
-    "active",
 ]
 
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
@@ -106,7 +106,7 @@ Record = tuple  # (ts_ns: int, level: int, logger: str, msg: Any, args: tuple, e
 class Logger:
     """A named logger. Methods take ``(msg, *args)`` with %-style args, formatted on the writer thread."""
 
-    __slots__ = ("name", "_level", "_q", "_cap", "_drops")
+    __slots__ = ("_cap", "_drops", "_level", "_q", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -182,7 +182,7 @@ class Logger:
 def _safe_repr(obj: object, limit: int = 512) -> str:
     try:
         r = repr(obj)
-    except Exception as e:  # a broken __repr__ must not take the writer down
+    except Exception as e:  # noqa: BLE001 - user __repr__ may raise anything
         r = f"<unrepresentable {type(obj).__name__}: {type(e).__name__}>"
     return r if len(r) <= limit else r[:limit] + "...]"
 
@@ -195,11 +195,11 @@ def _render(msg: Any, args: tuple) -> str:
         return msg
     try:
         return msg % args
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - user __str__/args may raise anything
         if len(args) == 1 and isinstance(args[0], Mapping):
             try:
                 return msg % args[0]
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - fall through to the fallback line
                 pass
         return f"<log format error {type(e).__name__}: {e}> msg={msg!r} args={_safe_repr(args)}"
 
@@ -215,7 +215,7 @@ def _truncate(msg: str) -> str:
 def _format_exc(exc: BaseException) -> str:
     try:
         return "".join(traceback.format_exception(exc))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - a traceback must never cost the line
         return f"<traceback unavailable: {type(e).__name__}> {_safe_repr(exc)}\n"
 
 
@@ -293,7 +293,7 @@ class _Formatter:
                 if exc is not None:
                     app(_format_exc(exc))
                 counts[lvl] = counts.get(lvl, 0) + 1
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - one bad record must not cost the batch
                 app(f"<unformattable log record {type(e).__name__}: {_safe_repr(rec)}>\n")
                 counts[ERROR] = counts.get(ERROR, 0) + 1
         self._sec, self._prefix = sec, prefix
@@ -310,21 +310,36 @@ class _Formatter:
                     msg = _render(msg, args)
                 if len(msg) > _MAX_MSG_CHARS:
                     msg = _truncate(msg)
-                app(_JsonLine(ts, self._level_name(lvl), service, str(name), msg,
-                              _format_exc(exc) if exc is not None else None))
+                app(
+                    _JsonLine(
+                        ts,
+                        self._level_name(lvl),
+                        service,
+                        str(name),
+                        msg,
+                        _format_exc(exc) if exc is not None else None,
+                    )
+                )
                 counts[lvl] = counts.get(lvl, 0) + 1
-            except Exception as e:
-                app(_JsonLine(_time_ns(), "error", service, __name__,
-                              f"<unformattable log record {type(e).__name__}: {_safe_repr(rec)}>"))
+            except Exception as e:  # noqa: BLE001 - one bad record must not cost the batch
+                app(
+                    _JsonLine(
+                        _time_ns(),
+                        "error",
+                        service,
+                        __name__,
+                        f"<unformattable log record {type(e).__name__}: {_safe_repr(rec)}>",
+                    )
+                )
                 counts[ERROR] = counts.get(ERROR, 0) + 1
         try:
             return self._encoder.encode_lines(lines)
-        except Exception:  # e.g. a lone surrogate in a message: encode one by one, repair the bad ones
+        except Exception:  # noqa: BLE001 - encode failure: retry line by line
             parts = []
             for ln in lines:
                 try:
                     parts.append(self._encoder.encode(ln) + b"\n")
-                except Exception:
+                except Exception:  # noqa: BLE001 - repair the one bad line
                     fixed = msgspec.structs.replace(
                         ln, msg=ln.msg.encode("utf-8", "backslashreplace").decode("ascii"), exc=None
                     )
@@ -501,7 +516,7 @@ class _StderrSink:
                 if stream is not None:
                     stream.write(data.decode("utf-8", "replace"))
                     stream.flush()
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - stderr gone at interpreter teardown
                 pass  # stderr gone (interpreter teardown): nothing left to tell
 
 
@@ -553,7 +568,7 @@ def audit(kind: str, payload: msgspec.Struct | Mapping[str, Any]) -> None:
     ts = _time_ns()
     try:
         line = _audit_encoder.encode(_AuditLine(ts, service, str(kind), payload))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - audit is never lost: record what we can
         line = _audit_encoder.encode(
             _AuditLine(ts, service, str(kind), {"unencodable": _safe_repr(payload, 4096), "error": repr(e)})
         )
@@ -651,7 +666,7 @@ class LogSystem:
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Write everything, fsync the audit file, stop the writer. Idempotent. False if the writer hung."""
-        global _active, _route
+        global _active
         with _reg_lock:
             if self._closed:
                 return True
@@ -664,7 +679,7 @@ class LogSystem:
             self._closed = True
             try:
                 atexit.unregister(self._at_exit)
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - interpreter teardown
                 pass
             if hung:
                 _stderr_note(f"log writer did not stop within {timeout:.1f}s; unwritten lines may be lost")
@@ -678,7 +693,7 @@ class LogSystem:
                 try:
                     s.flush()
                     s.close()
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 - a backend failing to close is reported, not fatal
                     self._backend_error(s.name, e)
             if self._audit is not None:
                 try:
@@ -705,7 +720,7 @@ class LogSystem:
         while True:
             try:
                 worked = self._cycle(final=False)
-            except BaseException as e:  # never let the writer die; say so once in a while
+            except BaseException as e:  # noqa: BLE001 - the writer must never die
                 self._backend_error("writer", e)
                 worked = False
             self._cycles += 1
@@ -726,7 +741,7 @@ class LogSystem:
             n = len(q)
             if not n:
                 break
-            batch = [popleft() for _ in range(n if n < _CHUNK else _CHUNK)]
+            batch = [popleft() for _ in range(min(_CHUNK, n))]
             self._emit(self._fmt.format(batch, counts))
             worked = True
         if counts:
@@ -736,8 +751,10 @@ class LogSystem:
                     child.inc(c)
                 self._lines += c
         self._report_drops(final)
-        if self._audit is not None and self._audit.dirty and (
-            final or time.monotonic() - self._audit_fsync_at >= _AUDIT_FSYNC_S
+        if (
+            self._audit is not None
+            and self._audit.dirty
+            and (final or time.monotonic() - self._audit_fsync_at >= _AUDIT_FSYNC_S)
         ):
             self._fsync_audit()
         return worked
@@ -786,7 +803,7 @@ class LogSystem:
         for s in self._sinks:
             try:
                 s.write(data)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - a failing backend is counted and reported
                 self._backend_error(s.name, e)
 
     def _probe_drops(self) -> None:
@@ -808,9 +825,12 @@ class LogSystem:
         if not final and now - self._last_drop_report < _DROP_REPORT_S:
             return
         rec = (
-            _time_ns(), WARNING, __name__,
+            _time_ns(),
+            WARNING,
+            __name__,
             "log buffer full (%d lines): dropped %d lines in the last %.1fs, %d since start",
-            (self._cap, new, now - self._last_drop_report, self._drops_seen), None,
+            (self._cap, new, now - self._last_drop_report, self._drops_seen),
+            None,
         )
         counts: dict[int, int] = {}
         self._emit(self._fmt.format((rec,), counts))
@@ -833,7 +853,7 @@ def _stderr_note(text: str) -> None:
         if stream is not None:
             stream.write(f"[arb.obs.log] {text}\n")
             stream.flush()
-    except Exception:
+    except Exception:  # noqa: BLE001, S110 - stderr gone at interpreter teardown
         pass
 
 
@@ -885,7 +905,9 @@ class RateLimitedLog:
             self.suppressed_total += 1
             return False
         if st is not None and st[1]:
-            self.logger.log(self.level, msg + " [%d similar suppressed in %.0fs]", *args, st[1], (now - st[0]) / 1e9)
+            self.logger.log(
+                self.level, msg + " [%d similar suppressed in %.0fs]", *args, st[1], (now - st[0]) / 1e9
+            )
         else:
             self.logger.log(self.level, msg, *args)
         if st is None:

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import platform
 import threading
+from collections.abc import Sequence
 from time import perf_counter_ns
 from types import TracebackType
-from typing import Sequence
+from typing import Self
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.registry import CollectorRegistry
@@ -34,8 +35,8 @@ from prometheus_client.registry import CollectorRegistry
 from .. import __version__
 
 __all__ = [
-    "REGISTRY",
     "LATENCY_BUCKETS",
+    "REGISTRY",
     "build_info",
     "counter",
     "gauge",
@@ -47,11 +48,21 @@ __all__ = [
 # 10 us .. 1 s, roughly 1-2.5-5 per decade: enough resolution for in-process hops (tens of us) and
 # for venue round trips (tens to hundreds of ms). Anything slower lands in +Inf, which is itself a signal.
 LATENCY_BUCKETS: tuple[float, ...] = (
-    10e-6, 25e-6, 50e-6,
-    100e-6, 250e-6, 500e-6,
-    1e-3, 2.5e-3, 5e-3,
-    10e-3, 25e-3, 50e-3,
-    100e-3, 250e-3, 500e-3,
+    10e-6,
+    25e-6,
+    50e-6,
+    100e-6,
+    250e-6,
+    500e-6,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    10e-3,
+    25e-3,
+    50e-3,
+    100e-3,
+    250e-3,
+    500e-3,
     1.0,
 )
 
@@ -86,7 +97,9 @@ def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
     return _get_or_create(Gauge, name, doc, labels)
 
 
-def histogram(name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
+def histogram(
+    name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS
+) -> Histogram:
     """A Histogram in the process registry; the same one again if already defined identically."""
     return _get_or_create(Histogram, name, doc, labels, buckets=tuple(buckets))
 
@@ -111,7 +124,7 @@ class timed:
         self._t0 = 0
         self.elapsed_ns = 0
 
-    def __enter__(self) -> "timed":
+    def __enter__(self) -> Self:
         self._t0 = perf_counter_ns()
         return self
 
@@ -122,7 +135,9 @@ class timed:
         self._metric.observe(self.elapsed_ns / 1e9)
 
 
-build_info = gauge("arb_build_info", "Build of this process: always 1, facts in the labels", ["version", "python"])
+build_info = gauge(
+    "arb_build_info", "Build of this process: always 1, facts in the labels", ["version", "python"]
+)
 build_info.labels(__version__, platform.python_version()).set(1)
 
 
