@@ -1,7 +1,6 @@
 """L2Book: absolute level updates, snapshots, top-N ordering, crossed detection."""
 
 import pytest
-
 from arb.core.market_data import Level
 from arb.venues.common.book import L2Book
 

@@ -1,7 +1,6 @@
 """Book synchronisation state machine under the MEXC (fromVersion/toVersion) and Gate (U/u) rules."""
 
 import pytest
-
 from arb.core.enums import BookState
 from arb.core.market_data import Level
 from arb.venues.common import sync as s

@@ -18,7 +18,7 @@ deleting a level we do not hold is a no-op (venues delete levels outside the sna
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ...core.market_data import Level
 
@@ -28,7 +28,7 @@ PriceSize = Sequence[str | float]  # (price, size) as the venue's decimal string
 class L2Book:
     """One instrument's local book. ``seq`` is the venue update id / version the book reflects."""
 
-    __slots__ = ("bids", "asks", "_bid_px", "_ask_px", "seq")
+    __slots__ = ("_ask_px", "_bid_px", "asks", "bids", "seq")
 
     def __init__(self) -> None:
         self.bids: dict[float, float] = {}

@@ -49,7 +49,8 @@ Nothing here logs or formats strings per diff; transitions carry a constant ``re
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 from ...core.enums import BookState
 from .book import L2Book, PriceSize
@@ -141,19 +142,19 @@ class BookSync:
     """
 
     __slots__ = (
-        "rule",
-        "book",
-        "state",
-        "reason",
-        "needs_snapshot",
-        "_buffer",
         "_anchored",
-        "gaps",
-        "resyncs",
+        "_buffer",
+        "applied",
+        "book",
         "crossed",
         "dropped",
-        "applied",
+        "gaps",
+        "needs_snapshot",
         "overflows",
+        "reason",
+        "resyncs",
+        "rule",
+        "state",
     )
 
     def __init__(self, rule: SyncRule, book: L2Book | None = None, max_buffer: int = 1000) -> None:
@@ -164,7 +165,9 @@ class BookSync:
         self.state = BookState.STALE
         self.reason = R_INIT
         self.needs_snapshot = True
-        self._buffer: deque[tuple[int, int, Iterable[PriceSize], Iterable[PriceSize]]] = deque(maxlen=max_buffer)
+        self._buffer: deque[tuple[int, int, Iterable[PriceSize], Iterable[PriceSize]]] = deque(
+            maxlen=max_buffer
+        )
         self._anchored = False  # a diff has been applied since the last snapshot
         self.gaps = 0  # sequence gaps seen (live, or between snapshot and stream)
         self.resyncs = 0  # times an OK book was lost (gap, crossed, disconnect) and had to be rebuilt
@@ -276,7 +279,9 @@ class BookSync:
             if first > last:
                 self._lose(R_MALFORMED, True, was_ok)
                 return False
-            verdict = rule.next(book.seq, first, last) if self._anchored else rule.first(book.seq, first, last)
+            verdict = (
+                rule.next(book.seq, first, last) if self._anchored else rule.first(book.seq, first, last)
+            )
             if verdict == DROP:
                 self.dropped += 1
                 continue
@@ -313,10 +318,10 @@ __all__ = [
     "APPLY",
     "DROP",
     "GAP",
+    "GATE_RULE",
+    "MEXC_RULE",
     "BookSync",
     "GateRule",
     "MexcRule",
-    "GATE_RULE",
-    "MEXC_RULE",
     "SyncRule",
 ]

@@ -1,0 +1,494 @@
+"""WebSocket connection manager: sharding, replayed subscriptions, watchdog, backoff, planned rotation.
+
+Built on aiohttp's client (measured here ~0.8 M frames/s on loopback vs ~0.2 M for ``websockets``), with an
+injected ``aiohttp.ClientSession``. The venue-specific part is a small adapter::
+
+    class MyAdapter:
+        async def on_open(self, conn: WsConnection) -> None:   # send the subscriptions of conn.subscriptions
+        def on_text(self, data: str) -> None: ...              # control replies, JSON pushes
+        def on_binary(self, data: bytes) -> None: ...          # protobuf pushes (MEXC)
+        def keepalive(self) -> str | bytes | None: ...          # app-level ping, sent every config.keepalive_s
+
+Shape:
+
+* ``WsManager`` splits the subscriptions into shards of at most ``max_subs_per_conn`` (MEXC: 30) and runs
+  one ``WsShard`` per chunk. Each shard keeps one live ``WsConnection`` (one socket).
+* A shard that loses its socket (closed, error, or the watchdog saw no frame for ``watchdog_s``) calls
+  ``on_disconnect``, waits a full-jitter exponential backoff (reset once a connection stayed up for
+  ``healthy_after_s``), reconnects, replays its subscriptions through ``adapter.on_open`` and then calls
+  ``on_reconnect`` (gateways resync books / reconcile orders there).
+* Planned rotation before ``max_age_s`` (MEXC: 24 h): the replacement is opened and subscribed while the old
+  socket is still read; once the new one has delivered a frame (plus ``rotation_overlap_s``) the old one is
+  closed. Both sockets dispatch into the same adapter meanwhile: duplicates, never a hole (the book sync
+  drops duplicates by sequence). A rotation is not a reconnect: no hooks fire.
+
+Hot path: one ``receive()``, a type test, an int increment and the adapter call. No logging, no formatting,
+no clock read per frame: the watchdog compares frame counters from its own timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+from aiohttp import WSMsgType
+
+log = logging.getLogger(__name__)
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_END = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
+
+
+class WsAdapter(Protocol):
+    async def on_open(self, conn: WsConnection) -> None: ...
+
+    def on_text(self, data: str) -> None: ...
+
+    def on_binary(self, data: bytes) -> None: ...
+
+    def keepalive(self) -> str | bytes | None: ...
+
+
+Hook = Callable[["WsConnection"], Awaitable[None] | None]
+
+
+class WsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    url: str
+    max_subs_per_conn: int = 30  # MEXC: 30 per connection
+    watchdog_s: float = 30.0  # no frame for this long -> reconnect (0 disables)
+    keepalive_s: float = 15.0  # adapter.keepalive() every this many seconds (0 disables)
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    healthy_after_s: float = 30.0  # a connection that lived this long resets the backoff
+    max_age_s: float = 0.0  # venue's max connection age (MEXC: 86400); 0 = no planned rotation
+    rotate_before_s: float = 600.0  # rotate this long before max_age_s
+    rotation_overlap_s: float = 1.0  # keep reading the old socket this long after the new one delivered
+    rotation_first_frame_s: float = 10.0  # give up waiting for the new socket's first frame after this
+    connect_timeout_s: float = 10.0
+    close_timeout_s: float = 2.0
+    max_msg_size: int = 16 * 1024 * 1024
+    compress: int = 0  # permessage-deflate off (Gate: "compression is not fully supported")
+    autoping: bool = True  # answer the server's protocol-level pings (MEXC FAQ Q6)
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Full jitter: uniform(0, min(maximum, initial * 2**attempt))."""
+    cap = min(maximum, initial * (2.0 ** min(attempt, 62)))
+    return rng.uniform(0.0, cap)
+
+
+def shard(subscriptions: Sequence[str], cap: int) -> list[tuple[str, ...]]:
+    """Split subscriptions into chunks of at most ``cap`` (at least one chunk, possibly empty)."""
+    if cap < 1:
+        raise ValueError("max_subs_per_conn must be >= 1")
+    subs = tuple(dict.fromkeys(subscriptions))  # de-duplicate, keep order
+    if not subs:
+        return [()]
+    return [subs[i : i + cap] for i in range(0, len(subs), cap)]
+
+
+class WsConnection:
+    """One socket of a shard. ``on_open`` gets this to send subscriptions; counters are per socket."""
+
+    __slots__ = ("_tasks", "callback_errors", "closed", "frames", "opened_at", "shard", "subscriptions", "ws")
+
+    def __init__(self, shard: WsShard, ws: aiohttp.ClientWebSocketResponse, opened_at: float) -> None:
+        self.shard = shard
+        self.subscriptions = shard.subscriptions
+        self.ws = ws
+        self.frames = 0
+        self.callback_errors = 0
+        self.opened_at = opened_at
+        self.closed = False
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    @property
+    def index(self) -> int:
+        return self.shard.index
+
+    async def send_str(self, data: str) -> None:
+        await self.ws.send_str(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.ws.send_bytes(data)
+
+    async def send_json(self, obj: Any) -> None:
+        """Send ``obj`` JSON-encoded as a text frame."""
+        await self.ws.send_str(msgspec.json.encode(obj).decode())
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await asyncio.wait_for(self.ws.close(), self.shard.config.close_timeout_s)
+        except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
+            pass
+
+
+class WsShard:
+    """Keeps one subscribed socket alive for one chunk of subscriptions."""
+
+    def __init__(self, manager: WsManager, index: int, subscriptions: tuple[str, ...]) -> None:
+        self.manager = manager
+        self.index = index
+        self.subscriptions = subscriptions
+        self.config = manager.config
+        self.conn: WsConnection | None = None
+        self.connects = 0
+        self.reconnects = 0
+        self.rotations = 0
+        self.stalls = 0
+        self.connect_failures = 0
+        self.frames_closed = 0  # frames of sockets already closed
+        self.callback_errors_closed = 0
+        self._task: asyncio.Task[None] | None = None
+        self._conns: set[WsConnection] = set()
+
+    @property
+    def frames(self) -> int:
+        return self.frames_closed + sum(c.frames for c in self._conns)
+
+    @property
+    def callback_errors(self) -> int:
+        return self.callback_errors_closed + sum(c.callback_errors for c in self._conns)
+
+    @property
+    def connected(self) -> bool:
+        c = self.conn
+        return c is not None and not c.closed and not c.ws.closed
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws-shard-{self.index}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for c in list(self._conns):
+            await self._retire(c)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def _run(self) -> None:
+        m = self.manager
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        ever_connected = False
+        while True:
+            try:
+                conn = await self._open()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 -- connect refused, handshake, on_open: all mean retry
+                self.connect_failures += 1
+                log.warning("ws %s shard %d: connect failed: %r", m.name, self.index, e)
+                await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
+                attempt += 1
+                continue
+            self.conn = conn
+            if ever_connected:
+                self.reconnects += 1
+                await _call(m.on_reconnect, conn)
+            ever_connected = True
+            conn = await self._serve(conn)  # returns the socket that finally died (after rotations)
+            lived = loop.time() - conn.opened_at
+            if lived >= cfg.healthy_after_s:
+                attempt = 0
+            await self._retire(conn)
+            self.conn = None
+            await _call(m.on_disconnect, conn)
+            await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
+            attempt += 1
+
+    async def _open(self) -> WsConnection:
+        m = self.manager
+        cfg = self.config
+        url = m.url_factory() if m.url_factory is not None else cfg.url
+        connect = m.session.ws_connect(
+            url,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=cfg.close_timeout_s),
+            autoping=cfg.autoping,
+            compress=cfg.compress,
+            max_msg_size=cfg.max_msg_size,
+            heartbeat=None,
+        )
+        ws = await (
+            asyncio.wait_for(connect, cfg.connect_timeout_s) if cfg.connect_timeout_s > 0 else connect
+        )
+        conn = WsConnection(self, ws, asyncio.get_running_loop().time())
+        self._conns.add(conn)
+        self.connects += 1
+        loop = asyncio.get_running_loop()
+        # read before subscribing so acks and first pushes are dispatched
+        conn._tasks.append(loop.create_task(self._read(conn)))
+        try:
+            await m.adapter.on_open(conn)
+        except BaseException:
+            await self._retire(conn)
+            raise
+        if cfg.keepalive_s > 0:
+            conn._tasks.append(loop.create_task(self._keepalive(conn)))
+        if cfg.watchdog_s > 0:
+            conn._tasks.append(loop.create_task(self._watchdog(conn)))
+        return conn
+
+    async def _serve(self, conn: WsConnection) -> WsConnection:
+        """Wait until the socket dies; rotate it before its max age. Returns the socket that died."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        m = self.manager
+        rot_attempt = 0
+        while True:
+            reader = conn._tasks[0]
+            timeout = None
+            if cfg.max_age_s > 0:
+                due = conn.opened_at + max(0.0, cfg.max_age_s - cfg.rotate_before_s)
+                timeout = max(0.0, due - loop.time())
+            done, _ = await asyncio.wait((reader,), timeout=timeout)
+            if done:
+                return conn
+            # planned rotation: open + subscribe the replacement, then retire the old socket
+            try:
+                new = await self._open()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 -- the old socket still serves; retry later
+                self.connect_failures += 1
+                log.warning("ws %s shard %d: rotation connect failed: %r", m.name, self.index, e)
+                delay = backoff_delay(rot_attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng)
+                rot_attempt += 1
+                done, _ = await asyncio.wait((reader,), timeout=delay)
+                if done:
+                    return conn
+                continue
+            rot_attempt = 0
+            await self._await_first_frame(new)
+            if new.frames and cfg.rotation_overlap_s > 0 and not reader.done():
+                await asyncio.wait(
+                    (new._tasks[0], reader),
+                    timeout=cfg.rotation_overlap_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            if new._tasks[0].done() or new.frames == 0:
+                # the replacement is not delivering: drop it, keep the old one, try again later
+                await self._retire(new)
+                if reader.done():
+                    return conn
+                continue
+            old, conn = conn, new
+            self.conn = new
+            if reader.done():
+                # the old socket died before the replacement was delivering: there may be a hole
+                await self._retire(old)
+                await _call(m.on_disconnect, old)
+                self.reconnects += 1
+                await _call(m.on_reconnect, new)
+                continue
+            self.rotations += 1
+            await self._retire(old)
+
+    async def _await_first_frame(self, conn: WsConnection) -> None:
+        deadline = asyncio.get_running_loop().time() + self.config.rotation_first_frame_s
+        reader = conn._tasks[0]
+        while conn.frames == 0 and not reader.done():
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(0.005)
+
+    async def _retire(self, conn: WsConnection) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in conn._tasks if t is not current]
+        for t in tasks:
+            t.cancel()
+        await conn.close()
+        if tasks:
+            await asyncio.wait(tasks)  # never raises the children's errors, still honours our own cancel
+            for t in tasks:
+                if not t.cancelled():
+                    t.exception()  # mark retrieved
+        if conn in self._conns:
+            self._conns.discard(conn)
+            self.frames_closed += conn.frames
+            self.callback_errors_closed += conn.callback_errors
+
+    # ------------------------------------------------------------------ per-socket tasks
+
+    async def _read(self, conn: WsConnection) -> None:
+        adapter = self.manager.adapter
+        on_text = adapter.on_text
+        on_binary = adapter.on_binary
+        receive = conn.ws.receive
+        BINARY = _BINARY
+        TEXT = _TEXT
+        END = _END
+        while True:
+            try:
+                msg = await receive()
+            except (aiohttp.ClientError, OSError, RuntimeError):
+                return
+            tp = msg.type
+            if tp is BINARY:
+                conn.frames += 1
+                try:
+                    on_binary(msg.data)
+                except Exception:  # noqa: BLE001 -- an adapter bug must not kill the socket; counted
+                    conn.callback_errors += 1
+            elif tp is TEXT:
+                conn.frames += 1
+                try:
+                    on_text(msg.data)
+                except Exception:  # noqa: BLE001 -- an adapter bug must not kill the socket; counted
+                    conn.callback_errors += 1
+            elif tp in END:
+                return
+            # PING/PONG: answered by aiohttp (autoping)
+
+    async def _keepalive(self, conn: WsConnection) -> None:
+        make = self.manager.adapter.keepalive
+        interval = self.config.keepalive_s
+        ws = conn.ws
+        while True:
+            await asyncio.sleep(interval)
+            msg = make()
+            if msg is None:
+                continue
+            try:
+                if isinstance(msg, str):
+                    await ws.send_str(msg)
+                else:
+                    await ws.send_bytes(msg)
+            except (aiohttp.ClientError, OSError, RuntimeError, ConnectionError):
+                return
+
+    async def _watchdog(self, conn: WsConnection) -> None:
+        limit = self.config.watchdog_s
+        tick = limit / 4.0
+        loop = asyncio.get_running_loop()
+        last_frames = conn.frames
+        last_change = loop.time()
+        while True:
+            await asyncio.sleep(tick)
+            f = conn.frames
+            now = loop.time()
+            if f != last_frames:
+                last_frames = f
+                last_change = now
+            elif now - last_change >= limit:
+                self.stalls += 1
+                log.warning(
+                    "ws %s shard %d: no frame for %.1fs, reconnecting", self.manager.name, self.index, limit
+                )
+                # stop reading, then close (bounded by close_timeout_s: a stalled peer may never answer)
+                conn._tasks[0].cancel()
+                await conn.close()
+                return
+
+
+class WsManager:
+    """All sockets of one venue stream (e.g. MEXC spot public), sharded by subscription count."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        config: WsConfig,
+        adapter: WsAdapter,
+        subscriptions: Sequence[str] = (),
+        *,
+        name: str = "ws",
+        on_reconnect: Hook | None = None,
+        on_disconnect: Hook | None = None,
+        url_factory: Callable[[], str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.adapter = adapter
+        self.name = name
+        self.on_reconnect = on_reconnect
+        self.on_disconnect = on_disconnect
+        self.url_factory = url_factory
+        self.rng = rng or random.Random()
+        self.shards = [
+            WsShard(self, i, chunk) for i, chunk in enumerate(shard(subscriptions, config.max_subs_per_conn))
+        ]
+        self._started = False
+
+    async def start(self) -> None:
+        """Start every shard (returns at once; sockets connect in the background)."""
+        if self._started:
+            return
+        self._started = True
+        for s in self.shards:
+            s.start()
+
+    async def stop(self) -> None:
+        """Cancel every shard and close every socket."""
+        self._started = False
+        await asyncio.gather(*(s.stop() for s in self.shards), return_exceptions=True)
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """True once every shard has a live socket (polls; for start-up and tests)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not all(s.connected for s in self.shards):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    # ------------------------------------------------------------------ counters (sums over shards)
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.shards)
+
+    @property
+    def reconnects(self) -> int:
+        return sum(s.reconnects for s in self.shards)
+
+    @property
+    def rotations(self) -> int:
+        return sum(s.rotations for s in self.shards)
+
+    @property
+    def stalls(self) -> int:
+        return sum(s.stalls for s in self.shards)
+
+    @property
+    def connect_failures(self) -> int:
+        return sum(s.connect_failures for s in self.shards)
+
+    @property
+    def callback_errors(self) -> int:
+        return sum(s.callback_errors for s in self.shards)
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for s in self.shards if s.connected)
+
+
+async def _call(hook: Hook | None, conn: WsConnection) -> None:
+    if hook is None:
+        return
+    try:
+        r = hook(conn)
+        if inspect.isawaitable(r):
+            await r
+    except Exception:
+        log.exception("ws hook %r failed", hook)
+
+
+__all__ = ["WsAdapter", "WsConfig", "WsConnection", "WsManager", "WsShard", "backoff_delay", "shard"]
