@@ -190,7 +190,7 @@ class Rest:
             raw_query=request.query_string,
             raw_body=raw_body,
             params=params,
-            server_ms=time.time_ns() // 1_000_000,
+            server_ms=self.s.clock_ms(),
         )
         return account
 
@@ -208,7 +208,7 @@ class Rest:
         return {}
 
     def time(self, params: dict[str, str]) -> Any:
-        return {"serverTime": time.time_ns() // 1_000_000}
+        return {"serverTime": self.s.clock_ms()}
 
     def default_symbols(self, params: dict[str, str]) -> Any:
         return {"code": 200, "data": sorted(self.s.instruments), "msg": None}

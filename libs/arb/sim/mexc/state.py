@@ -56,6 +56,10 @@ class MexcState:
                 for asset, b in acct.wallets[Market.SPOT].items():
                     self._bal_seen[(acct.name, asset)] = (b.available, b.locked)
 
+    def clock_ms(self) -> int:
+        """The venue's clock (``ctx.clock_ns``): serverTime and the signed-request timing check use it."""
+        return self.ctx.clock_ns() // 1_000_000
+
     # ---- accounts ----------------------------------------------------------------------------------
     def account_by_key(self, key: str) -> Any:
         return self.ctx.accounts.get(Venue.MEXC, key)
