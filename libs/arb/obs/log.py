@@ -51,8 +51,9 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Protocol
 
 import msgspec
@@ -246,14 +247,33 @@ def _audit_enc_hook(obj: object) -> object:
 _audit_encoder = msgspec.json.Encoder(enc_hook=_audit_enc_hook)
 
 
+_PAD3 = [f"{i:03d}" for i in range(1000)]
+
+
+def _count_levels(batch: Sequence[Record], counts: dict[int, int]) -> None:
+    # Counter over itemgetter runs in C: far cheaper than a dict update per line in the format loop
+    try:
+        for lvl, c in Counter(map(itemgetter(1), batch)).items():
+            counts[lvl] = counts.get(lvl, 0) + c
+    except Exception:  # noqa: BLE001 - a malformed record is already reported by the formatter
+        counts[ERROR] = counts.get(ERROR, 0) + len(batch)
+
+
 class _Formatter:
-    """Turns a batch of records into one bytes chunk; counts records per level. One per thread."""
+    """Turns a batch of records into one bytes chunk; counts records per level. One per thread.
+
+    Text: ``2024-05-01T12:00:00.123456Z INFO     md-gateway arb.venues.mexc.ws: message``. The timestamp
+    prefix is rebuilt once per millisecond; per line only a small-int subtraction picks the microseconds
+    (formatting a 61-bit ns integer per line cost ~0.8 us, more than the rest of the line).
+    """
 
     def __init__(self, service: str, json: bool) -> None:
         self.service = service
         self.json = json
         self._sec = -1
-        self._prefix = ""
+        self._sec_prefix = ""
+        self._ms_base = 0  # ns at the start of the millisecond ``_ms_prefix`` names
+        self._ms_prefix = ""
         width = max(len(n) for n in _LEVEL_NAME.values())
         self._heads = {lvl: f" {n.upper():<{width}} {service} " for lvl, n in _LEVEL_NAME.items()}
         self._encoder = msgspec.json.Encoder()
@@ -267,6 +287,15 @@ class _Formatter:
     def _level_name(self, lvl: int) -> str:
         return _LEVEL_NAME.get(lvl) or f"l{lvl}"
 
+    def _millis(self, ts: int) -> tuple[int, str]:
+        base = ts - ts % 1_000_000
+        sec, ms = divmod(base // 1_000_000, 1000)
+        if sec != self._sec:
+            self._sec = sec
+            self._sec_prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+        self._ms_base, self._ms_prefix = base, self._sec_prefix + _PAD3[ms]
+        return base, self._ms_prefix
+
     def format(self, batch: Sequence[Record], counts: dict[int, int]) -> bytes:
         return self._json(batch, counts) if self.json else self._text(batch, counts)
 
@@ -274,29 +303,31 @@ class _Formatter:
         out: list[str] = []
         app = out.append
         heads = self._heads
-        sec, prefix = self._sec, self._prefix
+        base, prefix = self._ms_base, self._ms_prefix
         for rec in batch:
             try:
                 ts, lvl, name, msg, args, exc = rec
-                if args or type(msg) is not str:
+                if args and type(msg) is str:
+                    try:
+                        msg = msg % args
+                    except Exception:  # noqa: BLE001 - _render writes the fallback text
+                        msg = _render(msg, args)
+                elif type(msg) is not str:
                     msg = _render(msg, args)
                 if len(msg) > _MAX_MSG_CHARS:
                     msg = _truncate(msg)
                 if "\n" in msg or "\r" in msg:
                     msg = _escape_lines(msg)
-                s = ts // 1_000_000_000
-                if s != sec:
-                    sec = s
-                    prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
-                head = heads.get(lvl) or self._head(lvl)
-                app(f"{prefix}.{ts // 1000 % 1_000_000:06d}Z{head}{name}: {msg}\n")
+                d = ts - base
+                if not 0 <= d < 1_000_000:
+                    base, prefix = self._millis(ts)
+                    d = ts - base
+                app(f"{prefix}{_PAD3[d // 1000]}Z{heads.get(lvl) or self._head(lvl)}{name}: {msg}\n")
                 if exc is not None:
                     app(_format_exc(exc))
-                counts[lvl] = counts.get(lvl, 0) + 1
             except Exception as e:  # noqa: BLE001 - one bad record must not cost the batch
                 app(f"<unformattable log record {type(e).__name__}: {_safe_repr(rec)}>\n")
-                counts[ERROR] = counts.get(ERROR, 0) + 1
-        self._sec, self._prefix = sec, prefix
+        _count_levels(batch, counts)
         return "".join(out).encode("utf-8", "backslashreplace")
 
     def _json(self, batch: Sequence[Record], counts: dict[int, int]) -> bytes:
@@ -320,7 +351,6 @@ class _Formatter:
                         _format_exc(exc) if exc is not None else None,
                     )
                 )
-                counts[lvl] = counts.get(lvl, 0) + 1
             except Exception as e:  # noqa: BLE001 - one bad record must not cost the batch
                 app(
                     _JsonLine(
@@ -331,7 +361,7 @@ class _Formatter:
                         f"<unformattable log record {type(e).__name__}: {_safe_repr(rec)}>",
                     )
                 )
-                counts[ERROR] = counts.get(ERROR, 0) + 1
+        _count_levels(batch, counts)
         try:
             return self._encoder.encode_lines(lines)
         except Exception:  # noqa: BLE001 - encode failure: retry line by line
@@ -682,7 +712,10 @@ class LogSystem:
             except Exception:  # noqa: BLE001, S110 - interpreter teardown
                 pass
             if hung:
-                _stderr_note(f"log writer did not stop within {timeout:.1f}s; unwritten lines may be lost")
+                _stderr_note(
+                    f"log writer did not stop within {timeout:.1f}s; {len(self._q)} log lines and "
+                    f"{len(self._aq) + bool(self._audit_retry)} audit records may be unwritten"
+                )
                 return False
             # the writer has exited: finish on this thread what raced in before the loggers were detached
             for _ in range(100):  # bounded: another thread could keep logging into the detached buffer
@@ -873,6 +906,21 @@ def configure(cfg: LogConfig, service: str, *, sinks: Iterable[LineSink] = ()) -
         _attach(system.level, system._q, system._cap, system._drops)
         system._start()
         return system
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no writer thread: fall back to synchronous stderr until it calls configure()."""
+    global _active, _reg_lock
+    _reg_lock = threading.RLock()  # may have been held by another thread of the parent at fork time
+    _sink._lock = threading.Lock()
+    if _active is not None:
+        _active._closed = True
+        _active = None
+    _attach(INFO, _sink, _UNBOUNDED, itertools.count())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # --------------------------------------------------------------------------------------------------
