@@ -11,7 +11,7 @@ the engine and the wire layers is specs/sim-engine.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..core.clock import now_ns
 from ..core.enums import Market, Venue
@@ -65,4 +65,4 @@ def build_context(cfg: SimConfig | None = None, clock_ns: Callable[[], int] = no
     return SimContext(exchanges, accounts, Faults(cfg.seed, cfg.faults), cfg, clock_ns)
 
 
-__all__ = ["SimContext", "SimConfig", "build_context", "build_instruments"]
+__all__ = ["SimConfig", "SimContext", "build_context", "build_instruments"]

@@ -200,7 +200,7 @@ def _i(venue: str, market: str, sym: str, tick: str, step: str, min_qty: str, mi
 # 0.02 % maker / 0.05 % taker (VIP0). Steps and ticks as in the venues' symbol rules.
 DEFAULT_SYMBOLS = [
     SymbolConfig(
-        symbol="BTC-USDT", start_price=Decimal("65000"), volatility=0.6, level_spacing_bps=0.8,
+        symbol="BTC-USDT", start_price=Decimal(65000), volatility=0.6, level_spacing_bps=0.8,
         level_notional=4000.0, taker_notional=800.0, funding_rate=Decimal("0.0001"),
         instruments=[
             _i("mexc", "spot", "BTCUSDT", "0.01", "0.000001", "0.000001", "1", maker="0", taker="0.0005"),
@@ -210,7 +210,7 @@ DEFAULT_SYMBOLS = [
         ],
     ),
     SymbolConfig(
-        symbol="ETH-USDT", start_price=Decimal("3500"), volatility=0.75, level_spacing_bps=1.0,
+        symbol="ETH-USDT", start_price=Decimal(3500), volatility=0.75, level_spacing_bps=1.0,
         level_notional=3000.0, taker_notional=600.0, funding_rate=Decimal("0.00008"),
         instruments=[
             _i("mexc", "spot", "ETHUSDT", "0.01", "0.00001", "0.00001", "1", maker="0", taker="0.0005"),
@@ -221,7 +221,7 @@ DEFAULT_SYMBOLS = [
     ),
     SymbolConfig(
         symbol="NEIRO-ETH", start_price=Decimal("0.00000045"), volatility=1.5, level_spacing_bps=8.0,
-        level_notional=0.3, taker_notional=0.05, funding_rate=Decimal("0"), trades_per_s=1.5,
+        level_notional=0.3, taker_notional=0.05, funding_rate=Decimal(0), trades_per_s=1.5,
         instruments=[
             _i("mexc", "spot", "NEIROETH", "0.0000000001", "1", "1", "0.0005", maker="0", taker="0.0005"),
             _i("gateio", "spot", "NEIRO_ETH", "0.0000000001", "1", "1", "0.0005", maker="0.002", taker="0.002"),
@@ -233,13 +233,13 @@ DEFAULT_ACCOUNTS = [
     AccountConfig(
         name="mexc-demo", venue="mexc", api_key="mx0vglsimdemokey00000001",
         api_secret="simdemosecret0000000000000000001",
-        balances={"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("20"), "NEIRO": Decimal("50000000")},
+        balances={"USDT": Decimal(100000), "BTC": Decimal(1), "ETH": Decimal(20), "NEIRO": Decimal(50000000)},
     ),
     AccountConfig(
         name="gateio-demo", venue="gateio", api_key="simgatedemokey00000000000000001",
         api_secret="simgatedemosecret000000000000000000000000000000000000000000001",
-        balances={"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("20"), "NEIRO": Decimal("50000000")},
-        futures_balances={"USDT": Decimal("100000")},
+        balances={"USDT": Decimal(100000), "BTC": Decimal(1), "ETH": Decimal(20), "NEIRO": Decimal(50000000)},
+        futures_balances={"USDT": Decimal(100000)},
     ),
 ]
 

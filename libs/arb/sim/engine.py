@@ -38,9 +38,10 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..core.clock import now_ns
 from ..core.enums import Market, Venue
@@ -89,9 +90,26 @@ class Instrument:
     """Static rules of one instrument on one venue market (immutable after construction)."""
 
     __slots__ = (
-        "venue", "market", "venue_symbol", "symbol", "base", "quote", "settle", "tick", "step", "min_qty",
-        "min_notional", "max_qty", "multiplier", "maker_fee", "taker_fee", "leverage_max", "maintenance_rate",
-        "price_decimals", "qty_decimals", "is_futures",
+        "base",
+        "is_futures",
+        "leverage_max",
+        "maintenance_rate",
+        "maker_fee",
+        "market",
+        "max_qty",
+        "min_notional",
+        "min_qty",
+        "multiplier",
+        "price_decimals",
+        "qty_decimals",
+        "quote",
+        "settle",
+        "step",
+        "symbol",
+        "taker_fee",
+        "tick",
+        "venue",
+        "venue_symbol",
     )
 
     def __init__(
@@ -158,7 +176,7 @@ class Bal:
     def total(self) -> Decimal:
         return self.available + self.locked
 
-    def copy(self) -> "Bal":
+    def copy(self) -> Bal:
         return Bal(self.available, self.locked)
 
     def __eq__(self, other: object) -> bool:
@@ -172,12 +190,25 @@ class Pos:
     """A futures position (one-way mode). ``size`` is signed contracts: > 0 long, < 0 short."""
 
     __slots__ = (
-        "account", "inst", "size", "entry_price", "leverage", "margin", "realised_pnl", "pnl_pnl",
-        "pnl_fund", "pnl_fee", "mark_price", "update_ns", "update_id", "open_ns", "last_close_pnl",
+        "account",
         "cross_leverage",
+        "entry_price",
+        "inst",
+        "last_close_pnl",
+        "leverage",
+        "margin",
+        "mark_price",
+        "open_ns",
+        "pnl_fee",
+        "pnl_fund",
+        "pnl_pnl",
+        "realised_pnl",
+        "size",
+        "update_id",
+        "update_ns",
     )
 
-    def __init__(self, account: "Account", inst: Instrument, leverage: int, cross_leverage: int) -> None:
+    def __init__(self, account: Account, inst: Instrument, leverage: int, cross_leverage: int) -> None:
         self.account = account
         self.inst = inst
         self.size = ZERO
@@ -233,12 +264,34 @@ class SimOrder:
     """An order as the engine keeps it (mutable; ``left``/``avg_price`` derived)."""
 
     __slots__ = (
-        "id", "client_id", "account", "inst", "side", "kind", "tif", "price", "qty", "quote_qty", "filled",
-        "filled_quote", "fee", "fee_asset", "status", "finish_as", "reduce_only", "is_close", "create_ns",
-        "update_ns", "lock_left", "lock_per", "lock_asset", "seq", "is_buy",
+        "account",
+        "client_id",
+        "create_ns",
+        "fee",
+        "fee_asset",
+        "filled",
+        "filled_quote",
+        "finish_as",
+        "id",
+        "inst",
+        "is_buy",
+        "is_close",
+        "kind",
+        "lock_asset",
+        "lock_left",
+        "lock_per",
+        "price",
+        "qty",
+        "quote_qty",
+        "reduce_only",
+        "seq",
+        "side",
+        "status",
+        "tif",
+        "update_ns",
     )
 
-    def __init__(self, id: str, client_id: str, account: "Account", inst: Instrument, side: str, kind: str,
+    def __init__(self, id: str, client_id: str, account: Account, inst: Instrument, side: str, kind: str,
                  tif: str, price: Decimal | None, qty: Decimal, quote_qty: Decimal | None, reduce_only: bool,
                  is_close: bool, ts: int, seq: int) -> None:
         self.id = id
@@ -290,8 +343,22 @@ class SimOrder:
 class SimFill:
     """One side of one trade, for the account that owns the order."""
 
-    __slots__ = ("trade_id", "order_id", "client_id", "account", "inst", "side", "price", "qty", "quote_qty",
-                 "fee", "fee_asset", "is_maker", "ts_ns", "order")
+    __slots__ = (
+        "account",
+        "client_id",
+        "fee",
+        "fee_asset",
+        "inst",
+        "is_maker",
+        "order",
+        "order_id",
+        "price",
+        "qty",
+        "quote_qty",
+        "side",
+        "trade_id",
+        "ts_ns",
+    )
 
     def __init__(self, trade_id: int, order: SimOrder, price: Decimal, qty: Decimal, quote_qty: Decimal,
                  fee: Decimal, is_maker: bool, ts_ns: int) -> None:
@@ -315,7 +382,7 @@ class SimFill:
 
 
 class PublicTrade:
-    __slots__ = ("trade_id", "inst", "price", "qty", "taker_side", "ts_ns")
+    __slots__ = ("inst", "price", "qty", "taker_side", "trade_id", "ts_ns")
 
     def __init__(self, trade_id: int, inst: Instrument, price: Decimal, qty: Decimal, taker_side: str,
                  ts_ns: int) -> None:
@@ -336,7 +403,7 @@ class BookChange:
     ``bids`` best (highest) first, ``asks`` best (lowest) first.
     """
 
-    __slots__ = ("inst", "first_id", "last_id", "bids", "asks", "ts_ns")
+    __slots__ = ("asks", "bids", "first_id", "inst", "last_id", "ts_ns")
 
     def __init__(self, inst: Instrument, first_id: int, last_id: int, bids: list[tuple[Decimal, Decimal]],
                  asks: list[tuple[Decimal, Decimal]], ts_ns: int) -> None:
@@ -352,7 +419,7 @@ class BookChange:
 
 
 class Level:
-    __slots__ = ("price", "orders", "total")
+    __slots__ = ("orders", "price", "total")
 
     def __init__(self, price: Decimal) -> None:
         self.price = price
@@ -363,8 +430,20 @@ class Level:
 class Book:
     """One instrument's order book. Prices sorted ascending on both sides (best bid last, best ask first)."""
 
-    __slots__ = ("inst", "update_id", "bids", "asks", "bid_prices", "ask_prices", "update_ns",
-                 "_first", "_dirty_bids", "_dirty_asks", "_batch", "_muts")
+    __slots__ = (
+        "_batch",
+        "_dirty_asks",
+        "_dirty_bids",
+        "_first",
+        "_muts",
+        "ask_prices",
+        "asks",
+        "bid_prices",
+        "bids",
+        "inst",
+        "update_id",
+        "update_ns",
+    )
 
     def __init__(self, inst: Instrument) -> None:
         self.inst = inst
@@ -552,7 +631,7 @@ _LISTENER_METHODS = ("on_book", "on_trade", "on_order", "on_fill", "on_balance",
 class _Action:
     """What one engine action changed, for the listener calls at its end."""
 
-    __slots__ = ("fills", "orders", "balances", "positions", "trades")
+    __slots__ = ("balances", "fills", "orders", "positions", "trades")
 
     def __init__(self) -> None:
         self.fills: list[SimFill] = []

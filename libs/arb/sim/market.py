@@ -31,7 +31,6 @@ import time
 from decimal import Decimal
 from typing import Any, Protocol
 
-
 from ..core.enums import Venue
 from ..core.numeric import ceil_to, floor_to
 from . import SimContext
@@ -203,7 +202,7 @@ class Taker:
 
 
 class Dislocation:
-    __slots__ = ("venue", "market", "bps", "until")
+    __slots__ = ("bps", "market", "until", "venue")
 
     def __init__(self, venue: str, market: str, bps: float, until: float) -> None:
         self.venue = venue
@@ -215,7 +214,7 @@ class Dislocation:
 class _Listing:
     """One instrument of one symbol: its engine, config, maker and taker."""
 
-    __slots__ = ("ex", "inst", "icfg", "maker", "taker")
+    __slots__ = ("ex", "icfg", "inst", "maker", "taker")
 
     def __init__(self, ex: VenueExchange, inst: Instrument, icfg: InstrumentConfig, maker: Maker, taker: Taker) -> None:
         self.ex = ex
