@@ -125,15 +125,14 @@ class L2Book:
 
 
 def _apply_side(levels: dict[float, float], px: list[float], updates: Iterable[PriceSize]) -> None:
-    get = levels.get
     for p, s in updates:
         p = float(p)
         s = float(s)
         if s > 0.0:
-            if get(p) is None:
+            if p not in levels:
                 insort(px, p)
             levels[p] = s
-        elif get(p) is not None:
+        elif p in levels:
             del levels[p]
             del px[bisect_left(px, p)]
 
