@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from ..bus.streams import StreamLimits
+from ..sim.config import SimConfig
 
 _STRICT = dict(frozen=True, forbid_unknown_fields=True, kw_only=True)
 
@@ -126,4 +127,5 @@ class AppConfig(msgspec.Struct, **_STRICT):
     streams: StreamLimits = StreamLimits()
     database: DatabaseConfig = DatabaseConfig()
     gateway: GatewayOptions = GatewayOptions()
+    sim: SimConfig = SimConfig()
     shutdown_timeout_s: float = 10.0

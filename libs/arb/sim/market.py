@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..core.enums import Venue
-from ..core.numeric import ceil_to, floor_to
+from ..core.numeric import ceil_to, floor_to, fmt
 from . import SimContext
 from .config import InstrumentConfig, SymbolConfig
 from .engine import Account, Instrument, SimOrder, SimReject, VenueExchange
@@ -281,6 +281,17 @@ class Market:
             if li.inst.is_futures:
                 li.ex.set_funding(li.inst, _dec(s.funding_rate))
 
+    def settle_funding_now(self, symbol: str) -> int:
+        """Settle funding on every futures listing of ``symbol`` at once (admin); returns how many."""
+        s = self._symbol(symbol)
+        n = 0
+        for li in s.listings:
+            if li.inst.is_futures:
+                li.ex.apply_funding(li.inst, _dec(s.funding_rate))
+                self.fundings += 1
+                n += 1
+        return n
+
     def _symbol(self, symbol: str) -> _Symbol:
         s = self.symbols.get(symbol)
         if s is None:
@@ -383,14 +394,14 @@ class Market:
                 key = f"{li.inst.venue.value}.{li.inst.market.value}"
                 v: dict[str, Any] = {
                     "venue_symbol": li.inst.venue_symbol,
-                    "bid": str(bp) if bp is not None else None, "bid_qty": str(bq),
-                    "ask": str(ap) if ap is not None else None, "ask_qty": str(aq),
+                    "bid": fmt(bp) if bp is not None else None, "bid_qty": fmt(bq),
+                    "ask": fmt(ap) if ap is not None else None, "ask_qty": fmt(aq),
                     "update_id": li.ex.book(li.inst).update_id,
                     "last_trade_id": li.ex.last_trade_id[li.inst.venue_symbol],
                 }
                 if li.inst.is_futures:
-                    v["mark"] = str(li.ex.mark_price(li.inst))
-                    v["funding_rate"] = str(li.ex.funding_rate(li.inst))
+                    v["mark"] = fmt(li.ex.mark_price(li.inst))
+                    v["funding_rate"] = fmt(li.ex.funding_rate(li.inst))
                     v["next_funding_ns"] = li.ex.next_funding_ns(li.inst)
                 entry["venues"][key] = v
             out["symbols"][name] = entry

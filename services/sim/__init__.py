@@ -1,0 +1,1 @@
+"""`arb sim`: the venue simulator process (library code in arb.sim)."""
