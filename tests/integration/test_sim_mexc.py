@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -20,7 +19,6 @@ import aiohttp
 import msgspec
 import pytest
 from aiohttp import WSMsgType, web
-
 from arb.core.enums import Market, Venue
 from arb.sim import SimContext, build_context
 from arb.sim.config import AccountConfig, InstrumentConfig, SimConfig, SymbolConfig
@@ -29,6 +27,7 @@ from arb.sim.mexc import build_app
 from arb.sim.mexc.app import LIMITS_KEY
 from arb.sim.mexc.auth import sign
 from arb.testing import eventually
+
 from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 
 pytestmark = pytest.mark.integration
@@ -501,7 +500,7 @@ async def test_listen_key_expiry_closes_private_stream() -> None:
         ws, key = await private_ws(v)
         async with ws:
             await wait_closed(ws, timeout=4)
-        st, body, _ = await v.signed("PUT", "/api/v3/userDataStream", f"listenKey={key}")
+        st, _body, _ = await v.signed("PUT", "/api/v3/userDataStream", f"listenKey={key}")
         assert st == 400
 
 
@@ -523,7 +522,7 @@ async def depth_versions(v: Venue_, n: int, fault: str) -> list[tuple[int, int]]
 
 
 def gaps(vs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    return [(a[1], b[0]) for a, b in zip(vs, vs[1:]) if b[0] != a[1] + 1]
+    return [(a[1], b[0]) for a, b in itertools.pairwise(vs) if b[0] != a[1] + 1]
 
 
 async def test_fault_book_skip(venue: Venue_) -> None:
@@ -535,13 +534,13 @@ async def test_fault_book_skip(venue: Venue_) -> None:
 async def test_fault_book_duplicate(venue: Venue_) -> None:
     """book_duplicate sends one depth push twice."""
     vs = await depth_versions(venue, 6, "book_duplicate")
-    assert any(a == b for a, b in zip(vs, vs[1:]))
+    assert any(a == b for a, b in itertools.pairwise(vs))
 
 
 async def test_fault_book_reorder(venue: Venue_) -> None:
     """book_reorder swaps a depth push with the next one."""
     vs = await depth_versions(venue, 6, "book_reorder")
-    assert any(b[1] < a[0] for a, b in zip(vs, vs[1:]))
+    assert any(b[1] < a[0] for a, b in itertools.pairwise(vs))
 
 
 async def test_fault_malformed_frame(venue: Venue_) -> None:
