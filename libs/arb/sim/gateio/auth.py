@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote_plus
 
@@ -57,7 +58,7 @@ def _parse_ts(raw: str) -> float | None:
         value = float(raw)
     except ValueError:
         return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+    return value if math.isfinite(value) else None
 
 
 def verify_rest(
@@ -103,4 +104,4 @@ def verify_rest(
     raise GateError(401, "INVALID_SIGNATURE", "Signature mismatch")
 
 
-__all__ = ["EMPTY_BODY_SHA512", "body_hash", "rest_payload", "rest_sign", "ws_sign", "verify_rest"]
+__all__ = ["EMPTY_BODY_SHA512", "body_hash", "rest_payload", "rest_sign", "verify_rest", "ws_sign"]

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 
-def fmt(d: Decimal | int | float | str) -> str:
+def fmt(d: Decimal | float | str) -> str:
     """Decimal -> plain string without exponent or trailing zeros ("65000", "0.00000045")."""
     if isinstance(d, str):
         return d
@@ -41,7 +41,7 @@ Levels = dict[Decimal, Decimal]
 class BookView:
     """What one subscription last told its client about one book."""
 
-    __slots__ = ("symbol", "depth", "interval_ms", "last_u", "bids", "asks", "next_due", "held", "key")
+    __slots__ = ("asks", "bids", "depth", "held", "interval_ms", "key", "last_u", "next_due", "symbol")
 
     def __init__(self, symbol: str, depth: int, interval_ms: int, key: str) -> None:
         self.symbol = symbol

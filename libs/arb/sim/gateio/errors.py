@@ -142,11 +142,11 @@ def server_error(status: int = 500) -> GateError:
 __all__ = [
     "GateError",
     "from_reject",
+    "invalid_body",
+    "invalid_param",
     "label_for",
     "missing_param",
-    "invalid_param",
-    "invalid_body",
     "not_found",
-    "too_many_requests",
     "server_error",
+    "too_many_requests",
 ]

@@ -229,9 +229,7 @@ class ChannelSet:
         writer = asyncio.create_task(conn.writer())
         try:
             async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self.handle(conn, msg.data)
-                elif msg.type == WSMsgType.BINARY:
+                if msg.type == WSMsgType.TEXT or msg.type == WSMsgType.BINARY:
                     await self.handle(conn, msg.data)
                 elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
                     break
@@ -253,17 +251,17 @@ def decode_json(raw: bytes | str) -> Any:
 
 
 __all__ = [
+    "CODE_AUTH",
+    "CODE_BAD_ARG",
+    "CODE_BAD_BODY",
+    "CODE_SERVER",
     "ENC",
-    "WsRequest",
-    "WsReject",
-    "Connection",
     "ChannelSet",
+    "Connection",
+    "WsReject",
+    "WsRequest",
+    "decode_json",
+    "now_pair",
     "push_frame",
     "reply_frame",
-    "now_pair",
-    "decode_json",
-    "CODE_BAD_BODY",
-    "CODE_BAD_ARG",
-    "CODE_SERVER",
-    "CODE_AUTH",
 ]
