@@ -15,12 +15,12 @@ import time
 import uuid
 
 import msgspec
-
 from arb.bus import codec
 from arb.bus.connection import Bus
 from arb.core.enums import Market, Venue
 from arb.core.market_data import BookTicker
 from arb.testing.servers import find_or_start_nats
+
 from bench.common import Row, check
 
 
@@ -121,4 +121,4 @@ def run() -> list[Row]:
         return asyncio.run(_run())
 
 
-__all__ = ["run", "check"]
+__all__ = ["check", "run"]

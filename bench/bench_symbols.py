@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from arb.core.enums import Market, Venue
 from arb.core.symbols import Symbol, SymbolInfo, SymbolMap
+
 from bench.common import Row, check, per_call_ns
 
 

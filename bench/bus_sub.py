@@ -12,7 +12,6 @@ import time
 
 import msgspec
 import uvloop
-
 from arb.bus import codec
 
 
@@ -38,7 +37,7 @@ async def main(url: str, subject: str, mode: str, count: int, timeout: float) ->
     print("ready", flush=True)
     try:
         await asyncio.wait_for(done.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     await nc.close()
     lat.sort()

@@ -7,7 +7,6 @@ import sys
 
 import aiohttp
 import msgspec
-
 from arb.config.loader import load_config
 from arb.core.enums import Market, Venue
 from arb.core.errors import ConfigError, SymbolError

@@ -7,7 +7,6 @@ import sys
 
 import aiohttp
 import msgspec
-
 from arb.config.credentials import load_credentials
 from arb.config.loader import load_config
 from arb.core.enums import Market, Venue

@@ -6,7 +6,6 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-
 from arb.bus import codec
 from arb.bus.connection import Bus
 from arb.bus.streams import StreamLimits, ensure_streams, stream_name_prefix

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-
 from arb.bus import codec
 from arb.bus.subjects import MdSubjects, OrdSubjects, md, ord_cmd
 from arb.core.commands import ErrorReply, PlaceOrder

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from arb.tools.compose_check import check
 
 pytestmark = pytest.mark.unit

@@ -1,7 +1,6 @@
 """Strict config: YAML + env overrides, one-line errors naming the key path."""
 
 import pytest
-
 from arb.config.credentials import Secret, load_credentials
 from arb.config.loader import load_config
 from arb.core.errors import ConfigError

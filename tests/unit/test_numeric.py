@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from arb.core.enums import Side
 from arb.core.numeric import fmt, is_multiple, round_price, round_qty, to_decimal
 
@@ -40,5 +39,5 @@ def test_fmt_plain_decimal_strings():
     """Venue strings carry no exponent and no trailing zeros."""
     assert fmt(Decimal("1E-7")) == "0.0000001"
     assert fmt(Decimal("65000.000")) == "65000"
-    assert fmt(Decimal("0")) == "0"
+    assert fmt(Decimal(0)) == "0"
     assert is_multiple(Decimal("0.0003"), Decimal("0.0001")) and not is_multiple(Decimal("0.00035"), Decimal("0.0001"))

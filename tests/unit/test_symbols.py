@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from arb.core.enums import Market, SymbolStatus, Venue
 from arb.core.errors import SymbolError
 from arb.core.symbols import Symbol, SymbolInfo, SymbolMap

@@ -18,8 +18,8 @@ from ..core.market_data import (
     BookTicker,
     FundingRate,
     IndexPrice,
-    MarkPrice,
     MarketStatus,
+    MarkPrice,
     Trade,
 )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -26,7 +27,7 @@ class Bus:
         self._encode = codec.encode
 
     @classmethod
-    async def connect(cls, url: str, name: str, **kw: Any) -> "Bus":
+    async def connect(cls, url: str, name: str, **kw: Any) -> Bus:
         holder: dict[str, Bus] = {}
 
         async def disconnected() -> None:
@@ -94,5 +95,5 @@ class Bus:
             return
         try:
             await asyncio.wait_for(self.nc.drain(), timeout)
-        except (asyncio.TimeoutError, Exception):
+        except (TimeoutError, Exception):
             await self.nc.close()

@@ -63,7 +63,7 @@ class MdSubjects(msgspec.Struct, frozen=True, gc=False):
     status: str
 
     @classmethod
-    def of(cls, venue: Venue | str, market: Market | str, symbol: str, prefix: str = "") -> "MdSubjects":
+    def of(cls, venue: Venue | str, market: Market | str, symbol: str, prefix: str = "") -> MdSubjects:
         return cls(*(md(venue, market, symbol, k, prefix) for k in MD_KINDS))
 
 
@@ -77,6 +77,6 @@ class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
     cmd_prefix: str  # ord.<venue>.<account>.cmd  (subscribe to cmd_prefix + '.*')
 
     @classmethod
-    def of(cls, venue: Venue | str, account: str, prefix: str = "") -> "OrdSubjects":
+    def of(cls, venue: Venue | str, account: str, prefix: str = "") -> OrdSubjects:
         evts = [ord_evt(venue, account, k, prefix) for k in EVT_KINDS]
         return cls(*evts, cmd_prefix=f"{prefix}ord.{_v(venue)}.{token(account)}.cmd")

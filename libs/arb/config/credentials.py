@@ -10,8 +10,8 @@ f-strings, logs or errors; only the signer calls ``reveal()``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from ..core.errors import ConfigError
 

@@ -10,14 +10,14 @@ NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
 
-def ms_to_ns(ms: int | float | str) -> int:
+def ms_to_ns(ms: float | str) -> int:
     return int(ms) * NS_PER_MS if not isinstance(ms, float) else int(ms * NS_PER_MS)
 
 
-def s_to_ns(s: int | float | str) -> int:
+def s_to_ns(s: float | str) -> int:
     if isinstance(s, str):
         s = float(s) if "." in s else int(s)
     return int(s) * NS_PER_S if isinstance(s, int) else int(round(s * 1e6)) * 1000
 
 
-__all__ = ["now_ns", "ms_to_ns", "s_to_ns", "NS_PER_MS", "NS_PER_S"]
+__all__ = ["NS_PER_MS", "NS_PER_S", "ms_to_ns", "now_ns", "s_to_ns"]

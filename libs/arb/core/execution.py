@@ -96,4 +96,4 @@ class Position(msgspec.Struct, frozen=True, tag="position"):
     correction: bool = False
 
 
-__all__ = ["Order", "OrderUpdate", "Fill", "Balance", "Position", "ZERO"]
+__all__ = ["ZERO", "Balance", "Fill", "Order", "OrderUpdate", "Position"]

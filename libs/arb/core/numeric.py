@@ -14,7 +14,7 @@ from .enums import Side
 ZERO = Decimal(0)
 
 
-def to_decimal(x: Decimal | float | int | str) -> Decimal:
+def to_decimal(x: Decimal | float | str) -> Decimal:
     """Floats go through repr (shortest round-trip string), so 0.1 becomes Decimal('0.1'), not 0.1000000000000000055."""
     if isinstance(x, Decimal):
         return x

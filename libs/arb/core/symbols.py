@@ -7,8 +7,8 @@ string on a guess: ``NEIROETH`` is NEIRO/ETH because MEXC's exchangeInfo says so
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 import msgspec
 
@@ -28,7 +28,7 @@ class Symbol(msgspec.Struct, frozen=True, gc=False):
         return f"{self.base}-{self.quote}"
 
     @classmethod
-    def parse(cls, text: str, market: Market = Market.SPOT) -> "Symbol":
+    def parse(cls, text: str, market: Market = Market.SPOT) -> Symbol:
         """Parse our own unified form ``BASE-QUOTE`` (the only form with an unambiguous separator)."""
         base, sep, quote = text.upper().partition("-")
         if not sep or not base or not quote or "-" in quote:
@@ -65,7 +65,7 @@ class SymbolMap:
     Lookups are one dict probe (see ``make bench``: target <= 100 ns).
     """
 
-    __slots__ = ("venue", "market", "by_venue", "by_name", "info_by_name")
+    __slots__ = ("by_name", "by_venue", "info_by_name", "market", "venue")
 
     def __init__(self, venue: Venue, market: Market, infos: Iterable[SymbolInfo]) -> None:
         self.venue = venue

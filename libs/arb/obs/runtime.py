@@ -21,7 +21,7 @@ import signal
 import socket
 import sys
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
@@ -29,8 +29,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 from .. import __version__
 from ..bus.connection import Bus
 from ..bus.streams import ensure_streams
-from ..config.schema import AppConfig
 from ..config.loader import redact_url
+from ..config.schema import AppConfig
 from ..core.errors import ConfigError, SymbolError
 from . import log as logmod
 from .metrics import build_info  # noqa: F401  (registers arb_build_info)
@@ -175,7 +175,7 @@ async def _serve(rt: Runtime, main: Callable[[Runtime], Awaitable[None]]) -> int
     rt.stopped.set()
     try:
         await asyncio.wait_for(_stop(rt, main_task), rt.cfg.shutdown_timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         rt.log.error("shutdown exceeded %.1fs; exiting anyway", rt.cfg.shutdown_timeout_s)
     rt.log.info("stopped %s rc=%d", rt.name, rc)
     return rc

@@ -75,7 +75,7 @@ async def _tap(url: str, args: argparse.Namespace) -> int:
             await asyncio.wait_for(done.wait(), args.timeout)
         else:
             await done.wait()
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     await bus.drain()
     if bad:

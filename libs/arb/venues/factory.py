@@ -6,7 +6,8 @@ Builders are imported lazily so a market-data process never imports trading code
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config.schema import AppConfig, VenueEndpoints
 from ..core.enums import Market, Venue

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -273,7 +274,7 @@ class CommandHandler:
         self._remember(cmd.client_order_id, info.name)
         try:
             return OrderReply(await self.trader.place(prepared))
-        except (VenueServerError, asyncio.TimeoutError, TimeoutError, ConnectionError) as exc:
+        except (VenueServerError, TimeoutError, ConnectionError) as exc:
             return await self._resolve_unknown(prepared, exc)
 
     async def _resolve_unknown(self, p: PreparedOrder, exc: BaseException) -> Any:
@@ -356,4 +357,4 @@ class CommandHandler:
         return counts
 
 
-__all__ = ["PreparedOrder", "VenueTrader", "CommandHandler", "prepare", "error_reply", "ZERO"]
+__all__ = ["ZERO", "CommandHandler", "PreparedOrder", "VenueTrader", "error_reply", "prepare"]
