@@ -56,11 +56,16 @@ class Runtime:
         self._ready_checks: dict[str, ReadyCheck] = {}
         self._stop_hooks: list[StopHook] = []
         self._runner: web.AppRunner | None = None
+        # Not ready until the bus is up; a service without NATS (the simulator) calls without_bus().
+        self.ready_check("nats", lambda: self.bus is not None and self.bus.connected)
 
     # -- wiring -----------------------------------------------------------------------------------
     def ready_check(self, name: str, check: ReadyCheck) -> None:
         """Add a dependency to /readyz (e.g. 'venue_ws' -> all shards connected)."""
         self._ready_checks[name] = check
+
+    def without_bus(self) -> None:
+        self._ready_checks.pop("nats", None)
 
     def on_stop(self, hook: StopHook) -> None:
         self._stop_hooks.append(hook)

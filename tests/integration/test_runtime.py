@@ -1,0 +1,51 @@
+"""Service runtime in-process: readiness follows the NATS connection, stop hooks run newest first."""
+
+from __future__ import annotations
+
+import aiohttp
+import msgspec
+import pytest
+
+from arb.config.loader import parse_config
+from arb.obs.runtime import Runtime
+
+pytestmark = pytest.mark.integration
+
+
+async def test_not_ready_until_bus_connected_then_ready(nats_url: str, subject_prefix: str):
+    """/readyz is 503 before NATS is connected and 200 after; /healthz is 200 throughout."""
+    cfg = parse_config({"http": {"port": 0}, "nats": {"url": nats_url, "subject_prefix": subject_prefix}})
+    rt = Runtime("rt-test", cfg, None)
+    port = await rt.start_http()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                assert r.status == 503 and (await r.json())["checks"]["nats"] is False
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                assert r.status == 200
+            await rt.connect_bus(streams=False)
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                body = msgspec.json.decode(await r.read())
+                assert r.status == 200 and body == {"ready": True, "checks": {"nats": True}, "nats_reconnects": 0}
+            rt.ready_check("venue", lambda: False)
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                assert r.status == 503 and (await r.json())["checks"]["venue"] is False
+    finally:
+        await rt.shutdown()
+
+
+async def test_stop_hooks_run_newest_first_and_failures_do_not_stop_the_rest():
+    """Shutdown stops intake in reverse order of registration; a failing hook is logged, not fatal."""
+    cfg = parse_config({"http": {"port": 0}})
+    rt = Runtime("rt-hooks", cfg, None)
+    order: list[str] = []
+    rt.on_stop(lambda: order.append("first"))
+
+    async def boom() -> None:
+        order.append("boom")
+        raise RuntimeError("hook failed")
+
+    rt.on_stop(boom)
+    rt.on_stop(lambda: order.append("last"))
+    await rt.shutdown()
+    assert order == ["last", "boom", "first"]
