@@ -207,6 +207,18 @@ def test_audit_is_encoded_at_call_time(tmp_path: Path, start) -> None:
     assert json.loads(path.read_text())["data"] == {"status": "new"}
 
 
+def test_audit_after_shutdown_appends_synchronously_to_the_audit_file(tmp_path: Path, start) -> None:
+    """An execution event reported during late shutdown still lands in the last configured audit file."""
+    path = tmp_path / "audit.jsonl"
+    system = start(quiet(audit_file=str(path)))
+    arblog.audit("order_cmd", {"n": 1})
+    system.shutdown(5.0)
+
+    arblog.audit("fill", {"n": 2})
+
+    assert [json.loads(line)["data"]["n"] for line in path.read_text().splitlines()] == [1, 2]
+
+
 def test_audit_without_an_audit_file_goes_to_the_log(start) -> None:
     """With no audit_file configured, audit records are written as log lines rather than lost."""
     sink = ListSink()
@@ -461,3 +473,24 @@ def test_text_timestamps_are_utc_microseconds_across_boundaries(ts: int, text: s
     line = fmt.format([(ts, arblog.INFO, "n", "m", (), None)], {}).decode()
 
     assert line.split(" ", 1)[0] == text
+
+
+def test_every_record_from_many_threads_is_either_written_or_counted_as_dropped(start) -> None:
+    """Under a flood from several threads into a small buffer, written + dropped equals logged, exactly."""
+    sink = ListSink()
+    system = start(quiet(buffer_lines=64), sink)
+    lg = arblog.get_logger("threads")
+
+    def flood() -> None:
+        for i in range(5000):
+            lg.info("x %d", i)
+
+    threads = [threading.Thread(target=flood) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    system.shutdown(5.0)
+
+    written = sum(1 for line in sink.lines if "threads: x " in line)
+    assert written + system.dropped == 20_000

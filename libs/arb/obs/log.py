@@ -602,9 +602,13 @@ def audit(kind: str, payload: msgspec.Struct | Mapping[str, Any]) -> None:
         line = _audit_encoder.encode(
             _AuditLine(ts, service, str(kind), {"unencodable": _safe_repr(payload, 4096), "error": repr(e)})
         )
-    if system is not None and not system._closed:
-        system._aq.append(line)
-        return
+    if system is not None:
+        with (
+            system._audit_lock
+        ):  # taken only here and once by shutdown(): no record slips past the final drain
+            if not system._audit_closed:
+                system._aq.append(line)
+                return
     if _last_audit_path:
         try:
             _audit_append_sync(_last_audit_path, line + b"\n")
@@ -646,6 +650,8 @@ class LogSystem:
         self._stopping = False
         self._closed = False
         self._lock = threading.Lock()
+        self._audit_lock = threading.Lock()
+        self._audit_closed = False
         if cfg.console:
             self._sinks.append(_Console())
         try:
@@ -717,6 +723,8 @@ class LogSystem:
                     f"{len(self._aq) + bool(self._audit_retry)} audit records may be unwritten"
                 )
                 return False
+            with self._audit_lock:  # later audit() calls append synchronously to the file themselves
+                self._audit_closed = True
             # the writer has exited: finish on this thread what raced in before the loggers were detached
             for _ in range(100):  # bounded: another thread could keep logging into the detached buffer
                 self._cycle(final=True)
@@ -766,7 +774,7 @@ class LogSystem:
             idle = min(idle * 2, _IDLE_MAX_S)
 
     def _cycle(self, final: bool) -> bool:
-        worked = self._write_audit()
+        worked = self._write_audit(final)
         q = self._q
         popleft = q.popleft
         counts: dict[int, int] = {}
@@ -799,7 +807,7 @@ class LogSystem:
         except OSError as e:
             self._backend_error("audit", e)
 
-    def _write_audit(self) -> bool:
+    def _write_audit(self, final: bool = False) -> bool:
         aq = self._aq
         if not aq and not self._audit_retry:
             return False
@@ -811,7 +819,7 @@ class LogSystem:
             _LINES_BY_LEVEL[INFO].inc(len(lines))
             self._lines += len(lines)
             return True
-        if self._audit_retry and time.monotonic() - self._audit_error_at < 0.1:
+        if self._audit_retry and not final and time.monotonic() - self._audit_error_at < 0.1:
             return False  # back off a little after a failure
         parts = [self._audit_retry] if self._audit_retry else []
         n = 0
