@@ -34,6 +34,8 @@ SPOT_WS_PATH = "/ws/v4/"
 FUTURES_WS_PATH = "/v4/ws/usdt"
 
 _ENC = msgspec.json.Encoder(decimal_format="string")
+GATE_KEY: web.AppKey[GateContext] = web.AppKey("gate", object)  # type: ignore[arg-type]
+CHANNELS_KEY: web.AppKey[list] = web.AppKey("gate_channels", list)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -176,18 +178,26 @@ def build_app(ctx: Any) -> web.Application:
 
     gctx = GateContext(ctx)
     app = web.Application(middlewares=[_make_middleware(gctx)])
-    app["gate"] = gctx
+    app[GATE_KEY] = gctx
     spot_rest.add_routes(app, gctx)
     spot_channels = spot_ws.SpotChannels(gctx)
-    app.router.add_get(SPOT_WS_PATH, lambda r: spot_channels.serve(r, gctx, Venue.GATEIO, Market.SPOT))
-    app.router.add_get(SPOT_WS_PATH.rstrip("/"), lambda r: spot_channels.serve(r, gctx, Venue.GATEIO, Market.SPOT))
-    tasks = [spot_channels]
+
+    async def spot_ws_handler(request: web.Request) -> web.StreamResponse:
+        return await spot_channels.serve(request, gctx, Venue.GATEIO, Market.SPOT)
+
+    app.router.add_get(SPOT_WS_PATH, spot_ws_handler)
+    app.router.add_get(SPOT_WS_PATH.rstrip("/"), spot_ws_handler)
+    tasks: list[Any] = [spot_channels]
     if gctx.futures is not None:
         futures_rest.add_routes(app, gctx)
         fut_channels = futures_ws.FuturesChannels(gctx)
-        app.router.add_get(FUTURES_WS_PATH, lambda r: fut_channels.serve(r, gctx, Venue.GATEIO, Market.FUTURES))
+
+        async def futures_ws_handler(request: web.Request) -> web.StreamResponse:
+            return await fut_channels.serve(request, gctx, Venue.GATEIO, Market.FUTURES)
+
+        app.router.add_get(FUTURES_WS_PATH, futures_ws_handler)
         tasks.append(fut_channels)
-    app["gate_channels"] = tasks
+    app[CHANNELS_KEY] = tasks
 
     async def _start(app_: web.Application) -> None:
         for ch in tasks:
