@@ -97,16 +97,18 @@ async def _run() -> list[Row]:
         ours, raw, enc_ns = await _throughput(url)
         rows = [
             Row(figure="bus encode+publish BookTicker", ours=ours, unit="msg/s", peer=raw,
-                peer_name="raw nats-py publish, pre-encoded", target=""),
-            Row(figure="bus codec encode BookTicker", ours=enc_ns, unit="ns", target=""),
+                peer_name="raw nats-py publish, pre-encoded", target=">= 200000", met=check(ours, ">= 200000")),
+            Row(figure="bus codec encode BookTicker", ours=enc_ns, unit="ns", target="<= 1000", met=check(enc_ns, "<= 1000")),
         ]
         for rate in (1000, 10000):
             o = await _latency(url, "codec", rate, 3.0)
             r = await _latency(url, "raw", rate, 3.0)
             rows.append(Row(figure=f"one-way latency p50 @ {rate} msg/s (2 processes)", ours=o["p50_us"], unit="us",
-                            peer=r["p50_us"], peer_name="raw nats-py 8-byte payload"))
+                            peer=r["p50_us"], peer_name="raw nats-py 8-byte payload", target="<= 500",
+                            met=check(o["p50_us"], "<= 500")))
             rows.append(Row(figure=f"one-way latency p99 @ {rate} msg/s (2 processes)", ours=o["p99_us"], unit="us",
-                            peer=r["p99_us"], peer_name="raw nats-py 8-byte payload"))
+                            peer=r["p99_us"], peer_name="raw nats-py 8-byte payload", target="<= 2000",
+                            met=check(o["p99_us"], "<= 2000")))
         return rows
     finally:
         handle.stop()
