@@ -1,0 +1,251 @@
+"""MEXC wire -> domain events. Binary pushes are protobuf ``PushDataV3ApiWrapper`` (exchange-facts 1.4).
+
+Rules for the hot path (see style.md): decode with ``Message.FromString`` (never ``ParseFromString`` into a
+reused message: upb grows it without bound), read each protobuf field once into a local, convert the venue's
+decimal strings with ``float()`` once, no logging, no formatting, no dicts. Unknown protobuf fields (MEXC adds
+fields, e.g. the 2026.6 ``version``/``lastOrderCreateTime``/``tradeId``) are skipped by the decoder.
+
+Captured aggre depth push (MessageToDict of a live frame, ccxt source)::
+
+    {"channel":"spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT","symbol":"BTCUSDT","sendTime":"1754741322152",
+     "publicAggreDepths":{"asks":[{"price":"117145.49","quantity":"0"}],"bids":[{"price":"117053.41","quantity":"1.86837271"}],
+       "eventType":"spot@public.aggre.depth.v3.api.pb@100ms","fromVersion":"43296363236","toVersion":"43296363255"}}
+
+Book ticker (docs; names are the docs' lower-cased dump, the wire carries field numbers)::
+
+    {"channel":"spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT",
+     "publicbookticker":{"bidprice":"93387.28","bidquantity":"3.73485","askprice":"93387.29","askquantity":"7.669875"},
+     "symbol":"BTCUSDT","sendtime":1736412092433}
+
+Deals (docs)::
+
+    {"channel":"spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT",
+     "publicdeals":{"dealsList":[{"price":"93220.00","quantity":"0.04438243","tradetype":2,"time":1736409765051}],
+                    "eventtype":"spot@public.aggre.deals.v3.api.pb@100ms"},"symbol":"BTCUSDT","sendtime":1736409765052}
+
+Private pushes (docs, protobuf text format)::
+
+    privateOrders { id: "C02__505979017439002624115", price: "3.5121", quantity: "1", amount: "0", avgPrice: "3.6962",
+      orderType: 5, tradeType: 2, remainAmount: "0", remainQuantity: "0", lastDealQuantity: "1",
+      cumulativeQuantity: "1", cumulativeAmount: "3.6962", status: 2, createTime: 1736417034259 }
+    privateDeals { price: "3.6962", quantity: "1", amount: "3.6962", tradeType: 2, tradeId: "505979017439002624X1",
+      orderId: "C02__505979017439002624115", feeAmount: "0.0003998377369698171", feeCurrency: "MX", time: 1736417034280 }
+    privateAccount { vcoinName: "USDT", coinId: "128f589271cb4951b03e71e6323eb7be", balanceAmount: "21.94210356004384",
+      balanceAmountChange: "10", frozenAmount: "0", frozenAmountChange: "0", type: "CONTRACT_TRANSFER", time: 1736416910000 }
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+
+from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from ...core.errors import ProtocolError
+from ...core.execution import Balance, Fill, Order
+from ...core.market_data import BookTicker, Trade
+from ...core.numeric import ZERO
+from .schemas import Control, OrderRaw, TradeRaw
+
+MEXC = Venue.MEXC
+SPOT = Market.SPOT
+BUY = Side.BUY
+SELL = Side.SELL
+NS_PER_MS = 1_000_000
+
+# channels (exchange-facts 1.3); the pushed ``channel`` equals the subscribed string
+CH_DEPTH = "spot@public.aggre.depth.v3.api.pb@{interval}@{symbol}"
+CH_BBO = "spot@public.aggre.bookTicker.v3.api.pb@{interval}@{symbol}"
+CH_DEALS = "spot@public.aggre.deals.v3.api.pb@{interval}@{symbol}"
+CH_ORDERS = "spot@private.orders.v3.api.pb"
+CH_MYDEALS = "spot@private.deals.v3.api.pb"
+CH_ACCOUNT = "spot@private.account.v3.api.pb"
+PRIVATE_CHANNELS = (CH_ORDERS, CH_MYDEALS, CH_ACCOUNT)
+
+# wrapper oneof names (field numbers 313/315/314/304/306/307)
+B_DEPTH = "publicAggreDepths"
+B_BBO = "publicAggreBookTicker"
+B_DEALS = "publicAggreDeals"
+B_ORDERS = "privateOrders"
+B_MYDEALS = "privateDeals"
+B_ACCOUNT = "privateAccount"
+
+decode_wrapper = PushDataV3ApiWrapper.FromString
+_control = msgspec.json.Decoder(Control).decode
+
+
+def public_channels(venue_symbol: str, interval: str = "100ms") -> tuple[str, str, str]:
+    """(depth, bookTicker, deals) subscription strings of one symbol; symbols are UPPERCASE on MEXC."""
+    s = venue_symbol.upper()
+    return (
+        CH_DEPTH.format(interval=interval, symbol=s),
+        CH_BBO.format(interval=interval, symbol=s),
+        CH_DEALS.format(interval=interval, symbol=s),
+    )
+
+
+def control(text: str | bytes) -> Control:
+    """A JSON control reply (subscribe ack, PONG, refusal). Raises ProtocolError when it is not one."""
+    try:
+        return _control(text)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise ProtocolError(f"mexc: not a control reply: {e}") from None
+
+
+def event_ms(w: PushDataV3ApiWrapper) -> int:
+    """The venue time of a push in ms: ``sendTime`` (6), else ``createTime`` (5), else 0."""
+    t = w.sendTime
+    return t if t else w.createTime
+
+
+# ---------------------------------------------------------------- public bodies
+
+
+def version(text: str) -> int:
+    """A pb version string ("43296363236") as int; "" (field absent) is 0."""
+    return int(text) if text else 0
+
+
+def book_ticker(body, symbol: str, ts_event: int, ts_recv: int) -> BookTicker:
+    """``PublicAggreBookTickerV3Api`` (315) -> BookTicker. ``version`` (2026.6) is the seq when sent."""
+    v = body.version
+    return BookTicker(
+        MEXC, SPOT, symbol,
+        float(body.bidPrice), float(body.bidQuantity), float(body.askPrice), float(body.askQuantity),
+        int(v) if v else 0, ts_event, ts_recv, ts_recv,
+    )
+
+
+def depth_levels(body) -> tuple[int, int, list[tuple[float, float]], list[tuple[float, float]]]:
+    """``PublicAggreDepthsV3Api`` (313) -> (fromVersion, toVersion, bids, asks), sizes absolute (0 = remove)."""
+    bids = [(float(x.price), float(x.quantity)) for x in body.bids]
+    asks = [(float(x.price), float(x.quantity)) for x in body.asks]
+    return int(body.fromVersion), int(body.toVersion), bids, asks
+
+
+def trades(body, symbol: str, ts_recv: int) -> list[Trade]:
+    """``PublicAggreDealsV3Api`` (314) -> Trades. tradeType 1 = buy, 2 = sell (taker side)."""
+    out = []
+    for d in body.deals:
+        out.append(Trade(
+            MEXC, SPOT, symbol, float(d.price), float(d.quantity), BUY if d.tradeType == 1 else SELL,
+            d.tradeId, d.time * NS_PER_MS, ts_recv, ts_recv,
+        ))
+    return out
+
+
+# ---------------------------------------------------------------- private bodies and REST orders
+
+_PB_STATUS = {1: OrderStatus.NEW, 2: OrderStatus.FILLED, 3: OrderStatus.PARTIALLY_FILLED,
+              4: OrderStatus.CANCELED, 5: OrderStatus.CANCELED}
+_REST_STATUS = {"NEW": OrderStatus.NEW, "FILLED": OrderStatus.FILLED, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+                "CANCELED": OrderStatus.CANCELED, "PARTIALLY_CANCELED": OrderStatus.CANCELED}
+# pb orderType: 1 LIMIT_ORDER, 2 POST_ONLY, 3 IMMEDIATE_OR_CANCEL, 4 FILL_OR_KILL, 5 MARKET_ORDER
+_PB_TYPE = {1: (OrderType.LIMIT, TimeInForce.GTC), 2: (OrderType.LIMIT, TimeInForce.POST_ONLY),
+            3: (OrderType.LIMIT, TimeInForce.IOC), 4: (OrderType.LIMIT, TimeInForce.FOK),
+            5: (OrderType.MARKET, TimeInForce.IOC)}
+_REST_TYPE = {"LIMIT": (OrderType.LIMIT, TimeInForce.GTC), "LIMIT_MAKER": (OrderType.LIMIT, TimeInForce.POST_ONLY),
+              "IMMEDIATE_OR_CANCEL": (OrderType.LIMIT, TimeInForce.IOC), "FILL_OR_KILL": (OrderType.LIMIT, TimeInForce.FOK),
+              "MARKET": (OrderType.MARKET, TimeInForce.IOC)}
+_TYPE_OUT = {(OrderType.LIMIT, TimeInForce.GTC): "LIMIT", (OrderType.LIMIT, TimeInForce.POST_ONLY): "LIMIT_MAKER",
+             (OrderType.LIMIT, TimeInForce.IOC): "IMMEDIATE_OR_CANCEL", (OrderType.LIMIT, TimeInForce.FOK): "FILL_OR_KILL"}
+
+
+def order_type_out(order_type: OrderType, tif: TimeInForce) -> str:
+    """Our (order type, tif) -> MEXC ``type``: LIMIT, LIMIT_MAKER, IMMEDIATE_OR_CANCEL, FILL_OR_KILL, MARKET."""
+    if order_type is OrderType.MARKET:
+        return "MARKET"
+    return _TYPE_OUT[(order_type, tif)]
+
+
+def dec(text: str | None) -> Decimal:
+    if not text:
+        return ZERO
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ProtocolError(f"mexc: not a decimal: {text!r}") from None
+
+
+def _closed_status(status: OrderStatus, tif: TimeInForce) -> OrderStatus:
+    # an IOC/FOK/market order "canceled" by the venue had its remainder killed: EXPIRED, not canceled by us
+    if status is OrderStatus.CANCELED and tif in (TimeInForce.IOC, TimeInForce.FOK):
+        return OrderStatus.EXPIRED
+    return status
+
+
+def pb_order(body, symbol: str, account: str, ts_event: int, ts_recv: int) -> Order:
+    """``PrivateOrdersV3Api`` (304) -> Order."""
+    ot, tif = _PB_TYPE.get(body.orderType, (OrderType.LIMIT, TimeInForce.GTC))
+    status = _closed_status(_PB_STATUS.get(body.status, OrderStatus.NEW), tif)
+    filled = dec(body.cumulativeQuantity)
+    avg = body.avgPrice
+    price = body.price
+    created = body.createTime
+    return Order(
+        venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=body.clientId,
+        venue_order_id=body.id, side=BUY if body.tradeType == 1 else SELL, order_type=ot, tif=tif,
+        price=dec(price) if price and ot is OrderType.LIMIT else None, qty=dec(body.quantity), filled_qty=filled,
+        avg_price=dec(avg) if avg and filled > 0 else None, status=status, reduce_only=False,
+        ts_event=ts_event or created * NS_PER_MS, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def pb_fill(body, symbol: str, account: str, client_order_id: str, ts_recv: int) -> Fill:
+    """``PrivateDealsV3Api`` (306) -> Fill. ``clientOrderId`` may be empty: the caller supplies it from the order id."""
+    return Fill(
+        venue=MEXC, market=SPOT, account=account, symbol=symbol,
+        client_order_id=body.clientOrderId or client_order_id, venue_order_id=body.orderId, trade_id=body.tradeId,
+        side=BUY if body.tradeType == 1 else SELL, price=dec(body.price), qty=dec(body.quantity),
+        fee=dec(body.feeAmount), fee_asset=body.feeCurrency, is_maker=body.isMaker,
+        ts_event=body.time * NS_PER_MS, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def pb_balance(body, account: str, ts_recv: int) -> Balance:
+    """``PrivateAccountV3Api`` (307) -> Balance (``balanceAmount`` free, ``frozenAmount`` locked)."""
+    return Balance(
+        venue=MEXC, market=SPOT, account=account, asset=body.vcoinName, free=dec(body.balanceAmount),
+        locked=dec(body.frozenAmount), ts_event=body.time * NS_PER_MS, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def rest_order(raw: OrderRaw, symbol: str, account: str, ts_recv: int, *, client_order_id: str = "",
+               fallback_type: tuple[OrderType, TimeInForce] | None = None) -> Order:
+    """A REST order object (place / query / cancel / openOrders) -> Order.
+
+    The place reply carries no status: it is the venue's acknowledgement, so NEW with nothing filled.
+    """
+    ot, tif = _REST_TYPE.get(raw.type or "", fallback_type or (OrderType.LIMIT, TimeInForce.GTC))
+    status = _closed_status(_REST_STATUS.get(raw.status or "NEW", OrderStatus.NEW), tif)
+    filled = dec(raw.executedQty)
+    quote = dec(raw.cummulativeQuoteQty)
+    qty = raw.origQty if raw.origQty is not None else raw.Qty
+    ts = raw.updateTime or raw.transactTime or raw.time or 0
+    cid = raw.clientOrderId or raw.origClientOrderId or client_order_id
+    return Order(
+        venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=cid,
+        venue_order_id=str(raw.orderId), side=BUY if raw.side.upper() == "BUY" else SELL, order_type=ot, tif=tif,
+        price=dec(raw.price) if raw.price and ot is OrderType.LIMIT else None, qty=dec(qty), filled_qty=filled,
+        avg_price=(quote / filled) if filled > 0 and quote > 0 else None, status=status, reduce_only=False,
+        ts_event=ts * NS_PER_MS, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def rest_fill(raw: TradeRaw, symbol: str, account: str, client_order_id: str, ts_recv: int) -> Fill:
+    """``GET /api/v3/myTrades`` item -> Fill."""
+    return Fill(
+        venue=MEXC, market=SPOT, account=account, symbol=symbol,
+        client_order_id=raw.clientOrderId or client_order_id, venue_order_id=str(raw.orderId), trade_id=str(raw.id),
+        side=BUY if raw.isBuyer else SELL, price=dec(raw.price), qty=dec(raw.qty), fee=dec(raw.commission),
+        fee_asset=raw.commissionAsset, is_maker=raw.isMaker, ts_event=raw.time * NS_PER_MS, ts_recv=ts_recv,
+        ts_pub=ts_recv,
+    )
+
+
+__all__ = [
+    "decode_wrapper", "control", "event_ms", "version", "book_ticker", "depth_levels", "trades", "public_channels",
+    "pb_order", "pb_fill", "pb_balance", "rest_order", "rest_fill", "order_type_out", "PRIVATE_CHANNELS",
+]

@@ -1,0 +1,465 @@
+"""MEXC Spot trading gateway for one account: signed REST + protobuf user data stream.
+
+* ``MexcTrader`` implements ``arb.venues.common.trading.VenueTrader`` (place / cancel / cancel all / query /
+  open orders / balances / fills) over ``MexcPrivateRest``. The venue-neutral ``CommandHandler`` serves
+  ``ord.mexc.<account>.cmd.*`` on top of it: rounding, min checks, idempotency by client order id and
+  status-unknown resolution by query live there, once for every venue.
+* User data stream: ``POST /api/v3/userDataStream`` -> listenKey; ``wss://.../ws?listenKey=`` subscribed to
+  ``spot@private.orders|deals|account.v3.api.pb``; the key is extended (``PUT``) every 30 min, checked after
+  every disconnect and recreated when the venue no longer knows it or it is 23 h old. Pushes become
+  Order / Fill / Balance events on ``ord.mexc.<account>.evt.*`` (JetStream-acked, in arrival order).
+* After the first connect and after every reconnect: ``CommandHandler.reconcile()`` republishes open orders,
+  fills and balances from REST marked ``correction``.
+
+MEXC ``GET /api/v3/openOrders`` requires a symbol, so "every open order" means every symbol this gateway has
+traded or seen in the user stream since it started, plus the symbols in ``extra_symbols``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict, deque
+from typing import Any, Callable
+
+import aiohttp
+import msgspec
+
+from ...bus.connection import Bus
+from ...bus.subjects import OrdSubjects
+from ...config.credentials import Credentials
+from ...config.schema import GatewayOptions, VenueEndpoints
+from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from ...core.errors import ConfigError, RateLimited, ValidationError, VenueClientError, VenueServerError
+from ...core.execution import Balance, Fill, Order, Position
+from ...core.symbols import SymbolMap
+from ...obs.log import RateLimitedLog, audit, get_logger
+from ..common.trading import CommandHandler, PreparedOrder
+from ..common.ws import WsConnection, WsManager
+from . import parse
+from .errors import is_order_not_found
+from .rest import MexcPrivateRest
+from .symbols import symbol_map
+from .ws import MexcWsAdapter, ws_config
+
+log = get_logger(__name__)
+_now = time.time_ns
+_MS = 1_000_000
+_PROGRESS = {OrderStatus.PENDING: 0, OrderStatus.NEW: 1, OrderStatus.PARTIALLY_FILLED: 2, OrderStatus.FILLED: 3,
+             OrderStatus.CANCELED: 3, OrderStatus.REJECTED: 3, OrderStatus.EXPIRED: 3}
+
+
+def _further(a: Order, b: Order) -> bool:
+    """``a`` is a later state of the same order than ``b``."""
+    if a.filled_qty != b.filled_qty:
+        return a.filled_qty > b.filled_qty
+    return _PROGRESS[a.status] > _PROGRESS[b.status]
+
+
+class MexcTrader:
+    """``VenueTrader`` for one MEXC spot account."""
+
+    venue = Venue.MEXC
+    market = Market.SPOT
+    LATEST_MAX = 10_000
+
+    def __init__(self, rest: MexcPrivateRest, account: str, symbols: SymbolMap | None = None,
+                 extra_symbols: list[str] | None = None) -> None:
+        self.rest = rest
+        self.account = account
+        self.symbols = symbols or SymbolMap(Venue.MEXC, Market.SPOT, [])
+        self.interest: dict[str, None] = dict.fromkeys(extra_symbols or [])  # unified symbols with possible orders
+        self.cid_by_oid: OrderedDict[str, str] = OrderedDict()
+        self.latest: OrderedDict[str, Order] = OrderedDict()  # client order id -> newest state seen
+
+    # -- bookkeeping shared with the user stream ----------------------------------------------
+    def note(self, order: Order) -> Order:
+        """Remember an order state; returns the newest state known for it (stream and REST may race)."""
+        self.interest[order.symbol] = None
+        if order.venue_order_id and order.client_order_id:
+            self.cid_by_oid[order.venue_order_id] = order.client_order_id
+            if len(self.cid_by_oid) > self.LATEST_MAX:
+                self.cid_by_oid.popitem(last=False)
+        key = order.client_order_id or order.venue_order_id
+        prev = self.latest.get(key)
+        if prev is not None and _further(prev, order):
+            return prev
+        self.latest[key] = order
+        self.latest.move_to_end(key)
+        if len(self.latest) > self.LATEST_MAX:
+            self.latest.popitem(last=False)
+        return order
+
+    def name_of(self, venue_symbol: str) -> str:
+        s = self.symbols.by_venue.get(venue_symbol)
+        return s.name if s is not None else venue_symbol
+
+    # -- VenueTrader --------------------------------------------------------------------------
+    async def place(self, order: PreparedOrder) -> Order:
+        type_ = parse.order_type_out(order.order_type, order.tif)
+        raw = await self.rest.place(order.venue_symbol, "BUY" if order.side is Side.BUY else "SELL", type_,
+                                    order.venue_qty, order.price, order.client_order_id)
+        ack = parse.rest_order(raw, order.symbol, self.account, _now(), client_order_id=order.client_order_id,
+                               fallback_type=(order.order_type, order.tif))
+        if ack.client_order_id != order.client_order_id:
+            ack = msgspec.structs.replace(ack, client_order_id=order.client_order_id)
+        newest = self.note(ack)  # a fill pushed before the ack (fill before ack) leaves a later state here
+        if newest is ack and (order.order_type is OrderType.MARKET or order.tif in (TimeInForce.IOC, TimeInForce.FOK)):
+            # the ack says NEW, but an IOC/FOK/market order is already final at the venue: report that state
+            with contextlib.suppress(Exception):
+                q = await self.query(order.symbol, order.client_order_id, ack.venue_order_id)
+                if q is not None:
+                    newest = self.note(q)
+        return newest
+
+    async def cancel(self, symbol: str, client_order_id: str, venue_order_id: str) -> Order:
+        vs = self.symbols.to_venue(symbol)
+        raw = await self.rest.cancel(vs, client_order_id, venue_order_id)
+        cid = raw.origClientOrderId or client_order_id or self.cid_by_oid.get(str(raw.orderId), "")
+        return self.note(parse.rest_order(raw, symbol, self.account, _now(), client_order_id=cid))
+
+    async def cancel_all(self, symbol: str | None) -> list[Order]:
+        names = [symbol] if symbol else list(self.interest)
+        if not names:
+            return []
+        raws = await self.rest.cancel_all([self.symbols.to_venue(n) for n in names])
+        out = []
+        for r in raws:
+            cid = r.origClientOrderId or self.cid_by_oid.get(str(r.orderId), "") or (r.clientOrderId or "")
+            out.append(self.note(parse.rest_order(r, self.name_of(r.symbol) if r.symbol else names[0], self.account,
+                                                  _now(), client_order_id=cid)))
+        return out
+
+    async def query(self, symbol: str, client_order_id: str, venue_order_id: str) -> Order | None:
+        vs = self.symbols.to_venue(symbol)
+        try:
+            raw = await self.rest.query(vs, client_order_id, venue_order_id)
+        except VenueClientError as e:
+            if is_order_not_found(e):
+                return None
+            raise
+        cid = raw.clientOrderId or client_order_id or self.cid_by_oid.get(str(raw.orderId), "")
+        order = parse.rest_order(raw, symbol, self.account, _now(), client_order_id=cid)
+        self.note(order)
+        return order
+
+    async def open_orders(self, symbol: str | None) -> list[Order]:
+        names = [symbol] if symbol else list(self.interest)
+        out: list[Order] = []
+        for n in names:
+            vs = self.symbols.to_venue(n)
+            for r in await self.rest.open_orders(vs):
+                cid = r.clientOrderId or self.cid_by_oid.get(str(r.orderId), "")
+                o = parse.rest_order(r, n, self.account, _now(), client_order_id=cid)
+                self.note(o)
+                out.append(o)
+        return out
+
+    async def balances(self) -> list[Balance]:
+        acct = await self.rest.account()
+        ts = _now()
+        ev = (acct.updateTime or 0) * _MS or ts
+        return [Balance(venue=Venue.MEXC, market=Market.SPOT, account=self.account, asset=b.asset,
+                        free=parse.dec(b.free), locked=parse.dec(b.locked), ts_event=ev, ts_recv=ts, ts_pub=ts)
+                for b in acct.balances]
+
+    async def fills_since(self, symbol: str, since_ns: int) -> list[Fill]:
+        vs = self.symbols.to_venue(symbol)
+        raws = await self.rest.my_trades(vs, start_ms=max(0, since_ns // _MS), limit=100)
+        ts = _now()
+        return [parse.rest_fill(r, symbol, self.account, self.cid_by_oid.get(str(r.orderId), ""), ts)
+                for r in raws if r.time * _MS >= since_ns]
+
+    async def positions(self) -> list[Position]:
+        return []
+
+    async def set_leverage(self, symbol: str, leverage: int) -> Position:
+        raise ValidationError("set_leverage: MEXC spot has no leverage")
+
+
+WsFactory = Callable[[MexcWsAdapter, list[str], Callable[[], str], Any, Any], WsManager]
+
+
+class MexcPrivateGateway:
+    """``PrivateGateway`` for one MEXC spot account. Construct with ``build_private``."""
+
+    venue = Venue.MEXC
+    KEEPALIVE_S = 30 * 60.0  # docs: extend every 30 min (valid 60 min)
+    KEY_MAX_AGE_S = 23 * 3600.0  # recreate before the 24 h mark
+    TIME_SYNC_S = 300.0
+
+    def __init__(self, rest: MexcPrivateRest, ws_factory: WsFactory, ws_url: str, market: Market, account: str,
+                 bus: Bus, options: GatewayOptions, *, extra_symbols: list[str] | None = None) -> None:
+        if market is not Market.SPOT:
+            raise ConfigError(f"mexc: only the spot market is supported, not {market.value}")
+        self.market = market
+        self.account = account
+        self.rest = rest
+        self.bus = bus
+        self.options = options
+        self.ws_url = ws_url
+        self.trader = MexcTrader(rest, account, extra_symbols=extra_symbols)
+        self.subjects = OrdSubjects.of(Venue.MEXC, account, options.subject_prefix)
+        self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit)
+        self.adapter = MexcWsAdapter(self.on_binary, on_text_push=self._on_text_push)
+        self._ws_factory = ws_factory
+        self.ws: WsManager | None = None
+        self.listen_key = ""
+        self._key_created = 0.0
+        self._key_invalid = False
+        self._key_lock = asyncio.Lock()
+        self._events: deque[tuple[str, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._reconcile_task: asyncio.Task | None = None
+        self._reconcile_again = False
+        self._rlog = RateLimitedLog(log, 10.0)
+        self.frames = 0
+        self.parse_errors = 0
+        self.unrouted = 0
+        self.reconciles = 0
+        self.key_renewals = 0
+        self.keepalives = 0
+        self._started = False
+        self._synced_once = False
+
+    @property
+    def symbols(self) -> SymbolMap:
+        return self.trader.symbols
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.rest.sync_time()
+        await self._load_symbols()
+        await self._new_key()
+        self.ws = self._ws_factory(self.adapter, list(parse.PRIVATE_CHANNELS), self._url, self._on_reconnect,
+                                   self._on_disconnect)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._event_publisher(), name="mexc-trade-events"),
+            loop.create_task(self._key_keeper(), name="mexc-listen-key"),
+            loop.create_task(self._time_keeper(), name="mexc-time"),
+            loop.create_task(self._symbol_refresher(), name="mexc-trade-symbols"),
+            loop.create_task(self._first_sync(), name="mexc-first-reconcile"),
+        ]
+        await self.handler.start()
+        await self.ws.start()
+        self._started = True
+        log.info("mexc spot trading: account %s started", self.account)
+
+    async def stop(self) -> None:
+        self._started = False
+        await self.handler.stop()
+        if self.ws is not None:
+            await self.ws.stop()
+        tasks = self._tasks + ([self._reconcile_task] if self._reconcile_task else [])
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self._flush_events()
+        if self.listen_key:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.rest.close_listen_key(self.listen_key), 2.0)
+
+    def ready(self) -> bool:
+        ws = self.ws
+        return self._started and self._synced_once and ws is not None and ws.connected == len(ws.shards)
+
+    async def _load_symbols(self) -> None:
+        info = await self.rest.exchange_info()
+        self.trader.symbols = symbol_map(info.symbols)
+
+    # ------------------------------------------------------------------ user stream (hot-ish path)
+
+    def on_binary(self, data: bytes) -> None:
+        ts_recv = _now()
+        self.frames += 1
+        try:
+            w = parse.decode_wrapper(data)
+            which = w.WhichOneof("body")
+            t = self.trader
+            if which == parse.B_ORDERS:
+                o = parse.pb_order(w.privateOrders, t.name_of(w.symbol), self.account, parse.event_ms(w) * _MS, ts_recv)
+                t.note(o)
+                self._events.append(("order", o))
+            elif which == parse.B_MYDEALS:
+                body = w.privateDeals
+                f = parse.pb_fill(body, t.name_of(w.symbol), self.account, t.cid_by_oid.get(body.orderId, ""), ts_recv)
+                t.interest[f.symbol] = None
+                self._events.append(("fill", f))
+            elif which == parse.B_ACCOUNT:
+                self._events.append(("balance", parse.pb_balance(w.privateAccount, self.account, ts_recv)))
+            else:
+                self.unrouted += 1
+                return
+        except Exception as e:
+            self.parse_errors += 1
+            self._rlog("malformed", "mexc spot private: malformed frame skipped (%s: %.200s)", type(e).__name__, str(e))
+            return
+        self._wake.set()
+
+    async def _event_publisher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._flush_events()
+
+    async def _flush_events(self) -> None:
+        q = self._events
+        h = self.handler
+        while q:
+            kind, ev = q[0]
+            ev = msgspec.structs.replace(ev, ts_pub=_now())
+            for attempt in range(6):
+                try:
+                    if kind == "order":
+                        await h.on_order(ev)
+                    elif kind == "fill":
+                        await h.on_fill(ev)
+                    else:
+                        await h.on_balance(ev)
+                    break
+                except Exception as e:  # JetStream unavailable: retry, execution events matter
+                    self._rlog(("publish", kind), "mexc spot private: %s event publish failed: %s", kind, e)
+                    await asyncio.sleep(min(0.1 * 2 ** attempt, 2.0))
+            q.popleft()
+
+    def _on_text_push(self, text: str) -> None:
+        if "listen key" in text.lower():
+            self._key_invalid = True
+        self._rlog(("text",), "mexc spot private: text frame: %.200s", text)
+
+    # ------------------------------------------------------------------ listenKey
+
+    def _url(self) -> str:
+        sep = "&" if "?" in self.ws_url else "?"
+        return f"{self.ws_url}{sep}listenKey={self.listen_key}"
+
+    async def _new_key(self) -> None:
+        old = self.listen_key
+        self.listen_key = await self.rest.create_listen_key()
+        self._key_created = time.monotonic()
+        self._key_invalid = False
+        if old:
+            self.key_renewals += 1
+            with contextlib.suppress(Exception):
+                await self.rest.close_listen_key(old)
+
+    async def _check_key(self) -> None:
+        """Extend the key; recreate it when the venue no longer knows it (or it is too old)."""
+        async with self._key_lock:
+            if self._key_invalid or time.monotonic() - self._key_created >= self.KEY_MAX_AGE_S:
+                await self._new_key()
+                return
+            try:
+                await self.rest.keepalive_listen_key(self.listen_key)
+                self.keepalives += 1
+            except (VenueServerError, RateLimited):
+                raise
+            except VenueClientError:
+                await self._new_key()
+
+    async def _key_keeper(self) -> None:
+        while True:
+            await asyncio.sleep(self.KEEPALIVE_S)
+            old = self.listen_key
+            try:
+                await self._check_key()
+            except Exception as e:
+                self._rlog(("keepalive",), "mexc spot private: listenKey keepalive failed: %s", e)
+                continue
+            if self.listen_key != old:
+                await self._reconnect_all()  # sockets on the old key: move them to the new one
+
+    async def _reconnect_all(self) -> None:
+        if self.ws is None:
+            return
+        for s in self.ws.shards:
+            c = s.conn
+            if c is not None:
+                await c.close()
+
+    async def _on_disconnect(self, conn: WsConnection) -> None:
+        try:
+            await asyncio.wait_for(self._check_key(), self.options.request_timeout_s)
+        except Exception as e:
+            self._rlog(("keycheck",), "mexc spot private: listenKey check after disconnect failed: %s", e)
+
+    def _on_reconnect(self, conn: WsConnection) -> None:
+        self._schedule_reconcile()
+
+    # ------------------------------------------------------------------ reconciliation
+
+    async def _first_sync(self) -> None:
+        assert self.ws is not None
+        while not await self.ws.wait_connected(5.0):
+            pass
+        await self._reconcile_loop()
+
+    def _schedule_reconcile(self) -> None:
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_again = True
+            return
+        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
+
+    async def _reconcile_loop(self) -> None:
+        attempt = 0
+        while True:
+            self._reconcile_again = False
+            try:
+                counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
+            except Exception as e:
+                self._rlog(("reconcile",), "mexc spot private: reconcile failed: %s", e)
+                await asyncio.sleep(min(0.5 * 2 ** attempt, 30.0))
+                attempt += 1
+                continue
+            self.reconciles += 1
+            self._synced_once = True
+            log.info("mexc spot private %s: reconciled %s", self.account, counts)
+            if not self._reconcile_again:
+                return
+
+    # ------------------------------------------------------------------ housekeeping
+
+    async def _time_keeper(self) -> None:
+        while True:
+            await asyncio.sleep(self.TIME_SYNC_S)
+            with contextlib.suppress(Exception):
+                await self.rest.sync_time()
+
+    async def _symbol_refresher(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.symbol_refresh_s)
+            try:
+                await self._load_symbols()
+            except Exception as e:
+                self._rlog(("symbols",), "mexc spot private: exchangeInfo refresh failed: %s", e)
+
+
+def _rest_base(url: str) -> str:
+    u = url.rstrip("/")
+    return u[: -len("/api/v3")] if u.endswith("/api/v3") else u
+
+
+def build_private(endpoints: VenueEndpoints, market: Market, account: str, credentials: Credentials, bus: Bus,
+                  session: aiohttp.ClientSession, options: GatewayOptions) -> MexcPrivateGateway:
+    """The factory's builder (specs/gateways.md): signed REST + user-stream WS injected into the composite."""
+    rest = MexcPrivateRest(session, _rest_base(endpoints.rest_url), credentials,
+                           recv_window_ms=options.recv_window_ms, timeout_s=options.request_timeout_s)
+    cfg = ws_config(endpoints.ws_url, options)
+
+    def ws_factory(adapter: MexcWsAdapter, subs: list[str], url: Callable[[], str], on_reconnect: Any,
+                   on_disconnect: Any) -> WsManager:
+        return WsManager(session, cfg, adapter, subs, name=f"mexc-spot-private-{account}", url_factory=url,
+                         on_reconnect=on_reconnect, on_disconnect=on_disconnect)
+
+    return MexcPrivateGateway(rest, ws_factory, endpoints.ws_url, market, account, bus, options)
+
+
+__all__ = ["MexcTrader", "MexcPrivateGateway", "build_private"]

@@ -1,0 +1,485 @@
+"""MEXC Spot market-data gateway: protobuf WS (aggre depth, bookTicker, deals) -> md.mexc.spot.<symbol>.*
+
+Per configured symbol it subscribes three channels (so a 30-subscription connection carries 10 symbols; the
+``WsManager`` shards), keeps an L2 book from ``GET /api/v3/depth`` + aggre depth diffs under MEXC's
+fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishes:
+
+* ``bbo``    every aggre bookTicker push (deduplicated by its ``version`` when MEXC sends one);
+* ``trade``  every deal of an aggre deals push (deduplicated by time/tradeId across a WS rotation);
+* ``book``   top ``options.depth`` levels of the synced book, at most every ``options.book_interval_ms``;
+             on a gap / crossed book / disconnect an empty book with ``state=stale`` at once, then resync;
+* ``status`` when a book goes stale (with the reason) and when it is synced again.
+
+A crossed or gapped book is never published as ``ok``. Every frame is counted per kind; a malformed frame
+is counted and logged (rate-limited) and the loop goes on. Publishing: the frame handler appends
+``(subject, event)`` to a queue that one task drains into NATS core publishes, so the WS read loop never
+waits on the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import Any, Callable
+
+import aiohttp
+
+from ...bus.codec import encode
+from ...bus.connection import Bus
+from ...bus.subjects import MdSubjects
+from ...config.schema import GatewayOptions, VenueEndpoints
+from ...core.enums import BookState, Market, Venue
+from ...core.errors import ConfigError, SymbolError
+from ...core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
+from ...core.symbols import SymbolInfo, SymbolMap
+from ...obs.log import RateLimitedLog, get_logger
+from ..common import metrics as gm
+from ..common.sync import MEXC_RULE, R_DISCONNECTED, BookSync
+from ..common.ws import WsConnection, WsManager
+from . import parse
+from .rest import MexcPublicRest
+from .symbols import check_configured, symbol_map
+from .ws import MexcWsAdapter, ws_config
+
+log = get_logger(__name__)
+_now = time.time_ns
+_OK = BookState.OK
+_STALE = BookState.STALE
+_DEPTH, _BBO, _DEALS = 0, 1, 2
+_MS = 1_000_000
+
+
+class SymbolFeed:
+    """Everything the hot path needs for one symbol, resolved once."""
+
+    __slots__ = ("info", "name", "venue_symbol", "subj", "sync", "dirty", "last_book_pub", "last_bbo_seq",
+                 "last_trade_ms", "last_trade_ids", "ts_event", "ts_recv", "stale_since", "snap_failures",
+                 "next_snap_at", "channels", "published_state")
+
+    def __init__(self, info: SymbolInfo, subj: MdSubjects, channels: tuple[str, str, str]) -> None:
+        self.info = info
+        self.name = info.name
+        self.venue_symbol = info.venue_symbol
+        self.subj = subj
+        self.sync = BookSync(MEXC_RULE, max_buffer=2000)
+        self.dirty = False
+        self.last_book_pub = 0
+        self.last_bbo_seq = 0
+        self.last_trade_ms = 0
+        self.last_trade_ids: set[str] = set()
+        self.ts_event = 0
+        self.ts_recv = 0
+        self.stale_since = time.monotonic()
+        self.snap_failures = 0
+        self.next_snap_at = 0.0
+        self.channels = channels
+        self.published_state: BookState | None = None
+
+
+WsFactory = Callable[[MexcWsAdapter, list[str], Any, Any], WsManager]
+
+
+class MexcPublicGateway:
+    """``PublicGateway`` for MEXC spot. Construct with ``build_public``; tests may inject ``rest`` and ``ws_factory``."""
+
+    venue = Venue.MEXC
+
+    def __init__(self, rest: MexcPublicRest, ws_factory: WsFactory, market: Market, symbols: list[str], bus: Bus,
+                 options: GatewayOptions, *, interval: str = "100ms") -> None:
+        if market is not Market.SPOT:
+            raise ConfigError(f"mexc: only the spot market is supported, not {market.value}")
+        self.market = market
+        self.rest = rest
+        self.bus = bus
+        self.options = options
+        self.interval = interval
+        self.configured = list(dict.fromkeys(symbols))
+        self.symbols = SymbolMap(Venue.MEXC, market, [])
+        self.feeds: dict[str, SymbolFeed] = {}
+        self._ws_factory = ws_factory
+        self.ws: WsManager | None = None
+        self.adapter = MexcWsAdapter(self.on_binary, on_refused=self._on_refused)
+        self._routes: dict[str, tuple[int, SymbolFeed]] = {}
+        self._fallback: dict[tuple[str, str], tuple[int, SymbolFeed]] = {}
+        self._out: deque[tuple[str, Any]] = deque()
+        self._wake = asyncio.Event()
+        self._snap_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._depth_n = options.depth
+        self._book_interval_ns = options.book_interval_ms * _MS
+        self.metrics = gm.bind(Venue.MEXC.value, market.value)
+        self._rlog = RateLimitedLog(log, 10.0)
+        # plain counters, exported to Prometheus by the metrics loop
+        self.frames = [0, 0, 0]  # depth, bbo, deals
+        self.unrouted = 0
+        self.parse_errors = 0
+        self.published = 0
+        self.snapshots = 0
+        self._exported: dict[str, int] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load symbol rules (SymbolError for a bad configured symbol), subscribe, start the book loops."""
+        await self._load_symbols(initial=True)
+        subs: list[str] = []
+        for info in check_configured(self.symbols, self.configured):
+            ch = parse.public_channels(info.venue_symbol, self.interval)
+            f = SymbolFeed(info, MdSubjects.of(Venue.MEXC, self.market, info.name, self.options.subject_prefix), ch)
+            self.feeds[info.name] = f
+            for kind, c in enumerate(ch):
+                self._routes[c] = (kind, f)
+            self._fallback[(parse.B_DEPTH, info.venue_symbol)] = (_DEPTH, f)
+            self._fallback[(parse.B_BBO, info.venue_symbol)] = (_BBO, f)
+            self._fallback[(parse.B_DEALS, info.venue_symbol)] = (_DEALS, f)
+            subs.extend(ch)
+        self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._publisher(), name="mexc-md-publish"),
+            loop.create_task(self._snapshotter(), name="mexc-md-snapshots"),
+            loop.create_task(self._book_flusher(), name="mexc-md-books"),
+            loop.create_task(self._metrics_loop(), name="mexc-md-metrics"),
+            loop.create_task(self._symbol_refresher(), name="mexc-md-symbols"),
+        ]
+        self._started = True
+        await self.ws.start()
+        log.info("mexc spot md: %d symbols on %d connection(s)", len(self.feeds), len(self.ws.shards))
+
+    async def stop(self) -> None:
+        self._started = False
+        if self.ws is not None:
+            await self.ws.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self._drain()
+        self._export_metrics()
+
+    def ready(self) -> bool:
+        """Connected on every shard and every book synced."""
+        ws = self.ws
+        return (self._started and ws is not None and ws.connected == len(ws.shards)
+                and all(f.sync.state is _OK for f in self.feeds.values()))
+
+    async def _load_symbols(self, initial: bool = False) -> None:
+        info = await self.rest.exchange_info()
+        m = symbol_map(info.symbols)
+        if not len(m):
+            raise SymbolError("mexc spot: exchangeInfo returned no symbols")
+        self.symbols = m
+        if not initial:
+            for name, f in self.feeds.items():
+                new = m.info_by_name.get(name)
+                if new is None or new.status != f.info.status:
+                    log.warning("mexc spot %s: symbol rules changed: status %s -> %s", name, f.info.status.value,
+                                new.status.value if new else "unlisted")
+                if new is not None:
+                    f.info = new
+
+    # ------------------------------------------------------------------ hot path
+
+    def on_binary(self, data: bytes) -> None:
+        """One binary frame: decode the wrapper, route on its channel, normalize, queue for publishing."""
+        ts_recv = _now()
+        try:
+            w = parse.decode_wrapper(data)
+            r = self._routes.get(w.channel)
+            if r is None:
+                r = self._fallback.get((w.WhichOneof("body") or "", w.symbol))
+                if r is None:
+                    self.unrouted += 1
+                    return
+            kind, f = r
+            if kind == _DEPTH:
+                self._on_depth(f, w, ts_recv)
+            elif kind == _BBO:
+                self._on_bbo(f, w, ts_recv)
+            else:
+                self._on_deals(f, w, ts_recv)
+        except Exception as e:  # malformed frame: counted, logged (rate-limited), never fatal
+            self.parse_errors += 1
+            self._rlog("malformed", "mexc spot: malformed frame skipped (%s: %.200s), %d bytes", type(e).__name__,
+                       str(e), len(data))
+
+    def _on_bbo(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+        self.frames[_BBO] += 1
+        ev = parse.book_ticker(w.publicAggreBookTicker, f.name, parse.event_ms(w) * _MS, ts_recv)
+        seq = ev.seq
+        if seq:
+            if seq <= f.last_bbo_seq:
+                return  # the same push from both sockets during a rotation
+            f.last_bbo_seq = seq
+        self._out.append((f.subj.bbo, ev))
+        self._wake.set()
+
+    def _on_deals(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+        self.frames[_DEALS] += 1
+        trades = parse.trades(w.publicAggreDeals, f.name, ts_recv)
+        subject = f.subj.trade
+        out = self._out
+        # the same push arrives on both sockets during a rotation: skip deals at or before the last frame's
+        # newest time that we already published (by tradeId when MEXC sends one)
+        prev_ns = f.last_trade_ms * _MS
+        prev_ids = f.last_trade_ids
+        top_ns = prev_ns
+        top_ids: set[str] = set()
+        for t in trades:
+            te = t.ts_event
+            if te < prev_ns or (te == prev_ns and t.trade_id and t.trade_id in prev_ids):
+                continue
+            out.append((subject, t))
+            if te > top_ns:
+                top_ns = te
+                top_ids = {t.trade_id}
+            elif te == top_ns:
+                top_ids.add(t.trade_id)
+        if top_ns > prev_ns:
+            f.last_trade_ms = top_ns // _MS
+            f.last_trade_ids = top_ids
+        elif top_ids:
+            prev_ids |= top_ids
+        self._wake.set()
+
+    def _on_depth(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+        self.frames[_DEPTH] += 1
+        first, last, bids, asks = parse.depth_levels(w.publicAggreDepths)
+        sync = f.sync
+        was_ok = sync.state is _OK
+        if sync.on_diff(first, last, bids, asks):
+            f.ts_event = parse.event_ms(w) * _MS
+            f.ts_recv = ts_recv
+            f.dirty = True
+            if ts_recv - f.last_book_pub >= self._book_interval_ns:
+                self._publish_book(f)
+            return
+        if was_ok and sync.state is not _OK:
+            self._publish_stale(f)
+        if sync.needs_snapshot:
+            self._snap_wake.set()
+
+    # ------------------------------------------------------------------ book publishing
+
+    def _publish_book(self, f: SymbolFeed) -> None:
+        book = f.sync.book
+        bids, asks = book.top(self._depth_n)
+        ts = _now()
+        self._out.append((f.subj.book, BookSnapshot(Venue.MEXC, self.market, f.name, bids, asks, book.seq, _OK,
+                                                     f.ts_event or ts, f.ts_recv or ts, ts)))
+        f.last_book_pub = ts
+        f.dirty = False
+        self._wake.set()
+
+    def _publish_stale(self, f: SymbolFeed) -> None:
+        """The book cannot be trusted: an empty book marked stale and a status event, at once."""
+        ts = _now()
+        sync = f.sync
+        if f.published_state is not _STALE:
+            self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _STALE, sync.reason,
+                                                          ts, ts, ts)))
+        self._out.append((f.subj.book, BookSnapshot(Venue.MEXC, self.market, f.name, [], [], sync.book.seq, _STALE,
+                                                    ts, ts, ts)))
+        f.published_state = _STALE
+        f.dirty = False
+        f.stale_since = time.monotonic()
+        self._wake.set()
+
+    def _publish_synced(self, f: SymbolFeed) -> None:
+        ts = _now()
+        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _OK, f.sync.reason,
+                                                      ts, ts, ts)))
+        f.published_state = _OK
+        self._publish_book(f)
+
+    async def _publisher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        out = self._out
+        publish = self.bus.nc.publish
+        lat = self.metrics.exchange_to_publish
+        n = 0
+        while out:
+            subject, ev = out.popleft()
+            try:
+                await publish(subject, encode(ev))
+            except Exception as e:  # NATS reconnecting with a full buffer: drop market data, count it
+                self._rlog("publish", "mexc spot: publish failed (%s), market data dropped", type(e).__name__)
+                continue
+            n += 1
+            te = ev.ts_event
+            if te and type(ev) is not MarketStatus:
+                lat(_KIND[type(ev)]).observe(max(0.0, (ev.ts_pub - te) / 1e9))
+            if n % 512 == 0:
+                await asyncio.sleep(0)  # let the WS readers run under a burst
+        self.published += n
+
+    async def _book_flusher(self) -> None:
+        """Publishes books that changed since their last publish (the rate limit holds the last diff back)."""
+        interval = max(self.options.book_interval_ms, 10) / 1000.0
+        while True:
+            await asyncio.sleep(interval)
+            now = _now()
+            for f in self.feeds.values():
+                if f.dirty and f.sync.state is _OK and now - f.last_book_pub >= self._book_interval_ns:
+                    self._publish_book(f)
+
+    # ------------------------------------------------------------------ snapshots and resync
+
+    async def _snapshotter(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._snap_wake.wait(), 0.25)
+            self._snap_wake.clear()
+            now = time.monotonic()
+            due = []
+            for f in self.feeds.values():
+                s = f.sync
+                if not s.needs_snapshot or now < f.next_snap_at:
+                    continue
+                # subscribe first, snapshot second: wait for the first buffered diff (or 1 s for a quiet symbol)
+                if s.buffered or now - f.stale_since >= 1.0:
+                    due.append(f)
+            if due:
+                await asyncio.gather(*(self._snapshot(f) for f in due))
+
+    async def _snapshot(self, f: SymbolFeed) -> None:
+        sync = f.sync
+        if f.published_state is not _STALE and sync.state is not _OK:
+            self._publish_stale(f)
+        sync.begin_snapshot()
+        try:
+            d = await self.rest.depth(f.venue_symbol, self.options.snapshot_limit)
+        except Exception as e:
+            sync.snapshot_failed()
+            f.snap_failures += 1
+            f.next_snap_at = time.monotonic() + min(0.2 * 2 ** min(f.snap_failures, 6), 10.0)
+            self._rlog(("snapshot", f.name), "mexc spot %s: depth snapshot failed: %s", f.name, e)
+            return
+        self.snapshots += 1
+        if sync.on_snapshot(d.lastUpdateId, d.bids, d.asks):
+            f.snap_failures = 0
+            f.next_snap_at = 0.0
+            self._publish_synced(f)
+        else:
+            # snapshot behind the buffered stream (or crossed): ask again shortly
+            f.snap_failures += 1
+            f.next_snap_at = time.monotonic() + min(0.1 * 2 ** min(f.snap_failures, 6), 5.0)
+            if f.published_state is not _STALE:
+                self._publish_stale(f)
+
+    def _feeds_of(self, conn: WsConnection) -> list[SymbolFeed]:
+        seen: dict[str, SymbolFeed] = {}
+        for ch in conn.subscriptions:
+            r = self._routes.get(ch)
+            if r is not None:
+                seen[r[1].name] = r[1]
+        return list(seen.values())
+
+    def _on_disconnect(self, conn: WsConnection) -> None:
+        for f in self._feeds_of(conn):
+            f.sync.mark_stale(R_DISCONNECTED)
+            self._publish_stale(f)
+
+    def _on_reconnect(self, conn: WsConnection) -> None:
+        self.metrics.reconnects.inc()
+        for f in self._feeds_of(conn):
+            if f.sync.state is _OK:  # a hole we did not see as a disconnect (rotation fallback)
+                f.sync.mark_stale(R_DISCONNECTED)
+                self._publish_stale(f)
+            f.stale_since = time.monotonic()
+        self._snap_wake.set()
+
+    def _on_refused(self, msg: str) -> None:
+        self._rlog(("refused",), "mexc spot: subscription refused: %.300s", msg)
+
+    async def _symbol_refresher(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.symbol_refresh_s)
+            try:
+                await self._load_symbols()
+            except Exception as e:
+                self._rlog(("symbols",), "mexc spot: exchangeInfo refresh failed: %s", e)
+
+    # ------------------------------------------------------------------ metrics
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._export_metrics()
+
+    def _export_metrics(self) -> None:
+        m = self.metrics
+        ctl = self.adapter.acks + self.adapter.pongs + self.adapter.refused + self.adapter.control_errors
+        current = {
+            "book": self.frames[_DEPTH],
+            "bbo": self.frames[_BBO],
+            "trade": self.frames[_DEALS],
+            "control": ctl,
+            "unknown": self.unrouted,
+            "_parse": self.parse_errors,
+            "_gaps": sum(f.sync.gaps for f in self.feeds.values()),
+            "_resyncs": sum(f.sync.resyncs for f in self.feeds.values()),
+        }
+        for k, v in current.items():
+            d = v - self._exported.get(k, 0)
+            if d <= 0:
+                continue
+            self._exported[k] = v
+            if k == "_parse":
+                m.parse_errors.inc(d)
+            elif k == "_gaps":
+                m.book_gaps.inc(d)
+            elif k == "_resyncs":
+                m.book_resyncs.inc(d)
+            else:
+                m.messages(k).inc(d)
+
+    # ------------------------------------------------------------------ introspection (tests, ops)
+
+    def counters(self) -> dict[str, int]:
+        feeds = self.feeds.values()
+        ws = self.ws
+        return {
+            "frames_depth": self.frames[_DEPTH], "frames_bbo": self.frames[_BBO], "frames_deals": self.frames[_DEALS],
+            "parse_errors": self.parse_errors, "unrouted": self.unrouted, "published": self.published,
+            "gaps": sum(f.sync.gaps for f in feeds), "resyncs": sum(f.sync.resyncs for f in feeds),
+            "snapshots": self.snapshots, "reconnects": ws.reconnects if ws else 0,
+            "rotations": ws.rotations if ws else 0, "stalls": ws.stalls if ws else 0,
+            "connections": len(ws.shards) if ws else 0,
+        }
+
+
+_KIND = {BookTicker: "bbo", Trade: "trade", BookSnapshot: "book"}
+
+
+def _rest_base(url: str) -> str:
+    """Accept ``https://api.mexc.com`` and ``http://host:port/api/v3`` alike (paths are added as /api/v3/...)."""
+    u = url.rstrip("/")
+    return u[: -len("/api/v3")] if u.endswith("/api/v3") else u
+
+
+def build_public(endpoints: VenueEndpoints, market: Market, symbols: list[str], bus: Bus,
+                 session: aiohttp.ClientSession, options: GatewayOptions) -> MexcPublicGateway:
+    """The factory's builder (specs/gateways.md): REST + WS clients injected into the composite."""
+    rest = MexcPublicRest(session, _rest_base(endpoints.rest_url), timeout_s=options.request_timeout_s)
+    cfg = ws_config(endpoints.ws_url, options)
+
+    def ws_factory(adapter: MexcWsAdapter, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
+        return WsManager(session, cfg, adapter, subs, name="mexc-spot-public", on_reconnect=on_reconnect,
+                         on_disconnect=on_disconnect)
+
+    return MexcPublicGateway(rest, ws_factory, market, symbols, bus, options)
+
+
+__all__ = ["MexcPublicGateway", "SymbolFeed", "build_public"]
