@@ -16,6 +16,7 @@ MODULES = [
     "bench.bench_logger",
     "bench.bench_bus",
     "bench.bench_book",
+    "bench.bench_sim",
 ]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-
 from arb.sim.config import DislocationConfig, PortsConfig, SimConfig
 from arb.sim.market import ManualClock
 from arb.sim.server import URL_KEYS, SimServer

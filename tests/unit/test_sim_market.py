@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-
 from arb.sim import build_context
 from arb.sim.config import DislocationConfig, SimConfig
 from arb.sim.faults import Faults
@@ -120,7 +119,7 @@ def test_funding_settles_every_interval_on_positions():
     m.set_funding_rate("BTC-USDT", "0.001")
     ex = ctx.exchange("gateio", "futures")
     acct = ctx.accounts.by_name("gateio-demo")
-    ex.place(acct, "BTC_USDT", "buy", "market", "ioc", D("100"))
+    ex.place(acct, "BTC_USDT", "buy", "market", "ioc", D(100))
     for _ in range(35):
         clock.advance(0.1)
         m.step(0.1)
@@ -132,8 +131,8 @@ def test_funding_settles_every_interval_on_positions():
 
 def test_price_process_is_seeded_and_positive():
     """The same seed and symbol give the same path; prices stay positive."""
-    a = PriceProcess("BTC-USDT", D("65000"), 0.6, 0.0, seed=9)
-    b = PriceProcess("BTC-USDT", D("65000"), 0.6, 0.0, seed=9)
+    a = PriceProcess("BTC-USDT", D(65000), 0.6, 0.0, seed=9)
+    b = PriceProcess("BTC-USDT", D(65000), 0.6, 0.0, seed=9)
     pa = [a.step(1.0) for _ in range(100)]
     assert pa == [b.step(1.0) for _ in range(100)]
     assert all(p > 0 for p in pa)

@@ -40,7 +40,7 @@ class SimServer:
         self._runners: list[web.AppRunner] = []
         self._task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> SimServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
