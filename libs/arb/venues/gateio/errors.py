@@ -1,0 +1,71 @@
+"""Gate.io error answers -> arb.core.errors (facts §2.3, §2.4).
+
+Non-2xx bodies are ``{"label": ..., "message": ...}`` (or ``detail`` instead of ``message``). The HTTP status
+decides the class: 429 -> RateLimited (retry after ``X-Gate-RateLimit-Reset-Timestamp`` (ms) or
+``Retry-After``), 5xx -> VenueServerError (for a write: outcome unknown), other 4xx -> VenueClientError.
+A 4xx whose label is a server label (INTERNAL, SERVER_ERROR, TOO_BUSY) is treated as a server error.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Mapping
+
+import msgspec
+
+from ...core.errors import RateLimited, VenueClientError, VenueError, VenueServerError
+from .schemas import ErrorBody
+
+VENUE = "gateio"
+SERVER_LABELS = frozenset({"INTERNAL", "SERVER_ERROR", "TOO_BUSY"})
+NOT_FOUND_LABELS = frozenset({"ORDER_NOT_FOUND", "NOT_FOUND", "POSITION_NOT_FOUND"})
+DEFAULT_RETRY_AFTER_S = 1.0
+MAX_RETRY_AFTER_S = 60.0
+
+_dec = msgspec.json.Decoder(ErrorBody)
+
+
+def retry_after(headers: Mapping[str, str], now_s: float | None = None) -> float:
+    """Seconds to wait after a 429, from Gate's reset timestamp (ms) or a Retry-After header."""
+    now = time.time() if now_s is None else now_s
+    reset = headers.get("X-Gate-RateLimit-Reset-Timestamp")
+    if reset:
+        try:
+            v = float(reset)
+            v = v / 1000.0 if v > 1e11 else v  # ms (documented) or seconds
+            if v > now:
+                return min(MAX_RETRY_AFTER_S, v - now)
+        except ValueError:
+            pass
+    ra = headers.get("Retry-After")
+    if ra:
+        try:
+            return min(MAX_RETRY_AFTER_S, max(0.0, float(ra)))
+        except ValueError:
+            pass
+    return DEFAULT_RETRY_AFTER_S
+
+
+def parse_body(body: bytes) -> tuple[str, str]:
+    try:
+        e = _dec.decode(body)
+        return e.label or "", e.message or e.detail or ""
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return "", body[:200].decode(errors="replace")
+
+
+def to_error(status: int, body: bytes, headers: Mapping[str, str]) -> VenueError:
+    label, message = parse_body(body)
+    code = label or f"HTTP_{status}"
+    if status == 429:
+        return RateLimited(VENUE, code, message or "too many requests", status, retry_after(headers))
+    if status >= 500 or label in SERVER_LABELS:
+        return VenueServerError(VENUE, code, message, status)
+    return VenueClientError(VENUE, code, message, status)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, VenueClientError) and (exc.code in NOT_FOUND_LABELS or exc.http_status == 404)
+
+
+__all__ = ["to_error", "retry_after", "parse_body", "is_not_found", "VENUE"]

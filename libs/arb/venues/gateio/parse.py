@@ -1,0 +1,258 @@
+"""Gate.io wire structs -> domain events. Timestamps converted to ns here, once; quantities to base asset.
+
+Client order ids: Gate's ``text`` must be ``t-`` + at most 28 bytes of ``[0-9A-Za-z_.-]`` (facts §2.5). Our
+``client_order_id`` maps to it deterministically:
+
+* an id that already fits (and does not start with ``.``) is sent as ``t-<id>`` and read back by stripping ``t-``:
+  no state, survives restarts;
+* any other id is sent as ``t-.`` + 27 chars of base32(blake2b(id)); the reverse needs the id, so ``ClientIds``
+  remembers it (bounded). After a restart such an order is reported with its ``text`` as client id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections import OrderedDict
+from decimal import Decimal
+
+from ...core.clock import NS_PER_MS, NS_PER_S
+from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from ...core.execution import Balance, Fill, Order, Position
+from ...core.numeric import ZERO
+from ...core.symbols import SymbolInfo
+from .schemas import (
+    FuturesAccount,
+    FuturesOrder,
+    FuturesPosition,
+    FuturesTradeRow,
+    Num,
+    SpotAccount,
+    SpotBalanceUpdate,
+    SpotOrder,
+    SpotTradeRow,
+)
+
+V = Venue.GATEIO
+_TEXT_OK = re.compile(r"^[0-9A-Za-z_.\-]{1,28}$")
+TEXT_PREFIX = "t-"
+HASH_MARK = "t-."
+
+
+def to_text(client_order_id: str) -> str:
+    """Our client order id -> Gate ``text`` (deterministic; see module doc)."""
+    if _TEXT_OK.match(client_order_id) and not client_order_id.startswith("."):
+        return TEXT_PREFIX + client_order_id
+    digest = hashlib.blake2b(client_order_id.encode(), digest_size=20).digest()
+    return HASH_MARK + base64.b32encode(digest).decode().lower()[:27]
+
+
+class ClientIds:
+    """Both-way map for client ids; only hashed ids need memory."""
+
+    def __init__(self, cap: int = 100_000) -> None:
+        self._back: OrderedDict[str, str] = OrderedDict()
+        self._cap = cap
+
+    def text(self, client_order_id: str) -> str:
+        t = to_text(client_order_id)
+        if t.startswith(HASH_MARK):
+            self._back[t] = client_order_id
+            if len(self._back) > self._cap:
+                self._back.popitem(last=False)
+        return t
+
+    def client_id(self, text: str) -> str:
+        """Gate ``text`` -> our client order id ("" for orders not placed with a client id, e.g. ``apiv4``, ``web``)."""
+        if text.startswith(HASH_MARK):
+            return self._back.get(text, text)
+        if text.startswith(TEXT_PREFIX):
+            return text[2:]
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------- numbers / time
+
+
+def dec(x: Num | None) -> Decimal:
+    if x is None or x == "":
+        return ZERO
+    if isinstance(x, float):
+        return Decimal(repr(x))
+    return Decimal(x) if isinstance(x, str) else Decimal(x)
+
+
+def ms_ns(x: Num) -> int:
+    """ms as int, float or decimal string ("1606292218213.4578") -> ns."""
+    if isinstance(x, int):
+        return x * NS_PER_MS
+    if isinstance(x, str):
+        if not x:
+            return 0
+        x = float(x)
+    return int(x * NS_PER_MS)
+
+
+def s_ns(x: Num) -> int:
+    if isinstance(x, int):
+        return x * NS_PER_S
+    if isinstance(x, str):
+        if not x:
+            return 0
+        x = float(x)
+    return int(round(x * 1e6)) * 1000
+
+
+def _pos_dec(x: Decimal | None) -> Decimal | None:
+    return x if x is not None and x > 0 else None
+
+
+# ---------------------------------------------------------------------------------------------- tif / status
+
+TIF_TO_GATE = {TimeInForce.GTC: "gtc", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok", TimeInForce.POST_ONLY: "poc"}
+TIF_FROM_GATE = {"gtc": TimeInForce.GTC, "ioc": TimeInForce.IOC, "fok": TimeInForce.FOK, "poc": TimeInForce.POST_ONLY}
+_EXPIRED = frozenset({"ioc", "fok", "depth_not_enough", "trader_not_enough", "small"})
+_REJECTED = frozenset({"poc"})
+
+
+def _status(is_open: bool, finish_as: str, filled: Decimal, qty: Decimal) -> OrderStatus:
+    if is_open:
+        return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.NEW
+    if finish_as == "filled" or (qty > 0 and filled >= qty):
+        return OrderStatus.FILLED
+    if finish_as in _EXPIRED:
+        return OrderStatus.EXPIRED
+    if finish_as in _REJECTED and filled == 0:
+        return OrderStatus.REJECTED
+    return OrderStatus.CANCELED
+
+
+# ---------------------------------------------------------------------------------------------- spot private
+
+
+def spot_order(o: SpotOrder, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
+               order_type: OrderType | None = None) -> Order:
+    """A spot order (REST or WS item). WS items have no ``status``: ``event`` finish / ``left`` tell."""
+    qty = dec(o.amount)
+    left = dec(o.left) if o.left != "" else qty
+    if o.type == "market" and o.side == "buy":
+        # market buys are sized in quote (facts §2.5); base filled is not in the order: left/amount are quote
+        filled = ZERO
+        qty = ZERO
+    else:
+        filled = dec(o.filled_amount) if o.filled_amount != "" else qty - left
+    if o.status:
+        is_open = o.status == "open"
+    else:
+        is_open = o.event != "finish" and o.finish_as in ("", "open")
+    avg = _pos_dec(dec(o.avg_deal_price)) if o.avg_deal_price else None
+    if filled == 0 and avg is not None and o.type == "market" and o.side == "buy":
+        filled = (dec(o.filled_total) / avg) if avg else ZERO
+    price = _pos_dec(dec(o.price))
+    ts_event = ms_ns(o.update_time_ms) or ms_ns(o.create_time_ms) or ts_recv
+    kind = order_type or (OrderType.MARKET if o.type == "market" else OrderType.LIMIT)
+    return Order(
+        venue=V, market=Market.SPOT, account=account, symbol=info.name,
+        client_order_id=ids.client_id(o.text), venue_order_id=str(o.id),
+        side=Side.BUY if o.side == "buy" else Side.SELL, order_type=kind,
+        tif=TIF_FROM_GATE.get(o.time_in_force, TimeInForce.GTC), price=price, qty=qty,
+        filled_qty=filled, avg_price=avg, status=_status(is_open, o.finish_as, filled, qty),
+        reduce_only=False, ts_event=ts_event, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def spot_fill(t: SpotTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int) -> Fill:
+    side = Side.BUY if t.side == "buy" else Side.SELL
+    fee_asset = t.fee_currency or (info.symbol.base if side is Side.BUY else info.symbol.quote)
+    return Fill(
+        venue=V, market=Market.SPOT, account=account, symbol=info.name,
+        client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
+        side=side, price=dec(t.price), qty=dec(t.amount), fee=dec(t.fee), fee_asset=fee_asset,
+        is_maker=t.role == "maker", ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv,
+        ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def spot_balance(a: SpotAccount, account: str, ts_recv: int) -> Balance:
+    return Balance(venue=V, market=Market.SPOT, account=account, asset=a.currency.upper(), free=dec(a.available),
+                   locked=dec(a.locked), ts_event=ts_recv, ts_recv=ts_recv, ts_pub=ts_recv)
+
+
+def spot_balance_update(b: SpotBalanceUpdate, account: str, ts_recv: int) -> Balance:
+    free = dec(b.available)
+    if b.freeze != "":
+        locked = dec(b.freeze)
+    elif b.total != "":
+        locked = dec(b.total) - free
+    else:
+        locked = ZERO
+    return Balance(venue=V, market=Market.SPOT, account=account, asset=b.currency.upper(), free=free, locked=locked,
+                   ts_event=ms_ns(b.timestamp_ms) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv)
+
+
+# ---------------------------------------------------------------------------------------------- futures private
+
+
+def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
+                  order_type: OrderType | None = None) -> Order:
+    m = info.contract_multiplier
+    size = dec(o.size)
+    left = dec(o.left)
+    contracts = abs(size)
+    filled_c = contracts - abs(left)
+    price = _pos_dec(dec(o.price))
+    fill_price = _pos_dec(dec(o.fill_price))
+    is_open = o.status == "open" if o.status else o.finish_as in ("", "open")
+    ts_event = (ms_ns(o.finish_time_ms) or s_ns(o.finish_time) or ms_ns(o.create_time_ms) or s_ns(o.create_time)
+                or ts_recv)
+    if order_type is None:
+        order_type = OrderType.MARKET if price is None and o.tif == "ioc" else OrderType.LIMIT
+    side = Side.BUY if size > 0 else Side.SELL
+    return Order(
+        venue=V, market=Market.FUTURES, account=account, symbol=info.name,
+        client_order_id=ids.client_id(o.text), venue_order_id=str(o.id), side=side, order_type=order_type,
+        tif=TIF_FROM_GATE.get(o.tif, TimeInForce.GTC), price=price, qty=contracts * m, filled_qty=filled_c * m,
+        avg_price=fill_price if filled_c > 0 else None,
+        status=_status(is_open, o.finish_as, filled_c, contracts),
+        reduce_only=o.is_reduce_only or o.is_close, ts_event=ts_event, ts_recv=ts_recv, ts_pub=ts_recv,
+        contracts=contracts,
+    )
+
+
+def futures_fill(t: FuturesTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
+                 settle: str = "USDT") -> Fill:
+    size = dec(t.size)
+    return Fill(
+        venue=V, market=Market.FUTURES, account=account, symbol=info.name,
+        client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
+        side=Side.BUY if size > 0 else Side.SELL, price=dec(t.price), qty=abs(size) * info.contract_multiplier,
+        fee=dec(t.fee), fee_asset=settle, is_maker=t.role == "maker",
+        ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+def futures_balance(a: FuturesAccount, account: str, ts_recv: int) -> Balance:
+    total = dec(a.total)
+    free = dec(a.available)
+    return Balance(venue=V, market=Market.FUTURES, account=account, asset=a.currency.upper(), free=free,
+                   locked=max(ZERO, total - free), ts_event=ts_recv, ts_recv=ts_recv, ts_pub=ts_recv)
+
+
+def futures_position(p: FuturesPosition, info: SymbolInfo, account: str, ts_recv: int,
+                     mark_price: Decimal = ZERO) -> Position:
+    contracts = dec(p.size)
+    mark = dec(p.mark_price) or mark_price
+    lev = dec(p.leverage)
+    return Position(
+        venue=V, market=Market.FUTURES, account=account, symbol=info.name, size=contracts * info.contract_multiplier,
+        contracts=contracts, entry_price=dec(p.entry_price), mark_price=mark, leverage=int(lev),
+        margin=dec(p.margin), unrealised_pnl=dec(p.unrealised_pnl), liq_price=dec(p.liq_price),
+        ts_event=ms_ns(p.time_ms) or s_ns(p.update_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
+    )
+
+
+__all__ = [
+    "ClientIds", "to_text", "dec", "ms_ns", "s_ns", "TIF_TO_GATE", "TIF_FROM_GATE", "spot_order", "spot_fill",
+    "spot_balance", "spot_balance_update", "futures_order", "futures_fill", "futures_balance", "futures_position",
+]

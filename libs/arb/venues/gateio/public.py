@@ -1,0 +1,604 @@
+"""Gate.io market-data gateway (spot or USDT perpetual futures): no key, publishes ``md.gateio.<market>.>`` only.
+
+Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (facts §2.10):
+
+* diffs ``order_book_update`` (U/u) are checked against the REST ``with_id`` snapshot id and then against the
+  last applied ``u``; spot ``full: true`` pushes replace the book (``on_full``); a gap, an out-of-order or
+  malformed push, a crossed book (Gate's "zombie levels") or a disconnect makes *that* book ``stale``: a
+  ``status`` and a ``book`` with state stale are published, and the snapshot worker refetches that one
+  book (REST ``limit=100``, the depth Gate advises and the depth we subscribe), with per-book backoff;
+* the published ``book`` is the top ``options.depth`` levels, at most every ``options.book_interval_ms``;
+* ``book_ticker`` -> ``bbo`` (a crossed top of book is dropped and counted), ``trades`` -> ``trade``;
+* futures: sizes are contracts and are published in base asset (x ``quanto_multiplier``);
+  ``futures.tickers`` -> ``mark``, ``index`` and ``funding`` (the current ``funding_rate`` with the next
+  funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
+  over REST at start (``funding_history()``).
+
+Hot path (one WS frame): a two-field route decode, one typed decode, one domain Struct, one deque append.
+Encoding and the NATS publish happen in the outbox pump task; counters are plain ints exported to Prometheus
+every second. A frame that does not decode is counted, logged (rate-limited) and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from ...bus import codec
+from ...bus.connection import Bus
+from ...bus.subjects import MdSubjects
+from ...config.schema import GatewayOptions, VenueEndpoints
+from ...core.enums import BookState, Market, Venue
+from ...core.errors import SymbolError
+from ...core.market_data import (
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+    Trade,
+)
+from ...core.enums import Side
+from ...core.symbols import SymbolMap
+from ...obs.log import RateLimitedLog, get_logger
+from ..common.metrics import bind as bind_metrics
+from ..common.sync import GATE_RULE, BookSync
+from . import symbols as gsym
+from .rest import GateHttp, PublicRest
+from .schemas import (
+    Control,
+    FundingPoint,
+    FuturesBookTickerFrame,
+    FuturesBookUpdateFrame,
+    FuturesTickersFrame,
+    FuturesTradesFrame,
+    SpotBookTickerFrame,
+    SpotBookUpdateFrame,
+    SpotTradeFrame,
+)
+from .ws import BOOK_LEVELS, PublicWs, manager, ws_config
+
+log = get_logger(__name__)
+V = Venue.GATEIO
+BUY = Side.BUY
+SELL = Side.SELL
+SNAPSHOT_LIMIT = int(BOOK_LEVELS)
+LATENCY_SAMPLE = 16  # observe exchange->publish latency on 1 of N published events
+
+
+class _Book:
+    """Per-symbol state."""
+
+    __slots__ = ("name", "venue_symbol", "subj", "sync", "mult", "last_book_ns", "dirty", "last_state",
+                 "snap_attempt", "snap_not_before", "ts_event", "crossed_bbo", "funding_next_s", "funding_interval_s")
+
+    def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float) -> None:
+        self.name = name
+        self.venue_symbol = venue_symbol
+        self.subj = subj
+        self.sync = BookSync(GATE_RULE, max_buffer=2000)
+        self.mult = mult
+        self.last_book_ns = 0
+        self.dirty = False
+        self.last_state = BookState.STALE
+        self.snap_attempt = 0
+        self.snap_not_before = 0.0
+        self.ts_event = 0
+        self.crossed_bbo = 0
+        self.funding_next_s = 0.0
+        self.funding_interval_s = 0
+
+
+class GatePublicGateway:
+    """Market data for one Gate market. Construct with ``build_public`` (or inject ``rest`` / ``ws_factory``)."""
+
+    def __init__(self, market: Market, symbols: list[str], bus: Bus, rest: PublicRest, session: aiohttp.ClientSession,
+                 endpoints: VenueEndpoints, options: GatewayOptions, ws_factory: Any = None) -> None:
+        self.market = market
+        self.wanted = list(dict.fromkeys(symbols))
+        self.bus = bus
+        self.rest = rest
+        self.session = session
+        self.endpoints = endpoints
+        self.options = options
+        self._ws_factory = ws_factory or manager
+        self.symbols = SymbolMap(V, market, [])
+        self.meta: dict[str, gsym.ContractMeta] = {}
+        self.books: dict[str, _Book] = {}  # by venue symbol
+        self.funding: dict[str, list[FundingPoint]] = {}
+        self.metrics = bind_metrics(V.value, market.value)
+        self.rlog = RateLimitedLog(log, interval_s=10.0)
+        self._out: deque[tuple[str, Any, int]] = deque()
+        self._out_event = asyncio.Event()
+        self._snap_event = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.ws: Any = None
+        self._started = False
+        self._interval_ns = options.book_interval_ms * 1_000_000
+        self._depth = options.depth
+        # plain counters (exported every second)
+        self.n = {"bbo": 0, "book": 0, "trade": 0, "ticker": 0, "control": 0}
+        self.parse_errors = 0
+        self.published = 0
+        self._exported = {"gaps": 0, "resyncs": 0, "reconnects": 0, "parse_errors": 0}
+        self._exported_n = dict.fromkeys(self.n, 0)
+        self.handlers = self._handlers()
+
+    # ---------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        await self._load_symbols(strict=True)
+        prefix = self.options.subject_prefix
+        for name in self.wanted:
+            info = self.symbols.info(name)
+            mult = float(info.contract_multiplier) if self.market is Market.FUTURES else 1.0
+            b = _Book(name, info.venue_symbol, MdSubjects.of(V, self.market, name, prefix), mult)
+            meta = self.meta.get(info.venue_symbol)
+            if meta is not None:
+                b.funding_interval_s = meta.funding_interval_s
+                b.funding_next_s = meta.funding_next_apply_s
+            self.books[info.venue_symbol] = b
+        if self.market is Market.FUTURES:
+            await self._load_funding_history()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._pump(), name="gate-md-pump"))
+        adapter = PublicWs(self.market, self)
+        o = self.options
+        cfg = ws_config(self.endpoints.ws_url, watchdog_s=o.watchdog_s, ping_s=o.ping_interval_s,
+                        backoff_initial_s=o.backoff_initial_s, backoff_max_s=o.backoff_max_s,
+                        max_age_s=o.max_connection_age_s)
+        self.ws = self._ws_factory(self.session, cfg, adapter, list(self.books), name=f"gateio-{self.market.value}-md",
+                                   on_reconnect=self._on_reconnect, on_disconnect=self._on_disconnect)
+        self.adapter = adapter
+        for b in self.books.values():
+            self._status(b, time.time_ns())
+        await self.ws.start()
+        self._tasks.append(loop.create_task(self._snapshot_worker(), name="gate-md-snapshots"))
+        self._tasks.append(loop.create_task(self._book_flusher(), name="gate-md-flush"))
+        self._tasks.append(loop.create_task(self._housekeeping(), name="gate-md-housekeeping"))
+        if self.market is Market.FUTURES:
+            for b in self.books.values():
+                meta = self.meta.get(b.venue_symbol)
+                if meta is not None and meta.funding_rate:
+                    self._publish_funding(b, float(meta.funding_rate), time.time_ns(), time.time_ns())
+        self._started = True
+
+    async def stop(self) -> None:
+        self._started = False
+        if self.ws is not None:
+            await self.ws.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        await self._drain_out()
+
+    def ready(self) -> bool:
+        return self._started and self.ws is not None and self.ws.connected == len(self.ws.shards)
+
+    def books_ok(self) -> bool:
+        return all(b.sync.ok for b in self.books.values())
+
+    def funding_history(self, symbol: str) -> list[FundingPoint]:
+        return list(self.funding.get(self.symbols.to_venue(symbol), []))
+
+    # ---------------------------------------------------------------------------------------- symbols
+
+    async def _load_symbols(self, strict: bool) -> None:
+        if self.market is Market.SPOT:
+            infos = gsym.spot_infos(await self.rest.currency_pairs(), time.time())
+        else:
+            contracts = await self.rest.contracts()
+            self.meta = {c.name: gsym.contract_meta(c) for c in contracts}
+            infos = gsym.futures_infos(contracts)
+        smap = SymbolMap(V, self.market, infos)
+        problems = []
+        for name in self.wanted:
+            try:
+                smap.require_tradable(name)
+            except SymbolError as e:
+                problems.append(str(e))
+        if problems and strict:
+            raise SymbolError("; ".join(problems))
+        if problems:
+            self.rlog("symbols", "gateio %s: symbol rules changed: %s", self.market.value, "; ".join(problems))
+        self.symbols = smap
+        for b in self.books.values():
+            meta = self.meta.get(b.venue_symbol)
+            if meta is not None:
+                b.funding_interval_s = meta.funding_interval_s
+                b.funding_next_s = max(b.funding_next_s, meta.funding_next_apply_s)
+
+    async def _load_funding_history(self) -> None:
+        for vs in self.books:
+            try:
+                self.funding[vs] = sorted(await self.rest.funding_history(vs), key=lambda p: p.t)
+            except Exception as e:  # history is informative; never blocks market data
+                self.rlog(("funding_history", vs), "gateio funding history %s failed: %r", vs, e)
+
+    # ---------------------------------------------------------------------------------------- WS sink
+
+    def _handlers(self) -> dict[str, Any]:
+        if self.market is Market.SPOT:
+            return {"spot.book_ticker": self.on_spot_bbo, "spot.order_book_update": self.on_spot_book,
+                    "spot.trades": self.on_spot_trade}
+        return {"futures.book_ticker": self.on_fut_bbo, "futures.order_book_update": self.on_fut_book,
+                "futures.trades": self.on_fut_trades, "futures.tickers": self.on_fut_tickers}
+
+    def on_control(self, c: Control) -> None:
+        self.n["control"] += 1
+        if c.error is not None:
+            self.rlog(("ws_error", c.channel), "gateio %s ws %s %s error %d: %s", self.market.value, c.channel,
+                      c.event, c.error.code, c.error.message)
+
+    def on_malformed(self, where: str, data: Any) -> None:
+        self.parse_errors += 1
+        self.rlog(("malformed", where), "gateio %s: malformed frame (%s): %.200r", self.market.value, where, data)
+
+    _sbbo = msgspec.json.Decoder(SpotBookTickerFrame, strict=False)
+    _sbook = msgspec.json.Decoder(SpotBookUpdateFrame, strict=False)
+    _strade = msgspec.json.Decoder(SpotTradeFrame, strict=False)
+    _fbbo = msgspec.json.Decoder(FuturesBookTickerFrame)
+    _fbook = msgspec.json.Decoder(FuturesBookUpdateFrame, strict=False)
+    _ftrades = msgspec.json.Decoder(FuturesTradesFrame, strict=False)
+    _ftickers = msgspec.json.Decoder(FuturesTickersFrame)
+
+    def on_spot_bbo(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            r = self._sbbo.decode(data).result
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("spot.book_ticker", data)
+            return
+        b = self.books.get(r.s)
+        if b is None:
+            return
+        self.n["bbo"] += 1
+        if r.b >= r.a and r.a > 0.0:
+            b.crossed_bbo += 1
+            return
+        ts_event = r.t * 1_000_000
+        self._out.append((b.subj.bbo, BookTicker(V, Market.SPOT, b.name, r.b, r.B, r.a, r.A, r.u, ts_event, ts_recv,
+                                                 time.time_ns()), ts_event))
+        self._out_event.set()
+
+    def on_fut_bbo(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            r = self._fbbo.decode(data).result
+            bp = float(r.b) if r.b != "" else 0.0
+            ap = float(r.a) if r.a != "" else 0.0
+            bq = float(r.B)
+            aq = float(r.A)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+            self.on_malformed("futures.book_ticker", data)
+            return
+        b = self.books.get(r.s)
+        if b is None:
+            return
+        self.n["bbo"] += 1
+        if bp >= ap and ap > 0.0:
+            b.crossed_bbo += 1
+            return
+        m = b.mult
+        ts_event = r.t * 1_000_000
+        self._out.append((b.subj.bbo, BookTicker(V, Market.FUTURES, b.name, bp, bq * m, ap, aq * m, r.u, ts_event,
+                                                 ts_recv, time.time_ns()), ts_event))
+        self._out_event.set()
+
+    def on_spot_book(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            r = self._sbook.decode(data).result
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("spot.order_book_update", data)
+            return
+        b = self.books.get(r.s)
+        if b is None:
+            return
+        self.n["book"] += 1
+        sync = b.sync
+        b.ts_event = r.t * 1_000_000
+        if r.full:
+            changed = sync.on_full(r.u, r.b, r.a)
+        else:
+            changed = sync.on_diff(r.U, r.u, r.b, r.a)
+        self._after_book(b, sync, changed, ts_recv)
+
+    def on_fut_book(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            r = self._fbook.decode(data).result
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("futures.order_book_update", data)
+            return
+        b = self.books.get(r.s)
+        if b is None:
+            return
+        self.n["book"] += 1
+        m = b.mult
+        bids = [(lv.p, lv.s * m) for lv in r.b]
+        asks = [(lv.p, lv.s * m) for lv in r.a]
+        sync = b.sync
+        b.ts_event = r.t * 1_000_000
+        if r.full:
+            changed = sync.on_full(r.u, bids, asks)
+        else:
+            changed = sync.on_diff(r.U, r.u, bids, asks)
+        self._after_book(b, sync, changed, ts_recv)
+
+    def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
+        if sync.state is not b.last_state:
+            self._status(b, ts_recv)
+            if sync.needs_snapshot:
+                self._snap_event.set()
+            return
+        if changed:
+            if ts_recv - b.last_book_ns >= self._interval_ns:
+                self._publish_book(b, ts_recv)
+            else:
+                b.dirty = True
+        elif sync.needs_snapshot:
+            self._snap_event.set()
+
+    def on_spot_trade(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            r = self._strade.decode(data).result
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("spot.trades", data)
+            return
+        b = self.books.get(r.currency_pair)
+        if b is None:
+            return
+        self.n["trade"] += 1
+        ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else r.create_time * 1_000_000_000
+        self._out.append((b.subj.trade, Trade(V, Market.SPOT, b.name, r.price, r.amount, BUY if r.side == "buy" else SELL,
+                                              str(r.id), ts_event, ts_recv, time.time_ns()), ts_event))
+        self._out_event.set()
+
+    def on_fut_trades(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            items = self._ftrades.decode(data).result
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("futures.trades", data)
+            return
+        books = self.books
+        for r in items:
+            b = books.get(r.contract)
+            if b is None:
+                continue
+            self.n["trade"] += 1
+            ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else int(r.create_time * 1e9)
+            size = r.size
+            self._out.append((b.subj.trade, Trade(V, Market.FUTURES, b.name, r.price, abs(size) * b.mult,
+                                                  BUY if size > 0 else SELL, str(r.id), ts_event, ts_recv,
+                                                  time.time_ns()), ts_event))
+        self._out_event.set()
+
+    def on_fut_tickers(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            f = self._ftickers.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.on_malformed("futures.tickers", data)
+            return
+        ts_event = f.time_ms * 1_000_000 or ts_recv
+        for t in f.result:
+            b = self.books.get(t.contract)
+            if b is None:
+                continue
+            self.n["ticker"] += 1
+            try:
+                if t.mark_price:
+                    self._out.append((b.subj.mark, MarkPrice(V, Market.FUTURES, b.name, float(t.mark_price), ts_event,
+                                                             ts_recv, time.time_ns()), ts_event))
+                if t.index_price:
+                    self._out.append((b.subj.index, IndexPrice(V, Market.FUTURES, b.name, float(t.index_price),
+                                                               ts_event, ts_recv, time.time_ns()), ts_event))
+                if t.funding_rate:
+                    self._publish_funding(b, float(t.funding_rate), ts_event, ts_recv)
+            except ValueError:
+                self.on_malformed("futures.tickers", data)
+        self._out_event.set()
+
+    def _publish_funding(self, b: _Book, rate: float, ts_event: int, ts_recv: int) -> None:
+        interval = b.funding_interval_s
+        nxt = b.funding_next_s
+        now_s = ts_recv / 1e9
+        if interval > 0 and nxt > 0:
+            while nxt <= now_s:  # the venue applied it; the next one is one interval later
+                nxt += interval
+            b.funding_next_s = nxt
+        self._out.append((b.subj.funding, FundingRate(V, Market.FUTURES, b.name, rate, int(nxt * 1e9), interval, ts_event,
+                                                      ts_recv, time.time_ns()), ts_event))
+        self._out_event.set()
+
+    # ---------------------------------------------------------------------------------------- book publishing
+
+    def _publish_book(self, b: _Book, ts_recv: int) -> None:
+        sync = b.sync
+        if sync.ok:
+            bids, asks = sync.book.top(self._depth)
+        else:
+            bids, asks = [], []
+        b.last_book_ns = ts_recv
+        b.dirty = False
+        ts_event = b.ts_event or ts_recv
+        self._out.append((b.subj.book, BookSnapshot(V, self.market, b.name, bids, asks, sync.book.seq, sync.state,
+                                                    ts_event, ts_recv, time.time_ns()), ts_event))
+        self._out_event.set()
+
+    def _status(self, b: _Book, ts_recv: int) -> None:
+        sync = b.sync
+        b.last_state = sync.state
+        self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, sync.state, sync.reason, ts_recv, ts_recv,
+                                                      time.time_ns()), 0))
+        self._publish_book(b, ts_recv)
+
+    async def _book_flusher(self) -> None:
+        period = max(0.005, self.options.book_interval_ms / 2000.0)
+        while True:
+            await asyncio.sleep(period)
+            now = time.time_ns()
+            for b in self.books.values():
+                if b.dirty and now - b.last_book_ns >= self._interval_ns:
+                    self._publish_book(b, now)
+
+    # ---------------------------------------------------------------------------------------- outbox
+
+    async def _pump(self) -> None:
+        out = self._out
+        ev = self._out_event
+        publish = self.bus.nc.publish
+        encode = codec.encode
+        lat = {}
+        k = 0
+        while True:
+            await ev.wait()
+            ev.clear()
+            while out:
+                subject, event, ts_event = out.popleft()
+                try:
+                    await publish(subject, encode(event))
+                except Exception as e:  # NATS down: nats-py buffers while reconnecting; never kill the pump
+                    self.rlog("publish", "gateio %s: publish failed: %r", self.market.value, e)
+                    continue
+                self.published += 1
+                k += 1
+                if ts_event and k % LATENCY_SAMPLE == 0:
+                    kind = subject.rsplit(".", 1)[1]
+                    h = lat.get(kind)
+                    if h is None:
+                        h = lat[kind] = self.metrics.exchange_to_publish(kind)
+                    h.observe(max(0.0, (event.ts_pub - ts_event) / 1e9))
+
+    async def _drain_out(self) -> None:
+        publish = self.bus.nc.publish
+        while self._out:
+            subject, event, _ = self._out.popleft()
+            try:
+                await publish(subject, codec.encode(event))
+            except Exception:
+                break
+
+    # ---------------------------------------------------------------------------------------- resync
+
+    async def _snapshot_worker(self) -> None:
+        rng = random.Random()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await asyncio.wait_for(self._snap_event.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+            self._snap_event.clear()
+            now = loop.time()
+            for b in list(self.books.values()):
+                sync = b.sync
+                if not sync.needs_snapshot or now < b.snap_not_before:
+                    continue
+                if self.ws is None or not self.ws.connected:
+                    continue  # diffs must be flowing (buffered) before a snapshot can be continued
+                sync.begin_snapshot()
+                self._status(b, time.time_ns())
+                try:
+                    if self.market is Market.SPOT:
+                        s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                        ok = sync.on_snapshot(s.id, s.bids, s.asks)
+                    else:
+                        s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                        m = b.mult
+                        ok = sync.on_snapshot(s.id, [(lv.p, lv.s * m) for lv in s.bids],
+                                              [(lv.p, lv.s * m) for lv in s.asks])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    sync.snapshot_failed()
+                    ok = False
+                    self.rlog(("snapshot", b.venue_symbol), "gateio %s %s: snapshot failed: %r", self.market.value,
+                              b.venue_symbol, e)
+                if ok:
+                    b.snap_attempt = 0
+                else:
+                    b.snap_attempt += 1
+                    b.snap_not_before = loop.time() + rng.uniform(0.05, min(30.0, 0.2 * 2 ** min(b.snap_attempt, 8)))
+                self._status(b, time.time_ns())
+
+    def _on_disconnect(self, conn: Any) -> None:
+        now = time.time_ns()
+        for vs in conn.subscriptions:
+            b = self.books.get(vs)
+            if b is not None:
+                b.sync.mark_stale()
+                self._status(b, now)
+
+    def _on_reconnect(self, conn: Any) -> None:
+        self.metrics.reconnects.inc()
+        self._snap_event.set()
+
+    # ---------------------------------------------------------------------------------------- housekeeping
+
+    async def _housekeeping(self) -> None:
+        """Export counters every second; refresh symbol rules every ``symbol_refresh_s``."""
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time() + self.options.symbol_refresh_s
+        while True:
+            await asyncio.sleep(1.0)
+            self.export_metrics()
+            if loop.time() >= next_refresh:
+                next_refresh = loop.time() + self.options.symbol_refresh_s
+                try:
+                    await self._load_symbols(strict=False)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self.rlog("refresh", "gateio %s: symbol refresh failed: %r", self.market.value, e)
+
+    def export_metrics(self) -> None:
+        m = self.metrics
+        for kind, v in self.n.items():
+            d = v - self._exported_n[kind]
+            if d:
+                m.messages(kind).inc(d)
+                self._exported_n[kind] = v
+        gaps = sum(b.sync.gaps for b in self.books.values())
+        resyncs = sum(b.sync.resyncs for b in self.books.values())
+        for key, val, ctr in (("gaps", gaps, m.book_gaps), ("resyncs", resyncs, m.book_resyncs),
+                              ("parse_errors", self.parse_errors, m.parse_errors)):
+            d = val - self._exported[key]
+            if d > 0:
+                ctr.inc(d)
+                self._exported[key] = val
+
+    @property
+    def gaps(self) -> int:
+        return sum(b.sync.gaps for b in self.books.values())
+
+    @property
+    def resyncs(self) -> int:
+        return sum(b.sync.resyncs for b in self.books.values())
+
+
+def build_public(endpoints: VenueEndpoints, market: Market, symbols: list[str], bus: Bus,
+                 session: aiohttp.ClientSession, options: GatewayOptions) -> GatePublicGateway:
+    """The Gate.io market-data gateway for ``market`` (spot or futures), per specs/gateways.md."""
+    if market not in (Market.SPOT, Market.FUTURES):
+        raise ValueError(f"gateio: no {market} market")
+    rest = PublicRest(GateHttp(session, endpoints.rest_url, options.request_timeout_s))
+    return GatePublicGateway(market, symbols, bus, rest, session, endpoints, options)
+
+
+__all__ = ["GatePublicGateway", "build_public"]

@@ -1,0 +1,513 @@
+"""Gate.io API v4 wire structs (spot and USDT perpetual futures), one per payload we read.
+
+Sample payloads are the venue's own (``shared/exchange-facts.md`` PART 2, section given per struct).
+Rules that shape these structs:
+
+* Unknown fields are ignored (Gate adds fields over time); every field we do not strictly need has a default.
+* Gate sends sizes as JSON numbers *or* strings (futures decimal sizes, facts §2.6 / PART 3 #10), so size
+  fields are ``str | int | float`` and are converted exactly (``Decimal(str(x))``) or to float at the parser.
+* WS frames are routed on ``Route`` (channel + event only), then decoded once into the channel's typed frame.
+* Hot-path book levels decode straight to floats (``strict=False`` decoders accept Gate's decimal strings):
+  market data is an observation (specs/numbers.md); nothing decoded here as float is ever sent back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+Num = str | int | float  # a Gate number that may arrive as a JSON number or a decimal string
+
+
+# ---------------------------------------------------------------------------------------------- WS envelope
+
+
+class Route(msgspec.Struct, gc=False):
+    """Routing view of every WS frame: ``{"time":..,"channel":"spot.book_ticker","event":"update",...}``."""
+
+    channel: str = ""
+    event: str = ""
+
+
+class WsError(msgspec.Struct, gc=False):
+    code: int = 0
+    message: str = ""
+
+
+class Control(msgspec.Struct, gc=False):
+    """Subscribe/unsubscribe acks, pongs and errors (facts §2.7)::
+
+    {"time":1611541000,"time_ms":1611541000001,"channel":"spot.orders","event":"subscribe","error":null,"result":{"status":"success"}}
+    {"time":..,"channel":"spot.orders","event":"subscribe","error":{"code":4,"message":"..."},"result":null}
+    """
+
+    channel: str = ""
+    event: str = ""
+    time: int = 0
+    error: WsError | None = None
+    payload: Any = None
+
+
+# ---------------------------------------------------------------------------------------------- spot public WS
+
+
+class SpotBookTicker(msgspec.Struct, gc=False):
+    """spot.book_ticker result (facts §2.8)::
+
+    {"t":1606293275123,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}
+    """
+
+    s: str
+    b: float
+    B: float
+    a: float
+    A: float
+    t: int = 0
+    u: int = 0
+
+
+class SpotBookTickerFrame(msgspec.Struct, gc=False):
+    result: SpotBookTicker
+    time_ms: int = 0
+
+
+class SpotBookUpdate(msgspec.Struct, gc=False):
+    """spot.order_book_update result (facts §2.8; ``full`` pushes replace the book)::
+
+    {"t":1606294781123,"full":true,"l":"100","e":"depthUpdate","E":1606294781,"s":"BTC_USDT","U":48776301,"u":48776306,
+     "b":[["19137.74","0.0001"],["19088.37","0"]],"a":[["19137.75","0.6135"]]}
+    """
+
+    s: str
+    U: int
+    u: int
+    b: list[tuple[float, float]] = []
+    a: list[tuple[float, float]] = []
+    t: int = 0
+    full: bool = False
+
+
+class SpotBookUpdateFrame(msgspec.Struct, gc=False):
+    result: SpotBookUpdate
+    time_ms: int = 0
+
+
+class SpotTrade(msgspec.Struct, gc=False):
+    """spot.trades result (facts §2.8)::
+
+    {"id":309143071,"id_market":2390902,"create_time":1606292218,"create_time_ms":"1606292218213.4578","side":"sell",
+     "currency_pair":"GT_USDT","amount":"16.4700000000","price":"0.4705000000","range":"2390902-2390902"}
+    """
+
+    id: int
+    currency_pair: str
+    side: str
+    amount: float
+    price: float
+    create_time_ms: float = 0.0
+    create_time: int = 0
+
+
+class SpotTradeFrame(msgspec.Struct, gc=False):
+    result: SpotTrade
+    time_ms: int = 0
+
+
+# ---------------------------------------------------------------------------------------------- futures public WS
+
+
+class FuturesBookTicker(msgspec.Struct, gc=False):
+    """futures.book_ticker result (facts §2.9; ``b``/``a`` are "" when the side is empty)::
+
+    {"t":1615366379123,"u":2517661076,"s":"BTC_USD","b":"54696.6","B":37000,"a":"54696.7","A":47061}
+    """
+
+    s: str
+    b: Num
+    B: Num
+    a: Num
+    A: Num
+    t: int = 0
+    u: int = 0
+
+
+class FuturesBookTickerFrame(msgspec.Struct, gc=False):
+    result: FuturesBookTicker
+    time_ms: int = 0
+
+
+class FLevel(msgspec.Struct, gc=False, array_like=False):
+    """A futures book level ``{"p":"54672.1","s":58794}`` (``s`` contracts; a string under decimal sizes)."""
+
+    p: float
+    s: float
+
+
+class FuturesBookUpdate(msgspec.Struct, gc=False):
+    """futures.order_book_update result (facts §2.9)::
+
+    {"t":1615366381417,"s":"BTC_USD","U":2517661101,"u":2517661113,"b":[{"p":"54672.1","s":0},{"p":"54664.5","s":58794}],
+     "a":[{"p":"54743.6","s":0},{"p":"54742","s":95}],"l":"100"}
+    """
+
+    s: str
+    U: int
+    u: int
+    b: list[FLevel] = []
+    a: list[FLevel] = []
+    t: int = 0
+    full: bool = False
+
+
+class FuturesBookUpdateFrame(msgspec.Struct, gc=False):
+    result: FuturesBookUpdate
+    time_ms: int = 0
+
+
+class FuturesTrade(msgspec.Struct, gc=False):
+    """futures.trades item (size > 0 taker buy, < 0 taker sell; facts §2.9)::
+
+    {"size":-108,"id":27753479,"create_time":1545136464,"create_time_ms":1545136464123,"price":"96.4","contract":"BTC_USD","is_internal":true}
+    """
+
+    id: int
+    contract: str
+    size: float
+    price: float
+    create_time_ms: float = 0.0
+    create_time: float = 0.0
+
+
+class FuturesTradesFrame(msgspec.Struct, gc=False):
+    result: list[FuturesTrade]
+    time_ms: int = 0
+
+
+class FuturesTicker(msgspec.Struct, gc=False):
+    """futures.tickers item (facts §2.9). ``funding_rate`` is the rate applied at the next funding time;
+    ``funding_rate_indicative`` is a deprecated estimate and is never read as the current rate::
+
+    {"contract":"BTC_USD","last":"118.4","change_percentage":"0.77","funding_rate":"-0.000114","funding_rate_indicative":"0.01875",
+     "mark_price":"118.35","index_price":"118.36","total_size":"73648","volume_24h":"745487577", ...}
+    """
+
+    contract: str
+    funding_rate: str = ""
+    mark_price: str = ""
+    index_price: str = ""
+    last: str = ""
+
+
+class FuturesTickersFrame(msgspec.Struct, gc=False):
+    result: list[FuturesTicker]
+    time_ms: int = 0
+
+
+# ---------------------------------------------------------------------------------------------- public REST
+
+
+class CurrencyPair(msgspec.Struct):
+    """GET /spot/currency_pairs item (facts §2.5)::
+
+    {"id":"ETH_USDT","base":"ETH","base_name":"Ethereum","quote":"USDT","quote_name":"Tether","fee":"0.2","min_base_amount":"0.001",
+     "min_quote_amount":"1.0","max_base_amount":"10000","max_quote_amount":"10000000","amount_precision":3,"precision":6,
+     "trade_status":"tradable","sell_start":1516378650,"buy_start":1516378650,"delisting_time":0,...}
+    """
+
+    id: str
+    base: str
+    quote: str
+    fee: str | None = None
+    min_base_amount: str | None = None
+    min_quote_amount: str | None = None
+    max_base_amount: str | None = None
+    max_quote_amount: str | None = None
+    amount_precision: int = 8
+    precision: int = 8
+    trade_status: str = "tradable"
+    delisting_time: int = 0
+
+
+class Contract(msgspec.Struct):
+    """GET /futures/usdt/contracts item (facts §2.6)::
+
+    {"name":"BTC_USDT","type":"direct","quanto_multiplier":"0.0001","order_price_round":"0.1","order_size_min":1,
+     "order_size_max":1000000,"funding_rate":"0.002053","funding_interval":28800,"funding_next_apply":1610035200,
+     "maker_fee_rate":"-0.00025","taker_fee_rate":"0.00075","in_delisting":false,"status":"trading",...}
+    """
+
+    name: str
+    quanto_multiplier: str
+    order_price_round: str
+    order_size_min: Num = 1
+    order_size_max: Num = 0
+    maker_fee_rate: str = "0"
+    taker_fee_rate: str = "0"
+    funding_rate: str = "0"
+    funding_interval: int = 28800
+    funding_next_apply: float = 0
+    mark_price: str = ""
+    index_price: str = ""
+    in_delisting: bool = False
+    status: str = "trading"
+    enable_decimal: bool = False
+    type: str = "direct"
+
+
+class SpotOrderBook(msgspec.Struct):
+    """GET /spot/order_book?with_id=true (``current``/``update`` ms ints; facts §2.5)::
+
+    {"id":123456,"current":1623898993123,"update":1623898993121,"asks":[["1.52","1.151"],["1.53","1.218"]],"bids":[["1.17","201.863"]]}
+    """
+
+    id: int
+    bids: list[tuple[float, float]] = []
+    asks: list[tuple[float, float]] = []
+    current: int = 0
+
+
+class FuturesOrderBook(msgspec.Struct):
+    """GET /futures/usdt/order_book?with_id=true (``current``/``update`` float seconds; facts §2.6)::
+
+    {"id":123456,"current":1623898993.123,"update":1623898993.121,"asks":[{"p":"1.52","s":100}],"bids":[{"p":"1.17","s":150}]}
+    """
+
+    id: int
+    bids: list[FLevel] = []
+    asks: list[FLevel] = []
+    current: float = 0.0
+
+
+class FundingPoint(msgspec.Struct):
+    """GET /futures/usdt/funding_rate item: ``{"t":1543968000,"r":"0.000157"}`` (t unix s, r the applied rate)."""
+
+    t: int
+    r: str
+
+
+class ErrorBody(msgspec.Struct):
+    """Non-2xx body (facts §2.3): ``{"label":"INVALID_PARAM_VALUE","message":"..."}``, ``detail`` instead of message at times."""
+
+    label: str = ""
+    message: str = ""
+    detail: str = ""
+
+
+# ---------------------------------------------------------------------------------------------- private (REST and WS)
+
+
+class SpotOrder(msgspec.Struct):
+    """Spot order (REST FULL response and spot.orders items; facts §2.5 / §2.8)::
+
+    {"id":"1852454420","text":"t-abc123","create_time_ms":1710488334073,"update_time_ms":1710488334074,"status":"closed",
+     "currency_pair":"BTC_USDT","type":"limit","account":"unified","side":"buy","amount":"0.001","price":"65000",
+     "time_in_force":"gtc","left":"0","filled_amount":"0.001","filled_total":"63.4693","avg_deal_price":"63469.3",
+     "fee":"0.00000022","fee_currency":"BTC","finish_as":"filled"}
+
+    WS items carry ``event`` (put|update|finish), times as strings, and no ``status`` / ``filled_amount``.
+    """
+
+    id: str
+    currency_pair: str = ""
+    text: str = ""
+    side: str = "buy"
+    type: str = "limit"
+    amount: str = "0"
+    price: str = "0"
+    time_in_force: str = "gtc"
+    left: str = ""
+    filled_amount: str = ""
+    filled_total: str = "0"
+    avg_deal_price: str = ""
+    fee: str = "0"
+    fee_currency: str = ""
+    status: str = ""
+    finish_as: str = ""
+    event: str = ""
+    create_time_ms: Num = 0
+    update_time_ms: Num = 0
+
+
+class SpotOpenOrders(msgspec.Struct):
+    """GET /spot/open_orders item: ``{"currency_pair":"BTC_USDT","total":1,"orders":[<SpotOrder>]}``."""
+
+    currency_pair: str
+    orders: list[SpotOrder] = []
+
+
+class SpotOrderAck(msgspec.Struct):
+    """POST /spot/orders ACK response: ``{"id":"12332324","text":"t-123456","amend_text":"test2"}``."""
+
+    id: str
+    text: str = ""
+
+
+class SpotTradeRow(msgspec.Struct):
+    """GET /spot/my_trades item and spot.usertrades item (facts §2.8)::
+
+    {"id":5736713,"user_id":1000001,"order_id":"30784428","currency_pair":"BTC_USDT","create_time":1605176741,
+     "create_time_ms":"1605176741123.456","side":"sell","amount":"1.00000000","role":"taker","price":"10000.00000000",
+     "fee":"0.00200000000000","point_fee":"0","gt_fee":"0","text":"apiv4","id_market":5736713}
+    """
+
+    id: Num
+    order_id: str
+    currency_pair: str
+    side: str
+    amount: str
+    price: str
+    role: str = "taker"
+    fee: str = "0"
+    fee_currency: str = ""
+    text: str = ""
+    create_time_ms: Num = 0
+    create_time: Num = 0
+
+
+class SpotAccount(msgspec.Struct):
+    """GET /spot/accounts item: ``{"currency":"ETH","available":"968.8","locked":"0","update_id":98}``."""
+
+    currency: str
+    available: str = "0"
+    locked: str = "0"
+
+
+class SpotBalanceUpdate(msgspec.Struct):
+    """spot.balances item (facts §2.8)::
+
+    {"timestamp":"1667556323","timestamp_ms":"1667556323730","user":"1000001","currency":"USDT","change":"0",
+     "total":"222244.3827652","available":"222244.3827","freeze":"5","freeze_change":"5.000000","change_type":"order-create"}
+    """
+
+    currency: str
+    available: str = "0"
+    total: str = ""
+    freeze: str = ""
+    timestamp_ms: Num = 0
+
+
+class FuturesOrder(msgspec.Struct):
+    """Futures order (REST and futures.orders items; numbers or strings; facts §2.6 / §2.9)::
+
+    {"id":15675394,"user":100000,"contract":"BTC_USDT","create_time":1546569968,"size":6024,"iceberg":0,"left":6024,
+     "price":"3765","fill_price":"0","mkfr":"-0.00025","tkfr":"0.00075","tif":"gtc","refu":0,"is_reduce_only":false,
+     "is_close":false,"is_liq":false,"text":"t-my-custom-id","status":"finished","finish_time":1514764900,"finish_as":"cancelled"}
+    """
+
+    id: Num
+    contract: str = ""
+    size: Num = 0
+    left: Num = 0
+    price: Num = "0"
+    fill_price: Num = "0"
+    tif: str = "gtc"
+    text: str = ""
+    status: str = ""
+    finish_as: str = ""
+    is_reduce_only: bool = False
+    is_close: bool = False
+    create_time: float = 0.0
+    create_time_ms: Num = 0
+    finish_time: float = 0.0
+    finish_time_ms: Num = 0
+    update_time: Num = 0
+
+
+class FuturesTradeRow(msgspec.Struct):
+    """GET /futures/usdt/my_trades item and futures.usertrades item (facts §2.9)::
+
+    {"id":"3335259","create_time":1628736848,"create_time_ms":1628736848321,"contract":"BTC_USD","order_id":"4872460",
+     "size":1,"price":"40000.4","role":"maker","text":"api","fee":0.0009290592,"point_fee":0}
+    """
+
+    id: Num
+    order_id: Num
+    contract: str
+    size: Num
+    price: Num
+    role: str = "taker"
+    text: str = ""
+    fee: Num = 0
+    create_time: float = 0.0
+    create_time_ms: Num = 0
+
+
+class FuturesAccount(msgspec.Struct):
+    """GET /futures/usdt/accounts (facts §2.6; ``total`` excludes unrealised PnL)::
+
+    {"user":1666,"currency":"USDT","total":"9707.803567115145","unrealised_pnl":"3371.248828","position_margin":"38.712189181",
+     "order_margin":"0","available":"9669.091377934145",...}
+    """
+
+    currency: str = "USDT"
+    total: Num = "0"
+    available: Num = "0"
+    user: Num = 0
+
+
+class FuturesPosition(msgspec.Struct):
+    """Futures position (REST and futures.positions items; facts §2.6 / §2.9)::
+
+    {"user":10000,"contract":"BTC_USDT","size":-9440,"leverage":"0","entry_price":"3779.55","liq_price":"99999999",
+     "mark_price":"3780.32","margin":"4.431548146258","unrealised_pnl":"-0.000507486844","mode":"single",...}
+    """
+
+    contract: str
+    size: Num = 0
+    leverage: Num = 0
+    entry_price: Num = 0
+    mark_price: Num = 0
+    liq_price: Num = 0
+    margin: Num = 0
+    unrealised_pnl: Num = 0
+    mode: str = "single"
+    time_ms: Num = 0
+    update_time: Num = 0
+
+
+class FuturesBalanceUpdate(msgspec.Struct):
+    """futures.balances item: ``{"balance":9.998739899488,"change":-0.000002074115,"text":"BTC_USD:3914424","time":1547199246,
+    "time_ms":1547199246123,"type":"fee","user":"211xxx","currency":"btc"}`` (no ``available``: the gateway re-reads the account)."""
+
+    balance: Num = 0
+    currency: str = "usdt"
+    time_ms: Num = 0
+
+
+class SpotOrdersFrame(msgspec.Struct):
+    result: list[SpotOrder]
+    time_ms: int = 0
+
+
+class SpotTradesFrame(msgspec.Struct):
+    result: list[SpotTradeRow]
+    time_ms: int = 0
+
+
+class SpotBalancesFrame(msgspec.Struct):
+    result: list[SpotBalanceUpdate]
+    time_ms: int = 0
+
+
+class FuturesOrdersFrame(msgspec.Struct):
+    result: list[FuturesOrder]
+    time_ms: int = 0
+
+
+class FuturesUserTradesFrame(msgspec.Struct):
+    result: list[FuturesTradeRow]
+    time_ms: int = 0
+
+
+class FuturesPositionsFrame(msgspec.Struct):
+    result: list[FuturesPosition]
+    time_ms: int = 0
+
+
+class FuturesBalancesFrame(msgspec.Struct):
+    result: list[FuturesBalanceUpdate]
+    time_ms: int = 0
+
+
+__all__ = [n for n in dir() if n[0].isupper()]

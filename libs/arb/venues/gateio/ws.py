@@ -1,0 +1,163 @@
+"""Gate.io WebSocket v4 adapters on ``arb.venues.common.ws.WsManager`` (facts §2.7-2.9).
+
+One adapter per side and market:
+
+* ``PublicWs``: subscriptions are venue symbols (``BTC_USDT``); on open it sends, for the shard's symbols,
+  spot: ``spot.book_ticker``, ``spot.order_book_update`` (``[pair, "100ms"]`` per pair), ``spot.trades``;
+  futures: ``futures.book_ticker``, ``futures.order_book_update`` (``[contract, "100ms", "100"]``),
+  ``futures.trades``, ``futures.tickers``.
+* ``PrivateWs``: signed subscriptions (``auth`` = HMAC-SHA512 of ``channel=..&event=..&time=..``):
+  spot.orders / spot.usertrades (``["!all"]``), spot.balances; futures.orders / futures.usertrades /
+  futures.positions (``[user_id, "!all"]``), futures.balances (``[user_id]``).
+
+Keepalive: ``{"time": <s>, "channel": "spot.ping"}`` (``futures.ping``) every ``ping_interval_s``; the watchdog
+and backoff are WsManager's. Frames are routed on a two-field view (channel, event); ``update`` frames go to
+the sink's handler for the channel with the raw text, which decodes it once into the channel's typed frame.
+Anything else (acks, pongs, errors) is decoded as ``Control``; a subscribe error is counted and reported.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import aiohttp
+import msgspec
+
+from ...core.enums import Market
+from ..common.ws import WsConfig, WsConnection, WsManager
+from .auth import Signer
+from .schemas import Control, Route
+
+Handler = Callable[[str], None]
+BOOK_LEVELS = "100"  # the subscription depth and the REST snapshot depth (Gate advises <= 100)
+BOOK_INTERVAL = "100ms"
+MAX_SYMBOLS_PER_CONN = 50  # undocumented limit; keep frames per socket moderate
+
+_route = msgspec.json.Decoder(Route)
+_control = msgspec.json.Decoder(Control)
+_enc = msgspec.json.Encoder()
+
+
+def prefix_of(market: Market) -> str:
+    return "spot" if market is Market.SPOT else "futures"
+
+
+class Sink:
+    """What an adapter delivers to: per-channel handlers, control frames, malformed frames."""
+
+    handlers: dict[str, Handler]
+
+    def on_control(self, c: Control) -> None: ...
+
+    def on_malformed(self, where: str, data: str | bytes) -> None: ...
+
+
+class _Base:
+    def __init__(self, market: Market, sink: Sink) -> None:
+        self.market = market
+        self.prefix = prefix_of(market)
+        self.sink = sink
+        self.handlers = sink.handlers
+        self._ping_channel = self.prefix + ".ping"
+        self.sub_errors = 0
+
+    def on_text(self, data: str) -> None:
+        try:
+            r = _route.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.sink.on_malformed("route", data)
+            return
+        if r.event == "update" or r.event == "all":
+            h = self.handlers.get(r.channel)
+            if h is not None:
+                h(data)
+            return
+        try:
+            c = _control.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self.sink.on_malformed("control", data)
+            return
+        if c.error is not None:
+            self.sub_errors += 1
+        self.sink.on_control(c)
+
+    def on_binary(self, data: bytes) -> None:
+        self.on_text(data.decode(errors="replace"))
+
+    def keepalive(self) -> str:
+        return '{"time":%d,"channel":"%s"}' % (int(time.time()), self._ping_channel)
+
+    @staticmethod
+    def request(channel: str, event: str, payload: Any, auth: dict[str, str] | None = None) -> str:
+        t = int(time.time())
+        req: dict[str, Any] = {"time": t, "id": t * 1000 + (hash(channel) & 0x3FF), "channel": channel, "event": event}
+        if payload is not None:
+            req["payload"] = payload
+        if auth is not None:
+            req["auth"] = auth
+        return _enc.encode(req).decode()
+
+
+class PublicWs(_Base):
+    """Market-data subscriptions for the venue symbols of one shard."""
+
+    def __init__(self, market: Market, sink: Sink) -> None:
+        super().__init__(market, sink)
+
+    async def on_open(self, conn: WsConnection) -> None:
+        syms = list(conn.subscriptions)
+        if not syms:
+            return
+        p = self.prefix
+        await conn.send_str(self.request(f"{p}.book_ticker", "subscribe", syms))
+        for s in syms:
+            payload = [s, BOOK_INTERVAL] if self.market is Market.SPOT else [s, BOOK_INTERVAL, BOOK_LEVELS]
+            await conn.send_str(self.request(f"{p}.order_book_update", "subscribe", payload))
+        await conn.send_str(self.request(f"{p}.trades", "subscribe", syms))
+        if self.market is Market.FUTURES:
+            await conn.send_str(self.request("futures.tickers", "subscribe", syms))
+
+
+class PrivateWs(_Base):
+    """Signed user-stream subscriptions of one account on one market. ``user_id`` is needed for futures."""
+
+    def __init__(self, market: Market, sink: Sink, signer: Signer, user_id: Callable[[], str] = lambda: "") -> None:
+        super().__init__(market, sink)
+        self.signer = signer
+        self.user_id = user_id
+
+    def channels(self) -> list[tuple[str, Any]]:
+        if self.market is Market.SPOT:
+            return [("spot.orders", ["!all"]), ("spot.usertrades", ["!all"]), ("spot.balances", None)]
+        uid = self.user_id()
+        return [("futures.orders", [uid, "!all"]), ("futures.usertrades", [uid, "!all"]),
+                ("futures.positions", [uid, "!all"]), ("futures.balances", [uid])]
+
+    def subscribe_frame(self, channel: str, payload: Any) -> str:
+        t = int(time.time())
+        auth = self.signer.ws_auth(channel, "subscribe", t)
+        req: dict[str, Any] = {"time": t, "channel": channel, "event": "subscribe", "auth": auth}
+        if payload is not None:
+            req["payload"] = payload
+        return _enc.encode(req).decode()
+
+    async def on_open(self, conn: WsConnection) -> None:
+        for channel, payload in self.channels():
+            await conn.send_str(self.subscribe_frame(channel, payload))
+
+
+def ws_config(url: str, *, watchdog_s: float, ping_s: float, backoff_initial_s: float, backoff_max_s: float,
+              max_age_s: float, max_subs: int = MAX_SYMBOLS_PER_CONN) -> WsConfig:
+    return WsConfig(url=url, max_subs_per_conn=max_subs, watchdog_s=watchdog_s, keepalive_s=ping_s,
+                    backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s, max_age_s=max_age_s,
+                    rotate_before_s=min(600.0, max_age_s / 10) if max_age_s else 600.0, compress=0)
+
+
+def manager(session: aiohttp.ClientSession, config: WsConfig, adapter: Any, subscriptions: Sequence[str], *,
+            name: str, on_reconnect: Any = None, on_disconnect: Any = None) -> WsManager:
+    return WsManager(session, config, adapter, subscriptions, name=name, on_reconnect=on_reconnect,
+                     on_disconnect=on_disconnect)
+
+
+__all__ = ["PublicWs", "PrivateWs", "Sink", "ws_config", "manager", "prefix_of", "BOOK_LEVELS", "BOOK_INTERVAL"]
