@@ -46,7 +46,7 @@ from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Ven
 from ...core.errors import ProtocolError
 from ...core.execution import Balance, Fill, Order
 from ...core.market_data import BookTicker, Trade
-from ...core.numeric import ZERO
+from ...core.numeric import ZERO, fmt
 from .schemas import Control, OrderRaw, TradeRaw
 
 MEXC = Venue.MEXC
@@ -229,8 +229,8 @@ def rest_order(raw: OrderRaw, symbol: str, account: str, ts_recv: int, *, client
         venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=cid,
         venue_order_id=str(raw.orderId), side=BUY if raw.side.upper() == "BUY" else SELL, order_type=ot, tif=tif,
         price=dec(raw.price) if raw.price and ot is OrderType.LIMIT else None, qty=dec(qty), filled_qty=filled,
-        avg_price=(quote / filled) if filled > 0 and quote > 0 else None, status=status, reduce_only=False,
-        ts_event=ts * NS_PER_MS, ts_recv=ts_recv, ts_pub=ts_recv,
+        avg_price=Decimal(fmt(quote / filled)) if filled > 0 and quote > 0 else None, status=status,
+        reduce_only=False, ts_event=ts * NS_PER_MS if ts else ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
     )
 
 

@@ -1,0 +1,143 @@
+"""MEXC wire parsing: protobuf pushes (binary test vector and docs payloads), control replies, REST orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from arb.core.enums import OrderStatus, OrderType, Side, TimeInForce
+from arb.core.errors import ProtocolError
+from arb.venues.mexc import parse
+from arb.venues.mexc.schemas import OrderRaw, TradeRaw
+from proto.gen.mexc.PrivateAccountV3Api_pb2 import PrivateAccountV3Api
+from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
+from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
+from proto.gen.mexc.PublicAggreBookTickerV3Api_pb2 import PublicAggreBookTickerV3Api
+from proto.gen.mexc.PublicAggreDealsV3Api_pb2 import PublicAggreDealsV3Api, PublicAggreDealsV3ApiItem
+from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+
+pytestmark = pytest.mark.unit
+
+# exchange-facts 1.5: hand-encoded aggre depth frame, verified by a generic decoder
+DEPTH_VECTOR = bytes.fromhex(
+    "0a2f73706f74407075626c69632e61676772652e64657074682e76332e6170692e7062403130306d7340425443555344541a07425443"
+    "555344543" "0a8e3eef58833ca136c0a0e0a093131373134352e343912013012170a093131373035332e3431120a312e38363833373237"
+    "311a2773706f74407075626c69632e61676772652e64657074682e76332e6170692e7062403130306d73220b343332393633363332"
+    "33362a0b3433323936333633323535"
+)
+
+
+def test_depth_vector_decodes_to_versions_and_levels() -> None:
+    """The binary aggre depth vector gives channel, symbol, sendTime, versions and absolute levels."""
+    w = parse.decode_wrapper(DEPTH_VECTOR)
+    first, last, bids, asks = parse.depth_levels(w.publicAggreDepths)
+    assert w.channel == "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
+    assert w.symbol == "BTCUSDT"
+    assert parse.event_ms(w) == 1754741322152
+    assert (first, last) == (43296363236, 43296363255)
+    assert bids == [(117053.41, 1.86837271)]
+    assert asks == [(117145.49, 0.0)]
+
+
+def test_unknown_fields_are_tolerated() -> None:
+    """A frame with fields we do not know (MEXC adds fields) still decodes."""
+    extra = bytes([0xF8, 0x7F, 0x01])  # field 2047, varint 1: unknown to our schema
+    w = parse.decode_wrapper(DEPTH_VECTOR + extra)
+    assert parse.depth_levels(w.publicAggreDepths)[0] == 43296363236
+
+
+def test_truncated_frame_raises() -> None:
+    """A truncated frame is an error (counted by the gateway), not a silent partial message."""
+    with pytest.raises(Exception):
+        parse.decode_wrapper(DEPTH_VECTOR[:-5])
+
+
+def test_book_ticker_from_docs_payload() -> None:
+    """The docs' aggre bookTicker payload becomes a BookTicker with floats and ns times."""
+    w = PushDataV3ApiWrapper(
+        channel="spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT", symbol="BTCUSDT", sendTime=1736412092433,
+        publicAggreBookTicker=PublicAggreBookTickerV3Api(
+            bidPrice="93387.28", bidQuantity="3.73485", askPrice="93387.29", askQuantity="7.669875"),
+    )
+    w2 = parse.decode_wrapper(w.SerializeToString())
+    ev = parse.book_ticker(w2.publicAggreBookTicker, "BTC-USDT", parse.event_ms(w2) * 1_000_000, 5)
+    assert (ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz) == (93387.28, 3.73485, 93387.29, 7.669875)
+    assert ev.ts_event == 1736412092433_000_000
+    assert ev.seq == 0
+
+
+def test_deals_from_docs_payload() -> None:
+    """The docs' deals payload: tradeType 2 is a taker sell, time in ms becomes ns."""
+    w = PushDataV3ApiWrapper(
+        channel="spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT", symbol="BTCUSDT", sendTime=1736409765052,
+        publicAggreDeals=PublicAggreDealsV3Api(
+            deals=[PublicAggreDealsV3ApiItem(price="93220.00", quantity="0.04438243", tradeType=2, time=1736409765051)],
+            eventType="spot@public.aggre.deals.v3.api.pb@100ms"),
+    )
+    (t,) = parse.trades(parse.decode_wrapper(w.SerializeToString()).publicAggreDeals, "BTC-USDT", 1)
+    assert (t.price, t.size, t.side, t.ts_event) == (93220.0, 0.04438243, Side.SELL, 1736409765051_000_000)
+
+
+def test_private_order_from_docs_payload() -> None:
+    """The docs' private order push (market sell, status 2) is a filled market order."""
+    body = PrivateOrdersV3Api(
+        id="C02__505979017439002624115", price="3.5121", quantity="1", amount="0", avgPrice="3.6962", orderType=5,
+        tradeType=2, remainAmount="0", remainQuantity="0", lastDealQuantity="1", cumulativeQuantity="1",
+        cumulativeAmount="3.6962", status=2, createTime=1736417034259)
+    o = parse.pb_order(PrivateOrdersV3Api.FromString(body.SerializeToString()), "MX-USDT", "a", 0, 1)
+    assert (o.side, o.order_type, o.status) == (Side.SELL, OrderType.MARKET, OrderStatus.FILLED)
+    assert (o.filled_qty, o.avg_price, o.price) == (Decimal("1"), Decimal("3.6962"), None)
+    assert o.ts_event == 1736417034259_000_000
+
+
+def test_private_deal_and_account_from_docs_payloads() -> None:
+    """The docs' private deal and account pushes become a Fill and a Balance with exact decimals."""
+    d = PrivateDealsV3Api(price="3.6962", quantity="1", amount="3.6962", tradeType=2, tradeId="505979017439002624X1",
+                          orderId="C02__505979017439002624115", feeAmount="0.0003998377369698171", feeCurrency="MX",
+                          time=1736417034280)
+    f = parse.pb_fill(d, "MX-USDT", "a", "cid-1", 1)
+    assert (f.trade_id, f.client_order_id, f.side, f.fee) == ("505979017439002624X1", "cid-1", Side.SELL,
+                                                              Decimal("0.0003998377369698171"))
+    a = PrivateAccountV3Api(vcoinName="USDT", coinId="128f589271cb4951b03e71e6323eb7be",
+                            balanceAmount="21.94210356004384", balanceAmountChange="10", frozenAmount="0",
+                            frozenAmountChange="0", type="CONTRACT_TRANSFER", time=1736416910000)
+    b = parse.pb_balance(a, "a", 1)
+    assert (b.asset, b.free, b.locked) == ("USDT", Decimal("21.94210356004384"), Decimal(0))
+
+
+def test_canceled_ioc_is_expired() -> None:
+    """An IOC order the venue reports CANCELED had its remainder killed: EXPIRED."""
+    raw = OrderRaw(symbol="BTCUSDT", orderId="1", clientOrderId="c", price="1", origQty="2", executedQty="1",
+                   cummulativeQuoteQty="1", status="CANCELED", type="IMMEDIATE_OR_CANCEL", side="BUY", time=5)
+    o = parse.rest_order(raw, "BTC-USDT", "a", 9)
+    assert (o.status, o.tif, o.avg_price, o.ts_event) == (OrderStatus.EXPIRED, TimeInForce.IOC, Decimal(1), 5_000_000)
+
+
+def test_place_ack_without_status_is_new() -> None:
+    """The docs' place reply (no status, no client id) is NEW with the id we sent."""
+    raw = OrderRaw(symbol="MXUSDT", orderId="06a480e69e604477bfb48dddd5f0b750", price="0.1", origQty="50",
+                   type="LIMIT", side="BUY", transactTime=1666676533741)
+    o = parse.rest_order(raw, "MX-USDT", "a", 1, client_order_id="mine")
+    assert (o.status, o.client_order_id, o.qty, o.price) == (OrderStatus.NEW, "mine", Decimal(50), Decimal("0.1"))
+
+
+def test_my_trade_numeric_ids() -> None:
+    """myTrades ids may be numbers or strings; both become strings."""
+    f = parse.rest_fill(TradeRaw(symbol="BNBBTC", id=7, orderId=8, price="4.00000100", qty="12", isBuyer=True,
+                                 time=1499865549590), "BNB-BTC", "a", "", 1)
+    assert (f.trade_id, f.venue_order_id, f.side) == ("7", "8", Side.BUY)
+
+
+def test_control_replies() -> None:
+    """Subscribe acks and PONG are control replies; other text is a ProtocolError."""
+    assert parse.control('{"id":0,"code":0,"msg":"PONG"}').msg == "PONG"
+    assert parse.control('{"id":0,"code":0,"msg":"spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT"}').code == 0
+    with pytest.raises(ProtocolError):
+        parse.control("Invalid listen key")
+
+
+def test_order_type_out() -> None:
+    """Our (type, tif) map to MEXC's five order types."""
+    assert parse.order_type_out(OrderType.LIMIT, TimeInForce.POST_ONLY) == "LIMIT_MAKER"
+    assert parse.order_type_out(OrderType.LIMIT, TimeInForce.FOK) == "FILL_OR_KILL"
+    assert parse.order_type_out(OrderType.MARKET, TimeInForce.GTC) == "MARKET"
