@@ -18,6 +18,7 @@ Cross-cutting REST behaviour (docs "Frequency limit rule", "Return Format", exch
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -30,6 +31,7 @@ from arb.sim.gateio.auth import verify_rest
 from arb.sim.gateio.errors import GateError, not_found, server_error, too_many_requests
 
 API = "/api/v4"
+log = logging.getLogger("arb.sim.gateio")
 SPOT_WS_PATH = "/ws/v4/"
 FUTURES_WS_PATH = "/v4/ws/usdt"
 
@@ -115,7 +117,6 @@ class GateContext:
             secret_of=self.secret_of,
             now_s=time.time(),
         )
-        request["gate_key"] = key
         acc = self.account_by_key(key)
         assert acc is not None
         return acc
@@ -165,6 +166,10 @@ def _make_middleware(gctx: GateContext):
         except web.HTTPMethodNotAllowed:
             exc = GateError(405, "METHOD_NOT_ALLOWED", f"Method {request.method} not allowed")
             resp = web.Response(body=exc.body(), status=405, content_type="application/json")
+        except Exception:  # a simulator bug still answers like the venue's 500, and is logged
+            log.exception("gateio REST %s %s failed", request.method, request.path)
+            exc = server_error(500)
+            resp = web.Response(body=exc.body(), status=500, content_type="application/json")
         for k, v in extra.items():
             resp.headers[k] = v
         return resp
