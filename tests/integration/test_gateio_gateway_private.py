@@ -1,0 +1,228 @@
+"""Gate.io trading gateways (spot and futures) against the in-process simulator and a real NATS (commands over the bus)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from arb.bus.connection import Bus
+from arb.config.credentials import Credentials, Secret
+from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.core.commands import CancelOrder, ErrorReply, LeverageReply, OrderReply, PlaceOrder, QueryOrder, SetLeverage
+from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from arb.core.execution import Balance, Fill, OrderUpdate, Position
+from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.server import SimServer
+from arb.testing import eventually
+from arb.venues.gateio.private import GatePrivateGateway, build_private
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "gateio-demo"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+class Events:
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[Any]] = defaultdict(list)
+
+    async def __call__(self, event: Any, msg: Any) -> None:
+        self.by_kind[msg.subject.rsplit(".", 1)[1]].append(event)
+
+    def orders(self, cid: str) -> list[OrderUpdate]:
+        return [e for e in self.by_kind["order"] if e.order.client_order_id == cid]
+
+    def fills(self, cid: str) -> list[Fill]:
+        return [e for e in self.by_kind["fill"] if e.client_order_id == cid]
+
+
+async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix: str, market: Market
+                ) -> tuple[GatePrivateGateway, Events, str]:
+    acc = sim.ctx.accounts.by_name(ACCOUNT)
+    creds = Credentials("main", acc.api_key, Secret(acc.api_secret))
+    ws = sim.urls["gateio_spot_ws"] if market is Market.SPOT else sim.urls["gateio_futures_ws"]
+    ep = VenueEndpoints(rest_url=sim.urls["gateio_rest"], ws_url=ws)
+    opts = GatewayOptions(watchdog_s=3.0, ping_interval_s=1.0, backoff_initial_s=0.05, backoff_max_s=0.3,
+                          subject_prefix=prefix)
+    ev = Events()
+    await bus.subscribe(f"{prefix}ord.gateio.main.evt.>", ev)
+    gw = build_private(ep, market, "main", creds, bus, session, opts)
+    await gw.start()
+    await eventually(gw.ready, timeout=10)
+    return gw, ev, f"{prefix}ord.gateio.main.cmd."
+
+
+def best(sim: SimServer, market: Market, inst: str) -> tuple[Decimal, Decimal]:
+    bid, _, ask, _ = sim.ctx.exchanges[(Venue.GATEIO, market)].book(inst).best()
+    return bid, ask
+
+
+async def test_spot_limit_order_place_query_cancel_over_the_bus(sim, bus, session, subject_prefix, js_streams):
+    """A resting spot limit order is placed, found by client id, cancelled; events are published."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    try:
+        bid, _ = best(sim, Market.SPOT, "BTC_USDT")
+        price = bid * Decimal("0.9")
+        place = PlaceOrder("s1-limit", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"), price=price)
+        r = await bus.request(cmd + "place", place)
+        assert isinstance(r, OrderReply), r
+        assert r.order.status is OrderStatus.NEW and r.order.client_order_id == "s1-limit"
+        assert r.order.price <= price and r.order.qty == Decimal("0.001")
+        again = await bus.request(cmd + "place", place)
+        assert isinstance(again, OrderReply) and again.order.venue_order_id == r.order.venue_order_id
+        q = await bus.request(cmd + "query", QueryOrder("BTC-USDT", Market.SPOT, client_order_id="s1-limit"))
+        assert isinstance(q, OrderReply) and q.order.venue_order_id == r.order.venue_order_id
+        c = await bus.request(cmd + "cancel", CancelOrder("BTC-USDT", Market.SPOT, client_order_id="s1-limit"))
+        assert isinstance(c, OrderReply) and c.order.status is OrderStatus.CANCELED
+        await eventually(lambda: any(e.order.status is OrderStatus.CANCELED for e in ev.orders("s1-limit")), timeout=5)
+        await eventually(lambda: any(isinstance(b, Balance) for b in ev.by_kind["balance"]), timeout=5)
+        assert len([o for o in sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)].open_orders(
+            sim.ctx.accounts.by_name(ACCOUNT))]) == 0
+    finally:
+        await gw.stop()
+
+
+async def test_spot_ioc_fill_is_published_with_fee_and_client_id(sim, bus, session, subject_prefix, js_streams):
+    """A marketable spot IOC buy fills; the fill carries our client id, base qty and the fee."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    try:
+        _, ask = best(sim, Market.SPOT, "ETH_USDT")
+        r = await bus.request(cmd + "place", PlaceOrder("s2-ioc", "ETH-USDT", Market.SPOT, Side.BUY, Decimal("0.01"),
+                                                        tif=TimeInForce.IOC, price=ask * Decimal("1.01")))
+        assert isinstance(r, OrderReply), r
+        await eventually(lambda: ev.fills("s2-ioc"), timeout=5)
+        f = ev.fills("s2-ioc")[0]
+        assert f.side is Side.BUY and f.fee >= 0 and f.qty <= Decimal("0.01")
+        assert sum(x.qty for x in ev.fills("s2-ioc")) == Decimal("0.01")
+    finally:
+        await gw.stop()
+
+
+async def test_spot_market_buy_without_price_is_refused_before_sending(sim, bus, session, subject_prefix, js_streams):
+    """Gate sizes market buys in quote; without a price limit the gateway refuses instead of guessing."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    try:
+        r = await bus.request(cmd + "place", PlaceOrder("s3", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"),
+                                                        order_type=OrderType.MARKET))
+        assert isinstance(r, ErrorReply) and "price" in r.message
+    finally:
+        await gw.stop()
+
+
+async def test_futures_base_qty_becomes_contracts_and_position_is_published(sim, bus, session, subject_prefix, js_streams):
+    """0.0005 BTC = 5 contracts of 0.0001 BTC: a market buy fills 5 contracts and the position reads 0.0005 BTC."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        r = await bus.request(cmd + "place", PlaceOrder("f1-mkt", "BTC-USDT", Market.FUTURES, Side.BUY,
+                                                        Decimal("0.0005"), order_type=OrderType.MARKET))
+        assert isinstance(r, OrderReply), r
+        assert r.order.contracts == 5 and r.order.qty == Decimal("0.0005")
+        await eventually(lambda: ev.fills("f1-mkt"), timeout=5)
+        await eventually(lambda: any(isinstance(p, Position) and p.symbol == "BTC-USDT" and p.contracts == 5
+                                     and p.size == Decimal("0.0005") for p in ev.by_kind["position"]), timeout=5)
+        await eventually(lambda: any(b.market is Market.FUTURES for b in ev.by_kind["balance"]), timeout=5)
+        bad = await bus.request(cmd + "place", PlaceOrder("f1-bad", "BTC-USDT", Market.FUTURES, Side.BUY,
+                                                          Decimal("0.00015"), order_type=OrderType.MARKET))
+        assert isinstance(bad, ErrorReply) and bad.kind == "validation" and "1.5 contracts" in bad.message
+        close = await bus.request(cmd + "place", PlaceOrder("f1-close", "BTC-USDT", Market.FUTURES, Side.SELL,
+                                                            Decimal("0.0005"), order_type=OrderType.MARKET,
+                                                            reduce_only=True))
+        assert isinstance(close, OrderReply), close
+        await eventually(lambda: any(p.contracts == 0 for p in ev.by_kind["position"]), timeout=5)
+    finally:
+        await gw.stop()
+
+
+async def test_futures_set_leverage(sim, bus, session, subject_prefix, js_streams):
+    """set_leverage answers with the position at the new leverage."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        r = await bus.request(cmd + "set_leverage", SetLeverage("ETH-USDT", 7))
+        assert isinstance(r, LeverageReply) and r.position.leverage == 7
+    finally:
+        await gw.stop()
+
+
+def arm(sim: SimServer, name: str, market: Market, **params: Any) -> None:
+    sim.ctx.faults.arm(name, Venue.GATEIO, market, count=1, params=params)
+
+
+async def test_5xx_on_place_is_resolved_by_query_not_by_resending(sim, bus, session, subject_prefix, js_streams):
+    """A 5xx on submit: the handler queries by client id; the reply is the real order or a definite 'not placed'."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        arm(sim, "rest_5xx", Market.FUTURES)
+        bid, _ = best(sim, Market.FUTURES, "BTC_USDT")
+        r = await bus.request(cmd + "place", PlaceOrder("f5xx", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.0001"),
+                                                        price=bid * Decimal("0.95")), timeout=10)
+        assert (isinstance(r, ErrorReply) and not r.status_unknown and "not placed" in r.message) or (
+            isinstance(r, OrderReply))
+        ex = sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
+        placed = [o for o in ex.open_orders(sim.ctx.accounts.by_name(ACCOUNT)) if o.client_id.endswith("f5xx")]
+        assert len(placed) <= 1
+    finally:
+        await gw.stop()
+
+
+async def test_429_on_place_is_a_rate_limited_reply(sim, bus, session, subject_prefix, js_streams):
+    """A 429 on submit is a retryable rate_limited reply; nothing was placed."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    try:
+        arm(sim, "rest_429", Market.SPOT, retry_after=0.5)
+        bid, _ = best(sim, Market.SPOT, "BTC_USDT")
+        r = await bus.request(cmd + "place", PlaceOrder("s429", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"),
+                                                        price=bid * Decimal("0.9")))
+        assert isinstance(r, ErrorReply) and r.kind == "rate_limited" and r.retryable
+    finally:
+        await gw.stop()
+
+
+async def test_fill_before_ack_still_publishes_the_fill_once(sim, bus, session, subject_prefix, js_streams):
+    """The user stream delivers the fill before the order ack: the fill is published once, then the order."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        arm(sim, "fill_before_ack", Market.FUTURES)
+        r = await bus.request(cmd + "place", PlaceOrder("fba", "ETH-USDT", Market.FUTURES, Side.BUY, Decimal("0.02"),
+                                                        order_type=OrderType.MARKET))
+        assert isinstance(r, OrderReply), r
+        await eventually(lambda: ev.fills("fba") and any(e.order.status is OrderStatus.FILLED
+                                                          for e in ev.orders("fba")), timeout=5)
+        ids = [f.trade_id for f in ev.fills("fba")]
+        assert len(ids) == len(set(ids))
+    finally:
+        await gw.stop()
+
+
+async def test_reconnect_reconciles_orders_fills_balances_positions(sim, bus, session, subject_prefix, js_streams):
+    """After the user stream drops, the gateway republishes venue truth marked correction."""
+    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        await eventually(lambda: gw.reconciles >= 1, timeout=5)
+        bid, _ = best(sim, Market.FUTURES, "BTC_USDT")
+        r = await bus.request(cmd + "place", PlaceOrder("rc1", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.0001"),
+                                                        price=bid * Decimal("0.95")))
+        assert isinstance(r, OrderReply), r
+        before = gw.reconciles
+        arm(sim, "ws_drop", Market.FUTURES)
+        await eventually(lambda: gw.ws.reconnects >= 1 and gw.reconciles > before, timeout=10)
+        assert any(e.correction and e.order.client_order_id == "rc1" for e in ev.by_kind["order"])
+        assert any(b.correction for b in ev.by_kind["balance"])
+        assert any(p.correction for p in ev.by_kind["position"])
+    finally:
+        await gw.stop()
