@@ -1,7 +1,7 @@
 """MEXC spot wire layer of the simulator over real HTTP/WebSocket on loopback (exchange-facts PART 1).
 
-The venue runs in-process from ``arb.sim.build_context`` (engines, accounts, faults) plus ``build_app``;
-liquidity comes from an internal maker account placed through the engine, so every test is deterministic.
+The simulator runs in-process (``SimServer``, free ports, market task off); each test clears the initial
+books and places its own liquidity from an internal maker account, so every test is deterministic.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 from arb.core.enums import Market, Venue
-from arb.sim import SimContext, build_context
-from arb.sim.config import AccountConfig, InstrumentConfig, SimConfig, SymbolConfig
+from arb.sim import SimContext
+from arb.sim.config import AccountConfig, InstrumentConfig, PortsConfig, SimConfig, SymbolConfig
 from arb.sim.engine import Account, VenueExchange
-from arb.sim.mexc import build_app
-from arb.sim.mexc.app import LIMITS_KEY
+from arb.sim.market import ManualClock
+from arb.sim.mexc.app import WsLimits, ws_limits
 from arb.sim.mexc.auth import sign
+from arb.sim.server import SimServer
 from arb.testing import eventually
 
 from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
@@ -40,7 +41,7 @@ DEPTH = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
 @dataclass
 class Venue_:
     ctx: SimContext
-    app: web.Application
+    limits: WsLimits
     base: str
     ws_url: str
     session: aiohttp.ClientSession
@@ -68,28 +69,32 @@ def seed_book(ex: VenueExchange, maker: Account, levels: int = 5) -> None:
         ex.place(maker, "BTCUSDT", "sell", "limit", "gtc", Decimal("0.5"), Decimal(65001 + i))
 
 
-async def start(ctx: SimContext) -> AsyncIterator[Venue_]:
-    app = build_app(ctx)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    ex = ctx.exchanges[(Venue.MEXC, Market.SPOT)]
-    maker = Account("maker", "mexc", "makerkey", "makersecret", internal=True)
-    seed_book(ex, maker)
-    acct = ctx.accounts.all()[0] if ctx.accounts.get("mexc", DOC_KEY) else ctx.accounts.by_name("mexc-demo")
-    async with aiohttp.ClientSession() as session:
-        try:
-            yield Venue_(ctx, app, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", session, ex, maker,
-                         acct.api_key, acct.api_secret)
-        finally:
-            await runner.cleanup()
+def clear_books(ex: VenueExchange) -> None:
+    """Remove the market's initial maker levels so each test starts from its own known book."""
+    for book in ex.books.values():
+        for o in list(book.orders()):
+            ex.cancel_internal(o)
+
+
+async def start(cfg: SimConfig | None = None, clock: ManualClock | None = None) -> AsyncIterator[Venue_]:
+    """SimServer in-process on free ports, market task off, books cleared and seeded deterministically."""
+    cfg = cfg or SimConfig()
+    async with SimServer(msgspec.structs.replace(cfg, ports=PortsConfig(mexc=0, gateio=0, admin=0)),
+                         clock=clock, run_market=False) as sim:
+        ctx = sim.ctx
+        ex = ctx.exchanges[(Venue.MEXC, Market.SPOT)]
+        clear_books(ex)
+        maker = Account("maker", "mexc", "makerkey", "makersecret", internal=True)
+        seed_book(ex, maker)
+        acct = next(a for a in ctx.accounts if a.venue is Venue.MEXC)
+        async with aiohttp.ClientSession() as session:
+            yield Venue_(ctx, ws_limits(ctx), sim.urls["mexc_rest"].removesuffix("/api/v3"), sim.urls["mexc_ws"],
+                         session, ex, maker, acct.api_key, acct.api_secret)
 
 
 @pytest.fixture
 async def venue() -> AsyncIterator[Venue_]:
-    async for v in start(build_context()):
+    async for v in start():
         yield v
 
 
@@ -167,8 +172,7 @@ async def test_documented_request_is_accepted_at_its_timestamp() -> None:
     """The docs' signed POST /api/v3/order (fd3e4e85...) places an order when the venue clock is at its time."""
     cfg = SimConfig(accounts=[AccountConfig(name="doc", venue="mexc", api_key=DOC_KEY, api_secret=DOC_SECRET,
                                             balances={"USDT": Decimal(1000)})])
-    ctx = build_context(cfg, clock_ns=lambda: (1644489390087 + 200) * 1_000_000)
-    async for v in start(ctx):
+    async for v in start(cfg, ManualClock((1644489390087 + 200) * 1_000_000)):
         url = (f"{v.base}/api/v3/order?{DOC_QUERY}"
                "&signature=fd3e4e8543c5188531eb7279d68ae7d26a573d0fc5ab0d18eb692451654d837a")
         async with v.session.post(url, headers={"X-MEXC-APIKEY": DOC_KEY}) as r:
@@ -183,8 +187,7 @@ async def test_mixed_query_and_body_signature_is_accepted() -> None:
     """Params split between query and form body are signed as query+body with no separator (docs example 2)."""
     cfg = SimConfig(accounts=[AccountConfig(name="doc", venue="mexc", api_key=DOC_KEY, api_secret=DOC_SECRET,
                                             balances={"USDT": Decimal(1000)})])
-    ctx = build_context(cfg, clock_ns=lambda: (1644489390087 + 200) * 1_000_000)
-    async for v in start(ctx):
+    async for v in start(cfg, ManualClock((1644489390087 + 200) * 1_000_000)):
         body = ("quantity=1&price=11&recvWindow=5000&timestamp=1644489390087"
                 "&signature=d1a676610ceb39174c8039b3f548357994b2a34139a8addd33baadba65684592")
         async with v.session.post(f"{v.base}/api/v3/order?symbol=BTCUSDT&side=BUY&type=LIMIT", data=body,
@@ -379,7 +382,9 @@ async def test_depth_diffs_rebuild_the_rest_book(venue: Venue_) -> None:
                 last_to = tv
                 if tv < snap["lastUpdateId"]:
                     continue
-                assert synced or fv <= snap["lastUpdateId"] <= tv
+                # docs: apply the first push with snapshot version in [from, to]; from == version + 1 is
+                # also contiguous (the snapshot was taken exactly between two pushes)
+                assert synced or fv <= snap["lastUpdateId"] + 1 <= tv + 1
                 synced = True
                 apply(book, m)
         uid = v.ex.book("BTCUSDT").update_id
@@ -439,8 +444,7 @@ async def test_thirty_subscription_limit() -> None:
     sol = SymbolConfig(symbol="SOL-USDT", start_price=Decimal(150), instruments=[InstrumentConfig(
         venue="mexc", market="spot", venue_symbol="SOLUSDT", tick=Decimal("0.01"), step=Decimal("0.001"),
         min_qty=Decimal("0.001"))])
-    ctx = build_context(SimConfig(symbols=[*SimConfig().symbols, sol]))
-    async for v in start(ctx):
+    async for v in start(SimConfig(symbols=[*SimConfig().symbols, sol])):
         chans = [f"spot@public.aggre.{k}.v3.api.pb@{i}@{s}" for k in ("depth", "deals", "bookTicker")
                  for i in ("100ms", "10ms") for s in ("BTCUSDT", "ETHUSDT", "NEIROETH")]
         chans += [f"spot@public.limit.depth.v3.api.pb@{s}@{n}" for s in ("BTCUSDT", "ETHUSDT", "NEIROETH")
@@ -464,7 +468,7 @@ async def test_thirty_subscription_limit() -> None:
 
 async def test_no_subscription_disconnect(venue: Venue_) -> None:
     """With no valid subscription the venue closes the connection after the (shrunk) 30 s timer, PINGs or not."""
-    venue.app[LIMITS_KEY].no_subscription_timeout_s = 0.3
+    venue.limits.no_subscription_timeout_s = 0.3
     async with venue.session.ws_connect(venue.ws_url) as ws:
         await ws.send_json({"method": "PING"})
         assert (await next_text(ws))["msg"] == "PONG"
@@ -474,7 +478,7 @@ async def test_no_subscription_disconnect(venue: Venue_) -> None:
 async def test_idle_disconnect_and_ping_keepalive(venue: Venue_) -> None:
     """Subscribed without data: PING keeps the connection, silence closes it after the (shrunk) 60 s timer."""
     v = venue
-    v.app[LIMITS_KEY].idle_timeout_s = 0.5
+    v.limits.idle_timeout_s = 0.5
     async with v.session.ws_connect(v.ws_url) as ws:
         await subscribe(ws, "spot@public.aggre.deals.v3.api.pb@100ms@NEIROETH")
         for _ in range(4):
@@ -486,7 +490,7 @@ async def test_idle_disconnect_and_ping_keepalive(venue: Venue_) -> None:
 
 async def test_max_connection_age(venue: Venue_) -> None:
     """A connection is closed at the (shrunk) 24 h maximum age even while data flows."""
-    venue.app[LIMITS_KEY].max_age_s = 0.5
+    venue.limits.max_age_s = 0.5
     async with venue.session.ws_connect(venue.ws_url) as ws:
         await subscribe(ws, DEPTH)
         async with churn(venue):
@@ -495,8 +499,7 @@ async def test_max_connection_age(venue: Venue_) -> None:
 
 async def test_listen_key_expiry_closes_private_stream() -> None:
     """When the listenKey's validity ends, its private connections are closed and PUT no longer extends it."""
-    ctx = build_context(SimConfig(listen_key_ttl_s=1))
-    async for v in start(ctx):
+    async for v in start(SimConfig(listen_key_ttl_s=1)):
         ws, key = await private_ws(v)
         async with ws:
             await wait_closed(ws, timeout=4)

@@ -12,17 +12,19 @@ import contextlib
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
-from aiohttp import web
 from arb.core.enums import Market, Venue
-from arb.sim import build_context
+from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.engine import Account, VenueExchange
-from arb.sim.mexc import build_app
-from arb.testing import eventually
+from arb.sim.server import SimServer
+
+from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 
 pytestmark = pytest.mark.integration
+CHANNEL = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"  # what ccxt.pro subscribes by default
 
 
 class Sim:
@@ -40,48 +42,24 @@ class Sim:
         return client
 
 
+def sim_config() -> SimConfig:
+    return SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[Sim]:
-    ctx = build_context()
-    app = build_app(ctx)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    ex = ctx.exchanges[(Venue.MEXC, Market.SPOT)]
-    maker = Account("maker", "mexc", "makerkey", "makersecret", internal=True)
-    for i in range(10):
-        ex.place(maker, "BTCUSDT", "buy", "limit", "gtc", Decimal("0.5"), Decimal(65000 - i))
-        ex.place(maker, "BTCUSDT", "sell", "limit", "gtc", Decimal("0.5"), Decimal(65001 + i))
-    acct = ctx.accounts.by_name("mexc-demo")
-    try:
-        yield Sim(f"http://127.0.0.1:{port}", ex, maker, acct.api_key, acct.api_secret)
-    finally:
-        await runner.cleanup()
-
-
-@contextlib.asynccontextmanager
-async def churn(s: Sim, seconds: float) -> AsyncIterator[None]:
-    """Maker activity for ``seconds``: levels added and removed every few ms."""
-    async def run() -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
-        i = 0
-        while loop.time() < end:
-            i += 1
-            side = "buy" if i % 2 else "sell"
-            px = Decimal(64985 - i % 9) if side == "buy" else Decimal(65016 + i % 9)
-            o = s.ex.place(s.maker, "BTCUSDT", side, "limit", "gtc", Decimal("0.01") * (1 + i % 4), px)
-            if i % 3 == 0:
-                s.ex.cancel_internal(o)
-            await asyncio.sleep(0.005)
-
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        await task
+    """SimServer with the market task off and a known BTCUSDT book (exact values in asserts)."""
+    async with SimServer(sim_config(), run_market=False) as server:
+        ex = server.ctx.exchanges[(Venue.MEXC, Market.SPOT)]
+        for book in ex.books.values():
+            for o in list(book.orders()):
+                ex.cancel_internal(o)
+        maker = Account("maker", "mexc", "makerkey", "makersecret", internal=True)
+        for i in range(10):
+            ex.place(maker, "BTCUSDT", "buy", "limit", "gtc", Decimal("0.5"), Decimal(65000 - i))
+            ex.place(maker, "BTCUSDT", "sell", "limit", "gtc", Decimal("0.5"), Decimal(65001 + i))
+        acct = server.ctx.accounts.by_name("mexc-demo")
+        yield Sim(server.urls["mexc_rest"].removesuffix("/api/v3"), ex, maker, acct.api_key, acct.api_secret)
 
 
 async def test_ccxt_rest_markets_book_balance_orders(sim: Sim) -> None:
@@ -134,38 +112,52 @@ def levels(side: list) -> list[tuple[Decimal, Decimal]]:
     return [(Decimal(str(p)), Decimal(str(q))) for p, q, *_ in side]
 
 
-async def test_ccxt_pro_watch_order_book_stays_in_sync(sim: Sim) -> None:
-    """ccxt.pro's watch_order_book, fed by binary aggre depth + REST snapshot, equals REST after activity."""
-    client = sim.point(ccxt_pro.mexc({"apiKey": sim.key, "secret": sim.secret}))
-    try:
-        await client.load_markets()
-        stop = asyncio.Event()
-        updates = 0
+async def test_ccxt_pro_watch_order_book_stays_in_sync() -> None:
+    """With the live market running, ccxt.pro's watch_order_book (binary aggre depth + REST snapshot) keeps
+    matching the venue's book: checked at every update for seconds, by the update ids both sides carry."""
+    async with SimServer(sim_config(), run_market=True) as server:
+        ex = server.ctx.exchanges[(Venue.MEXC, Market.SPOT)]
+        acct = server.ctx.accounts.by_name("mexc-demo")
+        s = Sim(server.urls["mexc_rest"].removesuffix("/api/v3"), ex, Account("x", "mexc", "x", "x", internal=True),
+                acct.api_key, acct.api_secret)
+        client = s.point(ccxt_pro.mexc({"apiKey": s.key, "secret": s.secret}))
+        history: dict[int, tuple[list, list]] = {}
 
-        async def watch() -> None:
-            nonlocal updates
-            while not stop.is_set():
-                ob = await client.watch_order_book("BTC/USDT")
-                updates += 1
-                if ob["bids"] and ob["asks"]:
-                    assert ob["bids"][0][0] < ob["asks"][0][0], "crossed book"
+        class Recorder:
+            def on_book(self, ch: object) -> None:
+                _, bids, asks = ex.book("BTCUSDT").depth(5000)
+                history[ex.book("BTCUSDT").update_id] = (bids, asks)
 
-        watcher = asyncio.create_task(watch())
-        for seconds in (4.0, 1.5, 1.5):  # ccxt caches 25 deltas (2.5 s at 100ms) before its snapshot
-            async with churn(sim, seconds):
-                await eventually(lambda: watcher.done() or updates > 0, timeout=10, what="first book")
+        ex.add_listener(Recorder())
+        to_version: dict[int, int] = {}  # fromVersion -> toVersion of each depth push (ccxt keeps fromVersion)
 
-            async def same() -> bool:
-                assert not watcher.done(), watcher.exception()
-                ob = client.orderbooks["BTC/USDT"]
-                _, bids, asks = sim.ex.book("BTCUSDT").depth(5000)
-                assert levels(ob["bids"]) == bids and levels(ob["asks"]) == asks
-                return True
+        async def tap() -> None:
+            async with aiohttp.ClientSession() as http, http.ws_connect(server.urls["mexc_ws"]) as ws:
+                await ws.send_json({"method": "SUBSCRIPTION", "params": [CHANNEL]})
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.BINARY:
+                        d = PushDataV3ApiWrapper.FromString(msg.data).publicAggreDepths
+                        to_version[int(d.fromVersion)] = int(d.toVersion)
 
-            await eventually(same, timeout=5, what="ccxt book == venue book")
-        stop.set()
-        assert updates > 20
-        sim.ex.place(sim.maker, "BTCUSDT", "buy", "limit", "gtc", Decimal("0.01"), Decimal(64000))
-        await asyncio.wait_for(watcher, 5)
-    finally:
-        await client.close()
+        tapper = asyncio.create_task(tap())
+        try:
+            await client.load_markets()
+            checked = 0
+            loop = asyncio.get_running_loop()
+            end = None
+            while end is None or loop.time() < end:
+                ob = await asyncio.wait_for(client.watch_order_book("BTC/USDT"), 10)
+                if end is None:
+                    end = loop.time() + 5.0  # in sync from the first resolved book: watch 5 s more
+                tv = to_version.get(ob["nonce"])
+                if tv is not None and tv in history:
+                    bids, asks = history[tv]
+                    assert levels(client.orderbooks["BTC/USDT"]["bids"]) == bids
+                    assert levels(client.orderbooks["BTC/USDT"]["asks"]) == asks
+                    checked += 1
+            assert checked >= 20
+        finally:
+            tapper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tapper
+            await client.close()

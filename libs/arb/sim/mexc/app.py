@@ -9,6 +9,7 @@ Cross-cutting REST behaviour (exchange-facts §1.8): every endpoint has its own 
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from .errors import err
 from .rest import Rest, error_response
 from .state import MexcState
 from .ws import WsHub, WsLimits
+
+_LIMITS: weakref.WeakKeyDictionary[Any, WsLimits] = weakref.WeakKeyDictionary()
 
 STATE_KEY = web.AppKey("mexc_state", MexcState)
 HUB_KEY = web.AppKey("mexc_hub", WsHub)
@@ -67,6 +70,7 @@ def build_app(ctx: Any, limits: WsLimits | None = None) -> web.Application:
     app[STATE_KEY] = state
     app[HUB_KEY] = hub
     app[LIMITS_KEY] = hub.limits
+    _LIMITS[ctx] = hub.limits
     app.router.add_routes(Rest(state).routes())
     app.router.add_get("/ws", hub.handle)
 
@@ -83,4 +87,9 @@ def build_app(ctx: Any, limits: WsLimits | None = None) -> web.Application:
     return app
 
 
-__all__ = ["HUB_KEY", "LIMITS_KEY", "STATE_KEY", "WsLimits", "build_app"]
+def ws_limits(ctx: Any) -> WsLimits:
+    """The live WS connection rules of the MEXC app built on ``ctx`` (mutable: tests shrink the timers)."""
+    return _LIMITS[ctx]
+
+
+__all__ = ["HUB_KEY", "LIMITS_KEY", "STATE_KEY", "WsLimits", "build_app", "ws_limits"]
