@@ -1,0 +1,232 @@
+"""MEXC spot market-data gateway against the in-process simulator and a real NATS, including the venue's faults."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import msgspec
+import pytest
+from arb.bus.connection import Bus
+from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.core.enums import BookState, Market
+from arb.core.errors import SymbolError
+from arb.core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
+from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.server import SimServer
+from arb.testing.poll import eventually
+from arb.venues.common.ws import WsManager
+from arb.venues.mexc.public import MexcPublicGateway, build_public
+from arb.venues.mexc.rest import MexcPublicRest
+from arb.venues.mexc.ws import ws_config
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ["BTC-USDT", "NEIRO-ETH"]
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    """A simulator on free ports."""
+    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as s:
+        yield s
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session for the gateway under test."""
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+class Sink:
+    """Collects every md event of this test by subject kind."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[Any]] = defaultdict(list)
+
+    async def __call__(self, ev: Any, msg: Any) -> None:
+        self.by_kind[msg.subject.rsplit(".", 1)[-1]].append(ev)
+
+
+async def _sink(bus: Bus, prefix: str) -> Sink:
+    sink = Sink()
+    await bus.subscribe(f"{prefix}md.mexc.spot.>", sink)
+    return sink
+
+
+def _endpoints(sim: SimServer) -> VenueEndpoints:
+    return VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+
+
+def _custom(sim: SimServer, session: aiohttp.ClientSession, bus: Bus, options: GatewayOptions, symbols: list[str],
+            **ws_overrides: Any) -> MexcPublicGateway:
+    """The gateway with a WS config changed for the test (shard size, rotation age)."""
+    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options), **ws_overrides)
+
+    def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
+        return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect)
+
+    rest = MexcPublicRest(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
+    return MexcPublicGateway(rest, factory, Market.SPOT, symbols, bus, options)
+
+
+async def test_publishes_bbo_book_and_trades(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                             subject_prefix: str) -> None:
+    """From protobuf frames to bbo, a synced top-N book and trades on md.mexc.spot.<symbol>.*."""
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, SYMBOLS, bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix, depth=5))
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10, what="books synced")
+        await eventually(lambda: sink.by_kind["trade"] and sink.by_kind["bbo"] and sink.by_kind["book"], timeout=10)
+        books = [b for b in sink.by_kind["book"] if b.state is BookState.OK]
+        assert books and all(isinstance(b, BookSnapshot) and len(b.bids) <= 5 and len(b.asks) <= 5 for b in books)
+        assert all(b.bids[0].price < b.asks[0].price for b in books if b.bids and b.asks)
+        assert {b.symbol for b in sink.by_kind["bbo"]} <= set(SYMBOLS)
+        assert isinstance(sink.by_kind["bbo"][0], BookTicker) and isinstance(sink.by_kind["trade"][0], Trade)
+        assert gw.counters()["parse_errors"] == 0 and gw.counters()["gaps"] == 0
+    finally:
+        await gw.stop()
+
+
+async def test_unknown_symbol_is_a_clear_error(sim: SimServer, session: aiohttp.ClientSession, bus: Bus) -> None:
+    """A misspelt symbol fails start-up with a SymbolError naming it and the close match."""
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USTD"], bus, session, GatewayOptions())
+    with pytest.raises(SymbolError, match="BTC-USTD.*BTC-USDT"):
+        await gw.start()
+    await gw.stop()
+
+
+async def test_shards_subscriptions_over_connections(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                                     subject_prefix: str) -> None:
+    """With a 3-subscription cap every symbol gets its own connection and every book syncs."""
+    gw = _custom(sim, session, bus, GatewayOptions(subject_prefix=subject_prefix),
+                 ["BTC-USDT", "ETH-USDT", "NEIRO-ETH"], max_subs_per_conn=3)
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        assert gw.counters()["connections"] == 3
+    finally:
+        await gw.stop()
+
+
+@pytest.mark.parametrize("fault", ["book_skip", "book_reorder"])
+async def test_sequence_fault_goes_stale_and_resyncs(fault: str, sim: SimServer, session: aiohttp.ClientSession,
+                                                     bus: Bus, subject_prefix: str) -> None:
+    """A lost or reordered diff: the book is published stale, counted, resynced from REST, then OK again."""
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        applied = gw.feeds["BTC-USDT"].sync.applied
+        await eventually(lambda: gw.feeds["BTC-USDT"].sync.applied >= applied + 2, timeout=10,
+                         what="live diffs continue the snapshot (a skipped diff older than it would be harmless)")
+        sim.ctx.faults.arm(fault, "mexc", "spot", count=1)
+        await eventually(lambda: gw.counters()["gaps"] >= 1 and gw.counters()["resyncs"] >= 1, timeout=10,
+                         what="gap counted and book rebuilt")
+        await eventually(gw.ready, timeout=10, what="resynced")
+        states = [(s.state, s.reason) for s in sink.by_kind["status"] if isinstance(s, MarketStatus)]
+        assert (BookState.STALE, "sequence_gap") in states
+        assert states[-1][0] is BookState.OK
+        assert any(b.state is BookState.STALE and not b.bids for b in sink.by_kind["book"])
+    finally:
+        await gw.stop()
+
+
+async def test_duplicate_diff_is_dropped_without_gap(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                                     subject_prefix: str) -> None:
+    """A diff delivered twice is recognised by its versions and dropped; the book stays OK."""
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        sim.ctx.faults.arm("book_duplicate", "mexc", "spot", count=1)
+        feed = gw.feeds["BTC-USDT"]
+        await eventually(lambda: feed.sync.dropped >= 1, timeout=10)
+        assert gw.counters()["gaps"] == 0 and feed.sync.state is BookState.OK
+    finally:
+        await gw.stop()
+
+
+async def test_malformed_frame_is_counted_and_the_loop_goes_on(sim: SimServer, session: aiohttp.ClientSession,
+                                                               bus: Bus, subject_prefix: str) -> None:
+    """A frame that does not parse is counted; frames after it are still handled."""
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        sim.ctx.faults.arm("malformed_frame", "mexc", "spot", count=1)
+        await eventually(lambda: gw.counters()["parse_errors"] == 1, timeout=10)
+        before = gw.counters()["frames_bbo"]
+        await eventually(lambda: gw.counters()["frames_bbo"] > before, timeout=10)
+    finally:
+        await gw.stop()
+
+
+@pytest.mark.parametrize("fault", ["ws_drop", "ws_stall"])
+async def test_connection_loss_reconnects_and_resyncs(fault: str, sim: SimServer, session: aiohttp.ClientSession,
+                                                      bus: Bus, subject_prefix: str) -> None:
+    """A dropped or silent connection: stale book, reconnect (watchdog for a stall), resubscribe, resync."""
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix, watchdog_s=1.0, ping_interval_s=5.0,
+                                     backoff_initial_s=0.05, backoff_max_s=0.2))
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        sim.ctx.faults.arm(fault, "mexc", "spot", count=1, params={"seconds": 3})
+        await eventually(lambda: gw.counters()["reconnects"] >= 1, timeout=15)
+        await eventually(gw.ready, timeout=10, what="resynced after reconnect")
+        assert any(s.state is BookState.STALE and s.reason == "disconnected" for s in sink.by_kind["status"])
+        if fault == "ws_stall":
+            assert gw.counters()["stalls"] >= 1
+    finally:
+        await gw.stop()
+
+
+async def test_snapshot_429_is_retried(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                       subject_prefix: str) -> None:
+    """A 429 on the depth snapshot honours Retry-After and the book still syncs."""
+    sim.ctx.faults.arm("rest_429", "mexc", "spot", count=1, params={"retry_after": 0.2})
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    with pytest.raises(Exception):
+        await gw.start()  # exchangeInfo itself met the 429: start-up fails loudly
+    await gw.stop()
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    await gw.start()
+    try:
+        sim.ctx.faults.arm("rest_429", "mexc", "spot", count=1, params={"retry_after": 0.2})
+        gw.feeds["BTC-USDT"].sync.mark_stale()
+        await eventually(gw.ready, timeout=10)
+    finally:
+        await gw.stop()
+
+
+async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                       subject_prefix: str) -> None:
+    """A planned rotation opens the new socket before closing the old: no gap, no stale book, no reconnect."""
+    sink = await _sink(bus, subject_prefix)
+    gw = _custom(sim, session, bus, GatewayOptions(subject_prefix=subject_prefix), ["BTC-USDT"],
+                 max_age_s=2.0, rotate_before_s=0.5, rotation_overlap_s=0.3)
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        n_status = len(sink.by_kind["status"])
+        await eventually(lambda: gw.counters()["rotations"] >= 2, timeout=15)
+        c = gw.counters()
+        assert c["gaps"] == 0 and c["resyncs"] == 0 and c["reconnects"] == 0
+        assert len(sink.by_kind["status"]) == n_status
+        trades = [(t.ts_event, t.trade_id) for t in sink.by_kind["trade"]]
+        assert len(trades) == len(set(trades)), "a trade was published twice across the rotation"
+    finally:
+        await gw.stop()
