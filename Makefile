@@ -42,3 +42,6 @@ compose-check:
 
 clean:
 	rm -rf .venv .pytest_cache build *.egg-info
+
+demo: install
+	bash deploy/demo.sh
