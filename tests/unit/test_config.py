@@ -65,3 +65,14 @@ def test_secret_never_shows_its_value(tmp_path):
         assert "s3cr3t" not in text and "abc" not in text
     with pytest.raises(ConfigError, match="ARB_OTHER_API_SECRET"):
         load_credentials("other", env={"ARB_OTHER_API_KEY": "k"})
+
+
+def test_effective_config_masks_secret_named_keys():
+    """Simulator demo secrets and URL passwords are masked in `arb config check` output."""
+    from arb.config.loader import effective
+
+    cfg = load_config(None, env={"NATS_URL": "nats://u:pw@h:4222"})
+    out = effective(cfg)
+    assert out["nats"]["url"] == "nats://u:***@h:4222"
+    assert all(a["api_secret"] == "****" for a in out["sim"]["accounts"])
+    assert all(a["api_key"] != "****" for a in out["sim"]["accounts"])
