@@ -8,10 +8,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import msgspec
 
 from .poll import eventually
-from .servers import NatsHandle, PgHandle, find_or_start_nats, find_or_start_postgres
+
+if TYPE_CHECKING:
+    from .servers import NatsHandle, PgHandle, find_or_start_nats, find_or_start_postgres
+
+_FROM_SERVERS = ("NatsHandle", "PgHandle", "find_or_start_nats", "find_or_start_postgres")
+
+
+def __getattr__(name: str) -> Any:
+    """``servers`` is imported on first use only, so ``python -m arb.testing.servers`` runs it cleanly once."""
+    if name in _FROM_SERVERS:
+        from . import servers
+
+        return getattr(servers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class StreamSet(msgspec.Struct, frozen=True):

@@ -629,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log.info("%s from %s", args.kind, handle.source)
         print(handle.url, flush=True)
-        while not stop.wait(1.0):
+        while not stop.wait(0.1):  # a signal handler cannot wake Event.wait: poll
             pass
     finally:
         handle.stop()
