@@ -15,7 +15,11 @@ import nats
 import pytest
 from arb.testing import StreamSet, eventually
 from arb.testing.servers import (
+    ServerHandle,
+    ServerStartError,
+    _own_or_container,
     create_database,
+    docker_available,
     drop_database,
     find_or_start_nats,
     find_or_start_postgres,
@@ -143,6 +147,21 @@ def test_unreachable_servers_are_not_usable():
     assert not nats_jetstream_ok(f"nats://127.0.0.1:{port}")
     assert not postgres_ok(f"postgresql://postgres@127.0.0.1:{port}/postgres")
     assert time.monotonic() - start < 5.0
+
+
+def test_no_own_server_and_no_docker_is_one_clear_error():
+    """When our own server fails and no Docker engine answers, the error says so (and leaks no socket)."""
+    if docker_available():
+        pytest.skip("a Docker engine answers here: the container path would be taken")
+
+    def own() -> ServerHandle:
+        raise FileNotFoundError("no binary")
+
+    def container() -> ServerHandle:
+        raise AssertionError("container path taken without Docker")
+
+    with pytest.raises(ServerStartError, match=r"no NATS: .*no binary.*no Docker engine"):
+        _own_or_container("NATS", own, container)
 
 
 @pytest.mark.timeout(30)

@@ -25,6 +25,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import gc
 import importlib.util
 import json
 import logging
@@ -39,6 +40,7 @@ import sysconfig
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
@@ -177,16 +179,22 @@ def postgres_ok(url: str, timeout: float = 3.0) -> bool:
 
 def docker_available() -> bool:
     """True if a Docker engine answers a ping (the docker CLI alone is not enough)."""
-    try:
-        import docker  # testcontainers' dependency
-
-        client = docker.from_env(timeout=3)
+    # The docker SDK leaks its socket when no daemon answers; collect it here, where its ResourceWarning is
+    # expected, rather than let it surface later as an error in whatever test runs next.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
         try:
-            return bool(client.ping())
+            import docker  # testcontainers' dependency
+
+            client = docker.from_env(timeout=3)
+            try:
+                return bool(client.ping())
+            finally:
+                client.close()
+        except Exception:  # noqa: BLE001 - no SDK config, no socket, no daemon: all "no Docker"
+            return False
         finally:
-            client.close()
-    except Exception:  # noqa: BLE001 - no SDK config, no socket, no daemon: all "no Docker"
-        return False
+            gc.collect()
 
 
 # ------------------------------------------------------------------------------------ own processes
