@@ -8,12 +8,19 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from arb.bus.connection import Bus
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market, Venue
 from arb.core.errors import SymbolError
-from arb.core.market_data import BookSnapshot, BookTicker, FundingRate, IndexPrice, MarketStatus, MarkPrice, Trade
+from arb.core.market_data import (
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+    Trade,
+)
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import eventually
@@ -41,8 +48,8 @@ def endpoints(sim: SimServer, market: Market) -> VenueEndpoints:
 
 
 def options(prefix: str, **kw: Any) -> GatewayOptions:
-    base = dict(depth=10, book_interval_ms=50, watchdog_s=2.0, ping_interval_s=1.0, backoff_initial_s=0.05,
-                backoff_max_s=0.3, subject_prefix=prefix)
+    base: dict[str, Any] = {"depth": 10, "book_interval_ms": 50, "watchdog_s": 2.0, "ping_interval_s": 1.0,
+                            "backoff_initial_s": 0.05, "backoff_max_s": 0.3, "subject_prefix": prefix}
     base.update(kw)
     return GatewayOptions(**base)
 
@@ -119,7 +126,6 @@ async def test_futures_publishes_base_sizes_mark_index_and_current_funding(sim, 
         assert isinstance(rec.last("mark", "BTC-USDT"), MarkPrice)
         assert isinstance(rec.last("index", "BTC-USDT"), IndexPrice)
         bbo = rec.last("bbo", "BTC-USDT")
-        _, bq, _, _ = ex.book(inst).best()
         assert bbo.bid_sz < 50  # base BTC, not contracts
         assert gw.funding_history("BTC-USDT") is not None
     finally:
@@ -171,7 +177,7 @@ async def test_book_gap_makes_that_book_stale_then_resyncs(sim, bus, session, su
 @pytest.mark.parametrize("fault", ["book_duplicate", "book_reorder"])
 async def test_duplicate_or_reordered_push_never_corrupts_the_book(sim, bus, session, subject_prefix, fault):
     """A duplicated push is dropped; a reordered one is a gap that resyncs; the book ends equal to the venue's."""
-    gw, rec = await start(sim, bus, session, subject_prefix, Market.FUTURES, ["BTC-USDT"])
+    gw, _ = await start(sim, bus, session, subject_prefix, Market.FUTURES, ["BTC-USDT"])
     try:
         await eventually(lambda: gw.books_ok(), timeout=10)
         before = gw.books["BTC_USDT"].sync.dropped + gw.gaps
@@ -212,7 +218,7 @@ async def test_dropped_connection_reconnects_and_resyncs(sim, bus, session, subj
 
 async def test_stalled_connection_is_detected_by_the_watchdog(sim, bus, session, subject_prefix):
     """A socket that goes silent is closed by the watchdog and replaced; books resync."""
-    gw, rec = await start(sim, bus, session, subject_prefix, Market.SPOT, ["BTC-USDT"], watchdog_s=1.0)
+    gw, _ = await start(sim, bus, session, subject_prefix, Market.SPOT, ["BTC-USDT"], watchdog_s=1.0)
     try:
         await eventually(lambda: gw.books_ok(), timeout=10)
         arm(sim, "ws_stall", Market.SPOT, seconds=4)

@@ -9,11 +9,18 @@ from typing import Any
 
 import aiohttp
 import pytest
-
 from arb.bus.connection import Bus
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
-from arb.core.commands import CancelOrder, ErrorReply, LeverageReply, OrderReply, PlaceOrder, QueryOrder, SetLeverage
+from arb.core.commands import (
+    CancelOrder,
+    ErrorReply,
+    LeverageReply,
+    OrderReply,
+    PlaceOrder,
+    QueryOrder,
+    SetLeverage,
+)
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from arb.core.execution import Balance, Fill, OrderUpdate, Position
 from arb.sim.config import PortsConfig, SimConfig
@@ -116,7 +123,7 @@ async def test_spot_ioc_fill_is_published_with_fee_and_client_id(sim, bus, sessi
 
 async def test_spot_market_buy_without_price_is_refused_before_sending(sim, bus, session, subject_prefix, js_streams):
     """Gate sizes market buys in quote; without a price limit the gateway refuses instead of guessing."""
-    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
     try:
         r = await bus.request(cmd + "place", PlaceOrder("s3", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"),
                                                         order_type=OrderType.MARKET))
@@ -151,7 +158,7 @@ async def test_futures_base_qty_becomes_contracts_and_position_is_published(sim,
 
 async def test_futures_set_leverage(sim, bus, session, subject_prefix, js_streams):
     """set_leverage answers with the position at the new leverage."""
-    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
     try:
         r = await bus.request(cmd + "set_leverage", SetLeverage("ETH-USDT", 7))
         assert isinstance(r, LeverageReply) and r.position.leverage == 7
@@ -165,7 +172,7 @@ def arm(sim: SimServer, name: str, market: Market, **params: Any) -> None:
 
 async def test_5xx_on_place_is_resolved_by_query_not_by_resending(sim, bus, session, subject_prefix, js_streams):
     """A 5xx on submit: the handler queries by client id; the reply is the real order or a definite 'not placed'."""
-    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
     try:
         arm(sim, "rest_5xx", Market.FUTURES)
         bid, _ = best(sim, Market.FUTURES, "BTC_USDT")
@@ -182,7 +189,7 @@ async def test_5xx_on_place_is_resolved_by_query_not_by_resending(sim, bus, sess
 
 async def test_429_on_place_is_a_rate_limited_reply(sim, bus, session, subject_prefix, js_streams):
     """A 429 on submit is a retryable rate_limited reply; nothing was placed."""
-    gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
     try:
         arm(sim, "rest_429", Market.SPOT, retry_after=0.5)
         bid, _ = best(sim, Market.SPOT, "BTC_USDT")

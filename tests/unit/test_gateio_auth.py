@@ -7,7 +7,6 @@ import json
 from urllib.parse import unquote_plus, urlencode
 
 import pytest
-
 from arb.config.credentials import Credentials, Secret
 from arb.venues.gateio.auth import EMPTY_BODY_SHA512, Signer, rest_sign, ws_sign
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-
 from arb.core.commands import PlaceOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, SymbolStatus
 from arb.core.errors import RateLimited, ValidationError, VenueClientError, VenueServerError
@@ -40,7 +39,7 @@ def test_spot_pair_rules():
     info = spot_info(msgspec.json.decode(PAIR, type=S.CurrencyPair))
     assert info.name == "ETH-USDT" and info.venue_symbol == "ETH_USDT"
     assert (info.tick_size, info.lot_step) == (Decimal("0.000001"), Decimal("0.001"))
-    assert (info.min_qty, info.min_notional, info.max_qty) == (Decimal("0.001"), Decimal("1.0"), Decimal("10000"))
+    assert (info.min_qty, info.min_notional, info.max_qty) == (Decimal("0.001"), Decimal("1.0"), Decimal(10000))
     assert info.taker_fee == Decimal("0.002") and info.status is SymbolStatus.TRADING
 
 
@@ -78,7 +77,7 @@ def test_base_qty_converts_exactly_to_contracts_or_is_refused():
                  info)
     assert ok.venue_qty == 5 and ok.qty == Decimal("0.0005") and ok.price == Decimal("65000.0")
     with pytest.raises(ValidationError, match="1.5 contracts"):
-        prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.00015"), price=Decimal("1")), info)
+        prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.00015"), price=Decimal(1)), info)
 
 
 def test_decimal_contracts_accept_multiples_of_the_step():
@@ -87,10 +86,10 @@ def test_decimal_contracts_accept_multiples_of_the_step():
                             type=S.Contract)
     info = futures_info(c)
     assert info is not None
-    p = prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.SELL, Decimal("0.000123"), price=Decimal("1")), info)
+    p = prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.SELL, Decimal("0.000123"), price=Decimal(1)), info)
     assert p.venue_qty == Decimal("1.23")
     with pytest.raises(ValidationError):
-        prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.SELL, Decimal("0.0001234"), price=Decimal("1")), info)
+        prepare(PlaceOrder("c", "BTC-USDT", Market.FUTURES, Side.SELL, Decimal("0.0001234"), price=Decimal(1)), info)
 
 
 def test_client_id_round_trips_through_text():

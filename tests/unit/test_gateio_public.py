@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
 from arb.bus.subjects import MdSubjects
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market, Venue
 from arb.core.market_data import FundingRate
 from arb.venues.gateio.public import GatePublicGateway, _Book
+from arb.venues.gateio.ws import PublicWs
 
 pytestmark = pytest.mark.unit
 
@@ -17,19 +17,20 @@ def gateway(market: Market, mult: float = 1.0) -> GatePublicGateway:
     gw = GatePublicGateway(market, ["BTC-USDT"], None, None, None,  # type: ignore[arg-type]
                            VenueEndpoints(rest_url="http://x/api/v4", ws_url="ws://x/ws"), GatewayOptions())
     gw.books["BTC_USDT"] = _Book("BTC-USDT", "BTC_USDT", MdSubjects.of(Venue.GATEIO, market, "BTC-USDT"), mult)
+    gw.feed = PublicWs(market, gw).on_text  # type: ignore[attr-defined]
     return gw
 
 
 def spot_update(U: int, u: int, bids: str, asks: str, full: bool = False) -> str:
     f = ',"full":true' if full else ""
     return ('{"time":1,"time_ms":1606294781236,"channel":"spot.order_book_update","event":"update","result":'
-            '{"t":1606294781123%s,"s":"BTC_USDT","U":%d,"u":%d,"b":%s,"a":%s}}' % (f, U, u, bids, asks))
+            f'{{"t":1606294781123{f},"s":"BTC_USDT","U":{U},"u":{u},"b":{bids},"a":{asks}}}}}')
 
 
 def test_crossed_book_ticker_is_dropped():
     """A book_ticker with bid >= ask is never published."""
     gw = gateway(Market.SPOT)
-    gw.on_spot_bbo('{"time":1,"channel":"spot.book_ticker","event":"update","result":{"t":1,"u":2,"s":"BTC_USDT",'
+    gw.feed('{"time":1,"channel":"spot.book_ticker","event":"update","result":{"t":1,"u":2,"s":"BTC_USDT",'
                    '"b":"100.5","B":"1","a":"100.4","A":"1"}}')
     assert not gw._out and gw.books["BTC_USDT"].crossed_bbo == 1
 
@@ -37,10 +38,10 @@ def test_crossed_book_ticker_is_dropped():
 def test_full_push_syncs_and_a_crossing_diff_makes_the_book_stale():
     """A full push makes the book OK; a diff that crosses it (zombie level) makes it stale and asks for a resync."""
     gw = gateway(Market.SPOT)
-    gw.on_spot_book(spot_update(10, 10, '[["100","1"],["99","2"]]', '[["101","1"]]', full=True))
+    gw.feed(spot_update(10, 10, '[["100","1"],["99","2"]]', '[["101","1"]]', full=True))
     sync = gw.books["BTC_USDT"].sync
     assert sync.state is BookState.OK and sync.book.seq == 10
-    gw.on_spot_book(spot_update(11, 11, '[["102","1"]]', '[]'))
+    gw.feed(spot_update(11, 11, '[["102","1"]]', '[]'))
     assert sync.state is BookState.STALE and sync.needs_snapshot and sync.crossed == 1
     states = [e.state for _, e, _ in gw._out if getattr(e, "reason", None) is not None]
     assert states[-1] is BookState.STALE
@@ -49,8 +50,8 @@ def test_full_push_syncs_and_a_crossing_diff_makes_the_book_stale():
 def test_gap_after_sync_is_detected():
     """U != last u + 1 after a full push is a gap: stale, buffered for the next snapshot."""
     gw = gateway(Market.SPOT)
-    gw.on_spot_book(spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
-    gw.on_spot_book(spot_update(12, 13, '[["100","3"]]', '[]'))
+    gw.feed(spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
+    gw.feed(spot_update(12, 13, '[["100","3"]]', '[]'))
     sync = gw.books["BTC_USDT"].sync
     assert sync.state is BookState.STALE and sync.gaps == 1
 
@@ -60,7 +61,7 @@ def test_funding_uses_the_current_rate_not_the_indicative_one():
     gw = gateway(Market.FUTURES, 0.0001)
     b = gw.books["BTC_USDT"]
     b.funding_interval_s, b.funding_next_s = 28800, 1000.0
-    gw.on_fut_tickers('{"time":1541659086,"time_ms":1541659086123,"channel":"futures.tickers","event":"update","result":'
+    gw.feed('{"time":1541659086,"time_ms":1541659086123,"channel":"futures.tickers","event":"update","result":'
                       '[{"contract":"BTC_USDT","last":"118.4","funding_rate":"-0.000114","funding_rate_indicative":"0.01875",'
                       '"mark_price":"118.35","index_price":"118.36"}]}')
     funding = [e for _, e, _ in gw._out if isinstance(e, FundingRate)]
@@ -71,14 +72,24 @@ def test_funding_uses_the_current_rate_not_the_indicative_one():
 def test_futures_sizes_are_published_in_base():
     """futures.book_ticker sizes (contracts) are multiplied by quanto_multiplier."""
     gw = gateway(Market.FUTURES, 0.0001)
-    gw.on_fut_bbo('{"time":1,"channel":"futures.book_ticker","event":"update","result":{"t":1615366379123,"u":2517661076,'
+    gw.feed('{"time":1,"channel":"futures.book_ticker","event":"update","result":{"t":1615366379123,"u":2517661076,'
                   '"s":"BTC_USDT","b":"54696.6","B":37000,"a":"54696.7","A":47061}}')
     _, bbo, _ = gw._out[0]
     assert bbo.bid_sz == pytest.approx(3.7) and bbo.ask_sz == pytest.approx(4.7061)
 
 
 def test_malformed_frame_is_counted_not_raised():
-    """A truncated frame increments parse_errors and is skipped."""
+    """A truncated frame, or an update that does not fit its channel's schema, is counted and skipped."""
     gw = gateway(Market.SPOT)
-    gw.on_spot_book('{"time":1,"channel":"spot.order_book_update","event":"update","result":{"s":"BTC_')
-    assert gw.parse_errors == 1
+    gw.feed('{"time":1,"channel":"spot.order_book_update","event":"update","result":{"s":"BTC_')
+    gw.feed('{"time":1,"channel":"spot.book_ticker","event":"update","result":{"s":"BTC_USDT","b":"x"}}')
+    assert gw.parse_errors == 2 and not gw._out
+
+
+def test_subscribe_ack_and_pong_are_control_frames():
+    """A subscribe ack (same channel, other shape) and a pong are control frames, not errors."""
+    gw = gateway(Market.SPOT)
+    gw.feed('{"time":1,"time_ms":2,"channel":"spot.order_book_update","event":"subscribe","error":null,'
+            '"result":{"status":"success"}}')
+    gw.feed('{"time":1,"time_ms":2,"channel":"spot.pong","event":"","error":null,"result":null}')
+    assert gw.parse_errors == 0 and gw.n["control"] == 2

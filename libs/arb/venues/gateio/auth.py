@@ -45,7 +45,7 @@ def ws_sign(secret: str, channel: str, event: str, time_s: int) -> str:
 class Signer:
     """Signs requests for one account's key."""
 
-    __slots__ = ("key", "_secret", "_clock")
+    __slots__ = ("_clock", "_secret", "key")
 
     def __init__(self, credentials: Credentials, clock=time.time) -> None:
         self.key = credentials.api_key
@@ -64,4 +64,4 @@ class Signer:
         return "Signer(key=****)"
 
 
-__all__ = ["EMPTY_BODY_SHA512", "sign_payload", "rest_sign", "ws_sign", "Signer"]
+__all__ = ["EMPTY_BODY_SHA512", "Signer", "rest_sign", "sign_payload", "ws_sign"]

@@ -9,7 +9,7 @@ A 4xx whose label is a server label (INTERNAL, SERVER_ERROR, TOO_BUSY) is treate
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from collections.abc import Mapping
 
 import msgspec
 
@@ -68,4 +68,4 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, VenueClientError) and (exc.code in NOT_FOUND_LABELS or exc.http_status == 404)
 
 
-__all__ = ["to_error", "retry_after", "parse_body", "is_not_found", "VENUE"]
+__all__ = ["VENUE", "is_not_found", "parse_body", "retry_after", "to_error"]

@@ -80,7 +80,7 @@ def dec(x: Num | None) -> Decimal:
         return ZERO
     if isinstance(x, float):
         return Decimal(repr(x))
-    return Decimal(x) if isinstance(x, str) else Decimal(x)
+    return Decimal(x)
 
 
 def ms_ns(x: Num) -> int:
@@ -101,7 +101,7 @@ def s_ns(x: Num) -> int:
         if not x:
             return 0
         x = float(x)
-    return int(round(x * 1e6)) * 1000
+    return round(x * 1e6) * 1000
 
 
 def _pos_dec(x: Decimal | None) -> Decimal | None:
@@ -253,6 +253,19 @@ def futures_position(p: FuturesPosition, info: SymbolInfo, account: str, ts_recv
 
 
 __all__ = [
-    "ClientIds", "to_text", "dec", "ms_ns", "s_ns", "TIF_TO_GATE", "TIF_FROM_GATE", "spot_order", "spot_fill",
-    "spot_balance", "spot_balance_update", "futures_order", "futures_fill", "futures_balance", "futures_position",
+    "TIF_FROM_GATE",
+    "TIF_TO_GATE",
+    "ClientIds",
+    "dec",
+    "futures_balance",
+    "futures_fill",
+    "futures_order",
+    "futures_position",
+    "ms_ns",
+    "s_ns",
+    "spot_balance",
+    "spot_balance_update",
+    "spot_fill",
+    "spot_order",
+    "to_text",
 ]

@@ -31,7 +31,6 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
-import msgspec
 
 from ...bus.connection import Bus
 from ...bus.subjects import OrdSubjects
@@ -348,7 +347,7 @@ class GatePrivateGateway:
         self.parse_errors = 0
         self.reconciles = 0
         self.sub_errors: list[str] = []
-        self.handlers = self._handlers()
+        self.frames = self._handlers()
 
     @property
     def symbols(self) -> SymbolMap:
@@ -384,7 +383,7 @@ class GatePrivateGateway:
             if t is not None:
                 try:
                     await t
-                except (asyncio.CancelledError, Exception):
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 -- a loop/peer that must survive any failure
                     pass
         self._tasks.clear()
 
@@ -412,7 +411,7 @@ class GatePrivateGateway:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
                 self.rlog("reconcile", "gateio %s %s: reconcile failed, retrying: %r", self.market.value,
                           self.account, e)
                 await asyncio.sleep(delay)
@@ -420,12 +419,12 @@ class GatePrivateGateway:
 
     # ---------------------------------------------------------------------------------------- user stream
 
-    def _handlers(self) -> dict[str, Any]:
+    def _handlers(self) -> dict[type, Any]:
         if self.market is Market.SPOT:
-            return {"spot.orders": self._on_spot_orders, "spot.usertrades": self._on_spot_trades,
-                    "spot.balances": self._on_spot_balances}
-        return {"futures.orders": self._on_fut_orders, "futures.usertrades": self._on_fut_trades,
-                "futures.positions": self._on_fut_positions, "futures.balances": self._on_fut_balances}
+            return {SpotOrdersFrame: self._on_spot_orders, SpotTradesFrame: self._on_spot_trades,
+                    SpotBalancesFrame: self._on_spot_balances}
+        return {FuturesOrdersFrame: self._on_fut_orders, FuturesUserTradesFrame: self._on_fut_trades,
+                FuturesPositionsFrame: self._on_fut_positions, FuturesBalancesFrame: self._on_fut_balances}
 
     def on_control(self, c: Control) -> None:
         if c.error is not None:
@@ -438,87 +437,46 @@ class GatePrivateGateway:
         self.rlog(("malformed", where), "gateio %s user ws: malformed frame (%s): %.200r", self.market.value, where,
                   data)
 
-    _so = msgspec.json.Decoder(SpotOrdersFrame)
-    _st = msgspec.json.Decoder(SpotTradesFrame)
-    _sb = msgspec.json.Decoder(SpotBalancesFrame)
-    _fo = msgspec.json.Decoder(FuturesOrdersFrame)
-    _ft = msgspec.json.Decoder(FuturesUserTradesFrame)
-    _fp = msgspec.json.Decoder(FuturesPositionsFrame)
-    _fb = msgspec.json.Decoder(FuturesBalancesFrame)
-
-    def _decode(self, dec: Any, where: str, data: str) -> Any:
-        try:
-            return dec.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed(where, data)
-            return None
-
     def _emit(self, kind: str, ev: Any) -> None:
         self._events.append((kind, ev))
         self._events_ready.set()
 
-    def _on_spot_orders(self, data: str) -> None:
-        f = self._decode(self._so, "spot.orders", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_spot_orders(self, f: SpotOrdersFrame, now: int) -> None:
         for o in f.result:
             x = self.trader.order_from_spot(o, now)
             if x is not None:
                 self.trader._remember(x.client_order_id, x.venue_order_id, x.order_type)
                 self._emit("order", x)
 
-    def _on_spot_trades(self, data: str) -> None:
-        f = self._decode(self._st, "spot.usertrades", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_spot_trades(self, f: SpotTradesFrame, now: int) -> None:
         for t in f.result:
             info = self.trader._info_venue(t.currency_pair)
             if info is not None:
                 self._emit("fill", P.spot_fill(t, info, self.account, self.trader.ids, now))
 
-    def _on_spot_balances(self, data: str) -> None:
-        f = self._decode(self._sb, "spot.balances", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_spot_balances(self, f: SpotBalancesFrame, now: int) -> None:
         for b in f.result:
             self._emit("balance", P.spot_balance_update(b, self.account, now))
 
-    def _on_fut_orders(self, data: str) -> None:
-        f = self._decode(self._fo, "futures.orders", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_fut_orders(self, f: FuturesOrdersFrame, now: int) -> None:
         for o in f.result:
             x = self.trader.order_from_futures(o, now)
             if x is not None:
                 self._emit("order", x)
 
-    def _on_fut_trades(self, data: str) -> None:
-        f = self._decode(self._ft, "futures.usertrades", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_fut_trades(self, f: FuturesUserTradesFrame, now: int) -> None:
         for t in f.result:
             info = self.trader._info_venue(t.contract)
             if info is not None:
                 self._emit("fill", P.futures_fill(t, info, self.account, self.trader.ids, now))
 
-    def _on_fut_positions(self, data: str) -> None:
-        f = self._decode(self._fp, "futures.positions", data)
-        if f is None:
-            return
-        now = _ns()
+    def _on_fut_positions(self, f: FuturesPositionsFrame, now: int) -> None:
         for p in f.result:
             info = self.trader._info_venue(p.contract)
             if info is not None:
                 self._emit("position", P.futures_position(p, info, self.account, now))
 
-    def _on_fut_balances(self, data: str) -> None:
-        if self._decode(self._fb, "futures.balances", data) is None:
-            return
+    def _on_fut_balances(self, f: FuturesBalancesFrame, now: int) -> None:
         # the push carries the new total only; available comes from the account endpoint
         if self._balance_refresh is None or self._balance_refresh.done():
             self._balance_refresh = asyncio.get_running_loop().create_task(self._refresh_futures_balance())
@@ -527,7 +485,7 @@ class GatePrivateGateway:
         try:
             for b in await self.trader.balances():
                 self._emit("balance", b)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
             self.rlog("futures_balance", "gateio futures balance refresh failed: %r", e)
 
     async def _event_loop(self) -> None:
@@ -549,7 +507,7 @@ class GatePrivateGateway:
                         await h.on_position(ev)
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:  # JetStream unavailable: reconciliation republishes venue truth later
+                except Exception as e:  # JetStream unavailable: reconciliation republishes venue truth later  # noqa: BLE001 -- a loop/peer that must survive any failure
                     self.rlog(("publish", kind), "gateio %s: publishing %s failed: %r", self.market.value, kind, e)
 
 
@@ -567,4 +525,4 @@ def build_private(endpoints: VenueEndpoints, market: Market, account: str, crede
     return GatePrivateGateway(market, account, trader, signer, bus, session, endpoints, options)
 
 
-__all__ = ["GateTrader", "GatePrivateGateway", "build_private", "TimeInForce"]
+__all__ = ["GatePrivateGateway", "GateTrader", "TimeInForce", "build_private"]

@@ -14,7 +14,7 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
   over REST at start (``funding_history()``).
 
-Hot path (one WS frame): a two-field route decode, one typed decode, one domain Struct, one deque append.
+Hot path (one WS frame): one decode into the channel-tagged union of typed frames, one domain Struct, one deque append.
 Encoding and the NATS publish happen in the outbox pump task; counters are plain ints exported to Prometheus
 every second. A frame that does not decode is counted, logged (rate-limited) and skipped.
 """
@@ -24,17 +24,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from bisect import bisect_left, insort
 from collections import deque
 from typing import Any
 
 import aiohttp
-import msgspec
 
 from ...bus import codec
 from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
-from ...core.enums import BookState, Market, Venue
+from ...core.enums import BookState, Market, Side, Venue
 from ...core.errors import SymbolError
 from ...core.market_data import (
     BookSnapshot,
@@ -45,15 +45,16 @@ from ...core.market_data import (
     MarkPrice,
     Trade,
 )
-from ...core.enums import Side
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
+from ..common.book import L2Book
 from ..common.metrics import bind as bind_metrics
 from ..common.sync import GATE_RULE, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
     Control,
+    FLevel,
     FundingPoint,
     FuturesBookTickerFrame,
     FuturesBookUpdateFrame,
@@ -73,17 +74,85 @@ SNAPSHOT_LIMIT = int(BOOK_LEVELS)
 LATENCY_SAMPLE = 16  # observe exchange->publish latency on 1 of N published events
 
 
+class ContractBook(L2Book):
+    """An L2Book fed futures levels as decoded (``FLevel`` {p, s contracts}), stored in base (s x multiplier).
+
+    Saves building a (price, size) tuple per level on the hot path; snapshots still arrive as tuples
+    (already in base) through ``replace``.
+    """
+
+    __slots__ = ("mult",)
+
+    def __init__(self, mult: float) -> None:
+        super().__init__()
+        self.mult = mult
+
+    def apply(self, bids: Any, asks: Any) -> None:
+        m = self.mult
+        _apply_levels(self.bids, self._bid_px, bids, m)
+        _apply_levels(self.asks, self._ask_px, asks, m)
+
+
+def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLevel], m: float) -> None:
+    for lv in updates:
+        p = lv.p
+        s = lv.s
+        if s > 0.0:
+            if p not in levels:
+                insort(px, p)
+            levels[p] = s * m
+        elif p in levels:
+            del levels[p]
+            del px[bisect_left(px, p)]
+
+
+class FloatBook(L2Book):
+    """An L2Book fed spot levels already decoded as float pairs (msgspec parses Gate's decimal strings),
+    so the per-level ``float()`` of the generic path is skipped."""
+
+    __slots__ = ()
+
+    def apply(self, bids: Any, asks: Any) -> None:
+        _apply_pairs(self.bids, self._bid_px, bids)
+        _apply_pairs(self.asks, self._ask_px, asks)
+
+
+def _apply_pairs(levels: dict[float, float], px: list[float], updates: list[tuple[float, float]]) -> None:
+    for p, s in updates:
+        if s > 0.0:
+            if p not in levels:
+                insort(px, p)
+            levels[p] = s
+        elif p in levels:
+            del levels[p]
+            del px[bisect_left(px, p)]
+
+
 class _Book:
     """Per-symbol state."""
 
-    __slots__ = ("name", "venue_symbol", "subj", "sync", "mult", "last_book_ns", "dirty", "last_state",
-                 "snap_attempt", "snap_not_before", "ts_event", "crossed_bbo", "funding_next_s", "funding_interval_s")
+    __slots__ = (
+        "crossed_bbo",
+        "dirty",
+        "funding_interval_s",
+        "funding_next_s",
+        "last_book_ns",
+        "last_state",
+        "mult",
+        "name",
+        "snap_attempt",
+        "snap_not_before",
+        "subj",
+        "sync",
+        "ts_event",
+        "venue_symbol",
+    )
 
     def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float) -> None:
         self.name = name
         self.venue_symbol = venue_symbol
         self.subj = subj
-        self.sync = BookSync(GATE_RULE, max_buffer=2000)
+        self.sync = BookSync(GATE_RULE, book=ContractBook(mult) if mult != 1.0 else FloatBook(), max_buffer=2000)
         self.mult = mult
         self.last_book_ns = 0
         self.dirty = False
@@ -129,7 +198,7 @@ class GatePublicGateway:
         self.published = 0
         self._exported = {"gaps": 0, "resyncs": 0, "reconnects": 0, "parse_errors": 0}
         self._exported_n = dict.fromkeys(self.n, 0)
-        self.handlers = self._handlers()
+        self.frames = self._handlers()
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -179,7 +248,7 @@ class GatePublicGateway:
         for t in self._tasks:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 -- a loop/peer that must survive any failure
                 pass
         self._tasks.clear()
         await self._drain_out()
@@ -224,17 +293,17 @@ class GatePublicGateway:
         for vs in self.books:
             try:
                 self.funding[vs] = sorted(await self.rest.funding_history(vs), key=lambda p: p.t)
-            except Exception as e:  # history is informative; never blocks market data
+            except Exception as e:  # history is informative; never blocks market data  # noqa: BLE001 -- a loop/peer that must survive any failure
                 self.rlog(("funding_history", vs), "gateio funding history %s failed: %r", vs, e)
 
     # ---------------------------------------------------------------------------------------- WS sink
 
-    def _handlers(self) -> dict[str, Any]:
+    def _handlers(self) -> dict[type, Any]:
         if self.market is Market.SPOT:
-            return {"spot.book_ticker": self.on_spot_bbo, "spot.order_book_update": self.on_spot_book,
-                    "spot.trades": self.on_spot_trade}
-        return {"futures.book_ticker": self.on_fut_bbo, "futures.order_book_update": self.on_fut_book,
-                "futures.trades": self.on_fut_trades, "futures.tickers": self.on_fut_tickers}
+            return {SpotBookTickerFrame: self.on_spot_bbo, SpotBookUpdateFrame: self.on_spot_book,
+                    SpotTradeFrame: self.on_spot_trade}
+        return {FuturesBookTickerFrame: self.on_fut_bbo, FuturesBookUpdateFrame: self.on_fut_book,
+                FuturesTradesFrame: self.on_fut_trades, FuturesTickersFrame: self.on_fut_tickers}
 
     def on_control(self, c: Control) -> None:
         self.n["control"] += 1
@@ -246,21 +315,8 @@ class GatePublicGateway:
         self.parse_errors += 1
         self.rlog(("malformed", where), "gateio %s: malformed frame (%s): %.200r", self.market.value, where, data)
 
-    _sbbo = msgspec.json.Decoder(SpotBookTickerFrame, strict=False)
-    _sbook = msgspec.json.Decoder(SpotBookUpdateFrame, strict=False)
-    _strade = msgspec.json.Decoder(SpotTradeFrame, strict=False)
-    _fbbo = msgspec.json.Decoder(FuturesBookTickerFrame)
-    _fbook = msgspec.json.Decoder(FuturesBookUpdateFrame, strict=False)
-    _ftrades = msgspec.json.Decoder(FuturesTradesFrame, strict=False)
-    _ftickers = msgspec.json.Decoder(FuturesTickersFrame)
-
-    def on_spot_bbo(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            r = self._sbbo.decode(data).result
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("spot.book_ticker", data)
-            return
+    def on_spot_bbo(self, f: SpotBookTickerFrame, ts_recv: int) -> None:
+        r = f.result
         b = self.books.get(r.s)
         if b is None:
             return
@@ -273,22 +329,21 @@ class GatePublicGateway:
                                                  time.time_ns()), ts_event))
         self._out_event.set()
 
-    def on_fut_bbo(self, data: str) -> None:
-        ts_recv = time.time_ns()
+    def on_fut_bbo(self, f: FuturesBookTickerFrame, ts_recv: int) -> None:
+        r = f.result
         try:
-            r = self._fbbo.decode(data).result
             bp = float(r.b) if r.b != "" else 0.0
             ap = float(r.a) if r.a != "" else 0.0
             bq = float(r.B)
             aq = float(r.A)
-        except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
-            self.on_malformed("futures.book_ticker", data)
+        except ValueError:
+            self.on_malformed("futures.book_ticker", r)
             return
         b = self.books.get(r.s)
         if b is None:
             return
         self.n["bbo"] += 1
-        if bp >= ap and ap > 0.0:
+        if bp >= ap > 0.0:
             b.crossed_bbo += 1
             return
         m = b.mult
@@ -297,13 +352,8 @@ class GatePublicGateway:
                                                  ts_recv, time.time_ns()), ts_event))
         self._out_event.set()
 
-    def on_spot_book(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            r = self._sbook.decode(data).result
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("spot.order_book_update", data)
-            return
+    def on_spot_book(self, f: SpotBookUpdateFrame, ts_recv: int) -> None:
+        r = f.result
         b = self.books.get(r.s)
         if b is None:
             return
@@ -316,26 +366,21 @@ class GatePublicGateway:
             changed = sync.on_diff(r.U, r.u, r.b, r.a)
         self._after_book(b, sync, changed, ts_recv)
 
-    def on_fut_book(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            r = self._fbook.decode(data).result
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("futures.order_book_update", data)
-            return
+    def on_fut_book(self, f: FuturesBookUpdateFrame, ts_recv: int) -> None:
+        r = f.result
         b = self.books.get(r.s)
         if b is None:
             return
         self.n["book"] += 1
-        m = b.mult
-        bids = [(lv.p, lv.s * m) for lv in r.b]
-        asks = [(lv.p, lv.s * m) for lv in r.a]
         sync = b.sync
         b.ts_event = r.t * 1_000_000
-        if r.full:
-            changed = sync.on_full(r.u, bids, asks)
-        else:
-            changed = sync.on_diff(r.U, r.u, bids, asks)
+        if r.full:  # not documented for futures; handled like a snapshot (levels as base tuples)
+            m = b.mult
+            changed = sync.on_full(r.u, [(lv.p, lv.s * m) for lv in r.b], [(lv.p, lv.s * m) for lv in r.a])
+        elif b.mult != 1.0:
+            changed = sync.on_diff(r.U, r.u, r.b, r.a)  # ContractBook reads FLevel and scales to base
+        else:  # multiplier 1: FloatBook takes float pairs
+            changed = sync.on_diff(r.U, r.u, [(lv.p, lv.s) for lv in r.b], [(lv.p, lv.s) for lv in r.a])
         self._after_book(b, sync, changed, ts_recv)
 
     def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
@@ -352,13 +397,8 @@ class GatePublicGateway:
         elif sync.needs_snapshot:
             self._snap_event.set()
 
-    def on_spot_trade(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            r = self._strade.decode(data).result
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("spot.trades", data)
-            return
+    def on_spot_trade(self, f: SpotTradeFrame, ts_recv: int) -> None:
+        r = f.result
         b = self.books.get(r.currency_pair)
         if b is None:
             return
@@ -368,15 +408,9 @@ class GatePublicGateway:
                                               str(r.id), ts_event, ts_recv, time.time_ns()), ts_event))
         self._out_event.set()
 
-    def on_fut_trades(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            items = self._ftrades.decode(data).result
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("futures.trades", data)
-            return
+    def on_fut_trades(self, f: FuturesTradesFrame, ts_recv: int) -> None:
         books = self.books
-        for r in items:
+        for r in f.result:
             b = books.get(r.contract)
             if b is None:
                 continue
@@ -388,13 +422,7 @@ class GatePublicGateway:
                                                   time.time_ns()), ts_event))
         self._out_event.set()
 
-    def on_fut_tickers(self, data: str) -> None:
-        ts_recv = time.time_ns()
-        try:
-            f = self._ftickers.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.on_malformed("futures.tickers", data)
-            return
+    def on_fut_tickers(self, f: FuturesTickersFrame, ts_recv: int) -> None:
         ts_event = f.time_ms * 1_000_000 or ts_recv
         for t in f.result:
             b = self.books.get(t.contract)
@@ -411,7 +439,7 @@ class GatePublicGateway:
                 if t.funding_rate:
                     self._publish_funding(b, float(t.funding_rate), ts_event, ts_recv)
             except ValueError:
-                self.on_malformed("futures.tickers", data)
+                self.on_malformed("futures.tickers", t)
         self._out_event.set()
 
     def _publish_funding(self, b: _Book, rate: float, ts_event: int, ts_recv: int) -> None:
@@ -473,7 +501,7 @@ class GatePublicGateway:
                 subject, event, ts_event = out.popleft()
                 try:
                     await publish(subject, encode(event))
-                except Exception as e:  # NATS down: nats-py buffers while reconnecting; never kill the pump
+                except Exception as e:  # NATS down: nats-py buffers while reconnecting; never kill the pump  # noqa: BLE001 -- a loop/peer that must survive any failure
                     self.rlog("publish", "gateio %s: publish failed: %r", self.market.value, e)
                     continue
                 self.published += 1
@@ -491,7 +519,7 @@ class GatePublicGateway:
             subject, event, _ = self._out.popleft()
             try:
                 await publish(subject, codec.encode(event))
-            except Exception:
+            except Exception:  # noqa: BLE001 -- a loop/peer that must survive any failure
                 break
 
     # ---------------------------------------------------------------------------------------- resync
@@ -502,7 +530,7 @@ class GatePublicGateway:
         while True:
             try:
                 await asyncio.wait_for(self._snap_event.wait(), 0.5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._snap_event.clear()
             now = loop.time()
@@ -525,7 +553,7 @@ class GatePublicGateway:
                                               [(lv.p, lv.s * m) for lv in s.asks])
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
                     sync.snapshot_failed()
                     ok = False
                     self.rlog(("snapshot", b.venue_symbol), "gateio %s %s: snapshot failed: %r", self.market.value,
@@ -564,7 +592,7 @@ class GatePublicGateway:
                     await self._load_symbols(strict=False)
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
                     self.rlog("refresh", "gateio %s: symbol refresh failed: %r", self.market.value, e)
 
     def export_metrics(self) -> None:

@@ -16,7 +16,8 @@ import asyncio
 import random
 import re
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -48,7 +49,7 @@ Params = Sequence[tuple[str, str]]
 class TokenBucket:
     """``rate`` tokens/s up to ``burst``; ``acquire()`` waits for a token; ``block(s)`` pauses it (429)."""
 
-    __slots__ = ("rate", "burst", "tokens", "stamp", "blocked_until")
+    __slots__ = ("blocked_until", "burst", "rate", "stamp", "tokens")
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
@@ -164,7 +165,7 @@ class GateHttp:
                 data = await r.read()
                 status = r.status
                 rh = r.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
             self.errors += 1
             raise VenueServerError(VENUE, "TRANSPORT", f"{method} {path}: {type(e).__name__}: {e}") from e
         if status < 300:
@@ -335,4 +336,4 @@ class FuturesPrivateRest:
         return _fut_position.decode(raw)
 
 
-__all__ = ["GateHttp", "PublicRest", "SpotPrivateRest", "FuturesPrivateRest", "TokenBucket", "Limits"]
+__all__ = ["FuturesPrivateRest", "GateHttp", "Limits", "PublicRest", "SpotPrivateRest", "TokenBucket"]

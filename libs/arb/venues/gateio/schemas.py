@@ -6,7 +6,10 @@ Rules that shape these structs:
 * Unknown fields are ignored (Gate adds fields over time); every field we do not strictly need has a default.
 * Gate sends sizes as JSON numbers *or* strings (futures decimal sizes, facts §2.6 / PART 3 #10), so size
   fields are ``str | int | float`` and are converted exactly (``Decimal(str(x))``) or to float at the parser.
-* WS frames are routed on ``Route`` (channel + event only), then decoded once into the channel's typed frame.
+* WS frames are decoded once into a union of the typed frames tagged by ``channel`` (msgspec finds the tag
+  wherever it sits): routing and typed decode in one pass, measured ~0.4 us cheaper per frame than a separate
+  ``Route`` view decode followed by a typed decode. Frames that are not updates of a known channel (acks, pongs,
+  errors) fail that decode and are read as ``Control``.
 * Hot-path book levels decode straight to floats (``strict=False`` decoders accept Gate's decimal strings):
   market data is an observation (specs/numbers.md); nothing decoded here as float is ever sent back.
 """
@@ -67,9 +70,10 @@ class SpotBookTicker(msgspec.Struct, gc=False):
     u: int = 0
 
 
-class SpotBookTickerFrame(msgspec.Struct, gc=False):
+class SpotBookTickerFrame(msgspec.Struct, gc=False, tag_field="channel", tag="spot.book_ticker"):
     result: SpotBookTicker
     time_ms: int = 0
+    event: str = ""
 
 
 class SpotBookUpdate(msgspec.Struct, gc=False):
@@ -88,9 +92,10 @@ class SpotBookUpdate(msgspec.Struct, gc=False):
     full: bool = False
 
 
-class SpotBookUpdateFrame(msgspec.Struct, gc=False):
+class SpotBookUpdateFrame(msgspec.Struct, gc=False, tag_field="channel", tag="spot.order_book_update"):
     result: SpotBookUpdate
     time_ms: int = 0
+    event: str = ""
 
 
 class SpotTrade(msgspec.Struct, gc=False):
@@ -109,9 +114,10 @@ class SpotTrade(msgspec.Struct, gc=False):
     create_time: int = 0
 
 
-class SpotTradeFrame(msgspec.Struct, gc=False):
+class SpotTradeFrame(msgspec.Struct, gc=False, tag_field="channel", tag="spot.trades"):
     result: SpotTrade
     time_ms: int = 0
+    event: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- futures public WS
@@ -132,9 +138,10 @@ class FuturesBookTicker(msgspec.Struct, gc=False):
     u: int = 0
 
 
-class FuturesBookTickerFrame(msgspec.Struct, gc=False):
+class FuturesBookTickerFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.book_ticker"):
     result: FuturesBookTicker
     time_ms: int = 0
+    event: str = ""
 
 
 class FLevel(msgspec.Struct, gc=False, array_like=False):
@@ -160,9 +167,10 @@ class FuturesBookUpdate(msgspec.Struct, gc=False):
     full: bool = False
 
 
-class FuturesBookUpdateFrame(msgspec.Struct, gc=False):
+class FuturesBookUpdateFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.order_book_update"):
     result: FuturesBookUpdate
     time_ms: int = 0
+    event: str = ""
 
 
 class FuturesTrade(msgspec.Struct, gc=False):
@@ -179,9 +187,10 @@ class FuturesTrade(msgspec.Struct, gc=False):
     create_time: float = 0.0
 
 
-class FuturesTradesFrame(msgspec.Struct, gc=False):
+class FuturesTradesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.trades"):
     result: list[FuturesTrade]
     time_ms: int = 0
+    event: str = ""
 
 
 class FuturesTicker(msgspec.Struct, gc=False):
@@ -199,9 +208,10 @@ class FuturesTicker(msgspec.Struct, gc=False):
     last: str = ""
 
 
-class FuturesTickersFrame(msgspec.Struct, gc=False):
+class FuturesTickersFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.tickers"):
     result: list[FuturesTicker]
     time_ms: int = 0
+    event: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- public REST
@@ -475,39 +485,46 @@ class FuturesBalanceUpdate(msgspec.Struct):
     time_ms: Num = 0
 
 
-class SpotOrdersFrame(msgspec.Struct):
+class SpotOrdersFrame(msgspec.Struct, tag_field="channel", tag="spot.orders"):
     result: list[SpotOrder]
     time_ms: int = 0
+    event: str = ""
 
 
-class SpotTradesFrame(msgspec.Struct):
+class SpotTradesFrame(msgspec.Struct, tag_field="channel", tag="spot.usertrades"):
     result: list[SpotTradeRow]
     time_ms: int = 0
+    event: str = ""
 
 
-class SpotBalancesFrame(msgspec.Struct):
+class SpotBalancesFrame(msgspec.Struct, tag_field="channel", tag="spot.balances"):
     result: list[SpotBalanceUpdate]
     time_ms: int = 0
+    event: str = ""
 
 
-class FuturesOrdersFrame(msgspec.Struct):
+class FuturesOrdersFrame(msgspec.Struct, tag_field="channel", tag="futures.orders"):
     result: list[FuturesOrder]
     time_ms: int = 0
+    event: str = ""
 
 
-class FuturesUserTradesFrame(msgspec.Struct):
+class FuturesUserTradesFrame(msgspec.Struct, tag_field="channel", tag="futures.usertrades"):
     result: list[FuturesTradeRow]
     time_ms: int = 0
+    event: str = ""
 
 
-class FuturesPositionsFrame(msgspec.Struct):
+class FuturesPositionsFrame(msgspec.Struct, tag_field="channel", tag="futures.positions"):
     result: list[FuturesPosition]
     time_ms: int = 0
+    event: str = ""
 
 
-class FuturesBalancesFrame(msgspec.Struct):
+class FuturesBalancesFrame(msgspec.Struct, tag_field="channel", tag="futures.balances"):
     result: list[FuturesBalanceUpdate]
     time_ms: int = 0
+    event: str = ""
 
 
 __all__ = [n for n in dir() if n[0].isupper()]

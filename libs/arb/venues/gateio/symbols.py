@@ -38,7 +38,7 @@ class ContractMeta(msgspec.Struct, frozen=True):
     decimal_size: bool
 
 
-def _dec(x: str | int | float | None) -> Decimal:
+def _dec(x: str | float | None) -> Decimal:
     if x is None or x == "":
         return ZERO
     return Decimal(str(x))
@@ -141,4 +141,4 @@ def futures_infos(contracts: list[Contract]) -> list[SymbolInfo]:
     return [i for i in (futures_info(c) for c in contracts) if i is not None]
 
 
-__all__ = ["ContractMeta", "spot_info", "futures_info", "contract_meta", "spot_infos", "futures_infos", "contract_base"]
+__all__ = ["ContractMeta", "contract_base", "contract_meta", "futures_info", "futures_infos", "spot_info", "spot_infos"]

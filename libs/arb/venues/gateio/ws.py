@@ -11,15 +11,17 @@ One adapter per side and market:
   futures.positions (``[user_id, "!all"]``), futures.balances (``[user_id]``).
 
 Keepalive: ``{"time": <s>, "channel": "spot.ping"}`` (``futures.ping``) every ``ping_interval_s``; the watchdog
-and backoff are WsManager's. Frames are routed on a two-field view (channel, event); ``update`` frames go to
-the sink's handler for the channel with the raw text, which decodes it once into the channel's typed frame.
-Anything else (acks, pongs, errors) is decoded as ``Control``; a subscribe error is counted and reported.
+and backoff are WsManager's. Each frame is decoded once into the union of the sink's typed frames, tagged by
+``channel`` (see schemas.py), and handed to the handler of its type with the receive time. Anything else (acks,
+pongs, errors) is decoded as ``Control``; a subscribe error is counted and reported; an update of a handled
+channel that does not fit its schema is a malformed frame (counted, skipped).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 import aiohttp
 import msgspec
@@ -29,7 +31,6 @@ from ..common.ws import WsConfig, WsConnection, WsManager
 from .auth import Signer
 from .schemas import Control, Route
 
-Handler = Callable[[str], None]
 BOOK_LEVELS = "100"  # the subscription depth and the REST snapshot depth (Gate advises <= 100)
 BOOK_INTERVAL = "100ms"
 MAX_SYMBOLS_PER_CONN = 50  # undocumented limit; keep frames per socket moderate
@@ -44,9 +45,9 @@ def prefix_of(market: Market) -> str:
 
 
 class Sink:
-    """What an adapter delivers to: per-channel handlers, control frames, malformed frames."""
+    """What an adapter delivers to: decoded frames by type, control frames, malformed frames."""
 
-    handlers: dict[str, Handler]
+    frames: dict[type, Callable[[Any, int], None]]  # typed frame class -> handler(frame, ts_recv_ns)
 
     def on_control(self, c: Control) -> None: ...
 
@@ -58,25 +59,36 @@ class _Base:
         self.market = market
         self.prefix = prefix_of(market)
         self.sink = sink
-        self.handlers = sink.handlers
+        self.frames = sink.frames
+        types = tuple(sink.frames)
+        frame_type = Union[types] if len(types) > 1 else types[0]  # noqa: UP007 -- built from a runtime tuple
+        self._decode = msgspec.json.Decoder(frame_type, strict=False).decode
+        self._known = frozenset(t.__struct_config__.tag for t in types)
         self._ping_channel = self.prefix + ".ping"
         self.sub_errors = 0
 
     def on_text(self, data: str) -> None:
+        ts_recv = time.time_ns()
+        try:
+            f = self._decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self._other(data)
+            return
+        if f.event == "update" or f.event == "all":
+            self.frames[type(f)](f, ts_recv)
+        else:
+            self._other(data)
+
+    def _other(self, data: str) -> None:
+        """Not an update of a channel we handle: a control frame (ack, pong, error) or a malformed frame."""
         try:
             r = _route.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            self.sink.on_malformed("route", data)
-            return
-        if r.event == "update" or r.event == "all":
-            h = self.handlers.get(r.channel)
-            if h is not None:
-                h(data)
-            return
-        try:
             c = _control.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            self.sink.on_malformed("control", data)
+            self.sink.on_malformed("frame", data)
+            return
+        if r.event == "update" and r.channel in self._known:
+            self.sink.on_malformed(r.channel, data)  # an update of our channel that does not fit its schema
             return
         if c.error is not None:
             self.sub_errors += 1
@@ -86,7 +98,7 @@ class _Base:
         self.on_text(data.decode(errors="replace"))
 
     def keepalive(self) -> str:
-        return '{"time":%d,"channel":"%s"}' % (int(time.time()), self._ping_channel)
+        return f'{{"time":{int(time.time())},"channel":"{self._ping_channel}"}}'
 
     @staticmethod
     def request(channel: str, event: str, payload: Any, auth: dict[str, str] | None = None) -> str:
@@ -160,4 +172,4 @@ def manager(session: aiohttp.ClientSession, config: WsConfig, adapter: Any, subs
                      on_disconnect=on_disconnect)
 
 
-__all__ = ["PublicWs", "PrivateWs", "Sink", "ws_config", "manager", "prefix_of", "BOOK_LEVELS", "BOOK_INTERVAL"]
+__all__ = ["BOOK_INTERVAL", "BOOK_LEVELS", "PrivateWs", "PublicWs", "Sink", "manager", "prefix_of", "ws_config"]
