@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main(rt: Runtime) -> None:
+        rt.without_bus()  # the simulator is a venue, not a bus client
         server = SimServer(sim)
         await server.start()
         rt.on_stop(server.stop)

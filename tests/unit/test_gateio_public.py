@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 def gateway(market: Market, mult: float = 1.0) -> GatePublicGateway:
     gw = GatePublicGateway(market, ["BTC-USDT"], None, None, None,  # type: ignore[arg-type]
                            VenueEndpoints(rest_url="http://x/api/v4", ws_url="ws://x/ws"), GatewayOptions())
-    gw.books["BTC_USDT"] = _Book("BTC-USDT", "BTC_USDT", MdSubjects.of(Venue.GATEIO, market, "BTC-USDT"), mult)
+    gw.books["BTC_USDT"] = _Book("BTC-USDT", "BTC_USDT", MdSubjects.of(Venue.GATEIO, market, "BTC-USDT"), 1.0 / mult)
     gw.feed = PublicWs(market, gw).on_text  # type: ignore[attr-defined]
     return gw
 
@@ -76,6 +76,15 @@ def test_futures_sizes_are_published_in_base():
                   '"s":"BTC_USDT","b":"54696.6","B":37000,"a":"54696.7","A":47061}}')
     _, bbo, _ = gw._out[0]
     assert bbo.bid_sz == pytest.approx(3.7) and bbo.ask_sz == pytest.approx(4.7061)
+
+
+def test_futures_base_sizes_carry_no_float_drift():
+    """416 contracts of 0.0001 BTC publish as 0.0416, not 0.041600000000000005."""
+    gw = gateway(Market.FUTURES, 0.0001)
+    gw.feed('{"time":1,"channel":"futures.book_ticker","event":"update","result":{"t":1615366379123,"u":2517661076,'
+                  '"s":"BTC_USDT","b":"54696.6","B":416,"a":"54696.7","A":3}}')
+    _, bbo, _ = gw._out[0]
+    assert bbo.bid_sz == 0.0416 and bbo.ask_sz == 0.0003
 
 
 def test_malformed_frame_is_counted_not_raised():

@@ -9,7 +9,7 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   book (REST ``limit=100``, the depth Gate advises and the depth we subscribe), with per-book backoff;
 * the published ``book`` is the top ``options.depth`` levels, at most every ``options.book_interval_ms``;
 * ``book_ticker`` -> ``bbo`` (a crossed top of book is dropped and counted), ``trades`` -> ``trade``;
-* futures: sizes are contracts and are published in base asset (x ``quanto_multiplier``);
+* futures: sizes are contracts and are published in base asset (contracts x ``quanto_multiplier``, computed as a division for exactness);
   ``futures.tickers`` -> ``mark``, ``index`` and ``funding`` (the current ``funding_rate`` with the next
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
   over REST at start (``funding_history()``).
@@ -75,7 +75,7 @@ LATENCY_SAMPLE = 16  # observe exchange->publish latency on 1 of N published eve
 
 
 class ContractBook(L2Book):
-    """An L2Book fed futures levels as decoded (``FLevel`` {p, s contracts}), stored in base (s x multiplier).
+    """An L2Book fed futures levels as decoded (``FLevel`` {p, s contracts}), stored in base (s / contracts-per-base).
 
     Saves building a (price, size) tuple per level on the hot path; snapshots still arrive as tuples
     (already in base) through ``replace``.
@@ -100,7 +100,7 @@ def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLe
         if s > 0.0:
             if p not in levels:
                 insort(px, p)
-            levels[p] = s * m
+            levels[p] = s / m
         elif p in levels:
             del levels[p]
             del px[bisect_left(px, p)]
@@ -148,7 +148,7 @@ class _Book:
         "venue_symbol",
     )
 
-    def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float) -> None:
+    def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float) -> None:  # mult: contracts per base unit (1 / quanto_multiplier)
         self.name = name
         self.venue_symbol = venue_symbol
         self.subj = subj
@@ -207,7 +207,9 @@ class GatePublicGateway:
         prefix = self.options.subject_prefix
         for name in self.wanted:
             info = self.symbols.info(name)
-            mult = float(info.contract_multiplier) if self.market is Market.FUTURES else 1.0
+            # ``mult`` holds contracts per base unit (1 / quanto_multiplier, e.g. 10000.0): dividing by an exact
+            # float is correctly rounded (416 / 10000 -> 0.0416) where multiplying drifts (416 * 0.0001 -> 0.041600000000000005).
+            mult = float(1 / info.contract_multiplier) if self.market is Market.FUTURES else 1.0
             b = _Book(name, info.venue_symbol, MdSubjects.of(V, self.market, name, prefix), mult)
             meta = self.meta.get(info.venue_symbol)
             if meta is not None:
@@ -348,7 +350,7 @@ class GatePublicGateway:
             return
         m = b.mult
         ts_event = r.t * 1_000_000
-        self._out.append((b.subj.bbo, BookTicker(V, Market.FUTURES, b.name, bp, bq * m, ap, aq * m, r.u, ts_event,
+        self._out.append((b.subj.bbo, BookTicker(V, Market.FUTURES, b.name, bp, bq / m, ap, aq / m, r.u, ts_event,
                                                  ts_recv, time.time_ns()), ts_event))
         self._out_event.set()
 
@@ -376,7 +378,7 @@ class GatePublicGateway:
         b.ts_event = r.t * 1_000_000
         if r.full:  # not documented for futures; handled like a snapshot (levels as base tuples)
             m = b.mult
-            changed = sync.on_full(r.u, [(lv.p, lv.s * m) for lv in r.b], [(lv.p, lv.s * m) for lv in r.a])
+            changed = sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
         elif b.mult != 1.0:
             changed = sync.on_diff(r.U, r.u, r.b, r.a)  # ContractBook reads FLevel and scales to base
         else:  # multiplier 1: FloatBook takes float pairs
@@ -417,7 +419,7 @@ class GatePublicGateway:
             self.n["trade"] += 1
             ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else int(r.create_time * 1e9)
             size = r.size
-            self._out.append((b.subj.trade, Trade(V, Market.FUTURES, b.name, r.price, abs(size) * b.mult,
+            self._out.append((b.subj.trade, Trade(V, Market.FUTURES, b.name, r.price, abs(size) / b.mult,
                                                   BUY if size > 0 else SELL, str(r.id), ts_event, ts_recv,
                                                   time.time_ns()), ts_event))
         self._out_event.set()
@@ -549,8 +551,8 @@ class GatePublicGateway:
                     else:
                         s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
                         m = b.mult
-                        ok = sync.on_snapshot(s.id, [(lv.p, lv.s * m) for lv in s.bids],
-                                              [(lv.p, lv.s * m) for lv in s.asks])
+                        ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids],
+                                              [(lv.p, lv.s / m) for lv in s.asks])
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
