@@ -222,6 +222,7 @@ class MexcPrivateGateway:
         self.key_renewals = 0
         self.keepalives = 0
         self._started = False
+        self._closing = False
         self._synced_once = False
 
     @property
@@ -254,12 +255,13 @@ class MexcPrivateGateway:
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
+        self._closing = True
+        self._wake.set()
         tasks = self._tasks + ([self._reconcile_task] if self._reconcile_task else [])
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
+            await asyncio.wait(tasks, timeout=2.0)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self._flush_events()
@@ -305,7 +307,7 @@ class MexcPrivateGateway:
         self._wake.set()
 
     async def _event_publisher(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             await self._flush_events()

@@ -119,6 +119,7 @@ class MexcPublicGateway:
         self.snapshots = 0
         self._exported: dict[str, int] = {}
         self._started = False
+        self._closing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -151,13 +152,14 @@ class MexcPublicGateway:
 
     async def stop(self) -> None:
         self._started = False
+        self._closing = True
+        self._wake.set()
         if self.ws is not None:
             await self.ws.stop()
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
+            await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
         with contextlib.suppress(Exception):
             await self._drain()
@@ -299,7 +301,7 @@ class MexcPublicGateway:
         self._publish_book(f)
 
     async def _publisher(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             await self._drain()

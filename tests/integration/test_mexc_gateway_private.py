@@ -1,0 +1,186 @@
+"""MEXC spot trading gateway against the in-process simulator and a real NATS (JetStream), including faults."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from arb.bus.connection import Bus
+from arb.config.credentials import Credentials, Secret
+from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.core.commands import CancelOrder, ErrorReply, OrderReply, PlaceOrder, QueryOrder
+from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce
+from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.server import SimServer
+from arb.testing import StreamSet
+from arb.testing.poll import eventually
+from arb.venues.mexc.private import MexcPrivateGateway, build_private
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT = "demo"
+CREDS = Credentials(ACCOUNT, "mx0vglsimdemokey00000001", Secret("simdemosecret0000000000000000001"))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    """A simulator on free ports."""
+    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as s:
+        yield s
+
+
+class Events:
+    """Execution events of this test, by kind."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[Any]] = defaultdict(list)
+
+    async def __call__(self, ev: Any, msg: Any) -> None:
+        self.by_kind[msg.subject.rsplit(".", 1)[-1]].append(ev)
+
+
+@pytest.fixture
+async def gateway(sim: SimServer, bus: Bus, subject_prefix: str,
+                  js_streams: StreamSet) -> AsyncIterator[tuple[MexcPrivateGateway, Events]]:
+    """A started trading gateway for the sim's MEXC demo account and a collector of its events."""
+    events = Events()
+    await bus.subscribe(f"{subject_prefix}ord.mexc.{ACCOUNT}.evt.>", events)
+    async with aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session,
+                           GatewayOptions(subject_prefix=subject_prefix, backoff_initial_s=0.05, backoff_max_s=0.2))
+        gw.handler.UNKNOWN_RESOLVE_DELAYS = (0.05, 0.1, 0.2)
+        await gw.start()
+        try:
+            await eventually(gw.ready, timeout=10, what="user stream connected and reconciled")
+            yield gw, events
+        finally:
+            await gw.stop()
+
+
+def _cmd(prefix: str, verb: str) -> str:
+    return f"{prefix}ord.mexc.{ACCOUNT}.cmd.{verb}"
+
+
+def _limit(cid: str, qty: str = "0.0012345", price: str = "50000.129", side: Side = Side.BUY, **kw: Any) -> PlaceOrder:
+    return PlaceOrder(cid, "BTC-USDT", Market.SPOT, side, Decimal(qty), price=Decimal(price), **kw)
+
+
+async def test_place_query_cancel_round_trip(gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                             subject_prefix: str) -> None:
+    """A limit order is rounded (never beyond the ask), placed once for a retried command, queried and canceled."""
+    gw, events = gateway
+    first = await bus.request(_cmd(subject_prefix, "place"), _limit("rt-1"))
+    again = await bus.request(_cmd(subject_prefix, "place"), _limit("rt-1"))
+    assert isinstance(first, OrderReply) and isinstance(again, OrderReply)
+    assert first.order.venue_order_id == again.order.venue_order_id
+    assert (first.order.price, first.order.qty) == (Decimal("50000.12"), Decimal("0.001234"))
+    q = await bus.request(_cmd(subject_prefix, "query"), QueryOrder("BTC-USDT", Market.SPOT, client_order_id="rt-1"))
+    assert isinstance(q, OrderReply) and q.order.status is OrderStatus.NEW
+    c = await bus.request(_cmd(subject_prefix, "cancel"), CancelOrder("BTC-USDT", Market.SPOT, client_order_id="rt-1"))
+    assert isinstance(c, OrderReply) and c.order.status is OrderStatus.CANCELED
+    await eventually(lambda: any(u.order.status is OrderStatus.CANCELED and u.order.client_order_id == "rt-1"
+                                 for u in events.by_kind["order"]), timeout=5)
+    opened = [o for o in await gw.trader.open_orders("BTC-USDT") if o.client_order_id == "rt-1"]
+    assert opened == []
+
+
+async def test_market_order_fills_and_publishes_fill(gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                                     subject_prefix: str) -> None:
+    """A market order replies with its final state; its fill and balances arrive as events."""
+    _, events = gateway
+    r = await bus.request(_cmd(subject_prefix, "place"),
+                          PlaceOrder("mk-1", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"),
+                                     order_type=OrderType.MARKET))
+    assert isinstance(r, OrderReply) and r.order.status is OrderStatus.FILLED
+    await eventually(lambda: [f for f in events.by_kind["fill"] if f.client_order_id == "mk-1"], timeout=5)
+    await eventually(lambda: [b for b in events.by_kind["balance"] if b.asset == "BTC" and not b.correction], timeout=5)
+
+
+async def test_venue_error_is_typed(gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                    subject_prefix: str) -> None:
+    """A post-only order that would take is refused with the venue's code and message."""
+    r = await bus.request(_cmd(subject_prefix, "place"),
+                          _limit("po-1", price="90000", tif=TimeInForce.POST_ONLY))
+    assert isinstance(r, ErrorReply) and r.kind == "venue_client" and r.code and r.message
+
+
+async def test_validation_before_sending(gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                         subject_prefix: str) -> None:
+    """Below the minimum notional is refused locally with a validation error."""
+    r = await bus.request(_cmd(subject_prefix, "place"), _limit("mn-1", qty="0.00001", price="10"))
+    assert isinstance(r, ErrorReply) and r.kind == "validation"
+
+
+async def test_5xx_on_place_is_resolved_by_query(sim: SimServer, gateway: tuple[MexcPrivateGateway, Events],
+                                                 bus: Bus, subject_prefix: str) -> None:
+    """A 5xx after the venue accepted the order: resolved by querying, exactly one order exists."""
+    gw, _ = gateway
+    sim.ctx.faults.arm("rest_5xx", "mexc", "spot", count=1, params={"after": True})
+    r = await bus.request(_cmd(subject_prefix, "place"), _limit("u-1"), timeout=10)
+    assert isinstance(r, OrderReply) and r.order.client_order_id == "u-1"
+    mine = [o for o in await gw.trader.open_orders("BTC-USDT") if o.client_order_id == "u-1"]
+    assert len(mine) == 1
+
+
+async def test_5xx_before_the_venue_acted_is_not_placed(sim: SimServer, gateway: tuple[MexcPrivateGateway, Events],
+                                                        bus: Bus, subject_prefix: str) -> None:
+    """A 5xx that stopped the request: the query says unknown order, so the reply says not placed (resendable)."""
+    sim.ctx.faults.arm("rest_5xx", "mexc", "spot", count=1)
+    r = await bus.request(_cmd(subject_prefix, "place"), _limit("u-2"), timeout=10)
+    assert isinstance(r, ErrorReply) and not r.status_unknown and r.retryable
+
+
+async def test_429_is_a_rate_limited_reply(sim: SimServer, gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                           subject_prefix: str) -> None:
+    """A 429 comes back as rate_limited; the limiter then holds requests for Retry-After."""
+    gw, _ = gateway
+    sim.ctx.faults.arm("rest_429", "mexc", "spot", count=1, params={"retry_after": 0.3})
+    r = await bus.request(_cmd(subject_prefix, "place"), _limit("rl-1"))
+    assert isinstance(r, ErrorReply) and r.kind == "rate_limited" and r.retryable
+    assert gw.rest.limiter.blocked_until > 0
+    r2 = await bus.request(_cmd(subject_prefix, "place"), _limit("rl-1"))
+    assert isinstance(r2, OrderReply)
+
+
+async def test_fill_before_ack(sim: SimServer, gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                               subject_prefix: str) -> None:
+    """The fill is pushed before the REST ack: the reply still carries the latest state, the fill is published once."""
+    _, events = gateway
+    sim.ctx.faults.arm("fill_before_ack", "mexc", "spot", count=1)
+    r = await bus.request(_cmd(subject_prefix, "place"), _limit("fb-1", price="90000", tif=TimeInForce.IOC))
+    assert isinstance(r, OrderReply) and r.order.filled_qty > 0
+    await eventually(lambda: len([f for f in events.by_kind["fill"] if f.client_order_id == "fb-1"]) >= 1, timeout=5)
+    fills = [f.trade_id for f in events.by_kind["fill"] if f.client_order_id == "fb-1"]
+    assert len(fills) == len(set(fills))
+
+
+async def test_listen_key_expiry_recreates_key_and_reconciles(sim: SimServer,
+                                                              gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                                              subject_prefix: str) -> None:
+    """The venue expires the listenKey: a new key, a reconnect, a reconcile with corrections, and events flow again."""
+    gw, events = gateway
+    key, reconciles = gw.listen_key, gw.reconciles
+    await bus.request(_cmd(subject_prefix, "place"), _limit("lk-1"))
+    sim.ctx.faults.arm("listenkey_expire", "mexc", "spot", count=1)
+    await eventually(lambda: gw.listen_key != key and gw.reconciles > reconciles, timeout=15)
+    assert any(u.correction and u.order.client_order_id == "lk-1" for u in events.by_kind["order"])
+    await bus.request(_cmd(subject_prefix, "cancel"), CancelOrder("BTC-USDT", Market.SPOT, client_order_id="lk-1"))
+    await eventually(lambda: any(not u.correction and u.order.status is OrderStatus.CANCELED
+                                 and u.order.client_order_id == "lk-1" for u in events.by_kind["order"]), timeout=10)
+
+
+async def test_drop_reconciles_missed_fill(sim: SimServer, gateway: tuple[MexcPrivateGateway, Events], bus: Bus,
+                                           subject_prefix: str) -> None:
+    """A user-stream drop: after the reconnect open orders, fills and balances are republished as corrections."""
+    gw, events = gateway
+    await bus.request(_cmd(subject_prefix, "place"), _limit("dr-1"))
+    reconciles = gw.reconciles
+    sim.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
+    await eventually(lambda: gw.reconciles > reconciles, timeout=15)
+    assert any(b.correction for b in events.by_kind["balance"])
+    assert any(u.correction and u.order.client_order_id == "dr-1" for u in events.by_kind["order"])
