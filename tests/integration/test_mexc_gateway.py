@@ -12,7 +12,7 @@ import pytest
 from arb.bus.connection import Bus
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market
-from arb.core.errors import SymbolError
+from arb.core.errors import RateLimited, SymbolError
 from arb.core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
@@ -198,7 +198,7 @@ async def test_snapshot_429_is_retried(sim: SimServer, session: aiohttp.ClientSe
     sim.ctx.faults.arm("rest_429", "mexc", "spot", count=1, params={"retry_after": 0.2})
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    with pytest.raises(Exception):
+    with pytest.raises(RateLimited):
         await gw.start()  # exchangeInfo itself met the 429: start-up fails loudly
     await gw.stop()
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,

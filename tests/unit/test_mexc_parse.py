@@ -9,6 +9,8 @@ from arb.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from arb.core.errors import ProtocolError
 from arb.venues.mexc import parse
 from arb.venues.mexc.schemas import OrderRaw, TradeRaw
+from google.protobuf.message import DecodeError
+
 from proto.gen.mexc.PrivateAccountV3Api_pb2 import PrivateAccountV3Api
 from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
 from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
@@ -48,7 +50,7 @@ def test_unknown_fields_are_tolerated() -> None:
 
 def test_truncated_frame_raises() -> None:
     """A truncated frame is an error (counted by the gateway), not a silent partial message."""
-    with pytest.raises(Exception):
+    with pytest.raises(DecodeError):
         parse.decode_wrapper(DEPTH_VECTOR[:-5])
 
 
@@ -86,7 +88,7 @@ def test_private_order_from_docs_payload() -> None:
         cumulativeAmount="3.6962", status=2, createTime=1736417034259)
     o = parse.pb_order(PrivateOrdersV3Api.FromString(body.SerializeToString()), "MX-USDT", "a", 0, 1)
     assert (o.side, o.order_type, o.status) == (Side.SELL, OrderType.MARKET, OrderStatus.FILLED)
-    assert (o.filled_qty, o.avg_price, o.price) == (Decimal("1"), Decimal("3.6962"), None)
+    assert (o.filled_qty, o.avg_price, o.price) == (Decimal(1), Decimal("3.6962"), None)
     assert o.ts_event == 1736417034259_000_000
 
 

@@ -42,7 +42,7 @@ def test_rules_from_precisions() -> None:
     """tick = 10^-quotePrecision, step = 10^-baseAssetPrecision, minimums from the docs' fields."""
     info = _map().info("BTC-USDT")
     assert (info.tick_size, info.lot_step, info.min_qty, info.min_notional) == (
-        Decimal("0.01"), Decimal("0.000001"), Decimal("0.000001"), Decimal("1"))
+        Decimal("0.01"), Decimal("0.000001"), Decimal("0.000001"), Decimal(1))
     assert info.venue_symbol == "BTCUSDT"
 
 
@@ -87,4 +87,4 @@ def test_min_notional_checked_before_sending() -> None:
     """Below the quote minimum is a ValidationError, not a venue round trip."""
     info = _map().info("NEIRO-ETH")
     with pytest.raises(ValidationError, match="notional"):
-        prepare(PlaceOrder("c", "NEIRO-ETH", Market.SPOT, Side.BUY, Decimal("100"), price=Decimal("0.0000004")), info)
+        prepare(PlaceOrder("c", "NEIRO-ETH", Market.SPOT, Side.BUY, Decimal(100), price=Decimal("0.0000004")), info)

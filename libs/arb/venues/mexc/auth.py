@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ...config.credentials import Credentials, Secret
 from ..common.rest import RestRequest
@@ -32,7 +32,7 @@ def sign(secret: Secret | str, total_params: str | bytes) -> str:
 class ServerClock:
     """Local wall clock corrected by the venue's: ``offset_ms`` = serverTime - local midpoint of the request."""
 
-    __slots__ = ("offset_ms", "_now_ms", "synced")
+    __slots__ = ("_now_ms", "offset_ms", "synced")
 
     def __init__(self, now_ms: Callable[[], int] | None = None) -> None:
         self.offset_ms = 0
@@ -74,4 +74,4 @@ class Signer:
         return "MexcSigner(****)"
 
 
-__all__ = ["sign", "Signer", "ServerClock", "API_KEY_HEADER"]
+__all__ = ["API_KEY_HEADER", "ServerClock", "Signer", "sign"]

@@ -62,4 +62,4 @@ def is_clock_error(exc: BaseException) -> bool:
     return isinstance(exc, VenueError) and exc.code in (TIMESTAMP_OUTSIDE_RECV_WINDOW, INVALID_REQUEST_TIME)
 
 
-__all__ = ["parse_error", "is_order_not_found", "is_clock_error", "ORDER_NOT_FOUND", "CODES"]
+__all__ = ["CODES", "ORDER_NOT_FOUND", "is_clock_error", "is_order_not_found", "parse_error"]

@@ -246,6 +246,19 @@ def rest_fill(raw: TradeRaw, symbol: str, account: str, client_order_id: str, ts
 
 
 __all__ = [
-    "decode_wrapper", "control", "event_ms", "version", "book_ticker", "depth_levels", "trades", "public_channels",
-    "pb_order", "pb_fill", "pb_balance", "rest_order", "rest_fill", "order_type_out", "PRIVATE_CHANNELS",
+    "PRIVATE_CHANNELS",
+    "book_ticker",
+    "control",
+    "decode_wrapper",
+    "depth_levels",
+    "event_ms",
+    "order_type_out",
+    "pb_balance",
+    "pb_fill",
+    "pb_order",
+    "public_channels",
+    "rest_fill",
+    "rest_order",
+    "trades",
+    "version",
 ]

@@ -21,7 +21,8 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -300,7 +301,7 @@ class MexcPrivateGateway:
             else:
                 self.unrouted += 1
                 return
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
             self.parse_errors += 1
             self._rlog("malformed", "mexc spot private: malformed frame skipped (%s: %.200s)", type(e).__name__, str(e))
             return
@@ -327,7 +328,7 @@ class MexcPrivateGateway:
                     else:
                         await h.on_balance(ev)
                     break
-                except Exception as e:  # JetStream unavailable: retry, execution events matter
+                except Exception as e:  # noqa: BLE001 -- JetStream unavailable: retry, execution events matter
                     self._rlog(("publish", kind), "mexc spot private: %s event publish failed: %s", kind, e)
                     await asyncio.sleep(min(0.1 * 2 ** attempt, 2.0))
             q.popleft()
@@ -373,7 +374,7 @@ class MexcPrivateGateway:
             old = self.listen_key
             try:
                 await self._check_key()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
                 self._rlog(("keepalive",), "mexc spot private: listenKey keepalive failed: %s", e)
                 continue
             if self.listen_key != old:
@@ -390,7 +391,7 @@ class MexcPrivateGateway:
     async def _on_disconnect(self, conn: WsConnection) -> None:
         try:
             await asyncio.wait_for(self._check_key(), self.options.request_timeout_s)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
             self._rlog(("keycheck",), "mexc spot private: listenKey check after disconnect failed: %s", e)
 
     def _on_reconnect(self, conn: WsConnection) -> None:
@@ -416,7 +417,7 @@ class MexcPrivateGateway:
             self._reconcile_again = False
             try:
                 counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
                 self._rlog(("reconcile",), "mexc spot private: reconcile failed: %s", e)
                 await asyncio.sleep(min(0.5 * 2 ** attempt, 30.0))
                 attempt += 1
@@ -440,13 +441,13 @@ class MexcPrivateGateway:
             await asyncio.sleep(self.options.symbol_refresh_s)
             try:
                 await self._load_symbols()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
                 self._rlog(("symbols",), "mexc spot private: exchangeInfo refresh failed: %s", e)
 
 
 def _rest_base(url: str) -> str:
     u = url.rstrip("/")
-    return u[: -len("/api/v3")] if u.endswith("/api/v3") else u
+    return u.removesuffix("/api/v3")
 
 
 def build_private(endpoints: VenueEndpoints, market: Market, account: str, credentials: Credentials, bus: Bus,
@@ -464,4 +465,4 @@ def build_private(endpoints: VenueEndpoints, market: Market, account: str, crede
     return MexcPrivateGateway(rest, ws_factory, endpoints.ws_url, market, account, bus, options)
 
 
-__all__ = ["MexcTrader", "MexcPrivateGateway", "build_private"]
+__all__ = ["MexcPrivateGateway", "MexcTrader", "build_private"]

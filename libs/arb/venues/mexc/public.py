@@ -22,7 +22,8 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -54,9 +55,25 @@ _MS = 1_000_000
 class SymbolFeed:
     """Everything the hot path needs for one symbol, resolved once."""
 
-    __slots__ = ("info", "name", "venue_symbol", "subj", "sync", "dirty", "last_book_pub", "last_bbo_seq",
-                 "last_trade_ms", "last_trade_ids", "ts_event", "ts_recv", "stale_since", "snap_failures",
-                 "next_snap_at", "channels", "published_state")
+    __slots__ = (
+        "channels",
+        "dirty",
+        "info",
+        "last_bbo_seq",
+        "last_book_pub",
+        "last_trade_ids",
+        "last_trade_ms",
+        "name",
+        "next_snap_at",
+        "published_state",
+        "snap_failures",
+        "stale_since",
+        "subj",
+        "sync",
+        "ts_event",
+        "ts_recv",
+        "venue_symbol",
+    )
 
     def __init__(self, info: SymbolInfo, subj: MdSubjects, channels: tuple[str, str, str]) -> None:
         self.info = info
@@ -126,17 +143,7 @@ class MexcPublicGateway:
     async def start(self) -> None:
         """Load symbol rules (SymbolError for a bad configured symbol), subscribe, start the book loops."""
         await self._load_symbols(initial=True)
-        subs: list[str] = []
-        for info in check_configured(self.symbols, self.configured):
-            ch = parse.public_channels(info.venue_symbol, self.interval)
-            f = SymbolFeed(info, MdSubjects.of(Venue.MEXC, self.market, info.name, self.options.subject_prefix), ch)
-            self.feeds[info.name] = f
-            for kind, c in enumerate(ch):
-                self._routes[c] = (kind, f)
-            self._fallback[(parse.B_DEPTH, info.venue_symbol)] = (_DEPTH, f)
-            self._fallback[(parse.B_BBO, info.venue_symbol)] = (_BBO, f)
-            self._fallback[(parse.B_DEALS, info.venue_symbol)] = (_DEALS, f)
-            subs.extend(ch)
+        subs = self.install_feeds(check_configured(self.symbols, self.configured))
         self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -149,6 +156,21 @@ class MexcPublicGateway:
         self._started = True
         await self.ws.start()
         log.info("mexc spot md: %d symbols on %d connection(s)", len(self.feeds), len(self.ws.shards))
+
+    def install_feeds(self, infos: list[SymbolInfo]) -> list[str]:
+        """Per-symbol state, subjects and routes (built once); returns the channels to subscribe."""
+        subs: list[str] = []
+        for info in infos:
+            ch = parse.public_channels(info.venue_symbol, self.interval)
+            f = SymbolFeed(info, MdSubjects.of(Venue.MEXC, self.market, info.name, self.options.subject_prefix), ch)
+            self.feeds[info.name] = f
+            for kind, c in enumerate(ch):
+                self._routes[c] = (kind, f)
+            self._fallback[(parse.B_DEPTH, info.venue_symbol)] = (_DEPTH, f)
+            self._fallback[(parse.B_BBO, info.venue_symbol)] = (_BBO, f)
+            self._fallback[(parse.B_DEALS, info.venue_symbol)] = (_DEALS, f)
+            subs.extend(ch)
+        return subs
 
     async def stop(self) -> None:
         self._started = False
@@ -206,7 +228,7 @@ class MexcPublicGateway:
                 self._on_bbo(f, w, ts_recv)
             else:
                 self._on_deals(f, w, ts_recv)
-        except Exception as e:  # malformed frame: counted, logged (rate-limited), never fatal
+        except Exception as e:  # noqa: BLE001 -- malformed frame: counted, logged (rate-limited), never fatal
             self.parse_errors += 1
             self._rlog("malformed", "mexc spot: malformed frame skipped (%s: %.200s), %d bytes", type(e).__name__,
                        str(e), len(data))
@@ -315,7 +337,7 @@ class MexcPublicGateway:
             subject, ev = out.popleft()
             try:
                 await publish(subject, encode(ev))
-            except Exception as e:  # NATS reconnecting with a full buffer: drop market data, count it
+            except Exception as e:  # noqa: BLE001 -- NATS reconnecting with a full buffer: drop market data, count it
                 self._rlog("publish", "mexc spot: publish failed (%s), market data dropped", type(e).__name__)
                 continue
             n += 1
@@ -362,7 +384,7 @@ class MexcPublicGateway:
         sync.begin_snapshot()
         try:
             d = await self.rest.depth(f.venue_symbol, self.options.snapshot_limit)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
             sync.snapshot_failed()
             f.snap_failures += 1
             f.next_snap_at = time.monotonic() + min(0.2 * 2 ** min(f.snap_failures, 6), 10.0)
@@ -410,7 +432,7 @@ class MexcPublicGateway:
             await asyncio.sleep(self.options.symbol_refresh_s)
             try:
                 await self._load_symbols()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
                 self._rlog(("symbols",), "mexc spot: exchangeInfo refresh failed: %s", e)
 
     # ------------------------------------------------------------------ metrics
@@ -468,7 +490,7 @@ _KIND = {BookTicker: "bbo", Trade: "trade", BookSnapshot: "book"}
 def _rest_base(url: str) -> str:
     """Accept ``https://api.mexc.com`` and ``http://host:port/api/v3`` alike (paths are added as /api/v3/...)."""
     u = url.rstrip("/")
-    return u[: -len("/api/v3")] if u.endswith("/api/v3") else u
+    return u.removesuffix("/api/v3")
 
 
 def build_public(endpoints: VenueEndpoints, market: Market, symbols: list[str], bus: Bus,

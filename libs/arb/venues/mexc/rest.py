@@ -113,7 +113,7 @@ class MexcPrivateRest:
         self.time_syncs += 1
         return self.clock.offset_ms
 
-    async def _signed(self, method: str, path: str, params: Any, cost: Any, type: Any) -> Any:  # noqa: A002
+    async def _signed(self, method: str, path: str, params: Any, cost: Any, type: Any) -> Any:
         try:
             return await self.http.request(method, P + path, params=params, signed=True, cost=cost, type=type)
         except VenueError as e:
@@ -190,4 +190,4 @@ def _order_ref(venue_symbol: str, client_order_id: str, order_id: str) -> list[t
     return params
 
 
-__all__ = ["MexcPublicRest", "MexcPrivateRest", "PUBLIC_LIMITS", "PRIVATE_LIMITS", "depth_weight"]
+__all__ = ["PRIVATE_LIMITS", "PUBLIC_LIMITS", "MexcPrivateRest", "MexcPublicRest", "depth_weight"]

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 from ...core.enums import Market, SymbolStatus, Venue
 from ...core.errors import SymbolError
@@ -102,4 +102,4 @@ def check_configured(symbols: SymbolMap, names: Iterable[str]) -> list[SymbolInf
     return out
 
 
-__all__ = ["to_info", "symbol_map", "status_of", "check_configured"]
+__all__ = ["check_configured", "status_of", "symbol_map", "to_info"]

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 import msgspec
 
@@ -98,4 +98,4 @@ class MexcWsAdapter:
         return PING
 
 
-__all__ = ["MexcWsAdapter", "ws_config", "subscribe_message", "PING", "MAX_SUBS_PER_CONN"]
+__all__ = ["MAX_SUBS_PER_CONN", "PING", "MexcWsAdapter", "subscribe_message", "ws_config"]
