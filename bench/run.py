@@ -15,6 +15,7 @@ MODULES = [
     "bench.bench_symbols",
     "bench.bench_logger",
     "bench.bench_bus",
+    "bench.bench_mexc",
     "bench.bench_gateio",
     "bench.bench_book",
     "bench.bench_sim",
