@@ -190,7 +190,8 @@ async def test_connection_loss_reconnects_and_resyncs(fault: str, sim: SimServer
         sim.ctx.faults.arm(fault, "mexc", "spot", count=1, params={"seconds": 3})
         await eventually(lambda: gw.counters()["reconnects"] >= 1, timeout=15)
         await eventually(gw.ready, timeout=10, what="resynced after reconnect")
-        assert any(s.state is BookState.STALE and s.reason == "disconnected" for s in sink.by_kind["status"])
+        await eventually(lambda: any(s.state is BookState.STALE and s.reason == "disconnected"
+                                     for s in sink.by_kind["status"]), timeout=10, what="disconnected status on the bus")
         if fault == "ws_stall":
             assert gw.counters()["stalls"] >= 1
     finally:
@@ -226,6 +227,8 @@ async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSe
     await gw.start()
     try:
         await eventually(gw.ready, timeout=10)
+        await eventually(lambda: any(s.state is BookState.OK for s in sink.by_kind["status"]), timeout=10,
+                         what="initial OK status delivered before counting")
         n_status = len(sink.by_kind["status"])
         await eventually(lambda: gw.counters()["rotations"] >= 2, timeout=15)
         c = gw.counters()
