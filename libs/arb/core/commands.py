@@ -57,6 +57,13 @@ class SetLeverage(msgspec.Struct, frozen=True, tag="set_leverage"):
     ts_pub: int = 0
 
 
+class QueryBalances(msgspec.Struct, frozen=True, tag="balances"):
+    """Every balance of this account on ``market`` as the venue reports it now (reply: BalancesReply)."""
+
+    market: Market
+    ts_pub: int = 0
+
+
 class OrderReply(msgspec.Struct, frozen=True, tag="order_reply"):
     order: Order
 
@@ -87,7 +94,7 @@ class ErrorReply(msgspec.Struct, frozen=True, tag="error"):
     status_unknown: bool = False
 
 
-Command = PlaceOrder | CancelOrder | CancelAll | QueryOrder | SetLeverage
+Command = PlaceOrder | CancelOrder | CancelAll | QueryOrder | SetLeverage | QueryBalances
 Reply = OrderReply | OrdersReply | LeverageReply | BalancesReply | ErrorReply
 
 COMMAND_VERBS: dict[type, str] = {
@@ -96,4 +103,5 @@ COMMAND_VERBS: dict[type, str] = {
     CancelAll: "cancel_all",
     QueryOrder: "query",
     SetLeverage: "set_leverage",
+    QueryBalances: "balances",
 }

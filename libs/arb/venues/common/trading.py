@@ -28,6 +28,7 @@ from ...bus.connection import Bus
 from ...bus.subjects import OrdSubjects
 from ...core.clock import now_ns
 from ...core.commands import (
+    BalancesReply,
     CancelAll,
     CancelOrder,
     ErrorReply,
@@ -35,6 +36,7 @@ from ...core.commands import (
     OrderReply,
     OrdersReply,
     PlaceOrder,
+    QueryBalances,
     QueryOrder,
     SetLeverage,
 )
@@ -235,6 +237,9 @@ class CommandHandler:
                 if cmd.leverage < 0:
                     raise ValidationError(f"leverage: must be >= 0 (0 = cross), got {cmd.leverage}")
                 return LeverageReply(await self.trader.set_leverage(cmd.symbol, cmd.leverage))
+            if isinstance(cmd, QueryBalances):
+                self._check_market(cmd.market)
+                return BalancesReply(await self.trader.balances())
             return ErrorReply("validation", "UNSUPPORTED", f"{type(cmd).__name__} is not a command")
         except Exception as exc:  # every failure becomes a typed reply; the gateway keeps serving
             return error_reply(exc)
