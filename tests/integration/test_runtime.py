@@ -5,8 +5,9 @@ from __future__ import annotations
 import aiohttp
 import msgspec
 import pytest
-
+from arb.bus.streams import ensure_streams
 from arb.config.loader import parse_config
+from arb.obs import runtime
 from arb.obs.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -49,3 +50,22 @@ async def test_stop_hooks_run_newest_first_and_failures_do_not_stop_the_rest():
     rt.on_stop(lambda: order.append("last"))
     await rt.shutdown()
     assert order == ["last", "boom", "first"]
+
+
+async def test_not_ready_while_the_streams_are_being_declared(nats_url: str, subject_prefix: str, js_streams,
+                                                              monkeypatch: pytest.MonkeyPatch):
+    """/readyz stays 503 until connect_bus() has declared the streams, so nothing is sent to a half-started service."""
+    cfg = parse_config({"http": {"port": 0}, "nats": {"url": nats_url, "subject_prefix": subject_prefix}})
+    rt = Runtime("rt-streams", cfg, None)
+    seen: list[dict[str, bool]] = []
+
+    async def declare_streams(js, limits, prefix):  # the real declaration, noting readiness as it starts
+        seen.append(rt.readiness())
+        return await ensure_streams(js, limits, prefix)
+
+    monkeypatch.setattr(runtime, "ensure_streams", declare_streams)
+    try:
+        await rt.connect_bus()
+        assert seen == [{"nats": False}] and rt.readiness() == {"nats": True}
+    finally:
+        await rt.shutdown()

@@ -56,8 +56,9 @@ class Runtime:
         self._ready_checks: dict[str, ReadyCheck] = {}
         self._stop_hooks: list[StopHook] = []
         self._runner: web.AppRunner | None = None
-        # Not ready until the bus is up; a service without NATS (the simulator) calls without_bus().
-        self.ready_check("nats", lambda: self.bus is not None and self.bus.connected)
+        # Not ready until connect_bus() is done (connected, streams declared); a service without NATS (the
+        # simulator) calls without_bus().
+        self.ready_check("nats", lambda: False)
 
     # -- wiring -----------------------------------------------------------------------------------
     def ready_check(self, name: str, check: ReadyCheck) -> None:
@@ -98,9 +99,9 @@ class Runtime:
                 last[0] = bus.reconnects
             return bus.connected
 
-        self.ready_check("nats", reconnects)
-        if streams:
+        if streams:  # before the check below: a service whose streams are missing cannot publish acked yet
             await ensure_streams(bus.js, self.cfg.streams, self.cfg.nats.subject_prefix)
+        self.ready_check("nats", reconnects)
         return bus
 
     # -- HTTP -------------------------------------------------------------------------------------
