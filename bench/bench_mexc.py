@@ -4,7 +4,8 @@ Frames are real ``PushDataV3ApiWrapper`` bytes (built with the generated protobu
 captured live pushes in exchange-facts 1.5). Both sides get the same bytes:
 
 * ours: ``MexcPublicGateway.on_binary(frame)`` (decode, route, normalize, sequence-check and apply to the L2
-  book for depth, queue for publishing); the queue is cleared outside the timed region every batch.
+  book for depth, queue for publishing); the queue is cleared every 1,024 frames. Measured with the compiled
+  frame reader and again with the upb fallback a build without a C compiler gets.
 * ccxt.pro: ``mexc().handle_message(client, frame)`` (its own ``decode_proto_msg`` = ParseFromString +
   MessageToDict, then the channel handler that builds its ticker / applies its order book delta).
 
@@ -22,6 +23,8 @@ from typing import Any
 from arb.config.schema import GatewayOptions
 from arb.core.enums import Market, Venue
 from arb.core.symbols import Symbol, SymbolInfo
+from arb.venues.mexc import public as mexc_public
+from arb.venues.mexc import wire
 from arb.venues.mexc.public import MexcPublicGateway
 
 from bench.common import Row
@@ -166,6 +169,15 @@ async def _throughput(frames: list[bytes]) -> float:
     return len(frames) / (dt / 1e9)
 
 
+def _upb_per_frame_ns(frames: list[bytes], fresh_book: bool) -> float:
+    saved = mexc_public._decode
+    mexc_public._decode = wire.decode_public_py
+    try:
+        return _ours_per_frame_ns(frames, fresh_book)
+    finally:
+        mexc_public._decode = saved
+
+
 def run() -> list[Row]:
     bbo = bbo_frames(N_FRAMES)
     depth = depth_frames(N_FRAMES)
@@ -173,6 +185,8 @@ def run() -> list[Row]:
     ours_bbo = _ours_per_frame_ns(bbo, False) / 1000
     ours_depth = _ours_per_frame_ns(depth, True) / 1000
     ours_deal = _ours_per_frame_ns(deals, False) / 1000
+    upb_bbo = _upb_per_frame_ns(bbo, False) / 1000
+    upb_depth = _upb_per_frame_ns(depth, True) / 1000
     peer_bbo = asyncio.run(_ccxt_per_frame_ns(bbo[:5000], False))
     peer_depth = asyncio.run(_ccxt_per_frame_ns(depth[:5000], True))
     peer_deal = asyncio.run(_ccxt_per_frame_ns(deals[:2000], False))
@@ -184,16 +198,23 @@ def run() -> list[Row]:
             mixed.append(deals[i // 4])
     fps = asyncio.run(_throughput(mixed))
     us = lambda x: None if x is None else x / 1000
+    impl = f" [{wire.IMPL}]"
     rows = [
-        Row(figure="mexc bookTicker frame: decode+normalize", ours=ours_bbo, unit="us/frame", peer=us(peer_bbo),
+        Row(figure="mexc bookTicker frame: decode+normalize" + impl, ours=ours_bbo, unit="us/frame", peer=us(peer_bbo),
             peer_name="ccxt.pro mexc handle_message", target="<= 2 us"),
-        Row(figure="mexc depth frame (4 levels): decode+normalize+book", ours=ours_depth, unit="us/frame",
+        Row(figure="mexc depth frame (4 levels): decode+normalize+book" + impl, ours=ours_depth, unit="us/frame",
             peer=us(peer_depth), peer_name="ccxt.pro mexc handle_message", target="<= 4 us"),
         Row(figure="mexc deals frame (1 deal): decode+normalize", ours=ours_deal, unit="us/frame", peer=us(peer_deal),
             peer_name="ccxt.pro mexc handle_message"),
     ]
     for r in rows:
         r.met = r.ours <= float(r.target.split()[1]) if r.target else None
+    rows += [
+        Row(figure="mexc bookTicker frame, upb fallback (no C compiler)", ours=upb_bbo, unit="us/frame",
+            peer=us(peer_bbo), peer_name="ccxt.pro mexc handle_message"),
+        Row(figure="mexc depth frame, upb fallback (no C compiler)", ours=upb_depth, unit="us/frame",
+            peer=us(peer_depth), peer_name="ccxt.pro mexc handle_message"),
+    ]
     for name, ours, peer in (("bookTicker", ours_bbo, peer_bbo), ("depth", ours_depth, peer_depth)):
         if peer is not None:
             rows.append(Row(figure=f"mexc {name}: speed-up over ccxt.pro", ours=(peer / 1000) / ours, unit="x",

@@ -1,4 +1,4 @@
-"""MEXC wire parsing: protobuf pushes (binary test vector and docs payloads), control replies, REST orders."""
+"""MEXC parsing: private protobuf pushes (docs payloads), control replies, REST orders (public pushes: test_mexc_wire)."""
 
 from __future__ import annotations
 
@@ -9,76 +9,12 @@ from arb.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from arb.core.errors import ProtocolError
 from arb.venues.mexc import parse
 from arb.venues.mexc.schemas import OrderRaw, TradeRaw
-from google.protobuf.message import DecodeError
 
 from proto.gen.mexc.PrivateAccountV3Api_pb2 import PrivateAccountV3Api
 from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
 from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
-from proto.gen.mexc.PublicAggreBookTickerV3Api_pb2 import PublicAggreBookTickerV3Api
-from proto.gen.mexc.PublicAggreDealsV3Api_pb2 import PublicAggreDealsV3Api, PublicAggreDealsV3ApiItem
-from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 
 pytestmark = pytest.mark.unit
-
-# exchange-facts 1.5: hand-encoded aggre depth frame, verified by a generic decoder
-DEPTH_VECTOR = bytes.fromhex(
-    "0a2f73706f74407075626c69632e61676772652e64657074682e76332e6170692e7062403130306d7340425443555344541a07425443"
-    "555344543" "0a8e3eef58833ca136c0a0e0a093131373134352e343912013012170a093131373035332e3431120a312e38363833373237"
-    "311a2773706f74407075626c69632e61676772652e64657074682e76332e6170692e7062403130306d73220b343332393633363332"
-    "33362a0b3433323936333633323535"
-)
-
-
-def test_depth_vector_decodes_to_versions_and_levels() -> None:
-    """The binary aggre depth vector gives channel, symbol, sendTime, versions and absolute levels."""
-    w = parse.decode_wrapper(DEPTH_VECTOR)
-    first, last, bids, asks = parse.depth_levels(w.publicAggreDepths)
-    assert w.channel == "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
-    assert w.symbol == "BTCUSDT"
-    assert parse.event_ms(w) == 1754741322152
-    assert (first, last) == (43296363236, 43296363255)
-    assert bids == [(117053.41, 1.86837271)]
-    assert asks == [(117145.49, 0.0)]
-
-
-def test_unknown_fields_are_tolerated() -> None:
-    """A frame with fields we do not know (MEXC adds fields) still decodes."""
-    extra = bytes([0xF8, 0x7F, 0x01])  # field 2047, varint 1: unknown to our schema
-    w = parse.decode_wrapper(DEPTH_VECTOR + extra)
-    assert parse.depth_levels(w.publicAggreDepths)[0] == 43296363236
-
-
-def test_truncated_frame_raises() -> None:
-    """A truncated frame is an error (counted by the gateway), not a silent partial message."""
-    with pytest.raises(DecodeError):
-        parse.decode_wrapper(DEPTH_VECTOR[:-5])
-
-
-def test_book_ticker_from_docs_payload() -> None:
-    """The docs' aggre bookTicker payload becomes a BookTicker with floats and ns times."""
-    w = PushDataV3ApiWrapper(
-        channel="spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT", symbol="BTCUSDT", sendTime=1736412092433,
-        publicAggreBookTicker=PublicAggreBookTickerV3Api(
-            bidPrice="93387.28", bidQuantity="3.73485", askPrice="93387.29", askQuantity="7.669875"),
-    )
-    w2 = parse.decode_wrapper(w.SerializeToString())
-    ev = parse.book_ticker(w2.publicAggreBookTicker, "BTC-USDT", parse.event_ms(w2) * 1_000_000, 5)
-    assert (ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz) == (93387.28, 3.73485, 93387.29, 7.669875)
-    assert ev.ts_event == 1736412092433_000_000
-    assert ev.seq == 0
-
-
-def test_deals_from_docs_payload() -> None:
-    """The docs' deals payload: tradeType 2 is a taker sell, time in ms becomes ns."""
-    w = PushDataV3ApiWrapper(
-        channel="spot@public.aggre.deals.v3.api.pb@100ms@BTCUSDT", symbol="BTCUSDT", sendTime=1736409765052,
-        publicAggreDeals=PublicAggreDealsV3Api(
-            deals=[PublicAggreDealsV3ApiItem(price="93220.00", quantity="0.04438243", tradeType=2, time=1736409765051)],
-            eventType="spot@public.aggre.deals.v3.api.pb@100ms"),
-    )
-    (t,) = parse.trades(parse.decode_wrapper(w.SerializeToString()).publicAggreDeals, "BTC-USDT", 1)
-    assert (t.price, t.size, t.side, t.ts_event) == (93220.0, 0.04438243, Side.SELL, 1736409765051_000_000)
-
 
 def test_private_order_from_docs_payload() -> None:
     """The docs' private order push (market sell, status 2) is a filled market order."""

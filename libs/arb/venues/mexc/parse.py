@@ -1,9 +1,10 @@
 """MEXC wire -> domain events. Binary pushes are protobuf ``PushDataV3ApiWrapper`` (exchange-facts 1.4).
 
-Rules for the hot path (see style.md): decode with ``Message.FromString`` (never ``ParseFromString`` into a
-reused message: upb grows it without bound), read each protobuf field once into a local, convert the venue's
-decimal strings with ``float()`` once, no logging, no formatting, no dicts. Unknown protobuf fields (MEXC adds
-fields, e.g. the 2026.6 ``version``/``lastOrderCreateTime``/``tradeId``) are skipped by the decoder.
+Public pushes (depth, bookTicker, deals) are the hot path and are read by ``wire.decode_public``; this module
+holds the channels, the control replies and the private pushes and REST orders, which are decoded with upb
+(``Message.FromString``, never ``ParseFromString`` into a reused message: upb grows it without bound).
+Unknown protobuf fields (MEXC adds fields, e.g. the 2026.6 ``version``/``lastOrderCreateTime``/``tradeId``)
+are skipped by both decoders.
 
 Captured aggre depth push (MessageToDict of a live frame, ccxt source)::
 
@@ -45,7 +46,6 @@ from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from ...core.errors import ProtocolError
 from ...core.execution import Balance, Fill, Order
-from ...core.market_data import BookTicker, Trade
 from ...core.numeric import ZERO, fmt
 from .schemas import Control, OrderRaw, TradeRaw
 
@@ -64,10 +64,7 @@ CH_MYDEALS = "spot@private.deals.v3.api.pb"
 CH_ACCOUNT = "spot@private.account.v3.api.pb"
 PRIVATE_CHANNELS = (CH_ORDERS, CH_MYDEALS, CH_ACCOUNT)
 
-# wrapper oneof names (field numbers 313/315/314/304/306/307)
-B_DEPTH = "publicAggreDepths"
-B_BBO = "publicAggreBookTicker"
-B_DEALS = "publicAggreDeals"
+# wrapper oneof names of the private pushes (field numbers 304/306/307); public pushes are read by wire.py
 B_ORDERS = "privateOrders"
 B_MYDEALS = "privateDeals"
 B_ACCOUNT = "privateAccount"
@@ -98,42 +95,6 @@ def event_ms(w: PushDataV3ApiWrapper) -> int:
     """The venue time of a push in ms: ``sendTime`` (6), else ``createTime`` (5), else 0."""
     t = w.sendTime
     return t if t else w.createTime
-
-
-# ---------------------------------------------------------------- public bodies
-
-
-def version(text: str) -> int:
-    """A pb version string ("43296363236") as int; "" (field absent) is 0."""
-    return int(text) if text else 0
-
-
-def book_ticker(body, symbol: str, ts_event: int, ts_recv: int) -> BookTicker:
-    """``PublicAggreBookTickerV3Api`` (315) -> BookTicker. ``version`` (2026.6) is the seq when sent."""
-    v = body.version
-    return BookTicker(
-        MEXC, SPOT, symbol,
-        float(body.bidPrice), float(body.bidQuantity), float(body.askPrice), float(body.askQuantity),
-        int(v) if v else 0, ts_event, ts_recv, ts_recv,
-    )
-
-
-def depth_levels(body) -> tuple[int, int, list[tuple[float, float]], list[tuple[float, float]]]:
-    """``PublicAggreDepthsV3Api`` (313) -> (fromVersion, toVersion, bids, asks), sizes absolute (0 = remove)."""
-    bids = [(float(x.price), float(x.quantity)) for x in body.bids]
-    asks = [(float(x.price), float(x.quantity)) for x in body.asks]
-    return int(body.fromVersion), int(body.toVersion), bids, asks
-
-
-def trades(body, symbol: str, ts_recv: int) -> list[Trade]:
-    """``PublicAggreDealsV3Api`` (314) -> Trades. tradeType 1 = buy, 2 = sell (taker side)."""
-    out = []
-    for d in body.deals:
-        out.append(Trade(
-            MEXC, SPOT, symbol, float(d.price), float(d.quantity), BUY if d.tradeType == 1 else SELL,
-            d.tradeId, d.time * NS_PER_MS, ts_recv, ts_recv,
-        ))
-    return out
 
 
 # ---------------------------------------------------------------- private bodies and REST orders
@@ -247,10 +208,8 @@ def rest_fill(raw: TradeRaw, symbol: str, account: str, client_order_id: str, ts
 
 __all__ = [
     "PRIVATE_CHANNELS",
-    "book_ticker",
     "control",
     "decode_wrapper",
-    "depth_levels",
     "event_ms",
     "order_type_out",
     "pb_balance",
@@ -259,6 +218,4 @@ __all__ = [
     "public_channels",
     "rest_fill",
     "rest_order",
-    "trades",
-    "version",
 ]

@@ -11,7 +11,8 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
 * ``status`` when a book goes stale (with the reason) and when it is synced again.
 
 A crossed or gapped book is never published as ``ok``. Every frame is counted per kind; a malformed frame
-is counted and logged (rate-limited) and the loop goes on. Publishing: the frame handler appends
+is counted and logged (rate-limited) and the loop goes on. Frames are read by ``wire.decode_public`` (a
+compiled one-pass reader; upb when it is not built) and routed on the push's symbol and body field. Publishing: the frame handler appends
 ``(subject, event)`` to a queue that one task drains into NATS core publishes, so the WS read loop never
 waits on the bus.
 """
@@ -31,7 +32,7 @@ from ...bus.codec import encode
 from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
-from ...core.enums import BookState, Market, Venue
+from ...core.enums import BookState, Market, Side, Venue
 from ...core.errors import ConfigError, SymbolError
 from ...core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from ...core.symbols import SymbolInfo, SymbolMap
@@ -39,7 +40,7 @@ from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
 from ..common.sync import MEXC_RULE, R_DISCONNECTED, BookSync
 from ..common.ws import WsConnection, WsManager
-from . import parse
+from . import parse, wire
 from .rest import MexcPublicRest
 from .symbols import check_configured, symbol_map
 from .ws import MexcWsAdapter, ws_config
@@ -48,8 +49,12 @@ log = get_logger(__name__)
 _now = time.time_ns
 _OK = BookState.OK
 _STALE = BookState.STALE
-_DEPTH, _BBO, _DEALS = 0, 1, 2
+_DEPTH, _BBO, _DEALS = 0, 1, 2  # frame counters
+_MEXC, _SPOT = Venue.MEXC, Market.SPOT
 _MS = 1_000_000
+_BUY, _SELL = Side.BUY, Side.SELL
+_decode, _decode_py = wire.decode_public, wire.decode_public_py
+_W_DEPTH, _W_BBO, _W_DEALS = wire.DEPTH, wire.BBO, wire.DEALS
 
 
 class SymbolFeed:
@@ -118,8 +123,8 @@ class MexcPublicGateway:
         self._ws_factory = ws_factory
         self.ws: WsManager | None = None
         self.adapter = MexcWsAdapter(self.on_binary, on_refused=self._on_refused)
-        self._routes: dict[str, tuple[int, SymbolFeed]] = {}
-        self._fallback: dict[tuple[str, str], tuple[int, SymbolFeed]] = {}
+        self._by_symbol: dict[str, SymbolFeed] = {}  # venue symbol -> feed: the hot-path route
+        self._by_channel: dict[str, SymbolFeed] = {}  # subscribed channel -> feed: which books a socket carries
         self._out: deque[tuple[str, Any]] = deque()
         self._wake = asyncio.Event()
         self._snap_wake = asyncio.Event()
@@ -155,7 +160,8 @@ class MexcPublicGateway:
         ]
         self._started = True
         await self.ws.start()
-        log.info("mexc spot md: %d symbols on %d connection(s)", len(self.feeds), len(self.ws.shards))
+        log.info("mexc spot md: %d symbols on %d connection(s), %s frame reader", len(self.feeds),
+                 len(self.ws.shards), wire.IMPL)
 
     def install_feeds(self, infos: list[SymbolInfo]) -> list[str]:
         """Per-symbol state, subjects and routes (built once); returns the channels to subscribe."""
@@ -164,11 +170,9 @@ class MexcPublicGateway:
             ch = parse.public_channels(info.venue_symbol, self.interval)
             f = SymbolFeed(info, MdSubjects.of(Venue.MEXC, self.market, info.name, self.options.subject_prefix), ch)
             self.feeds[info.name] = f
-            for kind, c in enumerate(ch):
-                self._routes[c] = (kind, f)
-            self._fallback[(parse.B_DEPTH, info.venue_symbol)] = (_DEPTH, f)
-            self._fallback[(parse.B_BBO, info.venue_symbol)] = (_BBO, f)
-            self._fallback[(parse.B_DEALS, info.venue_symbol)] = (_DEALS, f)
+            self._by_symbol[info.venue_symbol] = f
+            for c in ch:
+                self._by_channel[c] = f
             subs.extend(ch)
         return subs
 
@@ -211,74 +215,75 @@ class MexcPublicGateway:
     # ------------------------------------------------------------------ hot path
 
     def on_binary(self, data: bytes) -> None:
-        """One binary frame: decode the wrapper, route on its channel, normalize, queue for publishing."""
+        """One binary frame: decode, route on (symbol, body), normalize, queue for publishing."""
         ts_recv = _now()
         try:
-            w = parse.decode_wrapper(data)
-            r = self._routes.get(w.channel)
-            if r is None:
-                r = self._fallback.get((w.WhichOneof("body") or "", w.symbol))
-                if r is None:
-                    self.unrouted += 1
-                    return
-            kind, f = r
-            if kind == _DEPTH:
-                self._on_depth(f, w, ts_recv)
-            elif kind == _BBO:
-                self._on_bbo(f, w, ts_recv)
+            r = _decode(data) or _decode_py(data)
+            f = self._by_symbol.get(r[1])
+            kind = r[0]
+            if f is None:
+                self.unrouted += 1
+            elif kind == _W_DEPTH:
+                self._on_depth(f, r, ts_recv)
+            elif kind == _W_BBO:
+                self._on_bbo(f, r, ts_recv)
+            elif kind == _W_DEALS:
+                self._on_deals(f, r, ts_recv)
             else:
-                self._on_deals(f, w, ts_recv)
+                self.unrouted += 1
         except Exception as e:  # noqa: BLE001 -- malformed frame: counted, logged (rate-limited), never fatal
             self.parse_errors += 1
             self._rlog("malformed", "mexc spot: malformed frame skipped (%s: %.200s), %d bytes", type(e).__name__,
                        str(e), len(data))
 
-    def _on_bbo(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+    def _on_bbo(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
+        """``(315, symbol, ms, bid, bid_qty, ask, ask_qty, version)``; ``version`` (2026.6) is the seq when sent."""
         self.frames[_BBO] += 1
-        ev = parse.book_ticker(w.publicAggreBookTicker, f.name, parse.event_ms(w) * _MS, ts_recv)
-        seq = ev.seq
+        seq = r[7]
         if seq:
             if seq <= f.last_bbo_seq:
                 return  # the same push from both sockets during a rotation
             f.last_bbo_seq = seq
-        self._out.append((f.subj.bbo, ev))
+        self._out.append((f.subj.bbo, BookTicker(_MEXC, _SPOT, f.name, r[3], r[4], r[5], r[6], seq, r[2] * _MS,
+                                                 ts_recv, ts_recv)))
         self._wake.set()
 
-    def _on_deals(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+    def _on_deals(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
+        """``(314, symbol, ms, [(price, qty, tradeType, time_ms, tradeId), ...])``; tradeType 1 = taker buy."""
         self.frames[_DEALS] += 1
-        trades = parse.trades(w.publicAggreDeals, f.name, ts_recv)
         subject = f.subj.trade
         out = self._out
+        name = f.name
         # the same push arrives on both sockets during a rotation: skip deals at or before the last frame's
         # newest time that we already published (by tradeId when MEXC sends one)
-        prev_ns = f.last_trade_ms * _MS
+        prev_ms = f.last_trade_ms
         prev_ids = f.last_trade_ids
-        top_ns = prev_ns
+        top_ms = prev_ms
         top_ids: set[str] = set()
-        for t in trades:
-            te = t.ts_event
-            if te < prev_ns or (te == prev_ns and t.trade_id and t.trade_id in prev_ids):
+        for px, qty, side, ms, tid in r[3]:
+            if ms < prev_ms or (ms == prev_ms and tid and tid in prev_ids):
                 continue
-            out.append((subject, t))
-            if te > top_ns:
-                top_ns = te
-                top_ids = {t.trade_id}
-            elif te == top_ns:
-                top_ids.add(t.trade_id)
-        if top_ns > prev_ns:
-            f.last_trade_ms = top_ns // _MS
+            out.append((subject, Trade(_MEXC, _SPOT, name, px, qty, _BUY if side == 1 else _SELL, tid, ms * _MS,
+                                       ts_recv, ts_recv)))
+            if ms > top_ms:
+                top_ms = ms
+                top_ids = {tid}
+            elif ms == top_ms:
+                top_ids.add(tid)
+        if top_ms > prev_ms:
+            f.last_trade_ms = top_ms
             f.last_trade_ids = top_ids
         elif top_ids:
             prev_ids |= top_ids
         self._wake.set()
 
-    def _on_depth(self, f: SymbolFeed, w: Any, ts_recv: int) -> None:
+    def _on_depth(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
+        """``(313, symbol, ms, fromVersion, toVersion, bids, asks)``, sizes absolute (0 = remove)."""
         self.frames[_DEPTH] += 1
-        first, last, bids, asks = parse.depth_levels(w.publicAggreDepths)
         sync = f.sync
         was_ok = sync.state is _OK
-        if sync.on_diff(first, last, bids, asks):
-            f.ts_event = parse.event_ms(w) * _MS
+        if sync.on_diff(r[3], r[4], r[5], r[6]):
+            f.ts_event = r[2] * _MS
             f.ts_recv = ts_recv
             f.dirty = True
             if ts_recv - f.last_book_pub >= self._book_interval_ns:
@@ -405,9 +410,9 @@ class MexcPublicGateway:
     def _feeds_of(self, conn: WsConnection) -> list[SymbolFeed]:
         seen: dict[str, SymbolFeed] = {}
         for ch in conn.subscriptions:
-            r = self._routes.get(ch)
-            if r is not None:
-                seen[r[1].name] = r[1]
+            f = self._by_channel.get(ch)
+            if f is not None:
+                seen[f.name] = f
         return list(seen.values())
 
     def _on_disconnect(self, conn: WsConnection) -> None:
