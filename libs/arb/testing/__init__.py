@@ -3,6 +3,8 @@
 - ``servers``: find or start a real NATS with JetStream and a real PostgreSQL (``find_or_start_nats``,
   ``find_or_start_postgres``); ``python -m arb.testing.servers nats|postgres`` for scripts.
 - ``poll.eventually``: poll a condition instead of sleeping.
+- ``collect.ExecutionEvents``: a bus handler keeping an account's order/fill/balance/position events.
+- ``procs``: ``arb <command>`` as a child process (``Service``, ``start_sim``) for the e2e tests.
 - ``StreamSet``: what the ``js_streams`` test fixture yields.
 """
 
