@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
-
 from arb.bus.connection import Bus
 from arb.core.enums import BookState
 from arb.core.market_data import BookSnapshot, BookTicker, FundingRate
 from arb.testing.poll import eventually
+from arb.testing.procs import Service, start_sim
 
 pytestmark = pytest.mark.e2e
-ARB = [sys.executable, "-m", "arb.cli"]
-
-
-def _stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    return proc.returncode, err
 
 
 async def test_sim_and_md_gateways_publish_synced_books_and_exit_cleanly(nats_url: str, subject_prefix: str,
                                                                         bus: Bus, tmp_path):
     """Both gateways publish OK books and BBOs from the simulator; futures funding arrives; SIGTERM exits 0."""
     env = dict(os.environ, NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=subject_prefix)
-    sim = subprocess.Popen([*ARB, "sim", "--json", "--seed", "1", "--mexc-port", "0", "--gateio-port", "0",
-                            "--admin-port", "0", "--http-port", "0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sim, urls = await start_sim(env, tmp_path / "sim.log", "--seed", "1")
     procs = [sim]
     try:
-        line = await asyncio.get_running_loop().run_in_executor(None, sim.stdout.readline)
-        urls = json.loads(line)
         cfg = tmp_path / "stack.yaml"
         cfg.write_text(
             "http:\n  port: 0\nvenues:\n"
@@ -51,9 +34,8 @@ async def test_sim_and_md_gateways_publish_synced_books_and_exit_cleanly(nats_ur
 
         await bus.subscribe(f"{subject_prefix}md.*.*.BTC-USDT.>", on)
         for venue, market in (("mexc", "spot"), ("gateio", "futures")):
-            procs.append(subprocess.Popen([*ARB, "md-gateway", "--config", str(cfg), "--venue", venue,
-                                           "--market", market, "--symbols", "BTC-USDT"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env))
+            procs.append(Service(["md-gateway", "--config", str(cfg), "--venue", venue, "--market", market,
+                                  "--symbols", "BTC-USDT"], env, tmp_path / f"md-{venue}.log"))
 
         def synced(venue: str) -> bool:
             books = [b for b in seen.get((venue, "BookSnapshot"), []) if b.state is BookState.OK]
@@ -68,6 +50,6 @@ async def test_sim_and_md_gateways_publish_synced_books_and_exit_cleanly(nats_ur
         funding: FundingRate = seen[("gateio", "FundingRate")][-1]
         assert funding.interval_s > 0 and funding.next_funding_ns > funding.ts_recv - 120 * 10**9
     finally:
-        results = [_stop(p) for p in reversed(procs)]
-    for rc, err in results:
-        assert rc == 0, err[-2000:]
+        results = [(p.stop(timeout=30), p) for p in reversed(procs)]
+    for rc, p in results:
+        assert rc == 0, p.log()[-2000:]
