@@ -5,11 +5,17 @@
   declares its cost as ``[(group, weight), ...]`` and takes from every bucket at once or waits; if the wait
   would exceed ``max_wait_s`` it raises ``RateLimited`` without sending. So we stay within the documented
   limits instead of collecting 429s (MEXC bans IPs for repeated 429s).
-* 429 / 418 (MEXC IP ban) -> ``RateLimited`` with the venue's ``Retry-After``; the limiter is then blocked
-  for that long, so nothing else is sent before the venue allows it.
+* 429 / 418 (MEXC IP ban) -> ``RateLimited`` with the wait the venue asked for: ``Retry-After`` by default,
+  or the venue's own header through the ``retry_after`` hook (Gate: ``X-Gate-RateLimit-Reset-Timestamp``).
+  The limiter is then blocked for that long, so nothing else is sent before the venue allows it; a limiter
+  with ``others_share < 1`` (Gate: limits per endpoint) blocks only the refused request's groups for the
+  whole wait and every other group for that share of it.
 * 5xx, timeouts and transport failures -> ``VenueServerError`` (for a write: outcome unknown; reconcile,
   never resend blindly). 4xx -> ``VenueClientError`` with the venue's own code / message, produced by the
-  venue's ``error_parser`` hook.
+  venue's ``error_parser`` hook; a 4xx whose code is in ``server_codes`` (Gate ``TOO_BUSY``) is a server
+  error. ``venue_error`` is that one mapping, also for venue code that builds errors itself.
+* Reads (GET) may be retried (``read_attempts``) on those retryable errors, after the venue's wait or a
+  jittered backoff; writes never are: a failed write raises and the caller reconciles by client order id.
 * The ``signer`` hook sees the exact query string and body bytes that will be sent, and may add query
   parameters (MEXC ``signature``) or headers (Gate ``KEY``/``SIGN``/``Timestamp``).
 * Responses are decoded with msgspec into the caller's type; decoders are built once per type.
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import inspect
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -29,7 +36,14 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ...core.errors import ProtocolError, RateLimited, VenueClientError, VenueServerError
+from ...core.errors import (
+    ProtocolError,
+    RateLimited,
+    VenueClientError,
+    VenueError,
+    VenueServerError,
+    is_retryable,
+)
 
 T = TypeVar("T")
 
@@ -43,7 +57,7 @@ Cost = Sequence[tuple[str, float]]
 class TokenBucket:
     """``capacity`` tokens, refilled continuously at ``capacity / window_s`` per second."""
 
-    __slots__ = ("capacity", "rate", "stamp", "tokens")
+    __slots__ = ("blocked_until", "capacity", "rate", "stamp", "tokens")
 
     def __init__(self, capacity: float, window_s: float, now: float) -> None:
         if capacity <= 0 or window_s <= 0:
@@ -52,6 +66,7 @@ class TokenBucket:
         self.rate = self.capacity / window_s
         self.tokens = self.capacity
         self.stamp = now
+        self.blocked_until = 0.0  # this group only (the venue refused a request of this group)
 
     def refill(self, now: float) -> None:
         if now > self.stamp:
@@ -60,6 +75,8 @@ class TokenBucket:
 
     def wait_for(self, weight: float, now: float) -> float:
         """Seconds until ``weight`` tokens are available (0 when available now)."""
+        if now < self.blocked_until:
+            return self.blocked_until - now
         self.refill(now)
         missing = weight - self.tokens
         return 0.0 if missing <= 0 else missing / self.rate
@@ -68,6 +85,9 @@ class TokenBucket:
 class RateLimiter:
     """Token buckets per endpoint group, e.g. ``{"public": (500, 10.0), "order": (10, 1.0)}``.
 
+    ``others_share``: when the venue refuses a request (429), the groups that request used are blocked
+    for the whole wait and every group for ``others_share`` of it (1.0, the default: everything waits,
+    as MEXC's IP bans demand; Gate, whose limits are per endpoint, uses 0.3).
     ``clock`` and ``sleep`` are injectable so tests run without real time.
     """
 
@@ -76,10 +96,12 @@ class RateLimiter:
         limits: Mapping[str, tuple[float, float]],
         *,
         venue: str = "",
+        others_share: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.venue = venue
+        self.others_share = others_share
         self._clock = clock
         self._sleep = sleep
         now = clock()
@@ -88,9 +110,21 @@ class RateLimiter:
         self.waits = 0  # requests that had to wait for tokens
         self.refused = 0  # requests refused locally (wait longer than allowed)
 
-    def block(self, seconds: float) -> None:
-        """The venue said stop (429/418): send nothing for ``seconds``."""
-        self.blocked_until = max(self.blocked_until, self._clock() + max(0.0, seconds))
+    def block(self, seconds: float, cost: Cost = ()) -> None:
+        """The venue said stop (429/418) to a request costing ``cost``: hold back for ``seconds``.
+
+        Every group waits ``seconds * others_share``; the groups in ``cost`` wait the whole ``seconds``.
+        """
+        now = self._clock()
+        seconds = max(0.0, seconds)
+        if self.others_share >= 1.0 or not cost:
+            self.blocked_until = max(self.blocked_until, now + seconds)
+            return
+        self.blocked_until = max(self.blocked_until, now + seconds * self.others_share)
+        for group, _ in cost:
+            bucket = self.buckets.get(group)
+            if bucket is not None:
+                bucket.blocked_until = max(bucket.blocked_until, now + seconds)
 
     def blocked_for(self) -> float:
         return max(0.0, self.blocked_until - self._clock())
@@ -154,6 +188,8 @@ class RestRequest:
 
 Signer = Callable[[RestRequest], Awaitable[None] | None]
 ErrorParser = Callable[[int, bytes], tuple[str, str]]  # (HTTP status, body) -> (venue code, message)
+# (HTTP status, response headers) -> seconds the venue wants us to wait; called on 429/418 only
+RetryAfter = Callable[[int, Mapping[str, str]], float]
 
 
 def encode_query(params: Params | None) -> str:
@@ -200,8 +236,34 @@ def parse_retry_after(value: str | None, default: float) -> float:
     return max(0.0, when.timestamp() - time.time())
 
 
+RATE_LIMIT_STATUSES = (429, 418)  # 418: MEXC's IP ban after repeated 429s
+
+
+def venue_error(
+    venue: str,
+    status: int,
+    code: str,
+    message: str,
+    retry_after_s: float,
+    server_codes: frozenset[str] = frozenset(),
+) -> VenueError:
+    """The one HTTP-status -> typed-error mapping: 429/418 rate limited, 5xx (or a ``server_codes`` code)
+    server error (for a write: outcome unknown), any other 4xx client error."""
+    if status in RATE_LIMIT_STATUSES:
+        return RateLimited(venue, code, message, status, retry_after_s)
+    if status >= 500 or code in server_codes:
+        return VenueServerError(venue, code, message, status)
+    return VenueClientError(venue, code, message, status)
+
+
 class RestClient:
-    """One venue's REST endpoint. Construct once per (venue, base URL); share the injected session."""
+    """One venue's REST endpoint. Construct once per (venue, base URL); share the injected session.
+
+    Venue hooks (all optional; the defaults are MEXC's behaviour): ``signer``, ``error_parser``,
+    ``retry_after`` (which header says how long to wait after a 429), ``server_codes`` (4xx codes that
+    mean server trouble), ``read_attempts`` (GETs tried this often on retryable errors, with ``rng``
+    jitter), ``max_wait_s`` (how long a request may wait locally for tokens; ``math.inf``: always wait).
+    """
 
     def __init__(
         self,
@@ -212,9 +274,15 @@ class RestClient:
         limiter: RateLimiter | None = None,
         signer: Signer | None = None,
         error_parser: ErrorParser = default_error_parser,
+        retry_after: RetryAfter | None = None,
+        server_codes: frozenset[str] = frozenset(),
         timeout_s: float = 10.0,
         headers: Mapping[str, str] | None = None,
         default_retry_after_s: float = 1.0,
+        read_attempts: int = 1,
+        max_wait_s: float = 5.0,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -222,15 +290,28 @@ class RestClient:
         self.limiter = limiter
         self.signer = signer
         self.error_parser = error_parser
+        self.retry_after = retry_after or self._retry_after_header
+        self.server_codes = server_codes
         self.timeout_s = timeout_s
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.headers = dict(headers or {})
         self.default_retry_after_s = default_retry_after_s
+        self.read_attempts = max(1, read_attempts)
+        self.max_wait_s = max_wait_s
+        self._rng = rng or random.Random()
+        self._sleep = sleep
         self._decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
         self._json = msgspec.json.Encoder()
         self.requests = 0
         self.rate_limited = 0
         self.server_errors = 0
         self.client_errors = 0
+        self.retried = 0  # reads sent again after a retryable error
+
+    @property
+    def errors(self) -> int:
+        """Every failed request: transport, 5xx, 4xx and 429/418."""
+        return self.server_errors + self.client_errors + self.rate_limited
 
     async def get(self, path: str, **kw: Any) -> Any:
         return await self.request("GET", path, **kw)
@@ -256,14 +337,53 @@ class RestClient:
         signed: bool = False,
         cost: Cost = (),
         type: Any = Any,
+        decoder: msgspec.json.Decoder[Any] | None = None,
         timeout_s: float | None = None,
-        max_wait_s: float = 5.0,
+        max_wait_s: float | None = None,
     ) -> Any:
         """Send one request and decode the 2xx body into ``type`` (``None`` for an empty body).
 
+        ``decoder`` (a module-level ``msgspec.json.Decoder``, e.g. with ``strict=False``) replaces ``type``.
+        A GET is tried up to ``read_attempts`` times while the error is retryable; anything else once.
         Raises ``RateLimited`` (locally or 429/418), ``VenueServerError`` (5xx, timeout, transport),
         ``VenueClientError`` (other 4xx) or ``ProtocolError`` (a 2xx body that does not decode).
         """
+        method = method.upper()
+        attempts = self.read_attempts if method == "GET" else 1
+        wait_s = self.max_wait_s if max_wait_s is None else max_wait_s
+        attempt = 1
+        while True:
+            try:
+                return await self._once(
+                    method, path, params, json, body, headers, signed, cost, type, decoder, timeout_s, wait_s
+                )
+            except Exception as e:
+                if attempt >= attempts or not is_retryable(e):
+                    raise
+                pause = e.retry_after if isinstance(e, RateLimited) else self.backoff(attempt)
+            self.retried += 1
+            attempt += 1
+            await self._sleep(pause)
+
+    def backoff(self, attempt: int) -> float:
+        """Jittered pause before retrying a read after its ``attempt``-th failure (no venue-given wait)."""
+        return self._rng.uniform(0.05, 0.25 * 2 ** (attempt - 1))
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        json: Any,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        signed: bool,
+        cost: Cost,
+        type: Any,
+        decoder: msgspec.json.Decoder[Any] | None,
+        timeout_s: float | None,
+        max_wait_s: float,
+    ) -> Any:
         if self.limiter is not None:
             await self.limiter.acquire(cost, max_wait_s)
         hdrs = dict(self.headers)
@@ -274,7 +394,7 @@ class RestClient:
             hdrs.setdefault("Content-Type", "application/json")
         else:
             payload = body or b""
-        req = RestRequest(method.upper(), path, encode_query(params), payload, hdrs)
+        req = RestRequest(method, path, encode_query(params), payload, hdrs)
         if signed:
             if self.signer is None:
                 raise ValueError(f"{self.venue}: signed request without a signer")
@@ -285,7 +405,7 @@ class RestClient:
             f"{self.base_url}{req.path}?{req.query}" if req.query else f"{self.base_url}{req.path}",
             encoded=True,
         )
-        timeout = aiohttp.ClientTimeout(total=timeout_s if timeout_s is not None else self.timeout_s)
+        timeout = self._timeout if timeout_s is None else aiohttp.ClientTimeout(total=timeout_s)
         self.requests += 1
         try:
             async with self.session.request(
@@ -293,19 +413,19 @@ class RestClient:
             ) as resp:
                 status = resp.status
                 data = await resp.read()
-                retry_after = resp.headers.get("Retry-After")
+                resp_headers = resp.headers
         except (TimeoutError, aiohttp.ServerTimeoutError):
             self.server_errors += 1
             raise VenueServerError(
                 self.venue, "TIMEOUT", f"{req.method} {req.path}: no response in time"
             ) from None
-        except aiohttp.ClientError as e:
+        except (aiohttp.ClientError, OSError) as e:
             self.server_errors += 1
             raise VenueServerError(self.venue, "TRANSPORT", f"{req.method} {req.path}: {type_name(e)}") from e
         if status < 300:
             if not data:
                 return None
-            dec = self._decoders.get(type)
+            dec = decoder or self._decoders.get(type)
             if dec is None:
                 dec = self._decoders[type] = msgspec.json.Decoder(type)
             try:
@@ -315,18 +435,23 @@ class RestClient:
                     f"{self.venue} {req.method} {req.path}: unexpected response: {e}"
                 ) from None
         code, message = self._parse_error(status, data)
-        if status in (429, 418):
+        wait = 0.0
+        if status in RATE_LIMIT_STATUSES:
             self.rate_limited += 1
-            default = self.default_retry_after_s if status == 429 else max(self.default_retry_after_s, 120.0)
-            wait = parse_retry_after(retry_after, default)
+            wait = self.retry_after(status, resp_headers)
             if self.limiter is not None:
-                self.limiter.block(wait)
-            raise RateLimited(self.venue, code, message, status, wait)
-        if status >= 500:
+                self.limiter.block(wait, cost)
+        err = venue_error(self.venue, status, code, message, wait, self.server_codes)
+        if isinstance(err, VenueServerError):
             self.server_errors += 1
-            raise VenueServerError(self.venue, code, message, status)
-        self.client_errors += 1
-        raise VenueClientError(self.venue, code, message, status)
+        elif isinstance(err, VenueClientError):
+            self.client_errors += 1
+        raise err
+
+    def _retry_after_header(self, status: int, headers: Mapping[str, str]) -> float:
+        """``Retry-After`` (seconds or HTTP date); else 1 s after a 429, 120 s after a 418 (MEXC IP ban)."""
+        default = self.default_retry_after_s if status == 429 else max(self.default_retry_after_s, 120.0)
+        return parse_retry_after(headers.get("Retry-After"), default)
 
     def _parse_error(self, status: int, data: bytes) -> tuple[str, str]:
         try:
@@ -346,9 +471,11 @@ __all__ = [
     "RateLimiter",
     "RestClient",
     "RestRequest",
+    "RetryAfter",
     "Signer",
     "TokenBucket",
     "default_error_parser",
     "encode_query",
     "parse_retry_after",
+    "venue_error",
 ]

@@ -1,31 +1,35 @@
-"""Gate.io API v4 REST clients: ``PublicRest`` (no key) and ``PrivateRest`` (one account's signed calls).
+"""Gate.io API v4 REST: ``PublicRest`` (no key), ``SpotPrivateRest`` and ``FuturesPrivateRest`` (signed).
 
-Rate limits (facts §2.4) are enforced client-side by token buckets below the documented limits:
-public 200 r/10 s per endpoint; spot placement 10 r/s; futures placement 100 r/s; cancellation 200 r/s;
-other private endpoints 200 r/10 s each. A 429 blocks the bucket (and, for 30 % of the wait, every
-bucket) until Gate's ``X-Gate-RateLimit-Reset-Timestamp``. Reads (GET) are retried on 5xx/429/transport
-errors with jittered backoff; writes (POST/DELETE) never are: a failed write raises and the caller
-reconciles (``CommandHandler`` resolves "status unknown" by querying).
+The transport is the shared ``arb.venues.common.rest.RestClient`` (session, timeouts, typed errors, read
+retries, token-bucket limiter); ``GateHttp`` only sets it up for Gate:
 
-Query strings are built here from plain tokens, so the string signed is byte for byte the one sent.
+* limits (facts §2.4), one bucket per endpoint group at 90 % of the documented figure: public and other
+  private endpoints 200 r/10 s each (18 r/s, bursts of 50); spot placement 10 r/s; futures placement
+  100 r/s; cancellation 200 r/s. A request waits for its token however long that takes.
+* a 429 blocks the refused group until Gate's ``X-Gate-RateLimit-Reset-Timestamp`` (``errors.retry_after``:
+  ms, else ``Retry-After``, at most 60 s) and every other group for 30 % of that wait.
+* reads (GET) are tried 3 times on 5xx/429/transport errors with jittered backoff; writes (POST/DELETE)
+  never are: a failed write raises and the caller reconciles (``CommandHandler`` resolves "status unknown"
+  by querying).
+* signing (``auth.Signer``) covers ``/api/v4`` + path and the query string as sent, which Gate verifies
+  un-escaped: a query that needed percent-encoding is refused, so the signed string is the sent one.
+* error bodies: Gate's ``label`` is the code; labels INTERNAL / SERVER_ERROR / TOO_BUSY are server errors.
 """
 
 from __future__ import annotations
 
-import asyncio
+import math
 import random
-import re
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 import msgspec
 from yarl import URL
 
-from ...core.errors import RateLimited, VenueError, VenueServerError, is_retryable
+from ..common.rest import RateLimiter, RestClient, RestRequest
 from .auth import Signer
-from .errors import VENUE, to_error
+from .errors import SERVER_LABELS, VENUE, parse_body, retry_after
 from .schemas import (
     Contract,
     CurrencyPair,
@@ -42,141 +46,74 @@ from .schemas import (
     SpotTradeRow,
 )
 
-_SAFE = re.compile(r"^[0-9A-Za-z_.\-!]*$")
-Params = Sequence[tuple[str, str]]
+_ENDPOINT = (50.0, 50.0 / 18.0)  # 200 r/10 s per endpoint, public or private: 18 r/s, bursts of 50
+_CANCEL = (180.0, 1.0)
+LIMITS: dict[str, tuple[float, float]] = {
+    "pub:pairs": _ENDPOINT,
+    "pub:contracts": _ENDPOINT,
+    "pub:spot_book": _ENDPOINT,
+    "pub:fut_book": _ENDPOINT,
+    "pub:funding": _ENDPOINT,
+    "spot:place": (9.0, 1.0),
+    "spot:cancel": _CANCEL,
+    "spot:get_order": _ENDPOINT,
+    "spot:list_orders": _ENDPOINT,
+    "spot:open_orders": _ENDPOINT,
+    "spot:my_trades": _ENDPOINT,
+    "spot:accounts": _ENDPOINT,
+    "futures:place": (90.0, 1.0),
+    "futures:cancel": _CANCEL,
+    "futures:get_order": _ENDPOINT,
+    "futures:list_orders": _ENDPOINT,
+    "futures:my_trades": _ENDPOINT,
+    "futures:accounts": _ENDPOINT,
+    "futures:positions": _ENDPOINT,
+    "futures:leverage": _ENDPOINT,
+}
+OTHERS_SHARE = 0.3  # a 429 on one endpoint holds the others back for 30 % of the wait
+COST = {group: ((group, 1.0),) for group in LIMITS}  # one token per request, built once
+ACCEPT_JSON = {"Accept": "application/json"}
 
 
-class TokenBucket:
-    """``rate`` tokens/s up to ``burst``; ``acquire()`` waits for a token; ``block(s)`` pauses it (429)."""
-
-    __slots__ = ("blocked_until", "burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = time.monotonic()
-        self.blocked_until = 0.0
-
-    def delay(self, now: float) -> float:
-        """Seconds to wait before a token is available (takes it when 0)."""
-        if now < self.blocked_until:
-            return self.blocked_until - now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return 0.0
-        return (1.0 - self.tokens) / self.rate
-
-    async def acquire(self) -> None:
-        while True:
-            d = self.delay(time.monotonic())
-            if d <= 0:
-                return
-            await asyncio.sleep(d)
-
-    def block(self, seconds: float) -> None:
-        self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
-        self.tokens = 0.0
+def reset_wait(status: int, headers: Mapping[str, str]) -> float:
+    """``RestClient.retry_after`` hook: Gate's reset timestamp (or Retry-After) says how long to hold back."""
+    return retry_after(headers)
 
 
-class Limits:
-    """Buckets per endpoint group, 90 % of Gate's documented limits."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def bucket(self, group: str) -> TokenBucket:
-        b = self._buckets.get(group)
-        if b is None:
-            rate, burst = _limit_of(group)
-            b = self._buckets[group] = TokenBucket(rate, burst)
-        return b
-
-    def block_all(self, seconds: float) -> None:
-        for b in self._buckets.values():
-            b.block(seconds)
+def parse_error(status: int, body: bytes) -> tuple[str, str]:
+    """``RestClient.error_parser`` hook: Gate's label (else ``HTTP_<status>``) and its message or detail."""
+    label, message = parse_body(body)
+    if not message and status == 429:
+        message = "too many requests"
+    return label or f"HTTP_{status}", message
 
 
-def _limit_of(group: str) -> tuple[float, float]:
-    if group == "spot:place":
-        return 9.0, 9.0
-    if group == "futures:place":
-        return 90.0, 90.0
-    if group.endswith(":cancel"):
-        return 180.0, 180.0
-    return 18.0, 50.0  # 200 r/10 s per endpoint, public or private
+def gate_signer(signer: Signer, base_path: str) -> Callable[[RestRequest], None]:
+    """``RestClient.signer`` hook: ``KEY``/``Timestamp``/``SIGN`` over ``base_path`` (``/api/v4``) + path."""
+
+    def sign(req: RestRequest) -> None:
+        if "%" in req.query:  # Gate checks the un-escaped query: an escaped one would never verify
+            raise ValueError(f"query value needs escaping: {req.query!r}")
+        req.headers.update(signer.rest_headers(req.method, base_path + req.path, req.query, req.body))
+
+    return sign
 
 
-class GateHttp:
-    """Transport: one aiohttp session, base URL ``.../api/v4``, optional signer, limits, error mapping."""
+class GateHttp(RestClient):
+    """``RestClient`` set up for Gate: base URL ``.../api/v4``, limits, signer, labels, reset header."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, timeout_s: float = 10.0,
-                 signer: Signer | None = None, retries: int = 3, rng: random.Random | None = None) -> None:
-        self.session = session
-        self.base = base_url.rstrip("/")
-        self.base_path = URL(self.base).path.rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self.signer = signer
-        self.retries = retries
-        self.limits = Limits()
-        self.rng = rng or random.Random()
-        self.requests = 0
-        self.errors = 0
-        self.rate_limited = 0
-
-    async def call(self, method: str, path: str, params: Params = (), body: Any = None, *, group: str = "",
-                   signed: bool = False, headers: Mapping[str, str] | None = None) -> bytes:
-        attempts = self.retries if method == "GET" else 1
-        last: BaseException | None = None
-        for attempt in range(attempts):
-            try:
-                return await self._once(method, path, params, body, group or f"{method}:{path}", signed, headers)
-            except Exception as e:
-                if not is_retryable(e) or attempt == attempts - 1:
-                    raise
-                last = e
-                wait = e.retry_after if isinstance(e, RateLimited) else self.rng.uniform(0.05, 0.25 * 2**attempt)
-                await asyncio.sleep(wait)
-        raise last  # type: ignore[misc]  # pragma: no cover
-
-    async def _once(self, method: str, path: str, params: Params, body: Any, group: str, signed: bool,
-                    headers: Mapping[str, str] | None) -> bytes:
-        query = "&".join(f"{k}={v}" for k, v in params)
-        if not _SAFE.match(query.replace("=", "").replace("&", "")):
-            raise ValueError(f"query value needs escaping: {query!r}")
-        raw = b"" if body is None else (body if isinstance(body, bytes) else msgspec.json.encode(body))
-        hdrs: dict[str, str] = {"Accept": "application/json"}
-        if raw:
-            hdrs["Content-Type"] = "application/json"
-        if headers:
-            hdrs.update(headers)
-        if signed:
-            if self.signer is None:
-                raise RuntimeError("signed call without a signer")
-            hdrs.update(self.signer.rest_headers(method, self.base_path + path, query, raw))
-        bucket = self.limits.bucket(group)
-        await bucket.acquire()
-        url = URL(self.base + path + ("?" + query if query else ""), encoded=True)
-        self.requests += 1
-        try:
-            async with self.session.request(method, url, data=raw or None, headers=hdrs, timeout=self.timeout) as r:
-                data = await r.read()
-                status = r.status
-                rh = r.headers
-        except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            self.errors += 1
-            raise VenueServerError(VENUE, "TRANSPORT", f"{method} {path}: {type(e).__name__}: {e}") from e
-        if status < 300:
-            return data
-        self.errors += 1
-        err: VenueError = to_error(status, data, rh)
-        if isinstance(err, RateLimited):
-            self.rate_limited += 1
-            bucket.block(err.retry_after)
-            self.limits.block_all(err.retry_after * 0.3)
-        raise err
+                 signer: Signer | None = None, read_attempts: int = 3,
+                 rng: random.Random | None = None) -> None:
+        base_path = URL(base_url.rstrip("/")).path.rstrip("/")
+        super().__init__(
+            session, base_url, venue=VENUE,
+            limiter=RateLimiter(LIMITS, venue=VENUE, others_share=OTHERS_SHARE),
+            signer=None if signer is None else gate_signer(signer, base_path),
+            error_parser=parse_error, retry_after=reset_wait, server_codes=SERVER_LABELS,
+            timeout_s=timeout_s, headers=ACCEPT_JSON, read_attempts=read_attempts,
+            max_wait_s=math.inf, rng=rng,
+        )
 
 
 _pairs = msgspec.json.Decoder(list[CurrencyPair])
@@ -193,27 +130,26 @@ class PublicRest:
         self.http = http
 
     async def currency_pairs(self) -> list[CurrencyPair]:
-        return _pairs.decode(await self.http.call("GET", "/spot/currency_pairs", group="pub:pairs"))
+        return await self.http.request("GET", "/spot/currency_pairs", cost=COST["pub:pairs"], decoder=_pairs)
 
     async def contracts(self) -> list[Contract]:
-        return _contracts.decode(await self.http.call("GET", "/futures/usdt/contracts", group="pub:contracts"))
+        return await self.http.request("GET", "/futures/usdt/contracts", cost=COST["pub:contracts"],
+                                       decoder=_contracts)
 
     async def spot_order_book(self, pair: str, limit: int) -> SpotOrderBook:
-        raw = await self.http.call("GET", "/spot/order_book",
-                                   [("currency_pair", pair), ("limit", str(limit)), ("with_id", "true")],
-                                   group="pub:spot_book")
-        return _spot_book.decode(raw)
+        params = (("currency_pair", pair), ("limit", limit), ("with_id", "true"))
+        return await self.http.request("GET", "/spot/order_book", params=params, cost=COST["pub:spot_book"],
+                                       decoder=_spot_book)
 
     async def futures_order_book(self, contract: str, limit: int) -> FuturesOrderBook:
-        raw = await self.http.call("GET", "/futures/usdt/order_book",
-                                   [("contract", contract), ("limit", str(limit)), ("with_id", "true")],
-                                   group="pub:fut_book")
-        return _fut_book.decode(raw)
+        params = (("contract", contract), ("limit", limit), ("with_id", "true"))
+        return await self.http.request("GET", "/futures/usdt/order_book", params=params,
+                                       cost=COST["pub:fut_book"], decoder=_fut_book)
 
     async def funding_history(self, contract: str, limit: int = 100) -> list[FundingPoint]:
-        raw = await self.http.call("GET", "/futures/usdt/funding_rate", [("contract", contract), ("limit", str(limit))],
-                                   group="pub:funding")
-        return _funding.decode(raw)
+        params = (("contract", contract), ("limit", limit))
+        return await self.http.request("GET", "/futures/usdt/funding_rate", params=params,
+                                       cost=COST["pub:funding"], decoder=_funding)
 
 
 _spot_order = msgspec.json.Decoder(SpotOrder)
@@ -238,40 +174,41 @@ class SpotPrivateRest:
         self.http = http
 
     async def place(self, body: dict[str, Any]) -> SpotOrder:
-        return _spot_order.decode(await self.http.call("POST", "/spot/orders", body=body, group="spot:place", signed=True))
+        return await self.http.request("POST", "/spot/orders", json=body, signed=True,
+                                       cost=COST["spot:place"], decoder=_spot_order)
 
     async def get_order(self, order_id: str, pair: str) -> SpotOrder:
-        raw = await self.http.call("GET", f"/spot/orders/{order_id}", [("currency_pair", pair)], group="spot:get_order",
-                                   signed=True)
-        return _spot_order.decode(raw)
+        return await self.http.request("GET", f"/spot/orders/{order_id}", params=(("currency_pair", pair),),
+                                       signed=True, cost=COST["spot:get_order"], decoder=_spot_order)
 
     async def list_orders(self, pair: str, status: str, limit: int = 100) -> list[SpotOrder]:
-        raw = await self.http.call("GET", "/spot/orders", [("currency_pair", pair), ("status", status),
-                                                          ("limit", str(limit))], group="spot:list_orders", signed=True)
-        return _spot_orders.decode(raw)
+        params = (("currency_pair", pair), ("status", status), ("limit", limit))
+        return await self.http.request("GET", "/spot/orders", params=params, signed=True,
+                                       cost=COST["spot:list_orders"], decoder=_spot_orders)
 
     async def open_orders_all(self) -> list[SpotOpenOrders]:
-        raw = await self.http.call("GET", "/spot/open_orders", [("limit", "100")], group="spot:open_orders", signed=True)
-        return _spot_open.decode(raw)
+        return await self.http.request("GET", "/spot/open_orders", params=(("limit", 100),), signed=True,
+                                       cost=COST["spot:open_orders"], decoder=_spot_open)
 
     async def cancel(self, order_id: str, pair: str) -> SpotOrder:
-        raw = await self.http.call("DELETE", f"/spot/orders/{order_id}", [("currency_pair", pair)], group="spot:cancel",
-                                   signed=True)
-        return _spot_order.decode(raw)
+        return await self.http.request("DELETE", f"/spot/orders/{order_id}",
+                                       params=(("currency_pair", pair),), signed=True,
+                                       cost=COST["spot:cancel"], decoder=_spot_order)
 
     async def cancel_all(self, pair: str) -> list[SpotOrder]:
-        raw = await self.http.call("DELETE", "/spot/orders", [("currency_pair", pair)], group="spot:cancel", signed=True)
-        return _spot_orders.decode(raw)
+        return await self.http.request("DELETE", "/spot/orders", params=(("currency_pair", pair),),
+                                       signed=True, cost=COST["spot:cancel"], decoder=_spot_orders)
 
     async def my_trades(self, pair: str, since_s: int = 0, limit: int = 1000) -> list[SpotTradeRow]:
-        params = [("currency_pair", pair), ("limit", str(limit))]
+        params: list[tuple[str, Any]] = [("currency_pair", pair), ("limit", limit)]
         if since_s:
-            params.append(("from", str(since_s)))
-        raw = await self.http.call("GET", "/spot/my_trades", params, group="spot:my_trades", signed=True)
-        return _spot_trades.decode(raw)
+            params.append(("from", since_s))
+        return await self.http.request("GET", "/spot/my_trades", params=params, signed=True,
+                                       cost=COST["spot:my_trades"], decoder=_spot_trades)
 
     async def accounts(self) -> list[SpotAccount]:
-        return _spot_accounts.decode(await self.http.call("GET", "/spot/accounts", group="spot:accounts", signed=True))
+        return await self.http.request("GET", "/spot/accounts", signed=True, cost=COST["spot:accounts"],
+                                       decoder=_spot_accounts)
 
 
 class FuturesPrivateRest:
@@ -283,57 +220,65 @@ class FuturesPrivateRest:
         self.http = http
 
     async def place(self, body: dict[str, Any], decimal: bool = False) -> FuturesOrder:
-        raw = await self.http.call("POST", self.P + "/orders", body=body, group="futures:place", signed=True,
-                                   headers=DECIMAL_SIZE if decimal else None)
-        return _fut_order.decode(raw)
+        return await self.http.request("POST", self.P + "/orders", json=body, signed=True,
+                                       headers=DECIMAL_SIZE if decimal else None, cost=COST["futures:place"],
+                                       decoder=_fut_order)
 
     async def get_order(self, order_id: str) -> FuturesOrder:
-        raw = await self.http.call("GET", f"{self.P}/orders/{order_id}", group="futures:get_order", signed=True,
-                                   headers=DECIMAL_SIZE)
-        return _fut_order.decode(raw)
+        return await self.http.request("GET", f"{self.P}/orders/{order_id}", signed=True,
+                                       headers=DECIMAL_SIZE, cost=COST["futures:get_order"],
+                                       decoder=_fut_order)
 
     async def list_orders(self, status: str, contract: str = "", limit: int = 100) -> list[FuturesOrder]:
-        params = [("status", status), ("limit", str(limit))]
+        params: list[tuple[str, Any]] = [("status", status), ("limit", limit)]
         if contract:
             params.insert(0, ("contract", contract))
-        raw = await self.http.call("GET", self.P + "/orders", params, group="futures:list_orders", signed=True,
-                                   headers=DECIMAL_SIZE)
-        return _fut_orders.decode(raw)
+        return await self.http.request("GET", self.P + "/orders", params=params, signed=True,
+                                       headers=DECIMAL_SIZE, cost=COST["futures:list_orders"],
+                                       decoder=_fut_orders)
 
     async def cancel(self, order_id: str) -> FuturesOrder:
-        raw = await self.http.call("DELETE", f"{self.P}/orders/{order_id}", group="futures:cancel", signed=True,
-                                   headers=DECIMAL_SIZE)
-        return _fut_order.decode(raw)
+        return await self.http.request("DELETE", f"{self.P}/orders/{order_id}", signed=True,
+                                       headers=DECIMAL_SIZE, cost=COST["futures:cancel"], decoder=_fut_order)
 
     async def cancel_all(self, contract: str) -> list[FuturesOrder]:
-        raw = await self.http.call("DELETE", self.P + "/orders", [("contract", contract)], group="futures:cancel",
-                                   signed=True, headers=DECIMAL_SIZE)
-        return _fut_orders.decode(raw)
+        return await self.http.request("DELETE", self.P + "/orders", params=(("contract", contract),),
+                                       signed=True, headers=DECIMAL_SIZE, cost=COST["futures:cancel"],
+                                       decoder=_fut_orders)
 
     async def my_trades(self, contract: str, since_s: int = 0, limit: int = 1000) -> list[FuturesTradeRow]:
-        params = [("contract", contract), ("limit", str(limit))]
+        params: list[tuple[str, Any]] = [("contract", contract), ("limit", limit)]
         if since_s:
-            params.append(("from", str(since_s)))
-        raw = await self.http.call("GET", self.P + "/my_trades", params, group="futures:my_trades", signed=True,
-                                   headers=DECIMAL_SIZE)
-        return _fut_trades.decode(raw)
+            params.append(("from", since_s))
+        return await self.http.request("GET", self.P + "/my_trades", params=params, signed=True,
+                                       headers=DECIMAL_SIZE, cost=COST["futures:my_trades"],
+                                       decoder=_fut_trades)
 
     async def account(self) -> FuturesAccount:
-        return _fut_account.decode(await self.http.call("GET", self.P + "/accounts", group="futures:accounts",
-                                                        signed=True))
+        return await self.http.request("GET", self.P + "/accounts", signed=True,
+                                       cost=COST["futures:accounts"], decoder=_fut_account)
 
     async def positions(self) -> list[FuturesPosition]:
-        raw = await self.http.call("GET", self.P + "/positions", group="futures:positions", signed=True,
-                                   headers=DECIMAL_SIZE)
-        return _fut_positions.decode(raw)
+        return await self.http.request("GET", self.P + "/positions", signed=True, headers=DECIMAL_SIZE,
+                                       cost=COST["futures:positions"], decoder=_fut_positions)
 
     async def set_leverage(self, contract: str, leverage: int) -> FuturesPosition:
-        params = [("leverage", str(leverage))]
+        params: list[tuple[str, Any]] = [("leverage", leverage)]
         if leverage == 0:
-            params.append(("cross_leverage_limit", "0"))
-        raw = await self.http.call("POST", f"{self.P}/positions/{contract}/leverage", params,
-                                   group="futures:leverage", signed=True, headers=DECIMAL_SIZE)
-        return _fut_position.decode(raw)
+            params.append(("cross_leverage_limit", 0))
+        return await self.http.request("POST", f"{self.P}/positions/{contract}/leverage", params=params,
+                                       signed=True, headers=DECIMAL_SIZE, cost=COST["futures:leverage"],
+                                       decoder=_fut_position)
 
 
-__all__ = ["FuturesPrivateRest", "GateHttp", "Limits", "PublicRest", "SpotPrivateRest", "TokenBucket"]
+__all__ = [
+    "COST",
+    "LIMITS",
+    "FuturesPrivateRest",
+    "GateHttp",
+    "PublicRest",
+    "SpotPrivateRest",
+    "gate_signer",
+    "parse_error",
+    "reset_wait",
+]
