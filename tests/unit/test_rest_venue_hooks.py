@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 from arb.config.credentials import Credentials, Secret
 from arb.core.errors import RateLimited, VenueServerError
 from arb.venues.common.rest import RateLimiter
@@ -99,12 +100,8 @@ async def venue() -> AsyncIterator[tuple[str, Venue]]:
     app.router.add_get("/api/v4/spot/orders/{oid}", v.gate_orders)
     app.router.add_get("/api/v4/futures/orders", v.gate_orders)
     app.router.add_get("/api/v3/depth", v.mexc_depth_429)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}", v
-    await runner.cleanup()
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url("")).rstrip("/"), v
 
 
 @pytest.fixture
