@@ -76,3 +76,11 @@ def test_effective_config_masks_secret_named_keys():
     assert out["nats"]["url"] == "nats://u:***@h:4222"
     assert all(a["api_secret"] == "****" for a in out["sim"]["accounts"])
     assert all(a["api_key"] != "****" for a in out["sim"]["accounts"])
+
+
+def test_idempotency_window_defaults_to_a_day_and_is_checked(tmp_path):
+    """gateway.idempotency_window_s: 24 h by default, 0 turns the restore off, a negative window names the key."""
+    assert load_config(_write(tmp_path, "log:\n  level: info\n"), env={}).gateway.idempotency_window_s == 86400.0
+    assert load_config(_write(tmp_path, "gateway:\n  idempotency_window_s: 0\n"), env={}).gateway.idempotency_window_s == 0
+    with pytest.raises(ConfigError, match=r"gateway\.idempotency_window_s: expected 0 \(off\)"):
+        load_config(_write(tmp_path, "gateway:\n  idempotency_window_s: -1\n"), env={})

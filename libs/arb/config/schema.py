@@ -110,6 +110,9 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     request_timeout_s: float = 10.0
     recv_window_ms: int = 5000
     reconcile_fills_lookback_s: float = 3600.0
+    # trading gateways: at start, rebuild the client-order-id memory (idempotency) from this account's own
+    # order events in the ORD stream over this many seconds, before taking commands; 0 = start empty
+    idempotency_window_s: float = 24 * 3600.0
     subject_prefix: str = ""  # filled from nats.subject_prefix by the service
 
     def __post_init__(self) -> None:
@@ -117,6 +120,10 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
             raise ValueError(f"depth: expected 1..1000, got {self.depth}")
         if self.watchdog_s <= 0 or self.ping_interval_s <= 0:
             raise ValueError("watchdog_s: must be > 0")
+        if not 0 <= self.idempotency_window_s <= 366 * 86400:  # also refuses NaN
+            raise ValueError(
+                f"idempotency_window_s: expected 0 (off) .. 31622400 seconds, got {self.idempotency_window_s}"
+            )
 
 
 class AppConfig(msgspec.Struct, **_STRICT):

@@ -7,7 +7,10 @@ everything a trader relies on regardless of venue lives here, once:
   step; futures base quantities converted to contracts exactly (a fractional contract is refused, not
   truncated); min qty / min notional / max qty checked before anything is sent;
 * idempotency by client order id: a duplicate in flight waits for the first; a repeat after completion
-  returns the venue's current state of that same order, never a second order;
+  returns the venue's current state of that same order, never a second order. The memory of client ids
+  survives a restart: ``start()`` first rebuilds it from this account's own order events in the ORD stream
+  (``restore()``, over ``memory_window_s``) before it answers any command; a venue rejection "duplicate
+  client id" is answered with the existing order found by query;
 * a 5xx/timeout on a submit means "status unknown": resolved by querying by client order id, never by
   resending;
 * every command and execution event goes to the audit log; execution events are published with
@@ -25,6 +28,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ...bus.connection import Bus
+from ...bus.replay import replay
 from ...bus.subjects import OrdSubjects
 from ...core.clock import now_ns
 from ...core.commands import (
@@ -52,6 +56,9 @@ from ...core.errors import (
 from ...core.execution import Balance, Fill, Order, OrderUpdate, Position
 from ...core.numeric import ZERO, is_multiple, round_price, round_qty
 from ...core.symbols import SymbolInfo, SymbolMap
+from ...obs.log import get_logger
+
+log = get_logger(__name__)
 
 
 class PreparedOrder(msgspec.Struct, frozen=True):
@@ -97,6 +104,11 @@ class VenueTrader(Protocol):
     async def positions(self) -> list[Position]: ...
 
     async def set_leverage(self, symbol: str, leverage: int) -> Position: ...
+
+    def is_duplicate_client_id(self, exc: VenueClientError) -> bool:
+        """The venue refused a submit because (it may be that) an order with this client id already exists.
+        May over-match: the handler then only queries by client id and keeps the refusal if none is found."""
+        ...
 
 
 def prepare(cmd: PlaceOrder, info: SymbolInfo) -> PreparedOrder:
@@ -170,30 +182,78 @@ AuditFn = Callable[[str, Any], None]
 
 
 class CommandHandler:
-    """Serves ``ord.<venue>.<account>.cmd.*`` for one VenueTrader and publishes its execution events."""
+    """Serves ``ord.<venue>.<account>.cmd.*`` for one VenueTrader and publishes its execution events.
+
+    Idempotency memory, per client order id (bounded to ``KNOWN_MAX`` each, oldest dropped first):
+
+    * ``_known``: cid -> symbol of every submit this process made (remembered before the venue call, dropped
+      when the venue says it never got it), plus the orders still open in the ORD stream at start: these
+      are what ``reconcile()`` follows up by query.
+    * ``_seen``: cid -> the newest state of an order the venue confirmed: place replies, every order event
+      published (live and reconciled), and at start the ORD stream's (``restore()``). A PlaceOrder whose cid
+      is here is never sent again: the venue's current state is returned, or this last known state when the
+      venue no longer reports the order.
+
+    A PlaceOrder with a cid in neither costs two dict lookups more than before; nothing is read from
+    JetStream on the command path.
+    """
 
     UNKNOWN_RESOLVE_DELAYS = (0.2, 0.5, 1.0, 2.0)
     KNOWN_MAX = 50_000
+    RESTORE_TIMEOUT_S = 60.0
 
     def __init__(self, trader: VenueTrader, bus: Bus, subjects: OrdSubjects, audit: AuditFn | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, memory_window_s: float = 0.0) -> None:
         self.trader = trader
         self.bus = bus
         self.subjects = subjects
+        self.memory_window_s = memory_window_s  # 0: start with an empty memory (no restore from ORD)
         self._audit = audit or (lambda kind, payload: None)
         self._sleep = sleep
         self._inflight: dict[str, asyncio.Future] = {}
-        self._known: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol, placed by this process
+        self._known: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol (see class doc)
+        self._seen: OrderedDict[str, Order] = OrderedDict()  # client_order_id -> newest Order from the stream
         self._published_trades: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
         self._sub = None
         self._last_fill_ns = now_ns()
         self.commands = 0
         self.errors = 0
+        self.restored = 0  # client order ids rebuilt from the ORD stream at start
+        self.duplicates_resolved = 0  # venue said "duplicate client id" and the existing order was returned
 
     # -- intake ---------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Rebuild the idempotency memory from ORD (when ``memory_window_s`` > 0), then take commands.
+        The gateway reports ready only after this returns; a failed restore fails the start."""
+        if self.memory_window_s > 0:
+            await self.restore(self.memory_window_s)
         self._sub = await self.bus.subscribe(self.subjects.cmd_prefix + ".*", self._on_command)
+
+    async def restore(self, window_s: float) -> int:
+        """Rebuild the client-order-id memory from this account's order events stored in the ORD stream
+        (``ord.<venue>.<account>.evt.order``) over the last ``window_s`` seconds; returns how many ids.
+
+        Gate spot and futures of one account share the subject: only this trader's market is taken. Orders
+        the stream last saw open also go to ``_known``, so the first ``reconcile()`` queries them (they may
+        have filled or been cancelled while no gateway was listening)."""
+        market = self.trader.market
+        since = now_ns() - int(window_s * 1e9)
+        last: dict[str, Order] = {}
+        async for ev in replay(self.bus.js, self.subjects.order, since, timeout=self.RESTORE_TIMEOUT_S):
+            if isinstance(ev, OrderUpdate):
+                o = ev.order
+                if o.client_order_id and o.market is market:
+                    last[o.client_order_id] = o  # stream order: a later event replaces an earlier one
+        for cid, o in last.items():
+            if cid not in self._seen:  # a live event that arrived meanwhile is newer
+                self._see(cid, o)
+            if o.status.is_open and cid not in self._known:
+                self._remember(cid, o.symbol)
+        self.restored = len(last)
+        log.info("%s %s %s: restored %d client order ids from %s (last %.0f s)", self.trader.venue.value,
+                 market.value, self.trader.account, len(last), self.subjects.order, window_s)
+        return len(last)
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -257,14 +317,14 @@ class CommandHandler:
         running = self._inflight.get(cid)
         if running is not None:
             return await asyncio.shield(running)
-        if cid in self._known:
-            order = await self.trader.query(self._known[cid], cid, "")
-            if order is not None:
-                return OrderReply(order)
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._inflight[cid] = fut
+        self._inflight[cid] = fut  # from here on a second command with this id waits for this one
         try:
-            reply = await self._place_once(cmd)
+            reply = None
+            if cid in self._known or cid in self._seen:
+                reply = await self._place_again(cid)
+            if reply is None:
+                reply = await self._place_once(cmd)
             fut.set_result(reply)
             return reply
         except BaseException as exc:
@@ -273,14 +333,45 @@ class CommandHandler:
         finally:
             del self._inflight[cid]
 
+    async def _place_again(self, cid: str) -> Any:
+        """A repeat of a client id this account already used: the same order, never a second one.
+        None only when the id was submitted by this process and the venue does not know it (resendable)."""
+        last = self._seen.get(cid)
+        symbol = self._known.get(cid) or (last.symbol if last is not None else "")
+        order = await self.trader.query(symbol, cid, last.venue_order_id if last is not None else "")
+        if order is not None:
+            return OrderReply(order)
+        if last is not None:  # the venue reported it once and no longer finds it (aged out of its lookups)
+            return OrderReply(last)
+        return None
+
     async def _place_once(self, cmd: PlaceOrder) -> Any:
         info = self.trader.symbols.info(cmd.symbol)
         prepared = prepare(cmd, info)
         self._remember(cmd.client_order_id, info.name)
         try:
-            return OrderReply(await self.trader.place(prepared))
+            order = await self.trader.place(prepared)
         except (VenueServerError, TimeoutError, ConnectionError) as exc:
             return await self._resolve_unknown(prepared, exc)
+        except VenueClientError as exc:
+            if not self.trader.is_duplicate_client_id(exc):
+                raise
+            return await self._resolve_duplicate(prepared, exc)
+        self._see(prepared.client_order_id, order)
+        return OrderReply(order)
+
+    async def _resolve_duplicate(self, p: PreparedOrder, exc: VenueClientError) -> Any:
+        """The venue refused the id as already used (an order older than the memory, or one whose events
+        never reached the stream): answer with that order. If the venue cannot show it, the refusal stands."""
+        try:
+            order = await self.trader.query(p.symbol, p.client_order_id, "")
+        except Exception:  # noqa: BLE001 -- the venue's refusal is the answer then
+            order = None
+        if order is None:
+            raise exc
+        self.duplicates_resolved += 1
+        self._see(p.client_order_id, order)
+        return OrderReply(order)
 
     async def _resolve_unknown(self, p: PreparedOrder, exc: BaseException) -> Any:
         last: BaseException = exc
@@ -304,8 +395,18 @@ class CommandHandler:
         if len(self._known) > self.KNOWN_MAX:
             self._known.popitem(last=False)
 
+    def _see(self, cid: str, order: Order) -> None:
+        if not cid:
+            return
+        seen = self._seen
+        new = cid not in seen
+        seen[cid] = order
+        if new and len(seen) > self.KNOWN_MAX:
+            seen.popitem(last=False)
+
     # -- events from the venue's user stream ----------------------------------------------------
     async def on_order(self, order: Order, correction: bool = False) -> None:
+        self._see(order.client_order_id, order)
         ev = OrderUpdate(order, correction)
         self._audit("order", ev)
         await self.bus.publish_acked(self.subjects.order, ev)

@@ -19,6 +19,7 @@ from .schemas import ErrorBody
 VENUE = "gateio"
 SERVER_LABELS = frozenset({"INTERNAL", "SERVER_ERROR", "TOO_BUSY"})
 NOT_FOUND_LABELS = frozenset({"ORDER_NOT_FOUND", "NOT_FOUND", "POSITION_NOT_FOUND"})
+DUPLICATE_LABELS = frozenset({"REPEATED_CREATION"})
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 60.0
 
@@ -68,4 +69,16 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, VenueClientError) and (exc.code in NOT_FOUND_LABELS or exc.http_status == 404)
 
 
-__all__ = ["VENUE", "is_not_found", "parse_body", "retry_after", "to_error"]
+def is_duplicate_client_id(exc: BaseException) -> bool:
+    """A submit refused because an order with its ``text`` may already exist (spot ``REPEATED_CREATION``; the
+    simulator's futures answer ``INVALID_PARAM_VALUE`` "... already in use ..."). Live Gate does not promise
+    unique texts at all, so this is a second line only: the trading handler's memory is the first."""
+    if not isinstance(exc, VenueClientError):
+        return False
+    if exc.code in DUPLICATE_LABELS:
+        return True
+    m = exc.message.lower()
+    return "duplicate" in m or "repeated" in m or "already in use" in m
+
+
+__all__ = ["VENUE", "is_duplicate_client_id", "is_not_found", "parse_body", "retry_after", "to_error"]

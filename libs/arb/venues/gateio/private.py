@@ -37,7 +37,7 @@ from ...bus.subjects import OrdSubjects
 from ...config.credentials import Credentials
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import Market, OrderType, Side, TimeInForce, Venue
-from ...core.errors import ValidationError
+from ...core.errors import ValidationError, VenueClientError
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
 from ...core.symbols import SymbolInfo, SymbolMap
@@ -46,7 +46,7 @@ from ..common.trading import CommandHandler, PreparedOrder
 from . import parse as P
 from . import symbols as gsym
 from .auth import Signer
-from .errors import is_not_found
+from .errors import is_duplicate_client_id, is_not_found
 from .rest import FuturesPrivateRest, GateHttp, PublicRest, SpotPrivateRest
 from .schemas import (
     Control,
@@ -318,6 +318,9 @@ class GateTrader:
         p = await self.fut.set_leverage(info.venue_symbol, leverage)
         return P.futures_position(p, info, self.account, _ns())
 
+    def is_duplicate_client_id(self, exc: VenueClientError) -> bool:
+        return is_duplicate_client_id(exc)
+
 
 class GatePrivateGateway:
     """One account's trading on one Gate market: CommandHandler + user stream + reconciliation."""
@@ -335,13 +338,15 @@ class GatePrivateGateway:
         self.options = options
         self._ws_factory = ws_factory or manager
         self.subjects = OrdSubjects.of(V, account, options.subject_prefix)
-        self.handler = CommandHandler(trader, bus, self.subjects, audit=audit)
+        self.handler = CommandHandler(trader, bus, self.subjects, audit=audit,
+                                      memory_window_s=options.idempotency_window_s)
         self.rlog = RateLimitedLog(log, interval_s=10.0)
         self.ws: Any = None
         self._events: deque[tuple[str, Any]] = deque()
         self._events_ready = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._started = False
+        self._synced_once = False  # venue truth published once since start (ready only after that)
         self._reconciling: asyncio.Task | None = None
         self._balance_refresh: asyncio.Task | None = None
         self.parse_errors = 0
@@ -388,7 +393,8 @@ class GatePrivateGateway:
         self._tasks.clear()
 
     def ready(self) -> bool:
-        return self._started and self.ws is not None and self.ws.connected == len(self.ws.shards)
+        return (self._started and self._synced_once and self.ws is not None
+                and self.ws.connected == len(self.ws.shards))
 
     # ---------------------------------------------------------------------------------------- reconcile
 
@@ -407,6 +413,7 @@ class GatePrivateGateway:
             try:
                 counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
                 self.reconciles += 1
+                self._synced_once = True
                 log.info("gateio %s %s: reconciled %s", self.market.value, self.account, counts)
                 return
             except asyncio.CancelledError:

@@ -20,6 +20,7 @@ TIMESTAMP_OUTSIDE_RECV_WINDOW = "700003"
 INVALID_REQUEST_TIME = "10073"
 INSUFFICIENT_BALANCE = "10101"
 MIN_TRANSACTION_VOLUME = "30002"
+PARAM_ERROR = "33333"
 
 CODES = {
     "-2011": "Unknown order sent",
@@ -58,8 +59,22 @@ def is_order_not_found(exc: BaseException) -> bool:
     return isinstance(exc, VenueClientError) and exc.code in ORDER_NOT_FOUND
 
 
+def is_duplicate_client_id(exc: BaseException) -> bool:
+    """A submit refused because its ``newClientOrderId`` may already be in use.
+
+    MEXC documents no dedicated code for it (the simulator answers ``33333`` "param is error", see
+    specs/sim-deviations.md), so any ``33333`` or a message naming a duplicate counts. Over-matching costs one
+    query by client id on a refusal path; the refusal stands when the venue knows no such order."""
+    if not isinstance(exc, VenueClientError):
+        return False
+    if exc.code == PARAM_ERROR:
+        return True
+    m = exc.message.lower()
+    return "duplicate" in m or ("client" in m and ("exist" in m or "in use" in m))
+
+
 def is_clock_error(exc: BaseException) -> bool:
     return isinstance(exc, VenueError) and exc.code in (TIMESTAMP_OUTSIDE_RECV_WINDOW, INVALID_REQUEST_TIME)
 
 
-__all__ = ["CODES", "ORDER_NOT_FOUND", "is_clock_error", "is_order_not_found", "parse_error"]
+__all__ = ["CODES", "ORDER_NOT_FOUND", "is_clock_error", "is_duplicate_client_id", "is_order_not_found", "parse_error"]

@@ -39,7 +39,7 @@ from ...obs.log import RateLimitedLog, audit, get_logger
 from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
 from . import parse
-from .errors import is_order_not_found
+from .errors import is_duplicate_client_id, is_order_not_found
 from .rest import MexcPrivateRest
 from .symbols import symbol_map
 from .ws import MexcWsAdapter, ws_config
@@ -178,6 +178,9 @@ class MexcTrader:
     async def set_leverage(self, symbol: str, leverage: int) -> Position:
         raise ValidationError("set_leverage: MEXC spot has no leverage")
 
+    def is_duplicate_client_id(self, exc: VenueClientError) -> bool:
+        return is_duplicate_client_id(exc)
+
 
 WsFactory = Callable[[MexcWsAdapter, list[str], Callable[[], str], Any, Any], WsManager]
 
@@ -202,7 +205,8 @@ class MexcPrivateGateway:
         self.ws_url = ws_url
         self.trader = MexcTrader(rest, account, extra_symbols=extra_symbols)
         self.subjects = OrdSubjects.of(Venue.MEXC, account, options.subject_prefix)
-        self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit)
+        self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit,
+                                      memory_window_s=options.idempotency_window_s)
         self.adapter = MexcWsAdapter(self.on_binary, on_text_push=self._on_text_push)
         self._ws_factory = ws_factory
         self.ws: WsManager | None = None
