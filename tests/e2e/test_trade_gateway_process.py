@@ -67,7 +67,7 @@ class Stack(NamedTuple):
     prefix: str
 
     def cmd(self, verb: str) -> str:
-        return ord_cmd(self.case.venue, self.case.account, verb, self.prefix)
+        return ord_cmd(self.case.venue, self.case.account, self.case.market, verb, self.prefix)
 
     async def sim_state(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.urls['admin']}/state") as r:

@@ -58,7 +58,7 @@ async def test_malformed_payload_is_counted_and_the_subscription_survives(bus: B
 
 async def test_command_request_reply_round_trip(bus: Bus, subject_prefix: str):
     """A PlaceOrder request gets a typed reply; Decimals survive exactly."""
-    subject = ord_cmd(Venue.MEXC, "acct1", "place", subject_prefix)
+    subject = ord_cmd(Venue.MEXC, "acct1", Market.SPOT, "place", subject_prefix)
 
     async def gateway(cmd, msg):
         assert isinstance(cmd, PlaceOrder)
@@ -84,11 +84,11 @@ async def test_streams_are_idempotent_and_ord_stores_events_not_commands(bus: Bu
     try:
         assert names == await ensure_streams(bus.js, limits, subject_prefix)
         ord_name = stream_name_prefix(subject_prefix) + "ORD"
-        subj = OrdSubjects.of(Venue.GATEIO, "main", subject_prefix)
+        subj = OrdSubjects.of(Venue.GATEIO, "main", Market.SPOT, subject_prefix)
         fill = Fill(Venue.GATEIO, Market.SPOT, "main", "BTC-USDT", "c1", "1", "t1", Side.BUY, Decimal("1.5"),
                     Decimal("0.1"), Decimal("0.0001"), "BTC", True, 1, 2, 3)
         await bus.publish_acked(subj.fill, fill)
-        await bus.nc.publish(ord_cmd(Venue.GATEIO, "main", "place", subject_prefix), b"x")
+        await bus.nc.publish(ord_cmd(Venue.GATEIO, "main", Market.SPOT, "place", subject_prefix), b"x")
         await bus.nc.flush()
         info = await bus.js.stream_info(ord_name)
         assert info.state.messages == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -9,6 +10,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from arb.bus.codec import encode
 from arb.bus.connection import Bus
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
@@ -72,7 +74,7 @@ async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix
     gw = build_private(ep, market, "main", creds, bus, session, opts)
     await gw.start()
     await eventually(gw.ready, timeout=10)
-    return gw, ev, f"{prefix}ord.gateio.main.cmd."
+    return gw, ev, f"{prefix}ord.gateio.main.cmd.{market.value}."
 
 
 def best(sim: SimServer, market: Market, inst: str) -> tuple[Decimal, Decimal]:
@@ -233,3 +235,35 @@ async def test_reconnect_reconciles_orders_fills_balances_positions(sim, bus, se
         assert any(p.correction for p in ev.by_kind["position"])
     finally:
         await gw.stop()
+
+
+async def test_spot_and_futures_gateways_of_one_account_each_answer_only_their_own_commands(
+        sim, bus, session, subject_prefix, js_streams):
+    """Both of one account's Gate gateways run at once: a futures order is answered by the futures gateway
+    only (with a shared command subject the spot one answered first with a refusal while the order went
+    through), and a futures-market command sent to the spot subject is refused, not placed."""
+    spot, _, spot_cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    fut, ev, fut_cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    try:
+        replies: list[Any] = []
+
+        async def on_reply(event: Any, msg: Any) -> None:
+            replies.append(event)
+
+        inbox = bus.nc.new_inbox()
+        await bus.subscribe(inbox, on_reply)
+        place = PlaceOrder("both-1", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.0005"),
+                           order_type=OrderType.MARKET)
+        await bus.nc.publish(fut_cmd + "place", encode(place), reply=inbox)
+        await eventually(lambda: replies, timeout=5, what="a reply")
+        await asyncio.sleep(0.3)  # room for a second (wrong) answer to arrive
+        assert len(replies) == 1 and isinstance(replies[0], OrderReply), replies
+        assert replies[0].order.market is Market.FUTURES and replies[0].order.contracts == 5
+        wrong = await bus.request(spot_cmd + "place", PlaceOrder("both-2", "BTC-USDT", Market.FUTURES, Side.BUY,
+                                                                 Decimal("0.0005"), order_type=OrderType.MARKET))
+        assert isinstance(wrong, ErrorReply) and wrong.kind == "validation" and "futures" in wrong.message
+        await eventually(lambda: ev.fills("both-1"), timeout=5)
+        assert not ev.orders("both-2")
+    finally:
+        await fut.stop()
+        await spot.stop()

@@ -63,7 +63,7 @@ async def gateway(sim: SimServer, bus: Bus, subject_prefix: str,
 
 
 def _cmd(prefix: str, verb: str) -> str:
-    return f"{prefix}ord.mexc.{ACCOUNT}.cmd.{verb}"
+    return f"{prefix}ord.mexc.{ACCOUNT}.cmd.spot.{verb}"
 
 
 def _limit(cid: str, qty: str = "0.0012345", price: str = "50000.129", side: Side = Side.BUY, **kw: Any) -> PlaceOrder:

@@ -110,7 +110,7 @@ async def test_mexc_retry_after_restart_returns_the_same_filled_order(sim: SimSe
     events = OrderEvents()
     await bus.subscribe(f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.evt.order", events)
     place = _mexc_buy("rs-fill-1", "90000", TimeInForce.IOC)
-    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.place"
+    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
     gw, session = await _start_mexc(sim, bus, subject_prefix)
     try:
         first = await bus.request(cmd, place)
@@ -137,7 +137,7 @@ async def test_mexc_retry_after_restart_returns_the_same_open_order(sim: SimServ
     events = OrderEvents()
     await bus.subscribe(f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.evt.order", events)
     place = _mexc_buy("rs-open-1", "50000.129")
-    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.place"
+    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
     gw, session = await _start_mexc(sim, bus, subject_prefix)
     try:
         first = await bus.request(cmd, place)
@@ -160,7 +160,7 @@ async def test_mexc_duplicate_refused_by_venue_is_answered_with_the_existing_ord
         sim: SimServer, bus: Bus, subject_prefix: str, js_streams: StreamSet) -> None:
     """With no memory at all (window 0), the venue's duplicate-id refusal is resolved by query to the same order."""
     place = _mexc_buy("rs-dup-1", "50000.129")
-    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.place"
+    cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
     gw, session = await _start_mexc(sim, bus, subject_prefix, window_s=0)
     try:
         first = await bus.request(cmd, place)
@@ -187,7 +187,7 @@ async def test_gate_spot_retry_after_restart_returns_the_same_filled_order(
     _, ask = _gate_best(sim, "ETH_USDT")
     place = PlaceOrder("rs-gfill-1", "ETH-USDT", Market.SPOT, Side.BUY, Decimal("0.01"), tif=TimeInForce.IOC,
                        price=ask * Decimal("1.01"))
-    cmd = f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.place"
+    cmd = f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.spot.place"
     gw, session = await _start_gate(sim, bus, subject_prefix)
     try:
         first = await bus.request(cmd, place)
@@ -215,7 +215,7 @@ async def test_gate_spot_duplicate_refused_by_venue_is_answered_with_the_existin
     place = PlaceOrder("rs-gdup-1", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"), price=bid * Decimal("0.9"))
     gw, session = await _start_gate(sim, bus, subject_prefix, window_s=0)
     try:
-        first = await bus.request(f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.place", place)
+        first = await bus.request(f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.spot.place", place)
         assert isinstance(first, OrderReply) and first.order.status is OrderStatus.NEW, first
     finally:
         await _stop(gw, session)
@@ -244,7 +244,7 @@ async def test_gate_futures_gateway_does_not_take_the_spot_order_ids_of_the_same
     place = PlaceOrder("rs-gmk-1", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"), price=bid * Decimal("0.9"))
     gw, session = await _start_gate(sim, bus, subject_prefix)
     try:
-        first = await bus.request(f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.place", place)
+        first = await bus.request(f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.spot.place", place)
         assert isinstance(first, OrderReply), first
         await eventually(lambda: events.has("rs-gmk-1"), timeout=5, what="order event in ORD")
     finally:
@@ -273,7 +273,7 @@ async def test_no_ord_stream_fails_the_start_before_commands_are_served(sim: Sim
         with pytest.raises(StorageError, match="no JetStream stream"):
             await gw.start()
         assert not gw.ready()
-        r = await _request_or_none(bus, f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.place",
+        r = await _request_or_none(bus, f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place",
                                    _mexc_buy("rs-none-1", "50000.129"))
         assert r is None
     finally:

@@ -68,11 +68,12 @@ def test_garbage_raises_decode_error():
 
 
 def test_subjects_follow_catalogue_and_reject_bad_tokens():
-    """Subjects are md.<venue>.<market>.<symbol>.<kind>; tokens outside [A-Za-z0-9_-] are refused."""
+    """Subjects are md.<venue>.<market>.<symbol>.<kind> and ord.<venue>.<account>.cmd.<market>.<verb>; tokens outside [A-Za-z0-9_-] are refused."""
     s = MdSubjects.of(Venue.MEXC, Market.SPOT, "BTC-USDT")
     assert s.bbo == "md.mexc.spot.BTC-USDT.bbo" and s.book == "md.mexc.spot.BTC-USDT.book"
-    assert OrdSubjects.of(Venue.GATEIO, "main", prefix="t1.").fill == "t1.ord.gateio.main.evt.fill"
-    assert ord_cmd(Venue.MEXC, "acct-1", "place") == "ord.mexc.acct-1.cmd.place"
+    o = OrdSubjects.of(Venue.GATEIO, "main", Market.FUTURES, prefix="t1.")
+    assert o.fill == "t1.ord.gateio.main.evt.fill" and o.cmd_prefix == "t1.ord.gateio.main.cmd.futures"
+    assert ord_cmd(Venue.MEXC, "acct-1", Market.SPOT, "place") == "ord.mexc.acct-1.cmd.spot.place"
     with pytest.raises(ValueError):
         md(Venue.MEXC, Market.SPOT, "BTC.USDT", "bbo")
 

@@ -38,7 +38,7 @@ def _usdt(market: Market) -> Balance:
 
 
 def _handler(trader: FakeTrader) -> CommandHandler:
-    return CommandHandler(trader, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main"))  # type: ignore[arg-type]
+    return CommandHandler(trader, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main", Market.SPOT))  # type: ignore[arg-type]
 
 
 def test_balances_command_travels_the_bus_union_on_its_catalogued_verb():

@@ -59,7 +59,7 @@ class FakeVenue:
 
 
 def _handler(venue: FakeVenue) -> CommandHandler:
-    return CommandHandler(venue, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main"))  # type: ignore[arg-type]
+    return CommandHandler(venue, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main", Market.SPOT))  # type: ignore[arg-type]
 
 
 def _place(cid: str) -> PlaceOrder:

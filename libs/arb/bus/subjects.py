@@ -30,8 +30,9 @@ def md(venue: Venue | str, market: Market | str, symbol: str, kind: str, prefix:
     return f"{prefix}md.{_v(venue)}.{_v(market)}.{token(symbol)}.{token(kind)}"
 
 
-def ord_cmd(venue: Venue | str, account: str, verb: str, prefix: str = "") -> str:
-    return f"{prefix}ord.{_v(venue)}.{token(account)}.cmd.{token(verb)}"
+def ord_cmd(venue: Venue | str, account: str, market: Market | str, verb: str, prefix: str = "") -> str:
+    """Commands name the market: Gate spot and futures of one account are two gateways, each must own its own."""
+    return f"{prefix}ord.{_v(venue)}.{token(account)}.cmd.{_v(market)}.{token(verb)}"
 
 
 def ord_evt(venue: Venue | str, account: str, kind: str, prefix: str = "") -> str:
@@ -68,15 +69,15 @@ class MdSubjects(msgspec.Struct, frozen=True, gc=False):
 
 
 class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
-    """Event subjects of one trading account, built once."""
+    """Event subjects of one trading account and the command prefix of one of its markets, built once."""
 
     order: str
     fill: str
     balance: str
     position: str
-    cmd_prefix: str  # ord.<venue>.<account>.cmd  (subscribe to cmd_prefix + '.*')
+    cmd_prefix: str  # ord.<venue>.<account>.cmd.<market>  (subscribe to cmd_prefix + '.*')
 
     @classmethod
-    def of(cls, venue: Venue | str, account: str, prefix: str = "") -> OrdSubjects:
+    def of(cls, venue: Venue | str, account: str, market: Market | str, prefix: str = "") -> OrdSubjects:
         evts = [ord_evt(venue, account, k, prefix) for k in EVT_KINDS]
-        return cls(*evts, cmd_prefix=f"{prefix}ord.{_v(venue)}.{token(account)}.cmd")
+        return cls(*evts, cmd_prefix=f"{prefix}ord.{_v(venue)}.{token(account)}.cmd.{_v(market)}")

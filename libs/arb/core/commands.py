@@ -1,4 +1,4 @@
-"""Commands sent to a trading gateway on ``ord.<venue>.<account>.cmd.<verb>`` (NATS request/reply) and their replies.
+"""Commands sent to a trading gateway on ``ord.<venue>.<account>.cmd.<market>.<verb>`` (NATS request/reply) and their replies.
 
 Quantities are base-asset Decimals. The gateway rounds to the venue's tick/step (never beyond what was
 asked), checks min qty/notional, and is idempotent by ``client_order_id``: sending the same PlaceOrder

@@ -182,7 +182,7 @@ AuditFn = Callable[[str, Any], None]
 
 
 class CommandHandler:
-    """Serves ``ord.<venue>.<account>.cmd.*`` for one VenueTrader and publishes its execution events.
+    """Serves ``ord.<venue>.<account>.cmd.<market>.*`` for one VenueTrader and publishes its execution events.
 
     Idempotency memory, per client order id (bounded to ``KNOWN_MAX`` each, oldest dropped first):
 
@@ -234,7 +234,7 @@ class CommandHandler:
         """Rebuild the client-order-id memory from this account's order events stored in the ORD stream
         (``ord.<venue>.<account>.evt.order``) over the last ``window_s`` seconds; returns how many ids.
 
-        Gate spot and futures of one account share the subject: only this trader's market is taken. Orders
+        Gate spot and futures of one account share the event subject: only this trader's market is taken. Orders
         the stream last saw open also go to ``_known``, so the first ``reconcile()`` queries them (they may
         have filled or been cancelled while no gateway was listening)."""
         market = self.trader.market

@@ -1,7 +1,7 @@
 """Gate.io trading gateway for one account on spot or USDT perpetual futures.
 
 ``GateTrader`` implements ``arb.venues.common.trading.VenueTrader`` over signed REST (facts §2.5, §2.6);
-``CommandHandler`` (venue-neutral) serves ``ord.gateio.<account>.cmd.*`` on top of it. The user stream is a
+``CommandHandler`` (venue-neutral) serves ``ord.gateio.<account>.cmd.<market>.*`` on top of it. The user stream is a
 signed WS (spot.orders / spot.usertrades / spot.balances, futures.orders / futures.usertrades /
 futures.positions / futures.balances); after any reconnect the gateway calls ``CommandHandler.reconcile()``.
 
@@ -337,7 +337,7 @@ class GatePrivateGateway:
         self.endpoints = endpoints
         self.options = options
         self._ws_factory = ws_factory or manager
-        self.subjects = OrdSubjects.of(V, account, options.subject_prefix)
+        self.subjects = OrdSubjects.of(V, account, market, options.subject_prefix)
         self.handler = CommandHandler(trader, bus, self.subjects, audit=audit,
                                       memory_window_s=options.idempotency_window_s)
         self.rlog = RateLimitedLog(log, interval_s=10.0)

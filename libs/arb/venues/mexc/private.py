@@ -2,7 +2,7 @@
 
 * ``MexcTrader`` implements ``arb.venues.common.trading.VenueTrader`` (place / cancel / cancel all / query /
   open orders / balances / fills) over ``MexcPrivateRest``. The venue-neutral ``CommandHandler`` serves
-  ``ord.mexc.<account>.cmd.*`` on top of it: rounding, min checks, idempotency by client order id and
+  ``ord.mexc.<account>.cmd.spot.*`` on top of it: rounding, min checks, idempotency by client order id and
   status-unknown resolution by query live there, once for every venue.
 * User data stream: ``POST /api/v3/userDataStream`` -> listenKey; ``wss://.../ws?listenKey=`` subscribed to
   ``spot@private.orders|deals|account.v3.api.pb``; the key is extended (``PUT``) every 30 min, checked after
@@ -204,7 +204,7 @@ class MexcPrivateGateway:
         self.options = options
         self.ws_url = ws_url
         self.trader = MexcTrader(rest, account, extra_symbols=extra_symbols)
-        self.subjects = OrdSubjects.of(Venue.MEXC, account, options.subject_prefix)
+        self.subjects = OrdSubjects.of(Venue.MEXC, account, Market.SPOT, options.subject_prefix)
         self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit,
                                       memory_window_s=options.idempotency_window_s)
         self.adapter = MexcWsAdapter(self.on_binary, on_text_push=self._on_text_push)
