@@ -267,3 +267,22 @@ async def test_spot_and_futures_gateways_of_one_account_each_answer_only_their_o
     finally:
         await fut.stop()
         await spot.stop()
+
+
+async def test_stop_during_a_reconcile_leaves_no_reconcile_running(sim, bus, session, subject_prefix, js_streams):
+    """A reconnect while a reconcile runs queues one more; stop() then cancels it and nothing restarts it
+    (a done-callback used to schedule a fresh reconcile from the cancelled one, which retried forever)."""
+    gw, _, _ = await start(sim, bus, session, subject_prefix, Market.SPOT)
+
+    async def slow_reconcile(lookback_s: float) -> dict[str, int]:
+        await asyncio.sleep(30)  # a venue that answers slowly: the reconcile is still running at stop()
+        return {}
+
+    gw.handler.reconcile = slow_reconcile  # type: ignore[method-assign]
+    gw._on_reconnect(None)
+    gw._on_reconnect(None)  # arrives while the first one runs
+    await asyncio.sleep(0.05)
+    await gw.stop()
+    await asyncio.sleep(0.05)
+    left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "GatePrivateGateway._reconcile"]
+    assert left == [], left

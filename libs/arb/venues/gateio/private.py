@@ -348,6 +348,8 @@ class GatePrivateGateway:
         self._started = False
         self._synced_once = False  # venue truth published once since start (ready only after that)
         self._reconciling: asyncio.Task | None = None
+        self._reconcile_again = False  # a reconnect during a reconcile: run once more when it ends
+        self._closing = False
         self._balance_refresh: asyncio.Task | None = None
         self.parse_errors = 0
         self.reconciles = 0
@@ -378,18 +380,15 @@ class GatePrivateGateway:
 
     async def stop(self) -> None:
         self._started = False
+        self._closing = True  # no reconcile is scheduled from here on (a reconnect callback could)
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
-        for t in [*self._tasks, self._reconciling, self._balance_refresh]:
-            if t is not None:
-                t.cancel()
-        for t in [*self._tasks, self._reconciling, self._balance_refresh]:
-            if t is not None:
-                try:
-                    await t
-                except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 -- a loop/peer that must survive any failure
-                    pass
+        tasks = [t for t in [*self._tasks, self._reconciling, self._balance_refresh] if t is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
+            await asyncio.wait(tasks, timeout=2.0)
         self._tasks.clear()
 
     def ready(self) -> bool:
@@ -402,20 +401,24 @@ class GatePrivateGateway:
         self._schedule_reconcile()
 
     def _schedule_reconcile(self) -> None:
+        if self._closing:
+            return
         if self._reconciling is not None and not self._reconciling.done():
-            self._reconciling.add_done_callback(lambda _t: self._schedule_reconcile())
+            self._reconcile_again = True
             return
         self._reconciling = asyncio.get_running_loop().create_task(self._reconcile())
 
     async def _reconcile(self) -> None:
         delay = 0.5
         while True:
+            self._reconcile_again = False
             try:
                 counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
                 self.reconciles += 1
                 self._synced_once = True
                 log.info("gateio %s %s: reconciled %s", self.market.value, self.account, counts)
-                return
+                if not self._reconcile_again:
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
