@@ -1,9 +1,10 @@
 """Gate.io error answers -> arb.core.errors (facts §2.3, §2.4).
 
 Non-2xx bodies are ``{"label": ..., "message": ...}`` (or ``detail`` instead of ``message``). The HTTP status
-decides the class: 429 -> RateLimited (retry after ``X-Gate-RateLimit-Reset-Timestamp`` (ms) or
-``Retry-After``), 5xx -> VenueServerError (for a write: outcome unknown), other 4xx -> VenueClientError.
-A 4xx whose label is a server label (INTERNAL, SERVER_ERROR, TOO_BUSY) is treated as a server error.
+decides the class (``arb.venues.common.rest.venue_error``, the one mapping): 429 -> RateLimited (retry after
+``X-Gate-RateLimit-Reset-Timestamp`` (ms) or ``Retry-After``), 5xx -> VenueServerError (for a write: outcome
+unknown), other 4xx -> VenueClientError. A 4xx whose label is a server label (INTERNAL, SERVER_ERROR,
+TOO_BUSY) is treated as a server error. ``parse_error`` and ``retry_after`` are the REST client's hooks.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from ...core.errors import RateLimited, VenueClientError, VenueError, VenueServerError
+from ...core.errors import VenueClientError, VenueError
+from ..common.rest import RATE_LIMIT_STATUSES, venue_error
 from .schemas import ErrorBody
 
 VENUE = "gateio"
@@ -55,14 +57,18 @@ def parse_body(body: bytes) -> tuple[str, str]:
         return "", body[:200].decode(errors="replace")
 
 
-def to_error(status: int, body: bytes, headers: Mapping[str, str]) -> VenueError:
+def parse_error(status: int, body: bytes) -> tuple[str, str]:
+    """(code, message) of an error answer: the label (else ``HTTP_<status>``) and its message or detail."""
     label, message = parse_body(body)
-    code = label or f"HTTP_{status}"
-    if status == 429:
-        return RateLimited(VENUE, code, message or "too many requests", status, retry_after(headers))
-    if status >= 500 or label in SERVER_LABELS:
-        return VenueServerError(VENUE, code, message, status)
-    return VenueClientError(VENUE, code, message, status)
+    if not message and status == 429:
+        message = "too many requests"
+    return label or f"HTTP_{status}", message
+
+
+def to_error(status: int, body: bytes, headers: Mapping[str, str]) -> VenueError:
+    code, message = parse_error(status, body)
+    wait = retry_after(headers) if status in RATE_LIMIT_STATUSES else 0.0
+    return venue_error(VENUE, status, code, message, wait, SERVER_LABELS)
 
 
 def is_not_found(exc: BaseException) -> bool:
@@ -81,4 +87,4 @@ def is_duplicate_client_id(exc: BaseException) -> bool:
     return "duplicate" in m or "repeated" in m or "already in use" in m
 
 
-__all__ = ["VENUE", "is_duplicate_client_id", "is_not_found", "parse_body", "retry_after", "to_error"]
+__all__ = ["VENUE", "is_duplicate_client_id", "is_not_found", "parse_body", "parse_error", "retry_after", "to_error"]

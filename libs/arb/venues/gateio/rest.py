@@ -29,7 +29,7 @@ from yarl import URL
 
 from ..common.rest import RateLimiter, RestClient, RestRequest
 from .auth import Signer
-from .errors import SERVER_LABELS, VENUE, parse_body, retry_after
+from .errors import SERVER_LABELS, VENUE, parse_error, retry_after
 from .schemas import (
     Contract,
     CurrencyPair,
@@ -78,14 +78,6 @@ ACCEPT_JSON = {"Accept": "application/json"}
 def reset_wait(status: int, headers: Mapping[str, str]) -> float:
     """``RestClient.retry_after`` hook: Gate's reset timestamp (or Retry-After) says how long to hold back."""
     return retry_after(headers)
-
-
-def parse_error(status: int, body: bytes) -> tuple[str, str]:
-    """``RestClient.error_parser`` hook: Gate's label (else ``HTTP_<status>``) and its message or detail."""
-    label, message = parse_body(body)
-    if not message and status == 429:
-        message = "too many requests"
-    return label or f"HTTP_{status}", message
 
 
 def gate_signer(signer: Signer, base_path: str) -> Callable[[RestRequest], None]:
@@ -279,6 +271,5 @@ __all__ = [
     "PublicRest",
     "SpotPrivateRest",
     "gate_signer",
-    "parse_error",
     "reset_wait",
 ]
