@@ -9,7 +9,7 @@ import pytest
 from arb.bus.subjects import OrdSubjects
 from arb.core.commands import ErrorReply, OrderReply, PlaceOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
-from arb.core.errors import VenueClientError
+from arb.core.errors import ProtocolError, VenueClientError
 from arb.core.execution import Order
 from arb.core.symbols import Symbol, SymbolInfo, SymbolMap
 from arb.venues.common.trading import CommandHandler, PreparedOrder
@@ -121,3 +121,46 @@ def test_venue_duplicate_id_refusals_are_recognised():
     assert gate_duplicate(VenueClientError("gateio", "REPEATED_CREATION", "Repeated creation"))
     assert gate_duplicate(VenueClientError("gateio", "INVALID_PARAM_VALUE", "client id 't-x' is already in use"))
     assert not gate_duplicate(VenueClientError("gateio", "BALANCE_NOT_ENOUGH", "Not enough balance"))
+
+
+class PlacedButUnreadable(FakeVenue):
+    """The venue placed the order but its 2xx answer could not be decoded."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__()
+        self.exc = exc
+
+    async def place(self, p: PreparedOrder) -> Order:
+        await super().place(p)
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [ProtocolError("gate: reply is not JSON"), KeyError("id")])
+async def test_a_placed_order_whose_answer_cannot_be_read_is_resolved_by_query(exc: Exception):
+    """An unreadable answer to a submit is 'status unknown': the order is found by query, not reported failed
+    (a caller told 'internal error' would place it again)."""
+    venue = PlacedButUnreadable(exc)
+    h = CommandHandler(venue, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main", Market.SPOT),  # type: ignore[arg-type]
+                       sleep=_no_sleep)
+    r = await h.handle(_place("u1"))
+    assert isinstance(r, OrderReply) and r.order.venue_order_id == venue.orders["u1"].venue_order_id
+    again = await h.handle(_place("u1"))
+    assert isinstance(again, OrderReply) and venue.place_calls == 1
+
+
+async def test_unresolved_unknown_status_is_reported_as_unknown():
+    """When the venue can be asked nothing, the reply says status unknown whatever the last error was."""
+    venue = PlacedButUnreadable(ProtocolError("garbled"))
+
+    async def broken_query(symbol: str, cid: str, voi: str) -> Order | None:
+        raise ProtocolError("garbled too")
+
+    venue.query = broken_query  # type: ignore[method-assign]
+    h = CommandHandler(venue, bus=None, subjects=OrdSubjects.of(Venue.GATEIO, "main", Market.SPOT),  # type: ignore[arg-type]
+                       sleep=_no_sleep)
+    r = await h.handle(_place("u2"))
+    assert isinstance(r, ErrorReply) and r.status_unknown and r.retryable
+
+
+async def _no_sleep(_s: float) -> None:
+    return None

@@ -351,12 +351,14 @@ class CommandHandler:
         self._remember(cmd.client_order_id, info.name)
         try:
             order = await self.trader.place(prepared)
-        except (VenueServerError, TimeoutError, ConnectionError) as exc:
-            return await self._resolve_unknown(prepared, exc)
         except VenueClientError as exc:
             if not self.trader.is_duplicate_client_id(exc):
                 raise
             return await self._resolve_duplicate(prepared, exc)
+        except (RateLimited, ValidationError, SymbolError):
+            raise  # refused by the venue or before sending: nothing was placed
+        except Exception as exc:  # noqa: BLE001 -- 5xx, timeout, lost connection, or a 2xx we could not read:
+            return await self._resolve_unknown(prepared, exc)  # the order may exist, so ask, never resend
         self._see(prepared.client_order_id, order)
         return OrderReply(order)
 
@@ -388,7 +390,8 @@ class CommandHandler:
             self._known.pop(p.client_order_id, None)
             base = error_reply(exc)
             return ErrorReply(base.kind, base.code, f"not placed: {base.message}", retryable=True, status_unknown=False)
-        return error_reply(last)
+        base = error_reply(last)  # still unknown: whatever the last error was, the caller must not assume either way
+        return msgspec.structs.replace(base, retryable=True, status_unknown=True)
 
     def _remember(self, cid: str, symbol: str) -> None:
         self._known[cid] = symbol
