@@ -8,7 +8,7 @@ bus, i.e. stored in this test's ORD stream, which is what the new gateway rebuil
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +99,32 @@ def _mexc_buy(cid: str, price: str, tif: TimeInForce = TimeInForce.GTC) -> Place
     return PlaceOrder(cid, "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.0012345"), price=Decimal(price), tif=tif)
 
 
+Start = Callable[[], Awaitable[tuple[Any, aiohttp.ClientSession]]]
+
+
+async def _place_restart_place(start: Start, bus: Bus, cmd: str, place: PlaceOrder,
+                               settle: Callable[[OrderReply], Awaitable[None]] | None = None
+                               ) -> tuple[OrderReply, OrderReply, Any]:
+    """Place through one gateway, ``settle`` (checks + wait for ORD), stop it, retry through a fresh one.
+
+    Returns both replies and the second gateway."""
+    gw, session = await start()
+    try:
+        first = await bus.request(cmd, place)
+        assert isinstance(first, OrderReply), first
+        if settle is not None:
+            await settle(first)
+    finally:
+        await _stop(gw, session)
+    gw, session = await start()
+    try:
+        again = await bus.request(cmd, place, timeout=10)
+    finally:
+        await _stop(gw, session)
+    assert isinstance(again, OrderReply), again
+    return first, again, gw
+
+
 def _gate_best(sim: SimServer, inst: str) -> tuple[Decimal, Decimal]:
     bid, _, ask, _ = sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)].book(inst).best()
     return bid, ask
@@ -111,20 +137,13 @@ async def test_mexc_retry_after_restart_returns_the_same_filled_order(sim: SimSe
     await bus.subscribe(f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.evt.order", events)
     place = _mexc_buy("rs-fill-1", "90000", TimeInForce.IOC)
     cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
-    gw, session = await _start_mexc(sim, bus, subject_prefix)
-    try:
-        first = await bus.request(cmd, place)
-        assert isinstance(first, OrderReply) and first.order.filled_qty > 0, first
-        await eventually(lambda: events.has("rs-fill-1", final=True), timeout=5, what="final order event in ORD")
-    finally:
-        await _stop(gw, session)
 
-    gw, session = await _start_mexc(sim, bus, subject_prefix)
-    try:
-        again = await bus.request(cmd, place, timeout=10)
-    finally:
-        await _stop(gw, session)
-    assert isinstance(again, OrderReply), again
+    async def filled_and_stored(first: OrderReply) -> None:
+        assert first.order.filled_qty > 0, first
+        await eventually(lambda: events.has("rs-fill-1", final=True), timeout=5, what="final order event in ORD")
+
+    first, again, gw = await _place_restart_place(lambda: _start_mexc(sim, bus, subject_prefix), bus, cmd, place,
+                                                  filled_and_stored)
     assert again.order.venue_order_id == first.order.venue_order_id
     assert again.order.status is OrderStatus.FILLED or again.order.status is OrderStatus.EXPIRED
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-fill-1")) == 1
@@ -138,20 +157,13 @@ async def test_mexc_retry_after_restart_returns_the_same_open_order(sim: SimServ
     await bus.subscribe(f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.evt.order", events)
     place = _mexc_buy("rs-open-1", "50000.129")
     cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
-    gw, session = await _start_mexc(sim, bus, subject_prefix)
-    try:
-        first = await bus.request(cmd, place)
-        assert isinstance(first, OrderReply) and first.order.status is OrderStatus.NEW, first
-        await eventually(lambda: events.has("rs-open-1"), timeout=5, what="order event in ORD")
-    finally:
-        await _stop(gw, session)
 
-    gw, session = await _start_mexc(sim, bus, subject_prefix)
-    try:
-        again = await bus.request(cmd, place, timeout=10)
-    finally:
-        await _stop(gw, session)
-    assert isinstance(again, OrderReply), again
+    async def open_and_stored(first: OrderReply) -> None:
+        assert first.order.status is OrderStatus.NEW, first
+        await eventually(lambda: events.has("rs-open-1"), timeout=5, what="order event in ORD")
+
+    first, again, _ = await _place_restart_place(lambda: _start_mexc(sim, bus, subject_prefix), bus, cmd, place,
+                                                 open_and_stored)
     assert again.order.venue_order_id == first.order.venue_order_id and again.order.status is OrderStatus.NEW
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-open-1")) == 1
 
@@ -161,19 +173,8 @@ async def test_mexc_duplicate_refused_by_venue_is_answered_with_the_existing_ord
     """With no memory at all (window 0), the venue's duplicate-id refusal is resolved by query to the same order."""
     place = _mexc_buy("rs-dup-1", "50000.129")
     cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
-    gw, session = await _start_mexc(sim, bus, subject_prefix, window_s=0)
-    try:
-        first = await bus.request(cmd, place)
-        assert isinstance(first, OrderReply), first
-    finally:
-        await _stop(gw, session)
-
-    gw, session = await _start_mexc(sim, bus, subject_prefix, window_s=0)
-    try:
-        again = await bus.request(cmd, place, timeout=10)
-    finally:
-        await _stop(gw, session)
-    assert isinstance(again, OrderReply), again
+    first, again, gw = await _place_restart_place(lambda: _start_mexc(sim, bus, subject_prefix, window_s=0), bus,
+                                                  cmd, place)
     assert again.order.venue_order_id == first.order.venue_order_id
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-dup-1")) == 1
     assert gw.handler.restored == 0 and gw.handler.duplicates_resolved == 1
@@ -188,20 +189,12 @@ async def test_gate_spot_retry_after_restart_returns_the_same_filled_order(
     place = PlaceOrder("rs-gfill-1", "ETH-USDT", Market.SPOT, Side.BUY, Decimal("0.01"), tif=TimeInForce.IOC,
                        price=ask * Decimal("1.01"))
     cmd = f"{subject_prefix}ord.gateio.{GATE_ACCOUNT}.cmd.spot.place"
-    gw, session = await _start_gate(sim, bus, subject_prefix)
-    try:
-        first = await bus.request(cmd, place)
-        assert isinstance(first, OrderReply), first
-        await eventually(lambda: events.has("rs-gfill-1", final=True), timeout=5, what="final order event in ORD")
-    finally:
-        await _stop(gw, session)
 
-    gw, session = await _start_gate(sim, bus, subject_prefix)
-    try:
-        again = await bus.request(cmd, place, timeout=10)
-    finally:
-        await _stop(gw, session)
-    assert isinstance(again, OrderReply), again
+    async def stored(first: OrderReply) -> None:
+        await eventually(lambda: events.has("rs-gfill-1", final=True), timeout=5, what="final order event in ORD")
+
+    first, again, gw = await _place_restart_place(lambda: _start_gate(sim, bus, subject_prefix), bus, cmd, place,
+                                                  stored)
     assert again.order.venue_order_id == first.order.venue_order_id and not again.order.status.is_open
     assert len(_sim_orders(sim, Venue.GATEIO, Market.SPOT, "gateio-demo", "t-rs-gfill-1")) == 1
     assert gw.handler.restored >= 1
