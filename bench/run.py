@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
             rows.extend(mod.run())
-        except Exception:
+        except Exception:  # noqa: BLE001 -- one failing bench module must not hide the others' rows
             failed += 1
             traceback.print_exc()
     print()

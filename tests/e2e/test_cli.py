@@ -34,7 +34,7 @@ def _env(nats_url: str, prefix: str, **extra: str) -> dict[str, str]:
 
 def test_version_prints_and_exits_zero():
     """`arb version` prints the version."""
-    out = subprocess.run([*ARB, "version"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([*ARB, "version"], capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 0 and out.stdout.startswith("arb ")
 
 
@@ -42,7 +42,7 @@ def test_broken_config_prints_one_line_and_exits_2(tmp_path):
     """A broken config is one stderr line naming the file and key, exit code 2."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("venues:\n  gateio:\n    futures:\n      rest_url: https://x\n      ws_url: htp://x\n")
-    out = subprocess.run([*ARB, "config", "check", str(bad)], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([*ARB, "config", "check", str(bad)], capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert lines == [f"config error: {bad}: venues.gateio.futures.ws_url: expected ws:// or wss:// URL, got 'htp://x'"]
@@ -52,7 +52,8 @@ def test_broken_config_prints_one_line_and_exits_2(tmp_path):
 def test_config_check_masks_url_passwords(tmp_path):
     """The effective config never shows a password embedded in a URL."""
     env = dict(os.environ, NATS_URL="nats://user:hunter2@127.0.0.1:4222")
-    out = subprocess.run([*ARB, "config", "check", "--json"], capture_output=True, text=True, timeout=30, env=env)
+    out = subprocess.run([*ARB, "config", "check", "--json"], capture_output=True, text=True, timeout=30, env=env,
+                         check=False)
     assert out.returncode == 0 and "hunter2" not in out.stdout
     assert msgspec.json.decode(out.stdout)["nats"]["url"] == "nats://user:***@127.0.0.1:4222"
 
@@ -61,10 +62,12 @@ async def test_tap_prints_events_published_by_another_process(nats_url, subject_
     """`arb tap 'md.>'` decodes and prints what a separate service process publishes."""
     port = _free_port()
     env = _env(nats_url, subject_prefix, ARB_HTTP__PORT=str(port))
-    tap = subprocess.Popen([*ARB, "tap", f"{subject_prefix}md.>", "--count", "3", "--timeout", "30"],
+    tap_argv = [*ARB, "tap", f"{subject_prefix}md.>", "--count", "3", "--timeout", "30"]
+    tap = subprocess.Popen(tap_argv,  # noqa: ASYNC220 -- Popen only forks; waits go through an executor
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     await asyncio.sleep(0)  # tap subscribes before the publisher has a book
-    svc = subprocess.Popen([sys.executable, str(HERE / "fake_md_service.py")], stderr=subprocess.PIPE, text=True, env=env)
+    svc = subprocess.Popen([sys.executable, str(HERE / "fake_md_service.py")],  # noqa: ASYNC220 -- only forks
+                           stderr=subprocess.PIPE, text=True, env=env)
     try:
         out, err = await asyncio.get_running_loop().run_in_executor(None, lambda: tap.communicate(timeout=40))
     finally:
@@ -86,7 +89,7 @@ async def test_service_serves_health_ready_metrics_and_exits_zero_on_sigterm(nat
     cfg = tmp_path / "svc.yaml"
     cfg.write_text(f"http:\n  port: {port}\nlog:\n  level: info\n")
     env = _env(nats_url, subject_prefix)
-    proc = subprocess.Popen([sys.executable, str(HERE / "fake_md_service.py"), str(cfg)],
+    proc = subprocess.Popen([sys.executable, str(HERE / "fake_md_service.py"), str(cfg)],  # noqa: ASYNC220
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -107,7 +110,7 @@ async def test_service_serves_health_ready_metrics_and_exits_zero_on_sigterm(nat
             assert 'arb_build_info{' in text and 'arb_nats_connected{service="fake-md"} 1.0' in text
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "start fake-md version=" in err and f"config={cfg}" in err and "nats=" in err
     assert "stopped fake-md rc=0" in err

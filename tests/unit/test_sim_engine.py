@@ -198,13 +198,13 @@ def test_rejects_min_qty_notional_precision_balance_and_symbol():
     ex, inst, mm, a, _ = spot()
     ex.place(mm, inst, "sell", "limit", "gtc", D(1), D("1000.0"))
     cases = [
-        (dict(side="buy", qty=D("0.00001"), price=D("1000.0")), "INVALID_PRECISION"),
-        (dict(side="buy", qty=D("0.001"), price=D("1000.05")), "INVALID_PRECISION"),
-        (dict(side="buy", qty=D("0.0001"), price=D("1000.0")), "BELOW_MIN_NOTIONAL"),
-        (dict(side="buy", qty=D(200), price=D("1000.0")), "INSUFFICIENT_BALANCE"),
-        (dict(side="sell", qty=D(3), price=D("2000.0")), "INSUFFICIENT_BALANCE"),
-        (dict(side="buy", qty=D(0), price=D("1000.0")), "INVALID_PARAM"),
-        (dict(side="up", qty=D(1), price=D("1000.0")), "INVALID_PARAM"),
+        ({"side": "buy", "qty": D("0.00001"), "price": D("1000.0")}, "INVALID_PRECISION"),
+        ({"side": "buy", "qty": D("0.001"), "price": D("1000.05")}, "INVALID_PRECISION"),
+        ({"side": "buy", "qty": D("0.0001"), "price": D("1000.0")}, "BELOW_MIN_NOTIONAL"),
+        ({"side": "buy", "qty": D(200), "price": D("1000.0")}, "INSUFFICIENT_BALANCE"),
+        ({"side": "sell", "qty": D(3), "price": D("2000.0")}, "INSUFFICIENT_BALANCE"),
+        ({"side": "buy", "qty": D(0), "price": D("1000.0")}, "INVALID_PARAM"),
+        ({"side": "up", "qty": D(1), "price": D("1000.0")}, "INVALID_PARAM"),
     ]
     for kw, reason in cases:
         with pytest.raises(SimReject) as e:

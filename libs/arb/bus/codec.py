@@ -6,7 +6,7 @@ with defaults, so an old subscriber decodes a newer publisher's message.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 
@@ -27,7 +27,7 @@ MarketData = BookTicker | BookSnapshot | BookDelta | Trade | FundingRate | MarkP
 Execution = OrderUpdate | Fill | Balance | Position
 
 # Later issues append their message types here (strategy, control); order within the union is irrelevant.
-Event = Union[MarketData, Execution, Command, Reply]
+Event = MarketData | Execution | Command | Reply
 
 _encoder = msgspec.msgpack.Encoder(decimal_format="string")
 _decoder = msgspec.msgpack.Decoder(Event)

@@ -22,7 +22,7 @@ T = TypeVar("T")
 ENV_PREFIX = "ARB_"
 _AT = re.compile(r"^(?P<msg>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 _FIELD_MSG = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*): (?P<msg>.*)$", re.DOTALL)
-_SECRET_KEY = re.compile(r"secret|password|passphrase|token", re.I)
+_SECRET_KEY = re.compile(r"secret|password|passphrase|token", re.IGNORECASE)
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`$")
 
 
@@ -113,7 +113,7 @@ def effective(cfg: Any) -> Any:
 
     def walk(x: Any) -> Any:
         if isinstance(x, dict):
-            return {k: "****" if _SECRET_KEY.search(k) and x[k] else walk(v) for k, v in x.items()}
+            return {k: "****" if _SECRET_KEY.search(k) and v else walk(v) for k, v in x.items()}
         if isinstance(x, list):
             return [walk(v) for v in x]
         if isinstance(x, str) and "://" in x:

@@ -11,7 +11,7 @@ import msgspec
 from ..bus.streams import StreamLimits
 from ..sim.config import SimConfig
 
-_STRICT = dict(frozen=True, forbid_unknown_fields=True, kw_only=True)
+_STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
 
 def _check_url(field: str, value: str, schemes: tuple[str, ...], what: str) -> None:

@@ -17,7 +17,7 @@ def ms_to_ns(ms: float | str) -> int:
 def s_to_ns(s: float | str) -> int:
     if isinstance(s, str):
         s = float(s) if "." in s else int(s)
-    return int(s) * NS_PER_S if isinstance(s, int) else int(round(s * 1e6)) * 1000
+    return int(s) * NS_PER_S if isinstance(s, int) else round(s * 1e6) * 1000
 
 
 __all__ = ["NS_PER_MS", "NS_PER_S", "ms_to_ns", "now_ns", "s_to_ns"]

@@ -76,7 +76,7 @@ class Runtime:
         for name, check in self._ready_checks.items():
             try:
                 out[name] = bool(check())
-            except Exception:
+            except Exception:  # noqa: BLE001 -- a check that raises means not ready
                 out[name] = False
         return out
 
@@ -193,7 +193,7 @@ async def _stop(rt: Runtime, main_task: asyncio.Task) -> None:
         main_task.cancel()
         try:
             await main_task
-        except (asyncio.CancelledError, Exception):
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 -- shutting down: its error was logged
             pass
 
 

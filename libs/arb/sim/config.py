@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import msgspec
 
-_STRICT = dict(frozen=True, forbid_unknown_fields=True, kw_only=True)
+_STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
 VENUE_MARKETS = (("mexc", "spot"), ("gateio", "spot"), ("gateio", "futures"))
 FAULT_NAMES = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+from typing import Self
 
 from aiohttp import web
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 async def _tap(url: str, args: argparse.Namespace) -> int:
     try:
         bus = await Bus.connect(url, name="arb-tap", connect_timeout=3)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 -- any connect failure is one line and exit 1
         print(f"tap: cannot connect to NATS at {url}: {e}", file=sys.stderr)
         return 1
     done = asyncio.Event()
@@ -54,7 +54,7 @@ async def _tap(url: str, args: argparse.Namespace) -> int:
         nonlocal seen, bad
         try:
             event = codec.decode(msg.data)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 -- an undecodable payload is counted and shown, never fatal
             bad += 1
             print(f"tap: {msg.subject}: undecodable payload ({len(msg.data)} bytes): {e}", file=sys.stderr)
             return

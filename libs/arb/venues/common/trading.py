@@ -301,7 +301,7 @@ class CommandHandler:
                 self._check_market(cmd.market)
                 return BalancesReply(await self.trader.balances())
             return ErrorReply("validation", "UNSUPPORTED", f"{type(cmd).__name__} is not a command")
-        except Exception as exc:  # every failure becomes a typed reply; the gateway keeps serving
+        except Exception as exc:  # noqa: BLE001 -- every failure becomes a typed reply; the gateway keeps serving
             return error_reply(exc)
 
     def _check_market(self, market: Market) -> None:
@@ -381,7 +381,7 @@ class CommandHandler:
             await self._sleep(delay)
             try:
                 order = await self.trader.query(p.symbol, p.client_order_id, "")
-            except Exception as e:  # venue still unhappy: keep trying within the budget
+            except Exception as e:  # noqa: BLE001 -- venue still unhappy: keep trying within the budget
                 last = e
                 continue
             if order is not None:
