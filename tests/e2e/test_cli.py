@@ -58,7 +58,7 @@ def test_config_check_masks_url_passwords(tmp_path):
     assert msgspec.json.decode(out.stdout)["nats"]["url"] == "nats://user:***@127.0.0.1:4222"
 
 
-async def test_tap_prints_events_published_by_another_process(nats_url, subject_prefix):
+async def test_tap_prints_events_published_by_another_process(nats_url, subject_prefix, js_streams):
     """`arb tap 'md.>'` decodes and prints what a separate service process publishes."""
     port = _free_port()
     env = _env(nats_url, subject_prefix, ARB_HTTP__PORT=str(port))
@@ -83,7 +83,8 @@ async def test_tap_prints_events_published_by_another_process(nats_url, subject_
     assert event["type"] == "bbo" and event["venue"] == "mexc" and event["ask_px"] > event["bid_px"]
 
 
-async def test_service_serves_health_ready_metrics_and_exits_zero_on_sigterm(nats_url, subject_prefix, tmp_path):
+async def test_service_serves_health_ready_metrics_and_exits_zero_on_sigterm(nats_url, subject_prefix, js_streams,
+                                                                             tmp_path):
     """A service answers /healthz, /readyz (NATS connected) and /metrics, then drains and exits 0 on SIGTERM."""
     port = _free_port()
     cfg = tmp_path / "svc.yaml"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_sim_and_md_gateways_publish_synced_books_and_exit_cleanly(nats_url: str, subject_prefix: str,
-                                                                        bus: Bus, tmp_path):
+                                                                        bus: Bus, js_streams, tmp_path):
     """Both gateways publish OK books and BBOs from the simulator; futures funding arrives; SIGTERM exits 0."""
     env = dict(os.environ, NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=subject_prefix)
     sim, urls = await start_sim(env, tmp_path / "sim.log", "--seed", "1")
