@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -236,5 +238,42 @@ async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSe
         assert len(sink.by_kind["status"]) == n_status
         trades = [(t.ts_event, t.trade_id) for t in sink.by_kind["trade"]]
         assert len(trades) == len(set(trades)), "a trade was published twice across the rotation"
+    finally:
+        await gw.stop()
+
+
+class _SlowestBackoff(random.Random):
+    """Every backoff draw is its cap, so a reconnect takes exactly ``backoff_initial_s``."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+async def test_book_is_not_published_ok_while_its_connection_is_down(sim: SimServer, session: aiohttp.ClientSession,
+                                                                     bus: Bus, subject_prefix: str) -> None:
+    """After a drop the book stays stale until the socket is back: a REST snapshot alone is never published OK."""
+    sink = await _sink(bus, subject_prefix)
+    options = GatewayOptions(subject_prefix=subject_prefix)
+    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options), backoff_initial_s=3.0, backoff_max_s=3.0)
+
+    def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
+        return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect,
+                         rng=_SlowestBackoff())
+
+    rest = MexcPublicRest(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
+    gw = MexcPublicGateway(rest, factory, Market.SPOT, ["BTC-USDT"], bus, options)
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10)
+        sim.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
+        await eventually(lambda: any(s.state is BookState.STALE and s.reason == "disconnected"
+                                     for s in sink.by_kind["status"]), timeout=10, what="disconnected status")
+        n_status, n_book = len(sink.by_kind["status"]), len(sink.by_kind["book"])
+        await asyncio.sleep(2.0)  # the socket is down for 3 s; the snapshotter is free to run meanwhile
+        assert gw.counters()["reconnects"] == 0
+        assert gw.feeds["BTC-USDT"].sync.state is not BookState.OK
+        assert all(s.state is not BookState.OK for s in sink.by_kind["status"][n_status:])
+        assert all(b.state is not BookState.OK for b in sink.by_kind["book"][n_book:])
+        await eventually(gw.ready, timeout=10, what="resynced after the reconnect")
     finally:
         await gw.stop()

@@ -371,11 +371,14 @@ class MexcPublicGateway:
                 await asyncio.wait_for(self._snap_wake.wait(), 0.25)
             self._snap_wake.clear()
             now = time.monotonic()
+            live = self._live_channels()
             due = []
             for f in self.feeds.values():
                 s = f.sync
                 if not s.needs_snapshot or now < f.next_snap_at:
                     continue
+                if f.channels[0] not in live:
+                    continue  # no diffs can follow a snapshot while the depth channel's socket is down
                 # subscribe first, snapshot second: wait for the first buffered diff (or 1 s for a quiet symbol)
                 if s.buffered or now - f.stale_since >= 1.0:
                     due.append(f)
@@ -396,6 +399,8 @@ class MexcPublicGateway:
             self._rlog(("snapshot", f.name), "mexc spot %s: depth snapshot failed: %s", f.name, e)
             return
         self.snapshots += 1
+        if sync.state is not BookState.RESYNCING:
+            return  # the socket went down during the fetch (mark_stale): resync after the reconnect
         if sync.on_snapshot(d.lastUpdateId, d.bids, d.asks):
             f.snap_failures = 0
             f.next_snap_at = 0.0
@@ -406,6 +411,13 @@ class MexcPublicGateway:
             f.next_snap_at = time.monotonic() + min(0.1 * 2 ** min(f.snap_failures, 6), 5.0)
             if f.published_state is not _STALE:
                 self._publish_stale(f)
+
+    def _live_channels(self) -> set[str]:
+        """Channels subscribed on a socket that is up now."""
+        ws = self.ws
+        if ws is None:
+            return set()
+        return {ch for s in ws.shards if s.connected for ch in s.subscriptions}
 
     def _feeds_of(self, conn: WsConnection) -> list[SymbolFeed]:
         seen: dict[str, SymbolFeed] = {}
