@@ -17,6 +17,7 @@ from arb.core.enums import BookState, Market
 from arb.core.errors import RateLimited, SymbolError
 from arb.core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.mexc.app import ws_limits
 from arb.sim.server import SimServer
 from arb.testing.poll import eventually
 from arb.venues.common.ws import WsManager
@@ -275,5 +276,27 @@ async def test_book_is_not_published_ok_while_its_connection_is_down(sim: SimSer
         assert all(s.state is not BookState.OK for s in sink.by_kind["status"][n_status:])
         assert all(b.state is not BookState.OK for b in sink.by_kind["book"][n_book:])
         await eventually(gw.ready, timeout=10, what="resynced after the reconnect")
+    finally:
+        await gw.stop()
+
+
+async def test_refused_depth_channel_leaves_the_book_stale(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                                           subject_prefix: str) -> None:
+    """A depth channel the venue refuses never yields an OK book (a snapshot nothing updates); the others sync."""
+    ws_limits(sim.ctx).max_subscriptions = 3  # BTC-USDT's 3 channels pass, NEIRO-ETH's are "Blocked"
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, SYMBOLS, bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix))
+    await gw.start()
+    try:
+        await eventually(lambda: gw.feeds["BTC-USDT"].sync.state is BookState.OK, timeout=10)
+        await eventually(lambda: gw.adapter.refused >= 1, timeout=10, what="the refusal read")
+        await eventually(lambda: any(s.symbol == "NEIRO-ETH" and s.state is BookState.STALE
+                                     and s.reason == "subscription_refused" for s in sink.by_kind["status"]),
+                         timeout=10, what="stale status naming the refusal")
+        await asyncio.sleep(1.5)  # past the snapshotter's 1 s wait for a quiet symbol
+        assert gw.feeds["NEIRO-ETH"].sync.state is not BookState.OK and not gw.ready()
+        assert not [s for s in sink.by_kind["status"] if s.symbol == "NEIRO-ETH" and s.state is BookState.OK]
+        assert not [b for b in sink.by_kind["book"] if b.symbol == "NEIRO-ETH" and b.state is BookState.OK]
     finally:
         await gw.stop()

@@ -10,6 +10,9 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
              on a gap / crossed book / disconnect an empty book with ``state=stale`` at once, then resync;
 * ``status`` when a book goes stale (with the reason) and when it is synced again.
 
+A book is only snapshotted while its depth channel is on a live socket; a depth channel the venue refuses
+("Not Subscribed successfully! [...]") leaves the book stale (``subscription_refused``) until an ack of it.
+
 A crossed or gapped book is never published as ``ok``. Every frame is counted per kind; a malformed frame
 is counted and logged (rate-limited) and the loop goes on. Frames are read by ``wire.decode_public`` (a
 compiled one-pass reader; upb when it is not built) and routed on the push's symbol and body field. Publishing: the frame handler appends
@@ -43,7 +46,7 @@ from ..common.ws import WsConnection, WsManager
 from . import parse, wire
 from .rest import MexcPublicRest
 from .symbols import check_configured, symbol_map
-from .ws import MexcWsAdapter, ws_config
+from .ws import MexcWsAdapter, refused_channels, ws_config
 
 log = get_logger(__name__)
 _now = time.time_ns
@@ -55,6 +58,7 @@ _MS = 1_000_000
 _BUY, _SELL = Side.BUY, Side.SELL
 _decode, _decode_py = wire.decode_public, wire.decode_public_py
 _W_DEPTH, _W_BBO, _W_DEALS = wire.DEPTH, wire.BBO, wire.DEALS
+R_REFUSED = "subscription_refused"  # MarketStatus.reason when the venue refused the depth channel
 
 
 class SymbolFeed:
@@ -71,6 +75,7 @@ class SymbolFeed:
         "name",
         "next_snap_at",
         "published_state",
+        "refused",
         "snap_failures",
         "stale_since",
         "subj",
@@ -98,6 +103,7 @@ class SymbolFeed:
         self.next_snap_at = 0.0
         self.channels = channels
         self.published_state: BookState | None = None
+        self.refused = False  # the venue refused the depth channel: no diffs will come, never sync
 
 
 WsFactory = Callable[[MexcWsAdapter, list[str], Any, Any], WsManager]
@@ -122,7 +128,7 @@ class MexcPublicGateway:
         self.feeds: dict[str, SymbolFeed] = {}
         self._ws_factory = ws_factory
         self.ws: WsManager | None = None
-        self.adapter = MexcWsAdapter(self.on_binary, on_refused=self._on_refused)
+        self.adapter = MexcWsAdapter(self.on_binary, on_refused=self._on_refused, on_ack=self._on_ack)
         self._by_symbol: dict[str, SymbolFeed] = {}  # venue symbol -> feed: the hot-path route
         self._by_channel: dict[str, SymbolFeed] = {}  # subscribed channel -> feed: which books a socket carries
         self._out: deque[tuple[str, Any]] = deque()
@@ -377,7 +383,7 @@ class MexcPublicGateway:
                 s = f.sync
                 if not s.needs_snapshot or now < f.next_snap_at:
                     continue
-                if f.channels[0] not in live:
+                if f.refused or f.channels[0] not in live:
                     continue  # no diffs can follow a snapshot while the depth channel's socket is down
                 # subscribe first, snapshot second: wait for the first buffered diff (or 1 s for a quiet symbol)
                 if s.buffered or now - f.stale_since >= 1.0:
@@ -442,7 +448,23 @@ class MexcPublicGateway:
         self._snap_wake.set()
 
     def _on_refused(self, msg: str) -> None:
+        """A refused depth channel gets no diffs: its book is stale until an ack of that channel."""
         self._rlog(("refused",), "mexc spot: subscription refused: %.300s", msg)
+        for ch in refused_channels(msg):
+            f = self._by_channel.get(ch)
+            if f is None or ch != f.channels[0]:
+                continue
+            f.refused = True
+            f.sync.mark_stale(R_REFUSED)
+            self._publish_stale(f)
+
+    def _on_ack(self, msg: str) -> None:
+        for ch in msg.split(","):
+            f = self._by_channel.get(ch)
+            if f is not None and f.refused and ch == f.channels[0]:
+                f.refused = False  # subscribed again (reconnect or rotation): resync
+                f.stale_since = time.monotonic()
+                self._snap_wake.set()
 
     async def _symbol_refresher(self) -> None:
         while True:

@@ -31,6 +31,14 @@ REFUSED = "Not Subscribed successfully"
 _encode = msgspec.json.Encoder().encode
 
 
+def refused_channels(msg: str) -> list[str]:
+    """The channels a refusal names: ``Not Subscribed successfully! [a,b].  Reason： Blocked!`` -> [a, b]."""
+    start, end = msg.find("["), msg.rfind("]")
+    if start < 0 or end <= start:
+        return []
+    return [c.strip() for c in msg[start + 1:end].split(",") if c.strip()]
+
+
 def subscribe_message(params: list[str] | tuple[str, ...]) -> str:
     return _encode(Subscribe("SUBSCRIPTION", list(params))).decode()
 
@@ -58,9 +66,11 @@ class MexcWsAdapter:
     """
 
     def __init__(self, on_binary: Callable[[bytes], None], on_refused: Callable[[str], None] | None = None,
-                 on_text_push: Callable[[str], None] | None = None) -> None:
+                 on_text_push: Callable[[str], None] | None = None,
+                 on_ack: Callable[[str], None] | None = None) -> None:
         self.on_binary = on_binary
         self._on_refused = on_refused
+        self._on_ack = on_ack
         self._on_text_push = on_text_push
         self.acks = 0
         self.pongs = 0
@@ -93,9 +103,11 @@ class MexcWsAdapter:
                 self._on_refused(msg)
         else:
             self.acks += 1
+            if self._on_ack is not None:
+                self._on_ack(msg)
 
     def keepalive(self) -> str:
         return PING
 
 
-__all__ = ["MAX_SUBS_PER_CONN", "PING", "MexcWsAdapter", "subscribe_message", "ws_config"]
+__all__ = ["MAX_SUBS_PER_CONN", "PING", "MexcWsAdapter", "refused_channels", "subscribe_message", "ws_config"]
