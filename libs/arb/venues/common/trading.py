@@ -422,7 +422,11 @@ class CommandHandler:
             self._published_trades.popitem(last=False)
         self._last_fill_ns = max(self._last_fill_ns, fill.ts_event)
         self._audit("fill", fill)
-        await self.bus.publish_acked(self.subjects.fill, fill)
+        try:
+            await self.bus.publish_acked(self.subjects.fill, fill)
+        except BaseException:
+            self._published_trades.pop(fill.trade_id, None)  # not published: a retry (or reconcile) must send it
+            raise
 
     async def on_balance(self, balance: Balance) -> None:
         self._audit("balance", balance)

@@ -1,0 +1,54 @@
+"""MEXC trading gateway internals on hand-written fakes: the user-stream event path to the bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from arb.config.schema import GatewayOptions
+from arb.core.enums import Market
+from arb.core.execution import Fill
+from arb.venues.mexc.private import MexcPrivateGateway
+
+from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
+from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
+
+pytestmark = pytest.mark.unit
+
+
+class FlakyBus:
+    """Acked publishes fail the first ``failures`` times (JetStream briefly unavailable), then succeed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.published: list[tuple[str, Any]] = []
+
+    async def publish_acked(self, subject: str, event: Any, timeout: float = 2.0) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise TimeoutError("nats: timeout")
+        self.published.append((subject, event))
+
+
+def _gateway(bus: FlakyBus) -> MexcPrivateGateway:
+    return MexcPrivateGateway(None, None, "ws://unused/ws", Market.SPOT, "a", bus, GatewayOptions())  # type: ignore[arg-type]
+
+
+def _deal_frame() -> bytes:
+    """The docs' private deal push (exchange-facts 1.5) as the binary frame MEXC sends."""
+    w = PushDataV3ApiWrapper(channel="spot@private.deals.v3.api.pb", symbol="MXUSDT", sendTime=1736417034332)
+    w.privateDeals.CopyFrom(PrivateDealsV3Api(
+        price="3.6962", quantity="1", amount="3.6962", tradeType=2, tradeId="505979017439002624X1",
+        orderId="C02__505979017439002624115", feeAmount="0.0003998377369698171", feeCurrency="MX",
+        time=1736417034280))
+    return w.SerializeToString()
+
+
+async def test_fill_whose_publish_failed_once_is_published_on_retry() -> None:
+    """A fill push survives one failed JetStream publish: the retry publishes it, it is not taken as sent."""
+    bus = FlakyBus(failures=1)
+    gw = _gateway(bus)
+    gw.on_binary(_deal_frame())
+    await gw._flush_events()
+    fills = [ev for _, ev in bus.published if isinstance(ev, Fill)]
+    assert [f.trade_id for f in fills] == ["505979017439002624X1"]
