@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -9,6 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from arb.bus.connection import Bus
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
@@ -184,3 +187,39 @@ async def test_drop_reconciles_missed_fill(sim: SimServer, gateway: tuple[MexcPr
     await eventually(lambda: gw.reconciles > reconciles, timeout=15)
     assert any(b.correction for b in events.by_kind["balance"])
     assert any(u.correction and u.order.client_order_id == "dr-1" for u in events.by_kind["order"])
+
+
+class _Records(logging.Handler):
+    """Every log line formatted as it would be written."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused(
+        sim: SimServer, bus: Bus, subject_prefix: str, js_streams: StreamSet) -> None:
+    """A user-stream URL refused at the handshake (403: WAF, maintenance) is logged without its listenKey."""
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=403, text="Forbidden")
+
+    app = web.Application()
+    app.router.add_get("/ws", refuse)
+    async with TestServer(app) as waf, aiohttp.ClientSession() as session:
+        records = _Records()
+        logging.getLogger("arb").addHandler(records)
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=str(waf.make_url("/ws")).replace("http://", "ws://", 1))
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session,
+                           GatewayOptions(subject_prefix=subject_prefix, backoff_initial_s=0.05, backoff_max_s=0.1))
+        try:
+            await gw.start()
+            assert gw.listen_key
+            await eventually(lambda: gw.ws is not None and gw.ws.connect_failures >= 1, timeout=10)
+            await eventually(lambda: any("connect failed" in line for line in records.lines), timeout=5)
+            assert not [line for line in records.lines if gw.listen_key in line]
+        finally:
+            await gw.stop()
+            logging.getLogger("arb").removeHandler(records)

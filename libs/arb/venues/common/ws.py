@@ -32,6 +32,7 @@ import asyncio
 import inspect
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -76,6 +77,7 @@ class WsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_msg_size: int = 16 * 1024 * 1024
     compress: int = 0  # permessage-deflate off (Gate: "compression is not fully supported")
     autoping: bool = True  # answer the server's protocol-level pings (MEXC FAQ Q6)
+    headers: dict[str, str] = {}  # extra headers on the upgrade request (Gate futures: X-Gate-Size-Decimal)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
@@ -194,7 +196,7 @@ class WsShard:
                 raise
             except Exception as e:  # noqa: BLE001 -- connect refused, handshake, on_open: all mean retry
                 self.connect_failures += 1
-                log.warning("ws %s shard %d: connect failed: %r", m.name, self.index, e)
+                log.warning("ws %s shard %d: connect failed: %s", m.name, self.index, _loggable(e))
                 await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
                 attempt += 1
                 continue
@@ -224,6 +226,7 @@ class WsShard:
             compress=cfg.compress,
             max_msg_size=cfg.max_msg_size,
             heartbeat=None,
+            headers=cfg.headers or None,
         )
         ws = await (
             asyncio.wait_for(connect, cfg.connect_timeout_s) if cfg.connect_timeout_s > 0 else connect
@@ -267,7 +270,7 @@ class WsShard:
                 raise
             except Exception as e:  # noqa: BLE001 -- the old socket still serves; retry later
                 self.connect_failures += 1
-                log.warning("ws %s shard %d: rotation connect failed: %r", m.name, self.index, e)
+                log.warning("ws %s shard %d: rotation connect failed: %s", m.name, self.index, _loggable(e))
                 delay = backoff_delay(rot_attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng)
                 rot_attempt += 1
                 done, _ = await asyncio.wait((reader,), timeout=delay)
@@ -478,6 +481,17 @@ class WsManager:
     @property
     def connected(self) -> int:
         return sum(1 for s in self.shards if s.connected)
+
+
+_QUERY = re.compile(r"\?[^\s'\"<>)]*")
+
+
+def _loggable(e: BaseException) -> str:
+    """An exception for the log without URL query strings (MEXC's user stream carries its listenKey there);
+    aiohttp's handshake errors repr the whole request URL."""
+    if isinstance(e, aiohttp.ClientResponseError):
+        return f"{type(e).__name__}(status={e.status}, message={e.message!r})"
+    return _QUERY.sub("?<redacted>", repr(e))
 
 
 async def _call(hook: Hook | None, conn: WsConnection) -> None:
