@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from arb.bus.connection import Bus
 from arb.config.schema import GatewayOptions, VenueEndpoints
@@ -21,7 +23,7 @@ from arb.core.market_data import (
     MarkPrice,
     Trade,
 )
-from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.config import DEFAULT_SYMBOLS, PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import eventually
 from arb.venues import factory
@@ -247,3 +249,25 @@ async def test_snapshot_429_and_5xx_are_retried_until_the_book_syncs(sim, bus, s
 def test_book_snapshot_type_is_published():
     """BookSnapshot is the type carried on the book subject (guards the import)."""
     assert BookSnapshot.__struct_config__.tag == "book"
+
+
+def decimal_futures_config() -> SimConfig:
+    """The default universe with Gate's USDT perps as decimal-size contracts (step and minimum 0.1 contract)."""
+    symbols = []
+    for s in DEFAULT_SYMBOLS:
+        insts = [msgspec.structs.replace(i, step=Decimal("0.1"), min_qty=Decimal("0.1"))
+                 if (i.venue, i.market) == ("gateio", "futures") else i for i in s.instruments]
+        symbols.append(msgspec.structs.replace(s, instruments=insts))
+    return SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0), symbols=symbols)
+
+
+async def test_decimal_size_contract_book_keeps_fractional_contracts(bus, session, subject_prefix):
+    """A decimal-size contract: snapshot and pushes carry fractional contracts (X-Gate-Size-Decimal on REST and
+    WS); without the header Gate truncates them to integers and the book holds wrong sizes."""
+    async with SimServer(decimal_futures_config()) as sim:
+        gw, _ = await start(sim, bus, session, subject_prefix, Market.FUTURES, ["BTC-USDT"])
+        try:
+            await eventually(lambda: gw.books_ok(), timeout=10)
+            await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "BTC-USDT", depth=20), timeout=10)
+        finally:
+            await gw.stop()

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from arb.bus.codec import encode
 from arb.bus.connection import Bus
@@ -25,7 +26,7 @@ from arb.core.commands import (
 )
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from arb.core.execution import Balance, Fill, OrderUpdate, Position
-from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.config import DEFAULT_SYMBOLS, PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import eventually
 from arb.venues.gateio.private import GatePrivateGateway, build_private
@@ -286,3 +287,28 @@ async def test_stop_during_a_reconcile_leaves_no_reconcile_running(sim, bus, ses
     await asyncio.sleep(0.05)
     left = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "GatePrivateGateway._reconcile"]
     assert left == [], left
+
+
+async def test_decimal_size_contract_trades_fractional_contracts_exactly(bus, session, subject_prefix, js_streams):
+    """A decimal-size contract (step 0.1): 0.00005 BTC = 0.5 contracts is accepted, and its fill and position come
+    back as 0.5 contracts (X-Gate-Size-Decimal on REST and the user stream; without it Gate truncates to 0)."""
+    symbols = []
+    for s in DEFAULT_SYMBOLS:
+        insts = [msgspec.structs.replace(i, step=Decimal("0.1"), min_qty=Decimal("0.1"))
+                 if (i.venue, i.market) == ("gateio", "futures") else i for i in s.instruments]
+        symbols.append(msgspec.structs.replace(s, instruments=insts))
+    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0), symbols=symbols)) as sim:
+        gw, ev, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+        try:
+            r = await bus.request(cmd + "place", PlaceOrder("fdec", "BTC-USDT", Market.FUTURES, Side.BUY,
+                                                            Decimal("0.00005"), order_type=OrderType.MARKET))
+            assert isinstance(r, OrderReply), r
+            assert r.order.contracts == Decimal("0.5") and r.order.qty == Decimal("0.00005")
+            await eventually(lambda: sum(f.qty for f in ev.fills("fdec")) == Decimal("0.00005"), timeout=5)
+            assert all(f.side is Side.BUY for f in ev.fills("fdec"))
+            await eventually(lambda: any(o.order.status is OrderStatus.FILLED for o in ev.orders("fdec")), timeout=5)
+            assert all(o.order.side is Side.BUY and o.order.qty == Decimal("0.00005") for o in ev.orders("fdec"))
+            await eventually(lambda: any(p.symbol == "BTC-USDT" and p.contracts == Decimal("0.5")
+                                         and p.size == Decimal("0.00005") for p in ev.by_kind["position"]), timeout=5)
+        finally:
+            await gw.stop()

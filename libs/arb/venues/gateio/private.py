@@ -370,7 +370,7 @@ class GatePrivateGateway:
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=max(o.watchdog_s, 3 * o.ping_interval_s),
                         ping_s=o.ping_interval_s, backoff_initial_s=o.backoff_initial_s,
-                        backoff_max_s=o.backoff_max_s, max_age_s=o.max_connection_age_s)
+                        backoff_max_s=o.backoff_max_s, max_age_s=o.max_connection_age_s, market=self.market)
         self.ws = self._ws_factory(self.session, cfg, adapter, ["user"], name=f"gateio-{self.market.value}-user",
                                    on_reconnect=self._on_reconnect)
         await self.ws.start()

@@ -224,7 +224,7 @@ class GatePublicGateway:
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=o.watchdog_s, ping_s=o.ping_interval_s,
                         backoff_initial_s=o.backoff_initial_s, backoff_max_s=o.backoff_max_s,
-                        max_age_s=o.max_connection_age_s)
+                        max_age_s=o.max_connection_age_s, market=self.market)
         self.ws = self._ws_factory(self.session, cfg, adapter, list(self.books), name=f"gateio-{self.market.value}-md",
                                    on_reconnect=self._on_reconnect, on_disconnect=self._on_disconnect)
         self.adapter = adapter

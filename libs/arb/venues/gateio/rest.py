@@ -108,6 +108,10 @@ class GateHttp(RestClient):
         )
 
 
+# futures sizes as decimal strings: without it Gate truncates a decimal-size contract's sizes to integers
+# (order_size_min "0.01" reads 1, a 0.5-contract level reads 0); on every /futures request that carries sizes
+DECIMAL_SIZE = {"X-Gate-Size-Decimal": "1"}
+
 _pairs = msgspec.json.Decoder(list[CurrencyPair])
 _contracts = msgspec.json.Decoder(list[Contract])
 _spot_book = msgspec.json.Decoder(SpotOrderBook, strict=False)
@@ -126,7 +130,7 @@ class PublicRest:
 
     async def contracts(self) -> list[Contract]:
         return await self.http.request("GET", "/futures/usdt/contracts", cost=COST["pub:contracts"],
-                                       decoder=_contracts)
+                                       headers=DECIMAL_SIZE, decoder=_contracts)
 
     async def spot_order_book(self, pair: str, limit: int) -> SpotOrderBook:
         params = (("currency_pair", pair), ("limit", limit), ("with_id", "true"))
@@ -135,7 +139,7 @@ class PublicRest:
 
     async def futures_order_book(self, contract: str, limit: int) -> FuturesOrderBook:
         params = (("contract", contract), ("limit", limit), ("with_id", "true"))
-        return await self.http.request("GET", "/futures/usdt/order_book", params=params,
+        return await self.http.request("GET", "/futures/usdt/order_book", params=params, headers=DECIMAL_SIZE,
                                        cost=COST["pub:fut_book"], decoder=_fut_book)
 
     async def funding_history(self, contract: str, limit: int = 100) -> list[FundingPoint]:
@@ -156,7 +160,6 @@ _fut_account = msgspec.json.Decoder(FuturesAccount)
 _fut_position = msgspec.json.Decoder(FuturesPosition)
 _fut_positions = msgspec.json.Decoder(list[FuturesPosition])
 
-DECIMAL_SIZE = {"X-Gate-Size-Decimal": "1"}
 
 
 class SpotPrivateRest:

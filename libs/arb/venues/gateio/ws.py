@@ -34,6 +34,7 @@ from .schemas import Control, Route
 BOOK_LEVELS = "100"  # the subscription depth and the REST snapshot depth (Gate advises <= 100)
 BOOK_INTERVAL = "100ms"
 MAX_SYMBOLS_PER_CONN = 50  # undocumented limit; keep frames per socket moderate
+SIZE_DECIMAL = {"X-Gate-Size-Decimal": "1"}  # futures: sizes as decimal strings, never truncated to integers
 
 _route = msgspec.json.Decoder(Route)
 _control = msgspec.json.Decoder(Control)
@@ -160,10 +161,13 @@ class PrivateWs(_Base):
 
 
 def ws_config(url: str, *, watchdog_s: float, ping_s: float, backoff_initial_s: float, backoff_max_s: float,
-              max_age_s: float, max_subs: int = MAX_SYMBOLS_PER_CONN) -> WsConfig:
+              max_age_s: float, max_subs: int = MAX_SYMBOLS_PER_CONN, market: Market = Market.SPOT) -> WsConfig:
+    """Futures sockets are opened with ``X-Gate-Size-Decimal: 1``: without it Gate truncates every size of a
+    decimal-size contract (book levels, trades, orders, fills, positions) to an integer (facts §2.6)."""
     return WsConfig(url=url, max_subs_per_conn=max_subs, watchdog_s=watchdog_s, keepalive_s=ping_s,
                     backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s, max_age_s=max_age_s,
-                    rotate_before_s=min(600.0, max_age_s / 10) if max_age_s else 600.0, compress=0)
+                    rotate_before_s=min(600.0, max_age_s / 10) if max_age_s else 600.0, compress=0,
+                    headers=dict(SIZE_DECIMAL) if market is Market.FUTURES else {})
 
 
 def manager(session: aiohttp.ClientSession, config: WsConfig, adapter: Any, subscriptions: Sequence[str], *,
@@ -172,4 +176,4 @@ def manager(session: aiohttp.ClientSession, config: WsConfig, adapter: Any, subs
                      on_disconnect=on_disconnect)
 
 
-__all__ = ["BOOK_INTERVAL", "BOOK_LEVELS", "PrivateWs", "PublicWs", "Sink", "manager", "prefix_of", "ws_config"]
+__all__ = ["BOOK_INTERVAL", "BOOK_LEVELS", "SIZE_DECIMAL", "PrivateWs", "PublicWs", "Sink", "manager", "prefix_of", "ws_config"]
