@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 from arb.core.enums import OrderStatus, OrderType, Side, TimeInForce
 from arb.core.errors import ProtocolError
@@ -79,3 +80,13 @@ def test_order_type_out() -> None:
     assert parse.order_type_out(OrderType.LIMIT, TimeInForce.POST_ONLY) == "LIMIT_MAKER"
     assert parse.order_type_out(OrderType.LIMIT, TimeInForce.FOK) == "FILL_OR_KILL"
     assert parse.order_type_out(OrderType.MARKET, TimeInForce.GTC) == "MARKET"
+
+
+def test_cancel_reply_names_the_canceled_order_not_the_cancel_request() -> None:
+    """The docs' cancel reply: ``origClientOrderId`` is the order's id, ``clientOrderId`` the cancel request's."""
+    raw = msgspec.json.decode(
+        b'{"symbol":"LTCBTC","origClientOrderId":"myOrder1","orderId":4,"clientOrderId":"cancelMyOrder1",'
+        b'"price":"2.00000000","origQty":"1.00000000","executedQty":"0.00000000","cummulativeQuoteQty":"0.00000000",'
+        b'"status":"CANCELED","timeInForce":"GTC","type":"LIMIT","side":"BUY"}', type=OrderRaw)
+    o = parse.rest_order(raw, "LTC-BTC", "a", 1, client_order_id="myOrder1")
+    assert (o.client_order_id, o.venue_order_id, o.status) == ("myOrder1", "4", OrderStatus.CANCELED)

@@ -185,7 +185,8 @@ def rest_order(raw: OrderRaw, symbol: str, account: str, ts_recv: int, *, client
     quote = dec(raw.cummulativeQuoteQty)
     qty = raw.origQty if raw.origQty is not None else raw.Qty
     ts = raw.updateTime or raw.transactTime or raw.time or 0
-    cid = raw.clientOrderId or raw.origClientOrderId or client_order_id
+    # a cancel reply's clientOrderId names the cancel request (docs: "cancelMyOrder1"); origClientOrderId the order
+    cid = raw.origClientOrderId or raw.clientOrderId or client_order_id
     return Order(
         venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=cid,
         venue_order_id=str(raw.orderId), side=BUY if raw.side.upper() == "BUY" else SELL, order_type=ot, tif=tif,
