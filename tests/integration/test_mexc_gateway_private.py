@@ -223,3 +223,30 @@ async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused
         finally:
             await gw.stop()
             logging.getLogger("arb").removeHandler(records)
+
+
+async def test_rotation_overlap_publishes_each_order_event_once(sim: SimServer, bus: Bus, subject_prefix: str,
+                                                               js_streams: StreamSet) -> None:
+    """While a rotating user stream has both sockets subscribed, a push arriving on both is published once."""
+    events = Events()
+    await bus.subscribe(f"{subject_prefix}ord.mexc.{ACCOUNT}.evt.>", events)
+    async with aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session,
+                           GatewayOptions(subject_prefix=subject_prefix, max_connection_age_s=1.5))
+        await gw.start()
+        try:
+            await eventually(gw.ready, timeout=10)
+            shard = gw.ws.shards[0]  # type: ignore[union-attr]
+            await eventually(lambda: len(shard._conns) == 2 and all(c.frames for c in shard._conns), timeout=10,
+                             interval=0.005, what="both sockets of a rotation subscribed")
+            r = await bus.request(_cmd(subject_prefix, "place"), _limit("ro-1"))
+            assert isinstance(r, OrderReply)
+            await eventually(lambda: any(not u.correction and u.order.client_order_id == "ro-1"
+                                         for u in events.by_kind["order"]), timeout=5)
+            await eventually(lambda: gw.ws.rotations >= 1, timeout=10)  # type: ignore[union-attr]
+            live = [(u.order.status, u.order.filled_qty, u.order.ts_event) for u in events.by_kind["order"]
+                    if not u.correction and u.order.client_order_id == "ro-1"]
+            assert len(live) == len(set(live)), f"an order push was published twice: {live}"
+        finally:
+            await gw.stop()

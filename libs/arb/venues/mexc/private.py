@@ -7,7 +7,8 @@
 * User data stream: ``POST /api/v3/userDataStream`` -> listenKey; ``wss://.../ws?listenKey=`` subscribed to
   ``spot@private.orders|deals|account.v3.api.pb``; the key is extended (``PUT``) every 30 min, checked after
   every disconnect and recreated when the venue no longer knows it or it is 23 h old. Pushes become
-  Order / Fill / Balance events on ``ord.mexc.<account>.evt.*`` (JetStream-acked, in arrival order).
+  Order / Fill / Balance events on ``ord.mexc.<account>.evt.*`` (JetStream-acked, in arrival order); a frame
+  identical to one of the last ``RECENT_FRAMES`` (both sockets of a 24 h rotation deliver it) is dropped.
 * After the first connect and after every reconnect: ``CommandHandler.reconcile()`` republishes open orders,
   fills and balances from REST marked ``correction``.
 
@@ -192,6 +193,7 @@ class MexcPrivateGateway:
     KEEPALIVE_S = 30 * 60.0  # docs: extend every 30 min (valid 60 min)
     KEY_MAX_AGE_S = 23 * 3600.0  # recreate before the 24 h mark
     TIME_SYNC_S = 300.0
+    RECENT_FRAMES = 1024  # user-stream frames remembered to drop the copies a rotation's second socket delivers
 
     def __init__(self, rest: MexcPrivateRest, ws_factory: WsFactory, ws_url: str, market: Market, account: str,
                  bus: Bus, options: GatewayOptions, *, extra_symbols: list[str] | None = None) -> None:
@@ -221,6 +223,9 @@ class MexcPrivateGateway:
         self._reconcile_again = False
         self._rlog = RateLimitedLog(log, 10.0)
         self.frames = 0
+        self.duplicates = 0
+        self._recent: deque[bytes] = deque()
+        self._recent_set: set[bytes] = set()
         self.parse_errors = 0
         self.unrouted = 0
         self.reconciles = 0
@@ -287,6 +292,15 @@ class MexcPrivateGateway:
     def on_binary(self, data: bytes) -> None:
         ts_recv = _now()
         self.frames += 1
+        # during a rotation both sockets deliver every push: publish a frame once (an identical frame is the
+        # same venue state, so dropping a repeat never loses anything)
+        if data in self._recent_set:
+            self.duplicates += 1
+            return
+        self._recent_set.add(data)
+        self._recent.append(data)
+        if len(self._recent) > self.RECENT_FRAMES:
+            self._recent_set.discard(self._recent.popleft())
         try:
             w = parse.decode_wrapper(data)
             which = w.WhichOneof("body")
