@@ -312,3 +312,24 @@ async def test_decimal_size_contract_trades_fractional_contracts_exactly(bus, se
                                          and p.size == Decimal("0.00005") for p in ev.by_kind["position"]), timeout=5)
         finally:
             await gw.stop()
+
+
+async def test_place_held_back_by_a_429_is_refused_not_sent_late(sim, bus, session, subject_prefix, js_streams):
+    """After a 429 with a long reset, the next place is answered "rate limited, not sent" at once; it is never
+    held locally past the caller's timeout and sent to the venue seconds later at a stale price."""
+    gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.SPOT)
+    try:
+        arm(sim, "rest_429", Market.SPOT, retry_after=8)
+        bid, _ = best(sim, Market.SPOT, "BTC_USDT")
+        first = await bus.request(cmd + "place", PlaceOrder("late-1", "BTC-USDT", Market.SPOT, Side.BUY,
+                                                            Decimal("0.001"), price=bid * Decimal("0.9")))
+        assert isinstance(first, ErrorReply) and first.kind == "rate_limited"
+        second = await bus.request(cmd + "place", PlaceOrder("late-2", "BTC-USDT", Market.SPOT, Side.BUY,
+                                                             Decimal("0.001"), price=bid * Decimal("0.9")),
+                                   timeout=4)
+        assert isinstance(second, ErrorReply) and second.kind == "rate_limited" and not second.status_unknown
+        ex = sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)]
+        await asyncio.sleep(0.2)
+        assert not [o for o in ex.open_orders(sim.ctx.accounts.by_name(ACCOUNT)) if o.client_id.startswith("t-late")]
+    finally:
+        await gw.stop()

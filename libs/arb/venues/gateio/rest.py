@@ -5,7 +5,8 @@ retries, token-bucket limiter); ``GateHttp`` only sets it up for Gate:
 
 * limits (facts §2.4), one bucket per endpoint group at 90 % of the documented figure: public and other
   private endpoints 200 r/10 s each (18 r/s, bursts of 50); spot placement 10 r/s; futures placement
-  100 r/s; cancellation 200 r/s. A request waits for its token however long that takes.
+  100 r/s; cancellation 200 r/s. A request waits for its token however long that takes, except a placement:
+  past ``PLACE_MAX_WAIT_S`` it is refused locally (``RateLimited``, not sent) rather than sent late.
 * a 429 blocks the refused group until Gate's ``X-Gate-RateLimit-Reset-Timestamp`` (``errors.retry_after``:
   ms, else ``Retry-After``, at most 60 s) and every other group for 30 % of that wait.
 * reads (GET) are tried 3 times on 5xx/429/transport errors with jittered backoff; writes (POST/DELETE)
@@ -71,6 +72,10 @@ LIMITS: dict[str, tuple[float, float]] = {
     "futures:leverage": _ENDPOINT,
 }
 OTHERS_SHARE = 0.3  # a 429 on one endpoint holds the others back for 30 % of the wait
+# A placement never waits longer than this for its token: a submit held back (after a 429 whose reset is up to
+# 60 s away, or behind a burst) would reach the venue long after the caller gave up, at a stale price. Past
+# this it is refused locally (RateLimited, nothing sent); reads and cancels still wait as long as it takes.
+PLACE_MAX_WAIT_S = 1.0
 COST = {group: ((group, 1.0),) for group in LIMITS}  # one token per request, built once
 ACCEPT_JSON = {"Accept": "application/json"}
 
@@ -170,7 +175,7 @@ class SpotPrivateRest:
 
     async def place(self, body: dict[str, Any]) -> SpotOrder:
         return await self.http.request("POST", "/spot/orders", json=body, signed=True,
-                                       cost=COST["spot:place"], decoder=_spot_order)
+                                       cost=COST["spot:place"], decoder=_spot_order, max_wait_s=PLACE_MAX_WAIT_S)
 
     async def get_order(self, order_id: str, pair: str) -> SpotOrder:
         return await self.http.request("GET", f"/spot/orders/{order_id}", params=(("currency_pair", pair),),
@@ -217,7 +222,7 @@ class FuturesPrivateRest:
     async def place(self, body: dict[str, Any], decimal: bool = False) -> FuturesOrder:
         return await self.http.request("POST", self.P + "/orders", json=body, signed=True,
                                        headers=DECIMAL_SIZE if decimal else None, cost=COST["futures:place"],
-                                       decoder=_fut_order)
+                                       decoder=_fut_order, max_wait_s=PLACE_MAX_WAIT_S)
 
     async def get_order(self, order_id: str) -> FuturesOrder:
         return await self.http.request("GET", f"{self.P}/orders/{order_id}", signed=True,
@@ -269,6 +274,7 @@ class FuturesPrivateRest:
 __all__ = [
     "COST",
     "LIMITS",
+    "PLACE_MAX_WAIT_S",
     "FuturesPrivateRest",
     "GateHttp",
     "PublicRest",
