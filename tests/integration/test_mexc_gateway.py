@@ -23,6 +23,7 @@ from arb.testing.poll import eventually
 from arb.venues.common.ws import WsManager
 from arb.venues.mexc.public import MexcPublicGateway, build_public
 from arb.venues.mexc.rest import MexcPublicRest
+from arb.venues.mexc.schemas import Depth
 from arb.venues.mexc.ws import ws_config
 
 pytestmark = pytest.mark.integration
@@ -298,5 +299,37 @@ async def test_refused_depth_channel_leaves_the_book_stale(sim: SimServer, sessi
         assert gw.feeds["NEIRO-ETH"].sync.state is not BookState.OK and not gw.ready()
         assert not [s for s in sink.by_kind["status"] if s.symbol == "NEIRO-ETH" and s.state is BookState.OK]
         assert not [b for b in sink.by_kind["book"] if b.symbol == "NEIRO-ETH" and b.state is BookState.OK]
+    finally:
+        await gw.stop()
+
+
+class _OneBadSnapshot(MexcPublicRest):
+    """The venue's REST, except that the first depth snapshot carries a level that is not a number."""
+
+    bad = 1
+
+    async def depth(self, venue_symbol: str, limit: int = 1000) -> Depth:
+        d = await super().depth(venue_symbol, limit)
+        if self.bad:
+            self.bad -= 1
+            return msgspec.structs.replace(d, bids=[("", "1")] + list(d.bids))
+        return d
+
+
+async def test_unreadable_snapshot_is_retried_and_the_snapshot_loop_survives(
+        sim: SimServer, session: aiohttp.ClientSession, bus: Bus, subject_prefix: str) -> None:
+    """A snapshot with an unreadable level counts as a failed fetch: retried, and the book still syncs."""
+    options = GatewayOptions(subject_prefix=subject_prefix)
+    cfg = ws_config(sim.urls["mexc_ws"], options)
+
+    def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
+        return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect)
+
+    rest = _OneBadSnapshot(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
+    gw = MexcPublicGateway(rest, factory, Market.SPOT, ["BTC-USDT"], bus, options)
+    await gw.start()
+    try:
+        await eventually(gw.ready, timeout=10, what="synced from the next snapshot")
+        assert rest.bad == 0 and all(not t.done() for t in gw._tasks)
     finally:
         await gw.stop()

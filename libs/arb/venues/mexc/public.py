@@ -398,16 +398,17 @@ class MexcPublicGateway:
         sync.begin_snapshot()
         try:
             d = await self.rest.depth(f.venue_symbol, self.options.snapshot_limit)
+            self.snapshots += 1
+            if sync.state is not BookState.RESYNCING:
+                return  # the socket went down during the fetch (mark_stale): resync after the reconnect
+            synced = sync.on_snapshot(d.lastUpdateId, d.bids, d.asks)  # raises on a level that is not a number
         except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
             sync.snapshot_failed()
             f.snap_failures += 1
             f.next_snap_at = time.monotonic() + min(0.2 * 2 ** min(f.snap_failures, 6), 10.0)
             self._rlog(("snapshot", f.name), "mexc spot %s: depth snapshot failed: %s", f.name, e)
             return
-        self.snapshots += 1
-        if sync.state is not BookState.RESYNCING:
-            return  # the socket went down during the fetch (mark_stale): resync after the reconnect
-        if sync.on_snapshot(d.lastUpdateId, d.bids, d.asks):
+        if synced:
             f.snap_failures = 0
             f.next_snap_at = 0.0
             self._publish_synced(f)
