@@ -351,6 +351,7 @@ class GatePrivateGateway:
         self._reconcile_again = False  # a reconnect during a reconcile: run once more when it ends
         self._closing = False
         self._balance_refresh: asyncio.Task | None = None
+        self._balance_again = False  # a balance push arrived while the account was being re-read
         self.parse_errors = 0
         self.reconciles = 0
         self.sub_errors: list[str] = []
@@ -490,13 +491,19 @@ class GatePrivateGateway:
         # the push carries the new total only; available comes from the account endpoint
         if self._balance_refresh is None or self._balance_refresh.done():
             self._balance_refresh = asyncio.get_running_loop().create_task(self._refresh_futures_balance())
+        else:  # the read in flight may predate this change: read once more when it ends
+            self._balance_again = True
 
     async def _refresh_futures_balance(self) -> None:
-        try:
-            for b in await self.trader.balances():
-                self._emit("balance", b)
-        except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
-            self.rlog("futures_balance", "gateio futures balance refresh failed: %r", e)
+        while True:
+            self._balance_again = False
+            try:
+                for b in await self.trader.balances():
+                    self._emit("balance", b)
+            except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
+                self.rlog("futures_balance", "gateio futures balance refresh failed: %r", e)
+            if not self._balance_again:
+                return
 
     async def _event_loop(self) -> None:
         h = self.handler
