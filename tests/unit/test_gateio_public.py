@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from arb.bus.subjects import MdSubjects
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market, Venue
 from arb.core.market_data import FundingRate
 from arb.venues.gateio.public import GatePublicGateway, _Book
+from arb.venues.gateio.schemas import SpotOrderBook
 from arb.venues.gateio.ws import PublicWs
 
 pytestmark = pytest.mark.unit
@@ -102,3 +105,49 @@ def test_subscribe_ack_and_pong_are_control_frames():
             '"result":{"status":"success"}}')
     gw.feed('{"time":1,"time_ms":2,"channel":"spot.pong","event":"","error":null,"result":null}')
     assert gw.parse_errors == 0 and gw.n["control"] == 2
+
+
+class _Shard:
+    def __init__(self, subscriptions: tuple[str, ...], connected: bool) -> None:
+        self.subscriptions = subscriptions
+        self.connected = connected
+
+
+class _TwoShards:
+    """A WsManager stand-in: BTC_USDT's socket is down, ETH_USDT's is up."""
+
+    def __init__(self) -> None:
+        self.shards = [_Shard(("BTC_USDT",), False), _Shard(("ETH_USDT",), True)]
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for s in self.shards if s.connected)
+
+
+class _SnapshotRest:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def spot_order_book(self, pair: str, limit: int) -> SpotOrderBook:
+        self.asked.append(pair)
+        return SpotOrderBook(id=100, bids=[(100.0, 1.0)], asks=[(101.0, 1.0)])
+
+
+async def test_no_snapshot_for_a_book_whose_socket_is_down():
+    """With several sockets, a book whose own socket is down is not resynced from REST (it would be
+    published OK and then frozen until that socket is back); books on connected sockets are."""
+    gw = gateway(Market.SPOT)
+    gw.books["ETH_USDT"] = _Book("ETH-USDT", "ETH_USDT", MdSubjects.of(Venue.GATEIO, Market.SPOT, "ETH-USDT"), 1.0)
+    gw.rest = _SnapshotRest()  # type: ignore[assignment]
+    gw.ws = _TwoShards()
+    worker = asyncio.get_running_loop().create_task(gw._snapshot_worker())
+    try:
+        gw._snap_event.set()
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if gw.books["ETH_USDT"].sync.ok:
+                break
+    finally:
+        worker.cancel()
+    assert gw.books["ETH_USDT"].sync.ok
+    assert gw.rest.asked == ["ETH_USDT"] and not gw.books["BTC_USDT"].sync.ok

@@ -540,7 +540,7 @@ class GatePublicGateway:
                 sync = b.sync
                 if not sync.needs_snapshot or now < b.snap_not_before:
                     continue
-                if self.ws is None or not self.ws.connected:
+                if not self._socket_up(b.venue_symbol):
                     continue  # diffs must be flowing (buffered) before a snapshot can be continued
                 sync.begin_snapshot()
                 self._status(b, time.time_ns())
@@ -566,6 +566,17 @@ class GatePublicGateway:
                     b.snap_attempt += 1
                     b.snap_not_before = loop.time() + rng.uniform(0.05, min(30.0, 0.2 * 2 ** min(b.snap_attempt, 8)))
                 self._status(b, time.time_ns())
+
+    def _socket_up(self, venue_symbol: str) -> bool:
+        """The socket that carries this book's diffs is connected. Not just any socket: with several shards, a
+        snapshot taken while the book's own socket is down would be published OK and then stay frozen."""
+        ws = self.ws
+        if ws is None:
+            return False
+        for sh in ws.shards:
+            if venue_symbol in sh.subscriptions:
+                return bool(sh.connected)
+        return bool(ws.connected)
 
     def _on_disconnect(self, conn: Any) -> None:
         now = time.time_ns()
