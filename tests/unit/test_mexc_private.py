@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from arb.config.schema import GatewayOptions
-from arb.core.enums import Market
-from arb.core.execution import Fill
+from arb.core.enums import Market, OrderStatus
+from arb.core.execution import Fill, OrderUpdate
+from arb.venues.mexc import private
 from arb.venues.mexc.private import MexcPrivateGateway
 
 from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
+from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
 from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 
 pytestmark = pytest.mark.unit
@@ -52,3 +55,32 @@ async def test_fill_whose_publish_failed_once_is_published_on_retry() -> None:
     await gw._flush_events()
     fills = [ev for _, ev in bus.published if isinstance(ev, Fill)]
     assert [f.trade_id for f in fills] == ["505979017439002624X1"]
+
+
+def _order_frame() -> bytes:
+    """The docs' private order push (exchange-facts 1.5): a market sell, filled."""
+    w = PushDataV3ApiWrapper(channel="spot@private.orders.v3.api.pb", symbol="MXUSDT", sendTime=1736417034281)
+    w.privateOrders.CopyFrom(PrivateOrdersV3Api(
+        id="C02__505979017439002624115", clientId="cid-1", price="3.5121", quantity="1", amount="0",
+        avgPrice="3.6962", orderType=5, tradeType=2, remainAmount="0", remainQuantity="0", lastDealQuantity="1",
+        cumulativeQuantity="1", cumulativeAmount="3.6962", status=2, createTime=1736417034259))
+    return w.SerializeToString()
+
+
+async def test_order_event_outlives_a_long_jetstream_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An order push is published once JetStream is back, however many publishes failed before; never dropped."""
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def no_wait(seconds: float) -> None:
+        slept.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(private.asyncio, "sleep", no_wait)
+    bus = FlakyBus(failures=20)
+    gw = _gateway(bus)
+    gw.on_binary(_order_frame())
+    await gw._flush_events()
+    orders = [ev.order for _, ev in bus.published if isinstance(ev, OrderUpdate)]
+    assert [(o.client_order_id, o.status) for o in orders] == [("cid-1", OrderStatus.FILLED)]
+    assert len(slept) == 20 and max(slept) <= 2.0

@@ -337,7 +337,8 @@ class MexcPrivateGateway:
         while q:
             kind, ev = q[0]
             ev = msgspec.structs.replace(ev, ts_pub=_now())
-            for attempt in range(6):
+            attempt = 0
+            while True:  # an execution event is never dropped while running (only after 6 tries at shutdown)
                 try:
                     if kind == "order":
                         await h.on_order(ev)
@@ -348,7 +349,10 @@ class MexcPrivateGateway:
                     break
                 except Exception as e:  # noqa: BLE001 -- JetStream unavailable: retry, execution events matter
                     self._rlog(("publish", kind), "mexc spot private: %s event publish failed: %s", kind, e)
+                    if self._closing and attempt >= 5:
+                        break
                     await asyncio.sleep(min(0.1 * 2 ** attempt, 2.0))
+                    attempt += 1
             q.popleft()
 
     def _on_text_push(self, text: str) -> None:
