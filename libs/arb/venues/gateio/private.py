@@ -14,8 +14,8 @@ Orders:
   quantity stays exact and the price is a protection; a market buy without a price is refused;
 * futures: the command's base quantity was converted by ``prepare()`` to whole contracts with
   ``quanto_multiplier`` (a fraction is refused, never truncated); ``size`` is signed (+ buy, - sell); market =
-  ``price "0"`` + ``tif ioc``; decimal-size contracts are sent as a decimal string with ``X-Gate-Size-Decimal: 1``;
-  ``reduce_only`` maps to Gate's ``reduce_only``; ``close_position()`` sends ``size 0, close true``.
+  ``price "0"`` + ``tif ioc`` (``fok`` when FOK was asked); decimal-size contracts are sent as a decimal string
+  with ``X-Gate-Size-Decimal: 1``; ``reduce_only`` maps to Gate's ``reduce_only``; ``close_position()`` sends ``size 0, close true``.
 
 Queries by client id: Gate finds an order by ``text`` only while it is open (futures: ~60 s after), so a query
 falls back to the recent finished orders of that symbol before answering "unknown" (None): a wrong None here
@@ -160,8 +160,8 @@ class GateTrader:
         decimal = p.info.decimal_size
         size: Any = fmt(contracts) if decimal else int(contracts)
         body: dict[str, Any] = {"contract": p.venue_symbol, "size": size, "text": text}
-        if p.order_type is OrderType.MARKET:
-            body.update(price="0", tif="ioc")
+        if p.order_type is OrderType.MARKET:  # price "0": market; FOK stays all-or-nothing, anything else is ioc
+            body.update(price="0", tif="fok" if p.tif is TimeInForce.FOK else "ioc")
         else:
             assert p.price is not None
             body.update(price=fmt(p.price), tif=P.TIF_TO_GATE[p.tif])
