@@ -11,6 +11,8 @@ from arb.core.enums import Market, OrderStatus
 from arb.core.execution import Fill, OrderUpdate
 from arb.venues.mexc import private
 from arb.venues.mexc.private import MexcPrivateGateway
+from arb.venues.mexc.schemas import SymbolRaw
+from arb.venues.mexc.symbols import symbol_map
 
 from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
 from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
@@ -84,3 +86,27 @@ async def test_order_event_outlives_a_long_jetstream_outage(monkeypatch: pytest.
     orders = [ev.order for _, ev in bus.published if isinstance(ev, OrderUpdate)]
     assert [(o.client_order_id, o.status) for o in orders] == [("cid-1", OrderStatus.FILLED)]
     assert len(slept) == 20 and max(slept) <= 2.0
+
+
+class OpenOrdersRest:
+    """Only what ``open_orders`` needs: no order open anywhere; records the symbols asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def open_orders(self, venue_symbol: str) -> list[Any]:
+        self.asked.append(venue_symbol)
+        return []
+
+
+async def test_push_for_a_symbol_missing_from_the_rules_does_not_break_reconcile() -> None:
+    """A user-stream order on a pair not in our symbol map (a new listing traded by hand) leaves open_orders working."""
+    gw = _gateway(FlakyBus(failures=0))
+    rest = OpenOrdersRest()
+    gw.trader.rest = rest  # type: ignore[assignment]
+    gw.trader.symbols = symbol_map([SymbolRaw(symbol="BTCUSDT", baseAsset="BTC", quoteAsset="USDT",
+                                              baseAssetPrecision=6, quoteAssetPrecision=2)])
+    gw.trader.interest["BTC-USDT"] = None
+    gw.on_binary(_order_frame())  # symbol MXUSDT: not in the map
+    assert await gw.trader.open_orders(None) == []
+    assert rest.asked == ["BTCUSDT"]

@@ -121,8 +121,14 @@ class MexcTrader:
         cid = raw.origClientOrderId or client_order_id or self.cid_by_oid.get(str(raw.orderId), "")
         return self.note(parse.rest_order(raw, symbol, self.account, _now(), client_order_id=cid))
 
+    def _interest(self) -> list[str]:
+        """Symbols that may hold our orders, known to the symbol map (a push may name a pair the map lacks, e.g.
+        a new listing traded by hand on this account: asking the venue for it would fail every reconcile)."""
+        known = self.symbols.by_name
+        return [n for n in self.interest if n in known]
+
     async def cancel_all(self, symbol: str | None) -> list[Order]:
-        names = [symbol] if symbol else list(self.interest)
+        names = [symbol] if symbol else self._interest()
         if not names:
             return []
         raws = await self.rest.cancel_all([self.symbols.to_venue(n) for n in names])
@@ -147,7 +153,7 @@ class MexcTrader:
         return order
 
     async def open_orders(self, symbol: str | None) -> list[Order]:
-        names = [symbol] if symbol else list(self.interest)
+        names = [symbol] if symbol else self._interest()
         out: list[Order] = []
         for n in names:
             vs = self.symbols.to_venue(n)
