@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import CancelOrder, ErrorReply, OrderReply, PlaceOrder, QueryOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce
+from arb.core.errors import VenueServerError
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import StreamSet
@@ -223,6 +225,58 @@ async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused
         finally:
             await gw.stop()
             logging.getLogger("arb").removeHandler(records)
+
+
+async def test_dead_listen_key_refused_at_the_handshake_is_recreated(
+        sim: SimServer, bus: Bus, subject_prefix: str, js_streams: StreamSet) -> None:
+    """The venue forgot the key and refuses the user-stream handshake (HTTP, not an in-band close): the
+    gateway checks the key after the refusal and creates a new one, instead of knocking with the dead key
+    until the keeper's next turn (30 min)."""
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=403, text="Forbidden")
+
+    app = web.Application()
+    app.router.add_get("/ws", refuse)
+    async with TestServer(app) as waf, aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=str(waf.make_url("/ws")).replace("http://", "ws://", 1))
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session,
+                           GatewayOptions(subject_prefix=subject_prefix, backoff_initial_s=0.05, backoff_max_s=0.1))
+        try:
+            await gw.start()
+            dead = gw.listen_key
+            await gw.rest.close_listen_key(dead)  # the venue no longer knows it
+            await eventually(lambda: gw.listen_key != dead, timeout=10, what="a new listenKey after the refusal")
+            assert gw.key_renewals >= 1 and gw.ws is not None and gw.ws.connect_failures >= 1
+        finally:
+            await gw.stop()
+
+
+async def test_failed_keepalive_is_retried_soon_not_after_another_30_minutes(
+        sim: SimServer, bus: Bus, subject_prefix: str, js_streams: StreamSet) -> None:
+    """A keepalive refused with a 5xx is retried after KEEPALIVE_RETRY_S; waiting the full interval again
+    would let the key expire 60 min after the last good extension."""
+    async with aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session, GatewayOptions(subject_prefix=subject_prefix))
+        gw.KEEPALIVE_S = 2.0
+        gw.KEEPALIVE_RETRY_S = 0.05
+        calls: list[float] = []
+        real = gw.rest.keepalive_listen_key
+
+        async def flaky(key: str) -> Any:
+            calls.append(asyncio.get_running_loop().time())
+            if len(calls) == 1:
+                raise VenueServerError("mexc", "503", "Service Unavailable", 503)
+            return await real(key)
+
+        gw.rest.keepalive_listen_key = flaky  # type: ignore[method-assign]
+        await gw.start()
+        try:
+            await eventually(lambda: len(calls) >= 1, timeout=10, what="the first keepalive")
+            await eventually(lambda: len(calls) >= 2, timeout=1.0, what="the keepalive retried soon after a 5xx")
+            await eventually(lambda: gw.keepalives >= 1, timeout=5)
+        finally:
+            await gw.stop()
 
 
 async def test_rotation_overlap_publishes_each_order_event_once(sim: SimServer, bus: Bus, subject_prefix: str,

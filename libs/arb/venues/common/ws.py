@@ -197,6 +197,7 @@ class WsShard:
             except Exception as e:  # noqa: BLE001 -- connect refused, handshake, on_open: all mean retry
                 self.connect_failures += 1
                 log.warning("ws %s shard %d: connect failed: %s", m.name, self.index, _loggable(e))
+                await _call(m.on_connect_failed, e)
                 await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
                 attempt += 1
                 continue
@@ -413,6 +414,7 @@ class WsManager:
         name: str = "ws",
         on_reconnect: Hook | None = None,
         on_disconnect: Hook | None = None,
+        on_connect_failed: Callable[[Exception], Awaitable[None] | None] | None = None,
         url_factory: Callable[[], str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -422,6 +424,7 @@ class WsManager:
         self.name = name
         self.on_reconnect = on_reconnect
         self.on_disconnect = on_disconnect
+        self.on_connect_failed = on_connect_failed  # e.g. a refused handshake: is the URL's credential stale?
         self.url_factory = url_factory
         self.rng = rng or random.Random()
         self.shards = [
@@ -494,11 +497,11 @@ def _loggable(e: BaseException) -> str:
     return _QUERY.sub("?<redacted>", repr(e))
 
 
-async def _call(hook: Hook | None, conn: WsConnection) -> None:
+async def _call(hook: Callable[[Any], Any] | None, arg: Any) -> None:
     if hook is None:
         return
     try:
-        r = hook(conn)
+        r = hook(arg)
         if inspect.isawaitable(r):
             await r
     except Exception:

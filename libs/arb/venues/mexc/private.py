@@ -189,7 +189,7 @@ class MexcTrader:
         return is_duplicate_client_id(exc)
 
 
-WsFactory = Callable[[MexcWsAdapter, list[str], Callable[[], str], Any, Any], WsManager]
+WsFactory = Callable[[MexcWsAdapter, list[str], Callable[[], str], Any, Any, Any], WsManager]
 
 
 class MexcPrivateGateway:
@@ -197,6 +197,7 @@ class MexcPrivateGateway:
 
     venue = Venue.MEXC
     KEEPALIVE_S = 30 * 60.0  # docs: extend every 30 min (valid 60 min)
+    KEEPALIVE_RETRY_S = 60.0  # a failed extension is retried soon: the key dies 60 min after the last one
     KEY_MAX_AGE_S = 23 * 3600.0  # recreate before the 24 h mark
     TIME_SYNC_S = 300.0
     RECENT_FRAMES = 1024  # user-stream frames remembered to drop the copies a rotation's second socket delivers
@@ -252,7 +253,7 @@ class MexcPrivateGateway:
         await self._load_symbols()
         await self._new_key()
         self.ws = self._ws_factory(self.adapter, list(parse.PRIVATE_CHANNELS), self._url, self._on_reconnect,
-                                   self._on_disconnect)
+                                   self._on_disconnect, self._on_connect_failed)
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._event_publisher(), name="mexc-trade-events"),
@@ -397,14 +398,17 @@ class MexcPrivateGateway:
                 await self._new_key()
 
     async def _key_keeper(self) -> None:
+        delay = self.KEEPALIVE_S
         while True:
-            await asyncio.sleep(self.KEEPALIVE_S)
+            await asyncio.sleep(delay)
             old = self.listen_key
             try:
                 await self._check_key()
             except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
                 self._rlog(("keepalive",), "mexc spot private: listenKey keepalive failed: %s", e)
+                delay = self.KEEPALIVE_RETRY_S
                 continue
+            delay = self.KEEPALIVE_S
             if self.listen_key != old:
                 await self._reconnect_all()  # sockets on the old key: move them to the new one
 
@@ -417,10 +421,18 @@ class MexcPrivateGateway:
                 await c.close()
 
     async def _on_disconnect(self, conn: WsConnection) -> None:
+        await self._recheck_key()
+
+    async def _recheck_key(self) -> None:
         try:
             await asyncio.wait_for(self._check_key(), self.options.request_timeout_s)
         except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
-            self._rlog(("keycheck",), "mexc spot private: listenKey check after disconnect failed: %s", e)
+            self._rlog(("keycheck",), "mexc spot private: listenKey check (socket lost or refused) failed: %s", e)
+
+    async def _on_connect_failed(self, exc: Exception) -> None:
+        """A refused handshake may mean the venue no longer knows the key: check it (recreated if so), so
+        the next attempt does not knock with a dead key until the keeper's next turn."""
+        await self._recheck_key()
 
     def _on_reconnect(self, conn: WsConnection) -> None:
         self._schedule_reconcile()
@@ -486,9 +498,9 @@ def build_private(endpoints: VenueEndpoints, market: Market, account: str, crede
     cfg = ws_config(endpoints.ws_url, options)
 
     def ws_factory(adapter: MexcWsAdapter, subs: list[str], url: Callable[[], str], on_reconnect: Any,
-                   on_disconnect: Any) -> WsManager:
+                   on_disconnect: Any, on_connect_failed: Any) -> WsManager:
         return WsManager(session, cfg, adapter, subs, name=f"mexc-spot-private-{account}", url_factory=url,
-                         on_reconnect=on_reconnect, on_disconnect=on_disconnect)
+                         on_reconnect=on_reconnect, on_disconnect=on_disconnect, on_connect_failed=on_connect_failed)
 
     return MexcPrivateGateway(rest, ws_factory, endpoints.ws_url, market, account, bus, options)
 
