@@ -271,6 +271,22 @@ def test_gate_full_push_replaces_book_and_sets_id() -> None:
     assert sy.on_diff(GATE_u + 51, GATE_u + 51, [["10", "2"]], []) is True
 
 
+def test_gate_full_push_behind_an_ok_book_is_dropped_not_a_rewind() -> None:
+    """A rotation's new socket delivers its first (full) push after the old socket moved the book past it:
+    the book keeps its id and content, and the old socket's next diff continues it (no gap, no resync)."""
+    sy = BookSync(GATE_RULE)
+    sy.on_full(GATE_u, GATE_BIDS, GATE_ASKS)
+    assert sy.on_diff(GATE_u + 1, GATE_u + 5, [["19137.74", "0.5"]], []) is True
+    assert sy.on_full(GATE_u + 3, [["5", "1"]], [["6", "1"]]) is False
+    assert sy.state is BookState.OK and sy.book.seq == GATE_u + 5 and sy.dropped == 1
+    assert sy.book.top(5) == ([Level(19137.74, 0.5)], [Level(19137.75, 0.6135)])
+    assert sy.on_diff(GATE_u + 6, GATE_u + 6, [["19137.74", "0.7"]], []) is True
+    assert sy.gaps == 0 and sy.state is BookState.OK
+    # the same id again (both sockets' full pushes) is dropped too; a newer one still replaces the book
+    assert sy.on_full(GATE_u + 6, [["5", "1"]], [["6", "1"]]) is False
+    assert sy.on_full(GATE_u + 9, [["5", "1"]], [["6", "1"]]) is True and sy.book.seq == GATE_u + 9
+
+
 def test_gate_full_push_recovers_from_gap() -> None:
     """After a Gate gap, a full push (from resubscribing) makes the book OK without REST."""
     sy = BookSync(GATE_RULE)

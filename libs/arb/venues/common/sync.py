@@ -28,7 +28,10 @@ Gate.io ``order_book_update`` (exchange-facts 2.10; ``first``/``last`` = ``U``/`
            otherwise                        -> GAP
 
 Gate spot ``full: true`` pushes replace the book and set the id to ``u``: the gateway calls
-``BookSync.on_full(u, bids, asks)``, which is handled exactly as a snapshot.
+``BookSync.on_full(u, bids, asks)``, which is handled as a snapshot, except that a full push at or behind
+an OK book is dropped: during a connection rotation the new socket's first (full) push can arrive after the
+old socket already carried the book past it, and installing it would move the id back and turn the old
+socket's next diff into a gap. A book that is not OK takes any full push (ids may have been reset).
 
 A diff that overlaps the local book without starting right after it (``first <= local < last`` but
 ``first != local + 1``) is a GAP under both rules, as the venues' docs prescribe, although applying it
@@ -235,6 +238,9 @@ class BookSync:
 
     def on_full(self, seq: int, bids: Iterable[PriceSize], asks: Iterable[PriceSize]) -> bool:
         """A venue push that carries the whole (subscribed-depth) book with id ``seq`` (Gate ``full: true``)."""
+        if self.state is BookState.OK and seq <= self.book.seq:
+            self.dropped += 1
+            return False  # older than what we hold (a rotation's new socket): the book stays as it is
         return self._install(seq, bids, asks)
 
     def mark_stale(self, reason: str = R_DISCONNECTED) -> None:
