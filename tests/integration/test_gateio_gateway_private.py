@@ -333,3 +333,50 @@ async def test_place_held_back_by_a_429_is_refused_not_sent_late(sim, bus, sessi
         assert not [o for o in ex.open_orders(sim.ctx.accounts.by_name(ACCOUNT)) if o.client_id.startswith("t-late")]
     finally:
         await gw.stop()
+
+
+def blackout(sim: SimServer, market: Market, opens: int, fills: int) -> tuple[set[str], set[str]]:
+    """Cut the user stream and, before it can deliver anything, rest ``opens`` orders and trade ``fills`` times
+    on BTC_USDT: none of it reaches the gateway by push. Returns (client ids of the resting orders, trade ids)."""
+    ex = sim.ctx.exchanges[(Venue.GATEIO, market)]
+    acc = sim.ctx.accounts.by_name(ACCOUNT)
+    bid, _ = best(sim, market, "BTC_USDT")
+    already = {f.trade_id for f in acc.fills}
+    arm(sim, "ws_drop", market)  # fires on the next frame written: everything queued below is lost with it
+    qty = Decimal("0.0001") if market is Market.SPOT else Decimal(1)
+    rest_price = (bid * Decimal("0.8")).quantize(Decimal("0.1"))
+    cids = set()
+    for i in range(opens):
+        cids.add(f"pg-o{i}")
+        ex.place(acc, "BTC_USDT", "buy", "limit", "gtc", qty=qty, price=rest_price, client_id=f"t-pg-o{i}")
+    for i in range(fills):  # alternate sides so the account stays flat and the book is not swept one way
+        side = "buy" if i % 2 == 0 else "sell"
+        ex.place(acc, "BTC_USDT", side, "market", "ioc", qty=qty, client_id=f"t-pg-f{i}")
+    trades = {str(f.trade_id) for f in acc.fills if f.trade_id not in already and f.inst.market is market}
+    return cids, trades
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("market", [Market.SPOT, Market.FUTURES])
+async def test_reconcile_reads_every_page_of_open_orders_and_fills(market, sim, bus, session, subject_prefix,
+                                                                   js_streams):
+    """Orders and fills the stream missed span several REST pages (150 open orders > one page of 100, 1100 fills >
+    one page of 1000): reconcile publishes every open order and every fill, each fill exactly once."""
+    gw, ev, _ = await start(sim, bus, session, subject_prefix, market)
+    try:
+        await eventually(lambda: gw.reconciles >= 1, timeout=5)
+        before = gw.reconciles
+        cids, trades = blackout(sim, market, opens=150, fills=1100)
+        assert len(trades) >= 1100
+
+        def published() -> bool:
+            seen = {e.trade_id for e in ev.by_kind["fill"]}
+            got = {e.order.client_order_id for e in ev.by_kind["order"] if e.correction}
+            return gw.reconciles > before and trades <= seen and cids <= got
+
+        await eventually(published, timeout=30, what="every missed order and fill published")
+        assert gw.ws.reconnects >= 1
+        ids = [e.trade_id for e in ev.by_kind["fill"]]
+        assert len(ids) == len(set(ids)), "a fill was published twice"
+    finally:
+        await gw.stop()

@@ -639,3 +639,47 @@ async def test_fault_book_reorder_swaps_two_updates(gate: Gate) -> None:
     frames = await _obu_frames(gate, "book_reorder", 8)
     assert any(b[0] < a[0] for a, b in itertools.pairwise(frames))
     assert sorted(frames) == sorted(set(frames))  # nothing lost or repeated
+
+
+async def test_spot_paging_open_orders_per_pair_and_my_trades_window(gate: Gate) -> None:
+    """/spot/open_orders pages per pair; /spot/my_trades honours page, from/to and refuses deep pages and wide windows."""
+    ex = gate.sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)]
+    for i in range(5):
+        ex.place(gate.account, "BTC_USDT", "buy", "limit", "gtc", qty=Decimal("0.0001"), price=Decimal(40000 + i))
+    ex.place(gate.account, "ETH_USDT", "buy", "limit", "gtc", qty=Decimal("0.01"), price=Decimal(2000))
+    for i in range(5):
+        ex.place(gate.account, "BTC_USDT", "buy" if i % 2 == 0 else "sell", "market", "ioc", qty=Decimal("0.0001"))
+    _, p1, _ = await gate.private("GET", "/spot/open_orders", "page=1&limit=2")
+    _, p3, _ = await gate.private("GET", "/spot/open_orders", "page=3&limit=2")
+    assert {g["currency_pair"]: len(g["orders"]) for g in p1} == {"BTC_USDT": 2, "ETH_USDT": 1}
+    assert [(g["currency_pair"], g["total"]) for g in p3] == [("BTC_USDT", 1)]
+    _, t1, _ = await gate.private("GET", "/spot/my_trades", "currency_pair=BTC_USDT&limit=2")
+    _, t2, _ = await gate.private("GET", "/spot/my_trades", "currency_pair=BTC_USDT&limit=2&page=2")
+    ids = [int(t["id"]) for t in t1 + t2]
+    assert len(t1) == len(t2) == 2 and ids == sorted(ids, reverse=True)
+    now = int(time.time())
+    _, old, _ = await gate.private("GET", "/spot/my_trades", f"currency_pair=BTC_USDT&to={now - 3600}")
+    assert old == []
+    status, deep, _ = await gate.private("GET", "/spot/my_trades", "currency_pair=BTC_USDT&limit=1000&page=3")
+    assert status == 400 and deep["label"] == "INVALID_PARAM_VALUE"
+    status, wide, _ = await gate.private("GET", "/spot/my_trades",
+                                         f"currency_pair=BTC_USDT&from={now - 31 * 86400}&to={now}")
+    assert status == 400 and wide["label"] == "INVALID_PARAM_VALUE"
+
+
+async def test_futures_paging_last_id_continues_below_the_last_row(gate: Gate) -> None:
+    """/futures/usdt/orders and /my_trades: last_id continues strictly below the last id read, newest first."""
+    ex = gate.sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
+    for i in range(5):
+        ex.place(gate.account, "BTC_USDT", "buy", "limit", "gtc", qty=Decimal(1), price=Decimal(40000 + i))
+    for i in range(5):
+        ex.place(gate.account, "BTC_USDT", "buy" if i % 2 == 0 else "sell", "market", "ioc", qty=Decimal(1))
+    _, o1, h = await gate.private("GET", "/futures/usdt/orders", "status=open&limit=3")
+    _, o2, _ = await gate.private("GET", "/futures/usdt/orders", f"status=open&limit=3&last_id={o1[-1]['id']}")
+    ids = [o["id"] for o in o1 + o2]
+    assert h["X-Pagination-Total"] == "5" and len(ids) == 5 == len(set(ids)) and ids == sorted(ids, reverse=True)
+    _, t1, _ = await gate.private("GET", "/futures/usdt/my_trades", "contract=BTC_USDT&limit=3")
+    _, t2, _ = await gate.private("GET", "/futures/usdt/my_trades", f"contract=BTC_USDT&limit=3&last_id={t1[-1]['id']}")
+    _, t3, _ = await gate.private("GET", "/futures/usdt/my_trades", "contract=BTC_USDT&limit=3&offset=3")
+    tids = [t["id"] for t in t1 + t2]
+    assert tids == sorted(tids, reverse=True) and len(tids) == len(set(tids)) and t2[:len(t3)] == t3

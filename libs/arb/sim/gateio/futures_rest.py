@@ -9,6 +9,11 @@ is a market order; ``size 0`` + ``close: true`` closes the position.
 string and decimal sizes may be sent; without it, legacy integer semantics apply: sizes are JSON integers
 (truncated toward zero) and a fractional size in a request is refused.
 
+Paging (docs; assumptions where they are silent are in specs/sim-deviations.md, "Gate.io REST paging"):
+``/orders`` and ``/my_trades`` are newest first with ``limit`` (max 1000), ``offset`` and ``last_id`` (rows
+strictly below that id, then ``offset``); ``/positions`` takes ``limit``/``offset``; ``/my_trades`` has no time
+window (that is ``/my_trades_timerange``, not served).
+
 Order [docs]::
 
     {"id":15675394,"user":100000,"contract":"BTC_USDT","create_time":1546569968,"size":6024,"iceberg":0,
@@ -357,9 +362,10 @@ class FuturesRest:
         acc = await self.g.authenticate(request)
         sd = size_decimal(request)
         holding = qbool(request, "holding")
-        out = [position_json(p, sd, self._pending(acc, p.inst)) for p in self.ex.positions(acc)
-               if not holding or p.size]
-        return json_response(out)
+        limit = qint(request, "limit", 100, 1, 1000)
+        offset = qint(request, "offset", 0, 0)
+        rows = [p for p in self.ex.positions(acc) if not holding or p.size][offset: offset + limit]
+        return json_response([position_json(p, sd, self._pending(acc, p.inst)) for p in rows])
 
     async def position(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)
@@ -476,10 +482,13 @@ class FuturesRest:
         inst = self._inst(c) if c else None
         limit = qint(request, "limit", 100, 1, 1000)
         offset = qint(request, "offset", 0, 0)
+        last_id = qint(request, "last_id", 0, 0)
         if status == "open":
             orders = sorted(self.ex.open_orders(acc, inst), key=lambda o: o.seq, reverse=True)
         else:
-            orders = self.ex.finished_orders(acc, inst, limit=offset + limit)
+            orders = self.ex.finished_orders(acc, inst, limit=len(acc.finished))
+        if last_id:
+            orders = [o for o in orders if int(o.id) < last_id]
         total = len(orders)
         page = orders[offset: offset + limit]
         return json_response([order_json(o, sd) for o in page], headers={
@@ -492,9 +501,14 @@ class FuturesRest:
         c = request.query.get("contract")
         inst = self._inst(c) if c else None
         limit = qint(request, "limit", 100, 1, 1000)
+        offset = qint(request, "offset", 0, 0)
+        last_id = qint(request, "last_id", 0, 0)
         oid = request.query.get("order", "")
-        fills = self.ex.my_trades(acc, inst, order_id=oid, limit=limit)
-        return json_response([trade_json(f, sd) for f in fills])
+        fills = self.ex.my_trades(acc, inst, order_id=oid, limit=len(acc.fills))
+        if last_id:
+            fills = [f for f in fills if f.trade_id < last_id]
+        return json_response([trade_json(f, sd) for f in fills[offset: offset + limit]],
+                             headers={"X-Pagination-Limit": str(limit), "X-Pagination-Offset": str(offset)})
 
 
 def add_routes(app: web.Application, g: GateContext) -> None:

@@ -5,6 +5,15 @@ Private (signed): accounts, orders (create/get/list/cancel/cancel all), open_ord
 Stubs that clients call while loading (documented in specs/sim-deviations.md): ``/margin/currency_pairs``
 (no margin markets: ``[]``) and ``/account/detail`` (classic account, key mode 1).
 
+Paging (docs; assumptions where they are silent are in specs/sim-deviations.md, "Gate.io REST paging"):
+
+* ``/spot/open_orders``: ``page`` (from 1) and ``limit`` (max 100) apply *per currency pair*; a pair with no
+  orders on that page is left out; ``total`` is the pair's count on the page;
+* ``/spot/orders``: newest first; ``page``/``limit`` (max 100 for open, 1000 for finished); for finished orders
+  ``from``/``to`` (unix s, both inclusive) filter on the order's end time; open orders ignore them;
+* ``/spot/my_trades``: newest first; ``from``/``to`` inclusive on the trade time; neither given = the last 7 days,
+  one given = 7 days from (to) it; a window over 30 days is refused, and so is ``limit * (page - 1) > 1000``.
+
 Order (FULL) [docs]::
 
     {"id":"1852454420","text":"t-abc123","amend_text":"-","create_time":"1710488334","update_time":"1710488334",
@@ -43,7 +52,10 @@ from arb.sim.gateio.common import (
 )
 from arb.sim.gateio.errors import GateError, from_reject, invalid_param, missing_param
 
-DEFAULT_TEXT = "apiv4"  # what Gate puts in `text` for an API order placed without one (docs sample)
+DEFAULT_TEXT = "apiv4"
+WEEK_S = 7 * 86400
+MAX_TRADES_SPAN_S = 30 * 86400
+MAX_TRADES_DEPTH = 1000  # my_trades: limit * (page - 1) <= 1000 (docs "100,0", read strictly)  # what Gate puts in `text` for an API order placed without one (docs sample)
 
 _NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum", "USDT": "Tether", "NEIRO": "Neiro"}
 
@@ -392,7 +404,11 @@ class SpotRest:
         if status == "open":
             orders = sorted(self.ex.open_orders(acc, inst), key=lambda o: o.seq, reverse=True)
         else:
-            orders = self.ex.finished_orders(acc, inst, limit=page * limit)
+            lo = qint(request, "from", 0, 0)
+            hi = qint(request, "to", 0, 0)
+            orders = self.ex.finished_orders(acc, inst, limit=len(acc.finished))
+            if lo or hi:  # on the order's end time (docs), both ends inclusive
+                orders = [o for o in orders if sec(o.update_ns) >= lo and (not hi or sec(o.update_ns) <= hi)]
         if side:
             orders = [o for o in orders if o.side == side]
         orders = orders[(page - 1) * limit: page * limit]
@@ -400,11 +416,17 @@ class SpotRest:
 
     async def open_orders(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)
+        page = qint(request, "page", 1, 1)
+        limit = qint(request, "limit", 100, 1, 100)  # per currency pair (docs)
         by_pair: dict[str, list[SimOrder]] = {}
         for o in sorted(self.ex.open_orders(acc), key=lambda o: o.seq, reverse=True):
             by_pair.setdefault(o.inst.venue_symbol, []).append(o)
-        return json_response([{"currency_pair": p, "total": len(os), "orders": [order_json(o) for o in os]}
-                              for p, os in by_pair.items()])
+        out = []
+        for p, os in by_pair.items():
+            chunk = os[(page - 1) * limit: page * limit]
+            if chunk:
+                out.append({"currency_pair": p, "total": len(chunk), "orders": [order_json(o) for o in chunk]})
+        return json_response(out)
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)
@@ -421,9 +443,24 @@ class SpotRest:
         pair = request.query.get("currency_pair")
         inst = self._inst(pair) if pair else None
         limit = qint(request, "limit", 100, 1, 1000)
+        page = qint(request, "page", 1, 1)
+        if limit * (page - 1) > MAX_TRADES_DEPTH:
+            raise invalid_param("page", request.query.get("page"))
+        lo = qint(request, "from", 0, 0)
+        hi = qint(request, "to", 0, 0)
+        if not lo and not hi:
+            hi = int(time.time())
+            lo = hi - WEEK_S
+        elif not hi:
+            hi = lo + WEEK_S
+        elif not lo:
+            lo = hi - WEEK_S
+        if hi - lo > MAX_TRADES_SPAN_S:
+            raise GateError(400, "INVALID_PARAM_VALUE", "time range can not exceed 30 days")
         oid = request.query.get("order_id", "")
-        fills = self.ex.my_trades(acc, inst, order_id=oid, limit=limit)
-        return json_response([trade_json(f) for f in fills])
+        fills = [f for f in self.ex.my_trades(acc, inst, order_id=oid, limit=len(acc.fills))
+                 if lo <= sec(f.ts_ns) <= hi]
+        return json_response([trade_json(f) for f in fills[(page - 1) * limit: page * limit]])
 
     async def fee(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)

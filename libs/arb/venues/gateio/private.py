@@ -18,8 +18,12 @@ Orders:
   with ``X-Gate-Size-Decimal: 1``; ``reduce_only`` maps to Gate's ``reduce_only``; ``close_position()`` sends ``size 0, close true``.
 
 Queries by client id: Gate finds an order by ``text`` only while it is open (futures: ~60 s after), so a query
-falls back to the recent finished orders of that symbol before answering "unknown" (None): a wrong None here
-would make the status-unknown path conclude "not placed" for an order that filled.
+falls back to the recent finished orders of that symbol (``FINISHED_PAGES`` pages of 1000, newest first) before
+answering "unknown" (None): a wrong None here would make the status-unknown path conclude "not placed" for an
+order that filled.
+
+Reconcile reads (open orders, fills, positions) are complete: ``rest``'s ``*_all`` pagers read every page up to
+a bound; a read cut by that bound is logged (``truncated``), never silently short.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from . import parse as P
 from . import symbols as gsym
 from .auth import Signer
 from .errors import is_duplicate_client_id, is_not_found
-from .rest import FuturesPrivateRest, GateHttp, PublicRest, SpotPrivateRest
+from .rest import MAX_PAGES, FuturesPrivateRest, GateHttp, Pages, PublicRest, SpotPrivateRest
 from .schemas import (
     Control,
     FuturesBalancesFrame,
@@ -64,11 +68,19 @@ from .ws import PrivateWs, manager, ws_config
 
 log = get_logger(__name__)
 V = Venue.GATEIO
-FINISHED_LOOKBACK = 100
+FINISHED_PAGES = 3  # a query by client id looks through the newest 3000 finished orders of the symbol
 
 
 def _ns() -> int:
     return time.time_ns()
+
+
+def _complete(pages: Pages[Any], what: str) -> list[Any]:
+    """The rows of a paged read; a read cut short by the request bound is said loudly (never silently short)."""
+    if pages.truncated:
+        log.warning("gateio: %s: stopped after %d pages (%d rows); older rows were not read", what,
+                    pages.requests, len(pages.rows))
+    return pages.rows
 
 
 class GateTrader:
@@ -239,16 +251,17 @@ class GateTrader:
         for status in ("finished", "open"):
             if self.market is Market.SPOT:
                 assert self.spot is not None
-                rows = await self.spot.list_orders(info.venue_symbol, "finished" if status == "finished" else "open",
-                                                   FINISHED_LOOKBACK)
-                for o in rows:
+                pages = await self.spot.list_orders_all(info.venue_symbol, status,
+                                                        FINISHED_PAGES if status == "finished" else MAX_PAGES)
+                for o in pages.rows:
                     if (text and o.text == text) or (venue_order_id and str(o.id) == venue_order_id):
                         self._remember(client_order_id, str(o.id), self._kind(client_order_id) or OrderType.LIMIT)
                         return P.spot_order(o, info, self.account, self.ids, now, self._kind(client_order_id))
             else:
                 assert self.fut is not None
-                frows = await self.fut.list_orders(status, info.venue_symbol, FINISHED_LOOKBACK)
-                for fo in frows:
+                fpages = await self.fut.list_orders_all(status, info.venue_symbol,
+                                                        FINISHED_PAGES if status == "finished" else MAX_PAGES)
+                for fo in fpages.rows:
                     if (text and fo.text == text) or (venue_order_id and str(fo.id) == venue_order_id):
                         return P.futures_order(fo, info, self.account, self.ids, now, self._kind(client_order_id))
         return None
@@ -259,16 +272,18 @@ class GateTrader:
         if self.market is Market.SPOT:
             assert self.spot is not None
             if symbol:
-                rows = await self.spot.list_orders(self.symbols.to_venue(symbol), "open")
+                rows = _complete(await self.spot.list_orders_all(self.symbols.to_venue(symbol), "open"),
+                                 f"open orders of {symbol}")
             else:
-                rows = [o for group in await self.spot.open_orders_all() for o in group.orders]
+                rows = _complete(await self.spot.open_orders_all(), "open orders")
             for o in rows:
                 x = self.order_from_spot(o, now)
                 if x is not None:
                     out.append(x)
             return out
         assert self.fut is not None
-        frows = await self.fut.list_orders("open", self.symbols.to_venue(symbol) if symbol else "")
+        frows = _complete(await self.fut.list_orders_all("open", self.symbols.to_venue(symbol) if symbol else ""),
+                          "open futures orders")
         for fo in frows:
             x = self.order_from_futures(fo, now)
             if x is not None:
@@ -292,10 +307,10 @@ class GateTrader:
         since_s = max(0, since_ns // 1_000_000_000)
         if self.market is Market.SPOT:
             assert self.spot is not None
-            rows = await self.spot.my_trades(info.venue_symbol, since_s)
+            rows = _complete(await self.spot.my_trades_all(info.venue_symbol, since_s), f"fills of {symbol}")
             return [P.spot_fill(t, info, self.account, self.ids, now) for t in rows]
         assert self.fut is not None
-        frows = await self.fut.my_trades(info.venue_symbol, since_s)
+        frows = _complete(await self.fut.my_trades_all(info.venue_symbol, since_s), f"fills of {symbol}")
         return [P.futures_fill(t, info, self.account, self.ids, now) for t in frows]
 
     async def positions(self) -> list[Position]:
@@ -304,7 +319,7 @@ class GateTrader:
         assert self.fut is not None
         now = _ns()
         out = []
-        for p in await self.fut.positions():
+        for p in _complete(await self.fut.positions_all(), "positions"):
             info = self._info_venue(p.contract)
             if info is not None:
                 out.append(P.futures_position(p, info, self.account, now))

@@ -15,14 +15,31 @@ retries, token-bucket limiter); ``GateHttp`` only sets it up for Gate:
 * signing (``auth.Signer``) covers ``/api/v4`` + path and the query string as sent, which Gate verifies
   un-escaped: a query that needed percent-encoding is refused, so the signed string is the sent one.
 * error bodies: Gate's ``label`` is the code; labels INTERNAL / SERVER_ERROR / TOO_BUSY are server errors.
+* lists (facts §2.4: ``limit`` default 100, max 1000): every list read that must be complete goes through a
+  ``*_all`` pager below, which reads pages until a short one, de-duplicates by id and stops after a bounded
+  number of requests (``Pages.truncated`` then says the answer may be incomplete). Paging per endpoint:
+
+  - ``/spot/open_orders``: ``page`` from 1; ``limit`` (max 100) counts orders *per pair*, so the next page is
+    needed while any pair filled its page;
+  - ``/spot/orders``: ``page`` from 1; ``limit`` max 100 for open, 1000 for finished;
+  - ``/spot/my_trades``: newest first; without ``from``/``to`` only the last 7 days, a window may not span more
+    than 30 days, and ``limit * (page - 1)`` is capped (docs: "100,0", read strictly as 1000). So the pager
+    walks a pinned window down: after a full page ``to`` moves to the oldest second seen (+1, so a second
+    split across pages is read again, de-duplicated), and only when a whole page sits in that one second
+    does it step ``page`` instead;
+  - ``/futures/usdt/orders`` and ``/futures/usdt/my_trades``: newest first; ``last_id`` = id of the last
+    row read continues below it (stable while new rows arrive on top, unlike ``offset``);
+  - ``/futures/usdt/positions``: ``offset`` from 0.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 import aiohttp
 import msgspec
@@ -165,6 +182,43 @@ _fut_account = msgspec.json.Decoder(FuturesAccount)
 _fut_position = msgspec.json.Decoder(FuturesPosition)
 _fut_positions = msgspec.json.Decoder(list[FuturesPosition])
 
+OPEN_PAGE = 100  # open orders per page (spot: the documented max for open orders; futures: same, to keep pages small)
+FINISHED_PAGE = 1000  # finished orders per page (max, facts §2.4)
+TRADES_PAGE = 1000  # my_trades rows per page (max)
+POSITIONS_PAGE = 100
+MAX_PAGES = 50  # requests one complete read may spend (open orders: 5000, fills: 50 000)
+SPOT_TRADES_SPAN_S = 30 * 86400 - 60  # /spot/my_trades refuses a from..to window over 30 days
+SPOT_TRADES_PAGE_DEPTH = 1000  # /spot/my_trades: limit * (page - 1) <= this (docs "100,0", read strictly)
+
+T = TypeVar("T")
+
+
+class Pages(Generic[T]):
+    """The rows of one paged read, de-duplicated, newest first as the venue sent them.
+
+    ``truncated``: the request bound (``MAX_PAGES``) or a venue cap stopped the read before a short page, so
+    older rows may be missing; ``requests``: how many pages were read."""
+
+    def __init__(self) -> None:
+        self.rows: list[T] = []
+        self.truncated = False
+        self.requests = 0
+        self._ids: set[str] = set()
+
+    def add(self, key: str, row: T) -> bool:
+        if key in self._ids:
+            return False
+        self._ids.add(key)
+        self.rows.append(row)
+        return True
+
+
+def _sec(x: Any) -> int:
+    """A Gate time field (int, float or decimal string, seconds) as whole seconds."""
+    try:
+        return int(Decimal(str(x)))
+    except ArithmeticError:
+        return 0
 
 
 class SpotPrivateRest:
@@ -181,14 +235,47 @@ class SpotPrivateRest:
         return await self.http.request("GET", f"/spot/orders/{order_id}", params=(("currency_pair", pair),),
                                        signed=True, cost=COST["spot:get_order"], decoder=_spot_order)
 
-    async def list_orders(self, pair: str, status: str, limit: int = 100) -> list[SpotOrder]:
-        params = (("currency_pair", pair), ("status", status), ("limit", limit))
+    async def list_orders(self, pair: str, status: str, limit: int = 100, page: int = 1) -> list[SpotOrder]:
+        params: list[tuple[str, Any]] = [("currency_pair", pair), ("status", status), ("limit", limit)]
+        if page > 1:
+            params.append(("page", page))
         return await self.http.request("GET", "/spot/orders", params=params, signed=True,
                                        cost=COST["spot:list_orders"], decoder=_spot_orders)
 
-    async def open_orders_all(self) -> list[SpotOpenOrders]:
-        return await self.http.request("GET", "/spot/open_orders", params=(("limit", 100),), signed=True,
+    async def list_orders_all(self, pair: str, status: str, max_pages: int = MAX_PAGES) -> Pages[SpotOrder]:
+        """Every ``status`` order of ``pair`` (finished: the newest ``max_pages`` pages), page by page."""
+        limit = OPEN_PAGE if status == "open" else FINISHED_PAGE
+        out: Pages[SpotOrder] = Pages()
+        for page in range(1, max_pages + 1):
+            rows = await self.list_orders(pair, status, limit, page)
+            out.requests += 1
+            for o in rows:
+                out.add(str(o.id), o)
+            if len(rows) < limit:
+                return out
+        out.truncated = True
+        return out
+
+    async def open_orders(self, page: int = 1, limit: int = OPEN_PAGE) -> list[SpotOpenOrders]:
+        params: list[tuple[str, Any]] = [("limit", limit)]
+        if page > 1:
+            params.append(("page", page))
+        return await self.http.request("GET", "/spot/open_orders", params=params, signed=True,
                                        cost=COST["spot:open_orders"], decoder=_spot_open)
+
+    async def open_orders_all(self, max_pages: int = MAX_PAGES) -> Pages[SpotOrder]:
+        """Every open order of every pair: ``limit`` counts per pair, so read on while any pair filled its page."""
+        out: Pages[SpotOrder] = Pages()
+        for page in range(1, max_pages + 1):
+            groups = await self.open_orders(page, OPEN_PAGE)
+            out.requests += 1
+            for g in groups:
+                for o in g.orders:
+                    out.add(str(o.id), o)
+            if all(len(g.orders) < OPEN_PAGE for g in groups):
+                return out
+        out.truncated = True
+        return out
 
     async def cancel(self, order_id: str, pair: str) -> SpotOrder:
         return await self.http.request("DELETE", f"/spot/orders/{order_id}",
@@ -199,12 +286,43 @@ class SpotPrivateRest:
         return await self.http.request("DELETE", "/spot/orders", params=(("currency_pair", pair),),
                                        signed=True, cost=COST["spot:cancel"], decoder=_spot_orders)
 
-    async def my_trades(self, pair: str, since_s: int = 0, limit: int = 1000) -> list[SpotTradeRow]:
+    async def my_trades(self, pair: str, since_s: int = 0, limit: int = TRADES_PAGE, to_s: int = 0,
+                        page: int = 1) -> list[SpotTradeRow]:
         params: list[tuple[str, Any]] = [("currency_pair", pair), ("limit", limit)]
+        if page > 1:
+            params.append(("page", page))
         if since_s:
             params.append(("from", since_s))
+        if to_s:
+            params.append(("to", to_s))
         return await self.http.request("GET", "/spot/my_trades", params=params, signed=True,
                                        cost=COST["spot:my_trades"], decoder=_spot_trades)
+
+    async def my_trades_all(self, pair: str, since_s: int, max_pages: int = MAX_PAGES) -> Pages[SpotTradeRow]:
+        """Every trade of ``pair`` from ``since_s`` (unix s; at most 30 days back) to now, walking a pinned
+        window down (module doc): new trades arriving meanwhile do not shift what is read."""
+        to_s = int(time.time()) + 1
+        from_s = max(since_s, to_s - SPOT_TRADES_SPAN_S)
+        page = 1
+        out: Pages[SpotTradeRow] = Pages()
+        for _ in range(max_pages):
+            rows = await self.my_trades(pair, from_s, TRADES_PAGE, to_s, page)
+            out.requests += 1
+            for t in rows:
+                out.add(str(t.id), t)
+            if len(rows) < TRADES_PAGE:
+                return out
+            oldest = min(_sec(t.create_time) for t in rows)
+            if oldest + 1 < to_s:
+                to_s, page = oldest + 1, 1  # inclusive or not, the oldest second is read again in full
+            elif TRADES_PAGE * page <= SPOT_TRADES_PAGE_DEPTH:
+                page += 1  # a whole page in one second: only paging gets below it
+            else:
+                break
+            if to_s <= from_s:
+                return out
+        out.truncated = True
+        return out
 
     async def accounts(self) -> list[SpotAccount]:
         return await self.http.request("GET", "/spot/accounts", signed=True, cost=COST["spot:accounts"],
@@ -229,13 +347,34 @@ class FuturesPrivateRest:
                                        headers=DECIMAL_SIZE, cost=COST["futures:get_order"],
                                        decoder=_fut_order)
 
-    async def list_orders(self, status: str, contract: str = "", limit: int = 100) -> list[FuturesOrder]:
+    async def list_orders(self, status: str, contract: str = "", limit: int = 100, last_id: str = ""
+                          ) -> list[FuturesOrder]:
         params: list[tuple[str, Any]] = [("status", status), ("limit", limit)]
         if contract:
             params.insert(0, ("contract", contract))
+        if last_id:
+            params.append(("last_id", last_id))
         return await self.http.request("GET", self.P + "/orders", params=params, signed=True,
                                        headers=DECIMAL_SIZE, cost=COST["futures:list_orders"],
                                        decoder=_fut_orders)
+
+    async def list_orders_all(self, status: str, contract: str = "", max_pages: int = MAX_PAGES
+                              ) -> Pages[FuturesOrder]:
+        """Every ``status`` order (of ``contract`` if given; finished: the newest ``max_pages`` pages),
+        continuing each page below the last id read."""
+        limit = OPEN_PAGE if status == "open" else FINISHED_PAGE
+        out: Pages[FuturesOrder] = Pages()
+        last_id = ""
+        for _ in range(max_pages):
+            rows = await self.list_orders(status, contract, limit, last_id)
+            out.requests += 1
+            for o in rows:
+                out.add(str(o.id), o)
+            if len(rows) < limit or str(rows[-1].id) == last_id:
+                return out
+            last_id = str(rows[-1].id)
+        out.truncated = True
+        return out
 
     async def cancel(self, order_id: str) -> FuturesOrder:
         return await self.http.request("DELETE", f"{self.P}/orders/{order_id}", signed=True,
@@ -246,21 +385,57 @@ class FuturesPrivateRest:
                                        signed=True, headers=DECIMAL_SIZE, cost=COST["futures:cancel"],
                                        decoder=_fut_orders)
 
-    async def my_trades(self, contract: str, since_s: int = 0, limit: int = 1000) -> list[FuturesTradeRow]:
+    async def my_trades(self, contract: str, limit: int = TRADES_PAGE, last_id: str = "") -> list[FuturesTradeRow]:
+        """One page, newest first (``/my_trades`` takes no time window: ``contract, order, limit, offset, last_id``)."""
         params: list[tuple[str, Any]] = [("contract", contract), ("limit", limit)]
-        if since_s:
-            params.append(("from", since_s))
+        if last_id:
+            params.append(("last_id", last_id))
         return await self.http.request("GET", self.P + "/my_trades", params=params, signed=True,
                                        headers=DECIMAL_SIZE, cost=COST["futures:my_trades"],
                                        decoder=_fut_trades)
+
+    async def my_trades_all(self, contract: str, since_s: float, max_pages: int = MAX_PAGES
+                            ) -> Pages[FuturesTradeRow]:
+        """Every trade of ``contract`` at or after ``since_s`` (unix s): pages below the last id read until a
+        short page or a page reaching back before ``since_s``; older rows are left out."""
+        out: Pages[FuturesTradeRow] = Pages()
+        last_id = ""
+        for _ in range(max_pages):
+            rows = await self.my_trades(contract, TRADES_PAGE, last_id)
+            out.requests += 1
+            for t in rows:
+                if not t.create_time or t.create_time >= since_s:  # a row without a time is kept, not dropped
+                    out.add(str(t.id), t)
+            if len(rows) < TRADES_PAGE or str(rows[-1].id) == last_id or 0 < rows[-1].create_time < since_s:
+                return out
+            last_id = str(rows[-1].id)
+        out.truncated = True
+        return out
 
     async def account(self) -> FuturesAccount:
         return await self.http.request("GET", self.P + "/accounts", signed=True,
                                        cost=COST["futures:accounts"], decoder=_fut_account)
 
-    async def positions(self) -> list[FuturesPosition]:
-        return await self.http.request("GET", self.P + "/positions", signed=True, headers=DECIMAL_SIZE,
-                                       cost=COST["futures:positions"], decoder=_fut_positions)
+    async def positions(self, limit: int = POSITIONS_PAGE, offset: int = 0) -> list[FuturesPosition]:
+        params: list[tuple[str, Any]] = [("limit", limit)]
+        if offset:
+            params.append(("offset", offset))
+        return await self.http.request("GET", self.P + "/positions", params=params, signed=True,
+                                       headers=DECIMAL_SIZE, cost=COST["futures:positions"],
+                                       decoder=_fut_positions)
+
+    async def positions_all(self, max_pages: int = MAX_PAGES) -> Pages[FuturesPosition]:
+        """Every position, ``offset`` paging (one row per contract, so de-duplicated by contract)."""
+        out: Pages[FuturesPosition] = Pages()
+        for page in range(max_pages):
+            rows = await self.positions(POSITIONS_PAGE, page * POSITIONS_PAGE)
+            out.requests += 1
+            for p in rows:
+                out.add(f"{p.contract}:{p.mode}", p)
+            if len(rows) < POSITIONS_PAGE:
+                return out
+        out.truncated = True
+        return out
 
     async def set_leverage(self, contract: str, leverage: int) -> FuturesPosition:
         params: list[tuple[str, Any]] = [("leverage", leverage)]
@@ -274,9 +449,11 @@ class FuturesPrivateRest:
 __all__ = [
     "COST",
     "LIMITS",
+    "MAX_PAGES",
     "PLACE_MAX_WAIT_S",
     "FuturesPrivateRest",
     "GateHttp",
+    "Pages",
     "PublicRest",
     "SpotPrivateRest",
     "gate_signer",
