@@ -273,6 +273,33 @@ async def test_order_types(venue: Venue_, typ: str, price: str | None, status: s
     assert all(t["isBuyer"] and not t["isMaker"] and t["commissionAsset"] == "BTC" for t in trades)
 
 
+async def test_my_trades_honours_start_end_and_limit() -> None:
+    """myTrades: startTime/endTime bound the window (ms, inclusive), limit defaults to 100 and is capped at 100,
+    a fuller window yields its newest trades; startTime after endTime is a parameter error."""
+    t0 = int(time.time() * 1000)
+    clock = ManualClock(t0 * 1_000_000)
+    async for v in start(clock=clock):
+        acct = next(a for a in v.ctx.accounts if a.venue is Venue.MEXC)
+        for _ in range(150):  # one fill per millisecond, t0 .. t0+149
+            v.ex.place(acct, "BTCUSDT", "buy", "market", "ioc", Decimal("0.001"))
+            clock.advance(0.001)
+        _, all_, _ = await v.signed("GET", "/api/v3/myTrades", "symbol=BTCUSDT", ts=t0 + 150)
+        _, capped, _ = await v.signed("GET", "/api/v3/myTrades", "symbol=BTCUSDT&limit=500", ts=t0 + 150)
+        _, window, _ = await v.signed("GET", "/api/v3/myTrades",
+                                      f"symbol=BTCUSDT&startTime={t0 + 10}&endTime={t0 + 19}", ts=t0 + 150)
+        _, few, _ = await v.signed("GET", "/api/v3/myTrades",
+                                   f"symbol=BTCUSDT&startTime={t0 + 10}&endTime={t0 + 19}&limit=3", ts=t0 + 150)
+        _, since, _ = await v.signed("GET", "/api/v3/myTrades", f"symbol=BTCUSDT&startTime={t0 + 140}",
+                                     ts=t0 + 150)
+        st, bad, _ = await v.signed("GET", "/api/v3/myTrades",
+                                    f"symbol=BTCUSDT&startTime={t0 + 20}&endTime={t0 + 10}", ts=t0 + 150)
+    assert len(all_) == len(capped) == 100
+    assert sorted(t["time"] for t in window) == list(range(t0 + 10, t0 + 20))
+    assert sorted(t["time"] for t in few) == [t0 + 17, t0 + 18, t0 + 19]
+    assert sorted(t["time"] for t in since) == list(range(t0 + 140, t0 + 150))
+    assert (st, bad["code"]) == (400, 33333)
+
+
 async def test_cancel_all_open_orders(venue: Venue_) -> None:
     """DELETE /api/v3/openOrders cancels every open order of the symbol and returns them."""
     v = venue

@@ -469,13 +469,28 @@ class Rest:
         }
 
     def my_trades(self, account: Any, params: dict[str, str]) -> Any:
+        """``symbol`` (mandatory), ``orderId``, ``startTime``/``endTime`` (ms, both inclusive), ``limit`` (default
+        100, clamped to 1..100). When more trades match than ``limit``, the newest ``limit`` are returned, newest
+        first (live order and choice are not documented: see specs/sim-deviations.md)."""
         inst = self._inst(params)
         try:
             limit = int(params.get("limit") or 100)
+            start = int(params["startTime"]) if params.get("startTime") else None
+            end = int(params["endTime"]) if params.get("endTime") else None
         except ValueError:
             raise err(33333) from None
+        if start is not None and end is not None and start > end:
+            raise err(33333, "Parameter error: startTime > endTime")
         limit = max(1, min(limit, 100))
-        fills = self.s.exchange.my_trades(account, inst, order_id=params.get("orderId", ""), limit=limit)
+        fills = []
+        for f in self.s.exchange.my_trades(account, inst, order_id=params.get("orderId", ""),
+                                           limit=max(1, len(account.fills))):  # newest first
+            ms = f.ts_ns // 1_000_000
+            if (end is not None and ms > end) or (start is not None and ms < start):
+                continue
+            fills.append(f)
+            if len(fills) >= limit:
+                break
         return [
             {
                 "symbol": f.inst.venue_symbol,
