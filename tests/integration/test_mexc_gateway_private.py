@@ -304,3 +304,31 @@ async def test_rotation_overlap_publishes_each_order_event_once(sim: SimServer, 
             assert len(live) == len(set(live)), f"an order push was published twice: {live}"
         finally:
             await gw.stop()
+
+
+async def test_reconcile_publishes_every_fill_missed_while_the_stream_was_down(
+        sim: SimServer, gateway: tuple[MexcPrivateGateway, Events], bus: Bus, subject_prefix: str) -> None:
+    """More than one myTrades page (100) of fills missed by the user stream: after the reconnect the reconcile
+    pages through the window and publishes each of them exactly once."""
+    gw, events = gateway
+    account = sim.ctx.accounts.get("mexc", CREDS.api_key)
+    venue = sim.ctx.exchange("mexc", "spot")
+    before = {str(f.trade_id) for f in venue.my_trades(account, "BTCUSDT", limit=100_000)}
+    stall = sim.ctx.faults.arm("ws_stall", "mexc", "spot", count=1, params={"seconds": 120})
+    await eventually(lambda: stall.fired == 1, timeout=5, what="the user stream stalled (pushes lost)")
+    for i in range(120):
+        r = await bus.request(_cmd(subject_prefix, "place"),
+                              PlaceOrder(f"bz-{i}", "BTC-USDT", Market.SPOT, Side.BUY if i % 2 else Side.SELL,
+                                         Decimal("0.001"), order_type=OrderType.MARKET))
+        assert isinstance(r, OrderReply) and r.order.status is OrderStatus.FILLED
+    missed = {str(f.trade_id) for f in venue.my_trades(account, "BTCUSDT", limit=100_000)} - before
+    assert len(missed) > 100
+    assert not missed & {f.trade_id for f in events.by_kind["fill"]}, "the stall did not hide the fills"
+    reconciles = gw.reconciles
+    sim.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
+    await eventually(lambda: gw.reconciles > reconciles, timeout=15, what="reconnect + reconcile")
+    await eventually(lambda: missed <= {f.trade_id for f in events.by_kind["fill"]}, timeout=5,
+                     what=f"all {len(missed)} missed fills published")
+    published = [f.trade_id for f in events.by_kind["fill"] if f.trade_id in missed]
+    assert len(published) == len(missed), "a fill was published twice"
+    assert all(f.correction for f in events.by_kind["fill"] if f.trade_id in missed)

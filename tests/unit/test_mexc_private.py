@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import pytest
@@ -10,8 +11,9 @@ from arb.config.schema import GatewayOptions
 from arb.core.enums import Market, OrderStatus
 from arb.core.execution import Fill, OrderUpdate
 from arb.venues.mexc import private
+from arb.venues.mexc.auth import ServerClock
 from arb.venues.mexc.private import MexcPrivateGateway
-from arb.venues.mexc.schemas import SymbolRaw
+from arb.venues.mexc.schemas import SymbolRaw, TradeRaw
 from arb.venues.mexc.symbols import symbol_map
 
 from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
@@ -110,3 +112,65 @@ async def test_push_for_a_symbol_missing_from_the_rules_does_not_break_reconcile
     gw.on_binary(_order_frame())  # symbol MXUSDT: not in the map
     assert await gw.trader.open_orders(None) == []
     assert rest.asked == ["BTCUSDT"]
+
+
+class TradesRest:
+    """``myTrades`` over a fixed trade list. A window holding more than ``limit`` yields its oldest, its newest or
+    any ``limit`` trades (``pick``), and every page comes in shuffled order: the docs promise neither."""
+
+    def __init__(self, times: list[int], pick: str, seed: int = 7) -> None:
+        self.trades = [TradeRaw(symbol="BTCUSDT", id=f"{i:x}", orderId="O1", price="1", qty="1", time=t)
+                       for i, t in enumerate(times)]
+        self.pick = pick
+        self.rng = random.Random(seed)
+        self.clock = ServerClock(lambda: max(times) + 1)
+        self.calls = 0
+
+    async def my_trades(self, venue_symbol: str, start_ms: int = 0, limit: int = 100, end_ms: int = 0,
+                        max_wait_s: float | None = None) -> list[TradeRaw]:
+        self.calls += 1
+        hits = sorted((t for t in self.trades if (not start_ms or t.time >= start_ms) and (not end_ms or t.time <= end_ms)),
+                      key=lambda t: t.time)
+        if len(hits) > limit:
+            hits = {"oldest": hits[:limit], "newest": hits[-limit:]}.get(self.pick) or self.rng.sample(hits, limit)
+        self.rng.shuffle(hits)
+        return hits
+
+
+def _trader(rest: TradesRest) -> private.MexcTrader:
+    return private.MexcTrader(rest, "a", symbol_map([SymbolRaw(symbol="BTCUSDT", baseAsset="BTC", quoteAsset="USDT",  # type: ignore[arg-type]
+                                                               baseAssetPrecision=6, quoteAssetPrecision=2)]))
+
+
+@pytest.mark.parametrize("pick", ["oldest", "newest", "any"])
+async def test_fills_since_reads_every_trade_whatever_page_the_venue_returns(pick: str) -> None:
+    """More than a page of fills, many tied on one millisecond: every one is read once, oldest first, in a
+    bounded number of requests, whichever trades and in whichever order the venue puts in a full page."""
+    t0 = 1_736_417_034_000
+    times = [t0 + i // 3 for i in range(450)] + [t0 + 500] * 60 + [t0 - 5_000] * 4  # ties; 4 before the window
+    rest = TradesRest(times, pick)
+    trader = _trader(rest)
+    fills = await trader.fills_since("BTC-USDT", t0 * 1_000_000)
+    assert sorted(f.trade_id for f in fills) == sorted(t.id for t in rest.trades if t.time >= t0)
+    assert [f.ts_event for f in fills] == sorted(f.ts_event for f in fills)
+    assert trader.fills_incomplete == 0
+    assert rest.calls <= 5 * len(times) // 100  # pages per 100 trades: ~3 for a run, halving for any
+
+
+async def test_fills_since_reports_a_millisecond_holding_more_than_a_page() -> None:
+    """More than 100 trades in one millisecond cannot be paged by time: what was read is returned, flagged."""
+    t0 = 1_736_417_034_000
+    rest = TradesRest([t0] * 130 + [t0 + 1] * 5, "oldest")
+    trader = _trader(rest)
+    fills = await trader.fills_since("BTC-USDT", t0 * 1_000_000)
+    assert len(fills) == 105 and trader.fills_incomplete == 1
+
+
+async def test_fills_since_is_capped_in_requests() -> None:
+    """A window too busy to read in TRADES_MAX_REQUESTS pages stops there and says so."""
+    t0 = 1_736_417_034_000
+    rest = TradesRest([t0 + i for i in range(2_000)], "newest")
+    trader = _trader(rest)
+    trader.TRADES_MAX_REQUESTS = 10
+    await trader.fills_since("BTC-USDT", t0 * 1_000_000)
+    assert rest.calls == 10 and trader.fills_incomplete == 1

@@ -10,7 +10,8 @@
   Order / Fill / Balance events on ``ord.mexc.<account>.evt.*`` (JetStream-acked, in arrival order); a frame
   identical to one of the last ``RECENT_FRAMES`` (both sockets of a 24 h rotation deliver it) is dropped.
 * After the first connect and after every reconnect: ``CommandHandler.reconcile()`` republishes open orders,
-  fills and balances from REST marked ``correction``.
+  fills and balances from REST marked ``correction``. Fills are read through ``myTrades`` pages (<= 100
+  trades each) by narrowing time windows until every window is proven complete (``MexcTrader._trades_between``).
 
 MEXC ``GET /api/v3/openOrders`` requires a symbol, so "every open order" means every symbol this gateway has
 traded or seen in the user stream since it started, plus the symbols in ``extra_symbols``.
@@ -41,7 +42,8 @@ from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
 from . import parse
 from .errors import is_duplicate_client_id, is_order_not_found
-from .rest import MexcPrivateRest
+from .rest import MY_TRADES_LIMIT, MexcPrivateRest
+from .schemas import TradeRaw
 from .symbols import symbol_map
 from .ws import MexcWsAdapter, ws_config
 
@@ -50,6 +52,10 @@ _now = time.time_ns
 _MS = 1_000_000
 _PROGRESS = {OrderStatus.PENDING: 0, OrderStatus.NEW: 1, OrderStatus.PARTIALLY_FILLED: 2, OrderStatus.FILLED: 3,
              OrderStatus.CANCELED: 3, OrderStatus.REJECTED: 3, OrderStatus.EXPIRED: 3}
+
+
+def _trade_order(r: TradeRaw) -> tuple[int, str]:
+    return r.time, str(r.id)
 
 
 def _further(a: Order, b: Order) -> bool:
@@ -65,6 +71,11 @@ class MexcTrader:
     venue = Venue.MEXC
     market = Market.SPOT
     LATEST_MAX = 10_000
+    # fills reconcile: about 3 myTrades pages per 100 fills, so 300 pages cover ~10 k fills of one symbol; at
+    # our 90 % of 500 / 10 s with weight 10 (45 pages / 10 s) that takes ~65 s
+    TRADES_MAX_REQUESTS = 300
+    TRADES_MAX_WAIT_S = 30.0  # a page may wait this long for the limiter (the default 5 s fails long reconciles)
+    TRADES_END_MARGIN_MS = 1_000  # the window ends a little after the venue's "now" (offset estimate error)
 
     def __init__(self, rest: MexcPrivateRest, account: str, symbols: SymbolMap | None = None,
                  extra_symbols: list[str] | None = None) -> None:
@@ -74,6 +85,7 @@ class MexcTrader:
         self.interest: dict[str, None] = dict.fromkeys(extra_symbols or [])  # unified symbols with possible orders
         self.cid_by_oid: OrderedDict[str, str] = OrderedDict()
         self.latest: OrderedDict[str, Order] = OrderedDict()  # client order id -> newest state seen
+        self.fills_incomplete = 0  # fills reconciles that could not prove they read every trade
 
     # -- bookkeeping shared with the user stream ----------------------------------------------
     def note(self, order: Order) -> Order:
@@ -173,11 +185,69 @@ class MexcTrader:
                 for b in acct.balances]
 
     async def fills_since(self, symbol: str, since_ns: int) -> list[Fill]:
+        """Every fill of ``symbol`` from ``since_ns`` until now (oldest first), paged through ``myTrades``."""
         vs = self.symbols.to_venue(symbol)
-        raws = await self.rest.my_trades(vs, start_ms=max(0, since_ns // _MS), limit=100)
+        end_ms = self.rest.clock.now_ms() + self.TRADES_END_MARGIN_MS
+        raws, complete = await self._trades_between(vs, max(0, since_ns // _MS), end_ms)
+        if not complete:
+            self.fills_incomplete += 1
+            log.warning("mexc spot private %s: fills reconcile of %s incomplete (more than %d pages, or more than "
+                        "%d trades in one ms); %d trades read", self.account, symbol, self.TRADES_MAX_REQUESTS,
+                        MY_TRADES_LIMIT, len(raws))
         ts = _now()
+        raws.sort(key=_trade_order)
         return [parse.rest_fill(r, symbol, self.account, self.cid_by_oid.get(str(r.orderId), ""), ts)
                 for r in raws if r.time * _MS >= since_ns]
+
+    async def _trades_between(self, venue_symbol: str, start_ms: int, end_ms: int) -> tuple[list[TradeRaw], bool]:
+        """Every trade with ``start_ms <= time <= end_ms`` and whether that is certain.
+
+        The docs say neither in which order a page comes nor which ``limit`` trades a fuller window yields, so
+        nothing here depends on either. A page shorter than the limit is the whole window. A full page whose
+        times span ``lo..hi`` may not be: the window is cut into ``[start, lo]``, ``[lo+1, hi-1]`` (proves the
+        page skipped nothing) and ``[hi, end]``, and each part is asked again; trades tied at ``lo``/``hi`` are
+        asked again, never assumed complete. That costs ~3 pages per 100 trades when a full page is the oldest
+        or newest run of its window; a page spread over more than half its window (a venue picking any trades)
+        makes the window halve instead. Trades are kept by id. Each part is smaller than its window, so this
+        ends; it is also capped at ``TRADES_MAX_REQUESTS`` pages (the REST limiter paces them). Only a single
+        millisecond holding more than ``limit`` trades cannot be cut further: reported incomplete."""
+        by_id: dict[str, TradeRaw] = {}
+        todo = [(start_ms, end_ms)]
+        complete = True
+        for _ in range(self.TRADES_MAX_REQUESTS):
+            if not todo:
+                break
+            a, b = todo.pop()
+            page = await self.rest.my_trades(venue_symbol, start_ms=a, end_ms=b, limit=MY_TRADES_LIMIT,
+                                             max_wait_s=self.TRADES_MAX_WAIT_S)
+            times = []
+            for r in page:
+                by_id.setdefault(str(r.id), r)
+                if a <= r.time <= b:
+                    times.append(r.time)
+            if len(page) < MY_TRADES_LIMIT:
+                continue
+            if not times:  # a full page, none of it in the window asked for: the window was not honoured
+                complete = False
+                continue
+            lo, hi = min(times), max(times)
+            if 2 * (hi - lo) > b - a:  # the page spreads over the window (not its oldest or newest run): halve
+                m = (a + b) // 2
+                parts = ((a, m), (m + 1, b))
+            elif lo < hi:
+                parts = ((a, lo), (lo + 1, hi - 1), (hi, b))
+            else:
+                parts = ((a, lo - 1), (lo, lo), (lo + 1, b))
+            for part in parts:
+                if part[0] > part[1]:
+                    continue
+                if part == (a, b):  # one millisecond, more than a page of trades: nothing left to cut by
+                    complete = False
+                    continue
+                todo.append(part)
+        else:
+            complete = complete and not todo
+        return list(by_id.values()), complete
 
     async def positions(self) -> list[Position]:
         return []

@@ -30,6 +30,7 @@ from .schemas import AccountRaw, Depth, ExchangeInfo, ListenKey, OrderRaw, Serve
 VENUE = "mexc"
 P = "/api/v3/"
 _BUDGET = (450.0, 10.0)  # 90 % of the documented 500 / 10 s per endpoint
+MY_TRADES_LIMIT = 100  # docs: myTrades limit <= 100
 
 PUBLIC_LIMITS = {
     "time": _BUDGET,
@@ -113,14 +114,17 @@ class MexcPrivateRest:
         self.time_syncs += 1
         return self.clock.offset_ms
 
-    async def _signed(self, method: str, path: str, params: Any, cost: Any, type: Any) -> Any:
+    async def _signed(self, method: str, path: str, params: Any, cost: Any, type: Any,
+                      max_wait_s: float | None = None) -> Any:
         try:
-            return await self.http.request(method, P + path, params=params, signed=True, cost=cost, type=type)
+            return await self.http.request(method, P + path, params=params, signed=True, cost=cost, type=type,
+                                           max_wait_s=max_wait_s)
         except VenueError as e:
             if not errors.is_clock_error(e):
                 raise
         await self.sync_time()  # rejected for its timestamp: nothing was executed, safe to send again
-        return await self.http.request(method, P + path, params=params, signed=True, cost=cost, type=type)
+        return await self.http.request(method, P + path, params=params, signed=True, cost=cost, type=type,
+                                       max_wait_s=max_wait_s)
 
     async def exchange_info(self) -> ExchangeInfo:
         return await self.http.get(P + "exchangeInfo", cost=(("exchangeInfo", 10.0),), type=ExchangeInfo,
@@ -160,12 +164,19 @@ class MexcPrivateRest:
     async def account(self) -> AccountRaw:
         return await self._signed("GET", "account", (), (("account", 10.0), ("account_rate", 1.0)), AccountRaw)
 
-    async def my_trades(self, venue_symbol: str, start_ms: int = 0, limit: int = 100) -> list[TradeRaw]:
+    async def my_trades(self, venue_symbol: str, start_ms: int = 0, limit: int = MY_TRADES_LIMIT, end_ms: int = 0,
+                        max_wait_s: float | None = None) -> list[TradeRaw]:
+        """One ``GET /api/v3/myTrades`` page: ``startTime``/``endTime`` in ms (sent when > 0), ``limit`` <= 100.
+        The docs say neither in which order a page comes nor which trades a window holding more than ``limit``
+        yields; ``MexcTrader.fills_since`` pages without relying on either."""
         params: list[tuple[str, Any]] = [("symbol", venue_symbol)]
         if start_ms > 0:
             params.append(("startTime", start_ms))
-        params.append(("limit", max(1, min(limit, 100))))
-        return await self._signed("GET", "myTrades", params, (("myTrades", 10.0),), list[TradeRaw]) or []
+        if end_ms > 0:
+            params.append(("endTime", end_ms))
+        params.append(("limit", max(1, min(limit, MY_TRADES_LIMIT))))
+        return await self._signed("GET", "myTrades", params, (("myTrades", 10.0),), list[TradeRaw],
+                                  max_wait_s) or []
 
     # -- user data stream ---------------------------------------------------------------------
     async def create_listen_key(self) -> str:
@@ -190,4 +201,4 @@ def _order_ref(venue_symbol: str, client_order_id: str, order_id: str) -> list[t
     return params
 
 
-__all__ = ["PRIVATE_LIMITS", "PUBLIC_LIMITS", "MexcPrivateRest", "MexcPublicRest", "depth_weight"]
+__all__ = ["MY_TRADES_LIMIT", "PRIVATE_LIMITS", "PUBLIC_LIMITS", "MexcPrivateRest", "MexcPublicRest", "depth_weight"]
