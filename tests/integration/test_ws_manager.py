@@ -226,6 +226,35 @@ async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aioht
         await mgr.stop()
 
 
+async def test_callbacks_see_the_delivering_connection(
+    venue: tuple[FakeVenue, str], session: aiohttp.ClientSession
+) -> None:
+    """During a callback ``manager.current`` is the socket that delivered the frame; a replacement has a larger serial."""
+    fv, url = venue
+    seen: list[tuple[int, str]] = []
+
+    class Attributing(Adapter):
+        def on_text(self, data: str) -> None:
+            conn = mgr.current
+            assert conn is not None
+            seen.append((conn.serial, data))
+
+    cfg = _cfg(url, max_age_s=0.6, rotate_before_s=0.3, rotation_overlap_s=0.2, watchdog_s=5.0)
+    mgr = WsManager(session, cfg, Attributing(), ["spot@a@BTCUSDT"], rng=random.Random(4))
+    await mgr.start()
+    try:
+        await eventually(lambda: any(fv.subs.values()))
+        first = mgr.shards[0].conn
+        assert first is not None
+        await eventually(lambda: len(fv.live()) == 2 and all(fv.subs.get(ws) for ws in fv.live()), timeout=5)
+        await fv.push_all("seq:1")  # both sockets of the overlap deliver it
+        await eventually(lambda: len({s for s, d in seen if d == "seq:1"}) == 2)
+        serials = sorted(s for s, d in seen if d == "seq:1")
+        assert serials[0] == first.serial and serials[1] > first.serial
+    finally:
+        await mgr.stop()
+
+
 async def test_sharding_65_subscriptions_cap_30(
     venue: tuple[FakeVenue, str], session: aiohttp.ClientSession
 ) -> None:

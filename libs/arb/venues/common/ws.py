@@ -21,8 +21,12 @@ Shape:
   socket is still read; once the new one has delivered a frame (plus ``rotation_overlap_s``) the old one is
   closed. Both sockets dispatch into the same adapter meanwhile: duplicates, never a hole (the book sync
   drops duplicates by sequence). A rotation is not a reconnect: no hooks fire.
+* Attribution: during an adapter callback ``WsManager.current`` is the ``WsConnection`` that delivered the
+  frame; ``WsConnection.serial`` numbers a manager's connections in the order they were opened, so a
+  replacement always has a larger serial than the socket it replaces. A venue whose connections do not share
+  sequence windows (Gate: each subscription aggregates its own U..u) tells the sockets apart with these.
 
-Hot path: one ``receive()``, a type test, an int increment and the adapter call. No logging, no formatting,
+Hot path: one ``receive()``, a type test, an int increment, one attribute store and the adapter call. No logging, no formatting,
 no clock read per frame: the watchdog compares frame counters from its own timer.
 """
 
@@ -99,10 +103,21 @@ def shard(subscriptions: Sequence[str], cap: int) -> list[tuple[str, ...]]:
 class WsConnection:
     """One socket of a shard. ``on_open`` gets this to send subscriptions; counters are per socket."""
 
-    __slots__ = ("_tasks", "callback_errors", "closed", "frames", "opened_at", "shard", "subscriptions", "ws")
+    __slots__ = (
+        "_tasks",
+        "callback_errors",
+        "closed",
+        "frames",
+        "opened_at",
+        "serial",
+        "shard",
+        "subscriptions",
+        "ws",
+    )
 
     def __init__(self, shard: WsShard, ws: aiohttp.ClientWebSocketResponse, opened_at: float) -> None:
         self.shard = shard
+        self.serial = shard.manager.next_serial()  # opening order within the manager: newer socket, larger serial
         self.subscriptions = shard.subscriptions
         self.ws = ws
         self.frames = 0
@@ -331,7 +346,8 @@ class WsShard:
     # ------------------------------------------------------------------ per-socket tasks
 
     async def _read(self, conn: WsConnection) -> None:
-        adapter = self.manager.adapter
+        m = self.manager
+        adapter = m.adapter
         on_text = adapter.on_text
         on_binary = adapter.on_binary
         receive = conn.ws.receive
@@ -346,12 +362,14 @@ class WsShard:
             tp = msg.type
             if tp is BINARY:
                 conn.frames += 1
+                m.current = conn
                 try:
                     on_binary(msg.data)
                 except Exception:  # noqa: BLE001 -- an adapter bug must not kill the socket; counted
                     conn.callback_errors += 1
             elif tp is TEXT:
                 conn.frames += 1
+                m.current = conn
                 try:
                     on_text(msg.data)
                 except Exception:  # noqa: BLE001 -- an adapter bug must not kill the socket; counted
@@ -427,10 +445,16 @@ class WsManager:
         self.on_connect_failed = on_connect_failed  # e.g. a refused handshake: is the URL's credential stale?
         self.url_factory = url_factory
         self.rng = rng or random.Random()
+        self.current: WsConnection | None = None  # the delivering socket, valid during an adapter callback
+        self._serial = 0
         self.shards = [
             WsShard(self, i, chunk) for i, chunk in enumerate(shard(subscriptions, config.max_subs_per_conn))
         ]
         self._started = False
+
+    def next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
 
     async def start(self) -> None:
         """Start every shard (returns at once; sockets connect in the background)."""
