@@ -271,3 +271,27 @@ async def test_decimal_size_contract_book_keeps_fractional_contracts(bus, sessio
             await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "BTC-USDT", depth=20), timeout=10)
         finally:
             await gw.stop()
+
+
+@pytest.mark.parametrize("market", [Market.SPOT, Market.FUTURES])
+async def test_rotation_leaves_no_hole(sim, bus, session, subject_prefix, market):
+    """Planned rotations (new socket first, old one closed after the overlap): no gap, no resync, no stale
+    status, and the book still equals the venue's. The new socket's first push (spot: a full book) may be
+    older than what the old socket already delivered."""
+    gw, rec = await start(sim, bus, session, subject_prefix, market, ["BTC-USDT", "ETH-USDT"],
+                          max_connection_age_s=1.5)
+    try:
+        await eventually(gw.ready, timeout=10)
+        await eventually(lambda: all(b.sync.ok for b in gw.books.values()), timeout=10)
+        await eventually(lambda: sum(1 for s in rec.by_kind["status"] if s.state is BookState.OK) >= 2, timeout=10,
+                         what="initial OK statuses delivered before counting")
+        n_status = len(rec.by_kind["status"])
+        assert gw.ws is not None
+        await eventually(lambda: sum(s.rotations for s in gw.ws.shards) >= 3, timeout=20, what="three rotations")
+        assert gw.gaps == 0 and gw.resyncs == 0
+        assert len(rec.by_kind["status"]) == n_status, rec.by_kind["status"][n_status:]
+        await eventually(lambda: book_matches_venue(sim, gw, market, "BTC-USDT"), timeout=5)
+        trades = [(t.symbol, t.trade_id) for t in rec.by_kind["trade"]]
+        assert trades and len(trades) == len(set(trades)), "a trade was published twice across a rotation"
+    finally:
+        await gw.stop()

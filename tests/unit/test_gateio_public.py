@@ -8,7 +8,7 @@ import pytest
 from arb.bus.subjects import MdSubjects
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market, Venue
-from arb.core.market_data import FundingRate
+from arb.core.market_data import BookSnapshot, BookTicker, FundingRate, MarketStatus, Trade
 from arb.venues.gateio.public import GatePublicGateway, _Book
 from arb.venues.gateio.schemas import SpotOrderBook
 from arb.venues.gateio.ws import PublicWs
@@ -151,3 +151,109 @@ async def test_no_snapshot_for_a_book_whose_socket_is_down():
         worker.cancel()
     assert gw.books["ETH_USDT"].sync.ok
     assert gw.rest.asked == ["ETH_USDT"] and not gw.books["BTC_USDT"].sync.ok
+
+
+class _Conn:
+    """A WsConnection stand-in: opening order and whether it was closed."""
+
+    def __init__(self, serial: int) -> None:
+        self.serial = serial
+        self.closed = False
+        self.subscriptions = ("BTC_USDT",)
+
+
+class _Current:
+    """A WsManager stand-in for attribution: ``current`` is the socket delivering the frame."""
+
+    current: _Conn | None = None
+
+
+def from_socket(gw: GatePublicGateway, mgr: _Current, conn: _Conn, frame: str) -> None:
+    mgr.current = conn
+    gw.feed(frame)  # type: ignore[attr-defined]
+
+
+def rotating_gateway() -> tuple[GatePublicGateway, _Current, _Conn, _Conn]:
+    gw = gateway(Market.SPOT)
+    mgr = _Current()
+    gw._wsm = mgr
+    return gw, mgr, _Conn(1), _Conn(2)
+
+
+def published(gw: GatePublicGateway, kind: type) -> list:
+    return [e for _, e, _ in gw._out if isinstance(e, kind)]
+
+
+def test_rotation_new_socket_takes_the_book_over_without_a_gap():
+    """The new socket's windows differ from the old one's: its own book takes over once not behind, the old
+    socket is ignored afterwards; no gap, no stale status, published ids never go back."""
+    gw, mgr, old, new = rotating_gateway()
+    from_socket(gw, mgr, old, spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
+    from_socket(gw, mgr, old, spot_update(11, 12, '[["100","2"]]', '[]'))
+    from_socket(gw, mgr, new, spot_update(11, 11, '[["100","1.5"]]', '[["101","1"]]', full=True))  # behind
+    from_socket(gw, mgr, old, spot_update(13, 13, '[["99","1"]]', '[]'))
+    from_socket(gw, mgr, new, spot_update(12, 14, '[["100","2"],["99","1"],["98","1"]]', '[]'))  # overlaps 13
+    from_socket(gw, mgr, old, spot_update(14, 14, '[["98","1"]]', '[]'))  # the retiring socket: ignored
+    from_socket(gw, mgr, new, spot_update(15, 15, '[["97","1"]]', '[]'))
+    b = gw.books["BTC_USDT"]
+    assert b.src is new and b.pending is None and gw.switches == 1
+    assert b.sync.ok and b.sync.book.seq == 15 and b.sync.gaps == 0 and b.sync.resyncs == 0
+    assert [lv.price for lv in b.sync.book.top(10)[0]] == [100.0, 99.0, 98.0, 97.0]
+    assert all(s.state is BookState.OK for s in published(gw, MarketStatus))
+    seqs = [e.seq for e in published(gw, BookSnapshot)]
+    assert seqs == sorted(seqs)
+
+
+def test_rotation_fallback_when_the_old_socket_goes_before_the_new_book_is_in_sync():
+    """The old socket was retired while the new one's book still waited for a snapshot: stale, one resync."""
+    gw, mgr, old, new = rotating_gateway()
+    from_socket(gw, mgr, old, spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
+    from_socket(gw, mgr, new, spot_update(20, 21, '[["100","2"]]', '[]'))  # no full push: pending needs a snapshot
+    old.closed = True
+    from_socket(gw, mgr, new, spot_update(22, 22, '[["100","3"]]', '[]'))
+    b = gw.books["BTC_USDT"]
+    assert b.src is new and not b.sync.ok and b.sync.needs_snapshot and b.sync.resyncs == 1
+    assert b.sync.buffered == 2  # the new socket's diffs wait for the snapshot
+    assert published(gw, MarketStatus)[-1].state is BookState.STALE
+
+
+def test_disconnect_of_the_old_socket_keeps_a_book_the_new_one_holds():
+    """A real disconnect of the source while the new socket's book is in sync and not behind: it takes over."""
+    gw, mgr, old, new = rotating_gateway()
+    from_socket(gw, mgr, old, spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
+    from_socket(gw, mgr, new, spot_update(11, 11, '[["100","1"]]', '[["101","1"]]', full=True))
+    assert gw.books["BTC_USDT"].src is new  # already ahead: switched at once
+    gw._on_disconnect(old)
+    b = gw.books["BTC_USDT"]
+    assert b.sync.ok and b.sync.resyncs == 0
+
+
+def test_disconnect_of_the_source_makes_the_book_stale():
+    """A real disconnect of the socket feeding the book: stale, and the next socket becomes the source."""
+    gw, mgr, old, new = rotating_gateway()
+    from_socket(gw, mgr, old, spot_update(10, 10, '[["100","1"]]', '[["101","1"]]', full=True))
+    old.closed = True
+    gw._on_disconnect(old)
+    b = gw.books["BTC_USDT"]
+    assert b.sync.state is BookState.STALE and b.sync.resyncs == 1 and b.src is None
+    from_socket(gw, mgr, new, spot_update(11, 11, '[["100","1"]]', '[["101","1"]]', full=True))
+    assert b.src is new and b.sync.ok
+
+
+def test_trades_and_bbo_from_both_sockets_of_a_rotation_are_published_once():
+    """During the overlap both sockets deliver the same trades and tickers: each is published once."""
+    gw, mgr, old, new = rotating_gateway()
+
+    def trade(i: int) -> str:
+        return ('{"time":1,"channel":"spot.trades","event":"update","result":{"id":' + str(i) + ',"create_time":1,'
+                '"create_time_ms":"1000.5","side":"buy","currency_pair":"BTC_USDT","amount":"1","price":"100"}}')
+
+    def bbo(u: int) -> str:
+        return ('{"time":1,"channel":"spot.book_ticker","event":"update","result":{"t":1,"u":' + str(u) + ','
+                '"s":"BTC_USDT","b":"100","B":"1","a":"101","A":"1"}}')
+
+    for conn, i in ((old, 1), (old, 2), (new, 2), (new, 3), (old, 3), (old, 4), (new, 4), (new, 5)):
+        from_socket(gw, mgr, conn, trade(i))
+        from_socket(gw, mgr, conn, bbo(i))
+    assert [t.trade_id for t in published(gw, Trade)] == ["1", "2", "3", "4", "5"]
+    assert [t.seq for t in published(gw, BookTicker)] == [1, 2, 3, 4, 5]

@@ -20,7 +20,9 @@ Shape:
 * Planned rotation before ``max_age_s`` (MEXC: 24 h): the replacement is opened and subscribed while the old
   socket is still read; once the new one has delivered a frame (plus ``rotation_overlap_s``) the old one is
   closed. Both sockets dispatch into the same adapter meanwhile: duplicates, never a hole (the book sync
-  drops duplicates by sequence). A rotation is not a reconnect: no hooks fire.
+  drops duplicates by sequence). A rotation is not a reconnect: no hooks fire. A gateway that needs longer to
+  move its state to the new socket (Gate futures: a REST snapshot per book) passes ``rotation_ready(new)``:
+  the old socket is then kept until it returns True, at most ``rotation_overlap_max_s``.
 * Attribution: during an adapter callback ``WsManager.current`` is the ``WsConnection`` that delivered the
   frame; ``WsConnection.serial`` numbers a manager's connections in the order they were opened, so a
   replacement always has a larger serial than the socket it replaces. A venue whose connections do not share
@@ -76,6 +78,7 @@ class WsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rotate_before_s: float = 600.0  # rotate this long before max_age_s
     rotation_overlap_s: float = 1.0  # keep reading the old socket this long after the new one delivered
     rotation_first_frame_s: float = 10.0  # give up waiting for the new socket's first frame after this
+    rotation_overlap_max_s: float = 30.0  # with a rotation_ready hook: retire the old socket after this anyway
     connect_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     max_msg_size: int = 16 * 1024 * 1024
@@ -301,6 +304,8 @@ class WsShard:
                     timeout=cfg.rotation_overlap_s,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+            if m.rotation_ready is not None and new.frames:
+                await self._await_ready(new, reader)
             if new._tasks[0].done() or new.frames == 0:
                 # the replacement is not delivering: drop it, keep the old one, try again later
                 await self._retire(new)
@@ -326,6 +331,21 @@ class WsShard:
             if asyncio.get_running_loop().time() >= deadline:
                 return
             await asyncio.sleep(0.005)
+
+    async def _await_ready(self, new: WsConnection, reader: asyncio.Task[None]) -> None:
+        """Keep both sockets until the adapter's owner has moved to ``new`` (bounded by rotation_overlap_max_s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.rotation_overlap_max_s
+        ready = self.manager.rotation_ready
+        assert ready is not None
+        while not reader.done() and not new._tasks[0].done() and loop.time() < deadline:
+            try:
+                if ready(new):
+                    return
+            except Exception:
+                log.exception("ws %s shard %d: rotation_ready failed", self.manager.name, self.index)
+                return
+            await asyncio.sleep(0.01)
 
     async def _retire(self, conn: WsConnection) -> None:
         current = asyncio.current_task()
@@ -435,6 +455,7 @@ class WsManager:
         on_connect_failed: Callable[[Exception], Awaitable[None] | None] | None = None,
         url_factory: Callable[[], str] | None = None,
         rng: random.Random | None = None,
+        rotation_ready: Callable[[WsConnection], bool] | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -444,6 +465,7 @@ class WsManager:
         self.on_disconnect = on_disconnect
         self.on_connect_failed = on_connect_failed  # e.g. a refused handshake: is the URL's credential stale?
         self.url_factory = url_factory
+        self.rotation_ready = rotation_ready  # True once the owner no longer needs the socket ``new`` replaces
         self.rng = rng or random.Random()
         self.current: WsConnection | None = None  # the delivering socket, valid during an adapter callback
         self._serial = 0

@@ -8,7 +8,17 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   ``status`` and a ``book`` with state stale are published, and the snapshot worker refetches that one
   book (REST ``limit=100``, the depth Gate advises and the depth we subscribe), with per-book backoff;
 * the published ``book`` is the top ``options.depth`` levels, at most every ``options.book_interval_ms``;
-* ``book_ticker`` -> ``bbo`` (a crossed top of book is dropped and counted), ``trades`` -> ``trade``;
+* planned rotation (before Gate's 24 h cut-off) without a hole: each subscription gets its own U..u windows (net
+  diffs of what that socket was told), so a book is fed by one socket only, its *source* (``WsManager.current``
+  names the socket of each frame). The replacement's frames build a *pending* ``BookSync`` of their own (spot:
+  its first push is ``full``; futures: a REST snapshot via the snapshot worker plus its buffered diffs), which
+  becomes the book once it is OK and its id is not behind (no gap, no status, ids never go back); the old
+  socket's frames are then ignored and the old socket is retired once every in-sync book moved
+  (``rotation_ready``). If it went first, the book goes stale and resyncs from the new socket (a resync). A real
+  disconnect of the source makes the book stale as before; a pending book of a dead socket is dropped;
+* ``book_ticker`` -> ``bbo`` (a crossed top of book is dropped and counted), ``trades`` -> ``trade``; during a
+  rotation's overlap both sockets deliver them: a socket other than the last one published only what is newer
+  (bbo ``u``, trade ``id``), so nothing is published twice or goes back;
 * futures: sizes are contracts and are published in base asset (contracts x ``quanto_multiplier``, computed as a division for exactness);
   ``futures.tickers`` -> ``mark``, ``index`` and ``funding`` (the current ``funding_rate`` with the next
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
@@ -132,6 +142,8 @@ class _Book:
     """Per-symbol state."""
 
     __slots__ = (
+        "bbo_conn",
+        "bbo_u",
         "crossed_bbo",
         "dirty",
         "funding_interval_s",
@@ -140,10 +152,17 @@ class _Book:
         "last_state",
         "mult",
         "name",
+        "pend_attempt",
+        "pend_not_before",
+        "pending",
+        "pending_conn",
         "snap_attempt",
         "snap_not_before",
+        "src",
         "subj",
         "sync",
+        "trade_conn",
+        "trade_id",
         "ts_event",
         "venue_symbol",
     )
@@ -152,8 +171,17 @@ class _Book:
         self.name = name
         self.venue_symbol = venue_symbol
         self.subj = subj
-        self.sync = BookSync(GATE_RULE, book=ContractBook(mult) if mult != 1.0 else FloatBook(), max_buffer=2000)
         self.mult = mult
+        self.sync = self.new_sync()
+        self.src: Any = None  # the WsConnection whose diffs feed ``sync`` (None: the next one to deliver)
+        self.pending: BookSync | None = None  # the book rebuilt from a rotation's new socket, until it takes over
+        self.pending_conn: Any = None
+        self.pend_attempt = 0
+        self.pend_not_before = 0.0
+        self.trade_conn: Any = None  # the socket of the last published trade / bbo, and its id
+        self.trade_id = 0
+        self.bbo_conn: Any = None
+        self.bbo_u = 0
         self.last_book_ns = 0
         self.dirty = False
         self.last_state = BookState.STALE
@@ -163,6 +191,19 @@ class _Book:
         self.crossed_bbo = 0
         self.funding_next_s = 0.0
         self.funding_interval_s = 0
+
+    def new_sync(self) -> BookSync:
+        return BookSync(GATE_RULE, book=ContractBook(self.mult) if self.mult != 1.0 else FloatBook(), max_buffer=2000)
+
+
+class _Detached:
+    """Stands in for the WsManager before ``start`` (handlers fed directly): no delivering socket."""
+
+    current = None
+
+
+_DETACHED = _Detached()
+_COUNTERS = ("gaps", "resyncs", "crossed", "dropped", "applied", "overflows")  # BookSync counters kept across a switch
 
 
 class GatePublicGateway:
@@ -189,6 +230,8 @@ class GatePublicGateway:
         self._snap_event = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.ws: Any = None
+        self._wsm: Any = _DETACHED  # .current: the socket delivering the frame being handled
+        self.switches = 0  # books moved to a rotation's new socket without a resync
         self._started = False
         self._interval_ns = options.book_interval_ms * 1_000_000
         self._depth = options.depth
@@ -228,6 +271,9 @@ class GatePublicGateway:
         self.ws = self._ws_factory(self.session, cfg, adapter, list(self.books), name=f"gateio-{self.market.value}-md",
                                    on_reconnect=self._on_reconnect, on_disconnect=self._on_disconnect)
         self.adapter = adapter
+        if hasattr(self.ws, "current"):
+            self._wsm = self.ws
+            self.ws.rotation_ready = self._rotation_ready
         for b in self.books.values():
             self._status(b, time.time_ns())
         await self.ws.start()
@@ -323,6 +369,12 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["bbo"] += 1
+        conn = self._wsm.current
+        if conn is not b.bbo_conn:  # the other socket of a rotation: only what it is first to tell
+            if r.u <= b.bbo_u and r.u:
+                return
+            b.bbo_conn = conn
+        b.bbo_u = r.u
         if r.b >= r.a and r.a > 0.0:
             b.crossed_bbo += 1
             return
@@ -345,6 +397,12 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["bbo"] += 1
+        conn = self._wsm.current
+        if conn is not b.bbo_conn:  # the other socket of a rotation: only what it is first to tell
+            if r.u <= b.bbo_u and r.u:
+                return
+            b.bbo_conn = conn
+        b.bbo_u = r.u
         if bp >= ap > 0.0:
             b.crossed_bbo += 1
             return
@@ -360,6 +418,9 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["book"] += 1
+        if self._wsm.current is not b.src:
+            self._from_other(b, r, ts_recv)
+            return
         sync = b.sync
         b.ts_event = r.t * 1_000_000
         if r.full:
@@ -374,6 +435,9 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["book"] += 1
+        if self._wsm.current is not b.src:
+            self._from_other(b, r, ts_recv)
+            return
         sync = b.sync
         b.ts_event = r.t * 1_000_000
         if r.full:  # not documented for futures; handled like a snapshot (levels as base tuples)
@@ -399,12 +463,112 @@ class GatePublicGateway:
         elif sync.needs_snapshot:
             self._snap_event.set()
 
+    # ------------------------------------------------------------------ which socket feeds a book (rotation)
+
+    def _from_other(self, b: _Book, r: Any, ts_recv: int) -> None:
+        """A book frame from a socket that is not the book's source (start-up, a rotation's overlap, after it).
+
+        Gate gives each subscription its own U..u windows, so the two sockets of a rotation cannot feed one
+        BookSync: the new socket's frames build a pending book of their own, which takes over once it is OK and
+        not behind; the old socket's frames are then ignored.
+        """
+        conn = self._wsm.current
+        src = b.src
+        if src is None:  # start-up or after a disconnect: the book is (re)built from this socket
+            b.src = conn
+        elif conn.serial < src.serial:
+            return  # the retiring socket of a rotation whose replacement already took this book over
+        else:
+            p = b.pending
+            if p is None or b.pending_conn is not conn:
+                p = b.pending = b.new_sync()
+                b.pending_conn = conn
+                b.pend_attempt = 0
+                b.pend_not_before = 0.0
+            self._feed(b, p, r)
+            if p.ok and p.book.seq >= b.sync.book.seq:
+                b.ts_event = r.t * 1_000_000
+                self._switch(b, ts_recv)
+            elif src.closed:
+                # the old socket was retired before the new one had this book in sync: a possible hole
+                self._promote(b, ts_recv)
+            elif p.needs_snapshot:
+                self._snap_event.set()
+            return
+        sync = b.sync
+        b.ts_event = r.t * 1_000_000
+        self._after_book(b, sync, self._feed(b, sync, r), ts_recv)
+
+    def _feed(self, b: _Book, sync: BookSync, r: Any) -> bool:
+        if self.market is Market.SPOT:
+            return sync.on_full(r.u, r.b, r.a) if r.full else sync.on_diff(r.U, r.u, r.b, r.a)
+        m = b.mult
+        if r.full:
+            return sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
+        if m != 1.0:
+            return sync.on_diff(r.U, r.u, r.b, r.a)
+        return sync.on_diff(r.U, r.u, [(lv.p, lv.s) for lv in r.b], [(lv.p, lv.s) for lv in r.a])
+
+    def _take_pending(self, b: _Book) -> BookSync:
+        """Make the pending book the book (its socket the source), keeping the counters of the one it replaces."""
+        p = b.pending
+        assert p is not None
+        old = b.sync
+        for k in _COUNTERS:
+            setattr(p, k, getattr(p, k) + getattr(old, k))
+        b.sync = p
+        b.src = b.pending_conn
+        b.snap_attempt, b.snap_not_before = b.pend_attempt, b.pend_not_before
+        b.pending = None
+        b.pending_conn = None
+        return p
+
+    def _switch(self, b: _Book, ts_recv: int) -> None:
+        """The pending book is OK and not behind: it takes over without a hole (published ids never go back)."""
+        self._take_pending(b)
+        self.switches += 1
+        if b.sync.state is not b.last_state:
+            self._status(b, ts_recv)
+        else:
+            self._publish_book(b, ts_recv)
+
+    def _promote(self, b: _Book, ts_recv: int) -> None:
+        """Rotation fallback: the old socket is gone and the new one's book is not in sync yet: stale, resync."""
+        was_ok = b.sync.ok
+        p = self._take_pending(b)
+        if was_ok:
+            p.resyncs += 1
+        if p.ok:  # in sync but behind the old socket's last id: rebuild rather than publish an older book
+            p.mark_stale()
+        self._status(b, ts_recv)
+        if p.needs_snapshot:
+            self._snap_event.set()
+
+    def _rotation_ready(self, new: Any) -> bool:
+        """WsManager hook: the old socket may go once every in-sync book of ``new``'s symbols is fed by ``new``."""
+        books = self.books
+        for vs in new.subscriptions:
+            b = books.get(vs)
+            if b is not None and b.src is not None and b.src is not new and b.sync.ok:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ trades
+
     def on_spot_trade(self, f: SpotTradeFrame, ts_recv: int) -> None:
         r = f.result
         b = self.books.get(r.currency_pair)
         if b is None:
             return
         self.n["trade"] += 1
+        tid = r.id
+        conn = self._wsm.current
+        if conn is not b.trade_conn:  # the other socket of a rotation: only trades it is first to tell
+            if tid <= b.trade_id:
+                return
+            b.trade_conn = conn
+        if tid > b.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
+            b.trade_id = tid
         ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else r.create_time * 1_000_000_000
         self._out.append((b.subj.trade, Trade(V, Market.SPOT, b.name, r.price, r.amount, BUY if r.side == "buy" else SELL,
                                               str(r.id), ts_event, ts_recv, time.time_ns()), ts_event))
@@ -412,11 +576,19 @@ class GatePublicGateway:
 
     def on_fut_trades(self, f: FuturesTradesFrame, ts_recv: int) -> None:
         books = self.books
+        conn = self._wsm.current
         for r in f.result:
             b = books.get(r.contract)
             if b is None:
                 continue
             self.n["trade"] += 1
+            tid = r.id
+            if conn is not b.trade_conn:  # the other socket of a rotation: only trades it is first to tell
+                if tid <= b.trade_id:
+                    continue
+                b.trade_conn = conn
+            if tid > b.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
+                b.trade_id = tid
             ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else int(r.create_time * 1e9)
             size = r.size
             self._out.append((b.subj.trade, Trade(V, Market.FUTURES, b.name, r.price, abs(size) / b.mult,
@@ -537,35 +709,56 @@ class GatePublicGateway:
             self._snap_event.clear()
             now = loop.time()
             for b in list(self.books.values()):
+                p = b.pending
+                if (p is not None and p.needs_snapshot and now >= b.pend_not_before and p.buffered
+                        and not b.pending_conn.closed):
+                    await self._snapshot(b, p, rng)  # a rotation's new socket (futures: no full push)
+                    now = loop.time()
                 sync = b.sync
                 if not sync.needs_snapshot or now < b.snap_not_before:
                     continue
                 if not self._socket_up(b.venue_symbol):
                     continue  # diffs must be flowing (buffered) before a snapshot can be continued
-                sync.begin_snapshot()
-                self._status(b, time.time_ns())
-                try:
-                    if self.market is Market.SPOT:
-                        s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
-                        ok = sync.on_snapshot(s.id, s.bids, s.asks)
-                    else:
-                        s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
-                        m = b.mult
-                        ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids],
-                                              [(lv.p, lv.s / m) for lv in s.asks])
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
-                    sync.snapshot_failed()
-                    ok = False
-                    self.rlog(("snapshot", b.venue_symbol), "gateio %s %s: snapshot failed: %r", self.market.value,
-                              b.venue_symbol, e)
-                if ok:
-                    b.snap_attempt = 0
-                else:
-                    b.snap_attempt += 1
-                    b.snap_not_before = loop.time() + rng.uniform(0.05, min(30.0, 0.2 * 2 ** min(b.snap_attempt, 8)))
-                self._status(b, time.time_ns())
+                await self._snapshot(b, sync, rng)
+
+    async def _snapshot(self, b: _Book, sync: BookSync, rng: random.Random) -> None:
+        """Fetch one REST snapshot into ``sync`` (the book's, or its pending one) and replay the buffered diffs."""
+        loop = asyncio.get_running_loop()
+        main = sync is b.sync
+        sync.begin_snapshot()
+        if main:
+            self._status(b, time.time_ns())
+        try:
+            if self.market is Market.SPOT:
+                s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                ok = sync.on_snapshot(s.id, s.bids, s.asks)
+            else:
+                s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                m = b.mult
+                ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids], [(lv.p, lv.s / m) for lv in s.asks])
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
+            sync.snapshot_failed()
+            ok = False
+            self.rlog(("snapshot", b.venue_symbol), "gateio %s %s: snapshot failed: %r", self.market.value,
+                      b.venue_symbol, e)
+        if main:
+            if ok:
+                b.snap_attempt = 0
+            else:
+                b.snap_attempt += 1
+                b.snap_not_before = loop.time() + rng.uniform(0.05, min(30.0, 0.2 * 2 ** min(b.snap_attempt, 8)))
+        elif sync is b.pending:
+            if ok:
+                b.pend_attempt = 0
+            else:
+                b.pend_attempt += 1
+                b.pend_not_before = loop.time() + rng.uniform(0.05, min(30.0, 0.2 * 2 ** min(b.pend_attempt, 8)))
+        if sync is b.sync:  # also a pending book promoted while its snapshot was in flight
+            self._status(b, time.time_ns())
+        elif sync is b.pending and sync.ok and sync.book.seq >= b.sync.book.seq:
+            self._switch(b, time.time_ns())
 
     def _socket_up(self, venue_symbol: str) -> bool:
         """The socket that carries this book's diffs is connected. Not just any socket: with several shards, a
@@ -579,12 +772,28 @@ class GatePublicGateway:
         return bool(ws.connected)
 
     def _on_disconnect(self, conn: Any) -> None:
+        """A socket died (not a rotation): the books it fed are stale, unless a rotation's new socket already
+        holds them in sync (then that one takes over); a pending book of the dead socket is dropped."""
         now = time.time_ns()
         for vs in conn.subscriptions:
             b = self.books.get(vs)
-            if b is not None:
-                b.sync.mark_stale()
-                self._status(b, now)
+            if b is None:
+                continue
+            if b.pending_conn is conn:
+                b.pending = None
+                b.pending_conn = None
+            src = b.src
+            if src is not None and src is not conn and not src.closed:
+                continue  # fed by another live socket (a rotation already moved this book)
+            p = b.pending
+            if p is not None and p.ok and p.book.seq >= b.sync.book.seq and not b.pending_conn.closed:
+                self._switch(b, now)
+                continue
+            b.src = None
+            b.pending = None
+            b.pending_conn = None
+            b.sync.mark_stale()
+            self._status(b, now)
 
     def _on_reconnect(self, conn: Any) -> None:
         self.metrics.reconnects.inc()
