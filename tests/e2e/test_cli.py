@@ -49,6 +49,15 @@ def test_broken_config_prints_one_line_and_exits_2(tmp_path):
     assert out.stdout == ""
 
 
+def test_trade_gateway_bad_symbols_flag_is_one_line_and_exit_2():
+    """`--symbols` takes unified symbols; a venue-style one is refused before anything connects."""
+    env = dict(os.environ, ARB_SYMTEST_API_KEY="k", ARB_SYMTEST_API_SECRET="s")
+    out = subprocess.run([*ARB, "trade-gateway", "--venue", "mexc", "--account", "symtest", "--symbols",
+                          "BTC-USDT,BTCUSDT"], capture_output=True, text=True, timeout=30, env=env, check=False)
+    assert out.returncode == 2
+    assert out.stderr.strip() == "trade-gateway: 'BTCUSDT': expected a unified symbol like BTC-USDT"
+
+
 def test_config_check_masks_url_passwords(tmp_path):
     """The effective config never shows a password embedded in a URL."""
     env = dict(os.environ, NATS_URL="nats://user:hunter2@127.0.0.1:4222")

@@ -16,9 +16,17 @@ from aiohttp.test_utils import TestServer
 from arb.bus.connection import Bus
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
-from arb.core.commands import CancelOrder, ErrorReply, OrderReply, PlaceOrder, QueryOrder
+from arb.core.commands import (
+    CancelAll,
+    CancelOrder,
+    ErrorReply,
+    OrderReply,
+    OrdersReply,
+    PlaceOrder,
+    QueryOrder,
+)
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce
-from arb.core.errors import VenueServerError
+from arb.core.errors import SymbolError, VenueServerError
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import StreamSet
@@ -332,3 +340,45 @@ async def test_reconcile_publishes_every_fill_missed_while_the_stream_was_down(
     published = [f.trade_id for f in events.by_kind["fill"] if f.trade_id in missed]
     assert len(published) == len(missed), "a fill was published twice"
     assert all(f.correction for f in events.by_kind["fill"] if f.trade_id in missed)
+
+
+async def test_watched_symbols_cover_orders_placed_by_hand(sim: SimServer, bus: Bus, subject_prefix: str,
+                                                           js_streams: StreamSet) -> None:
+    """With ``trade_symbols``, a fresh gateway (no memory) reconciles and cancels-all an order it never saw:
+    MEXC's openOrders needs a symbol, so without the list such an order is invisible to both."""
+    async with aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+        options = GatewayOptions(subject_prefix=subject_prefix, idempotency_window_s=0, trade_symbols=("BTC-USDT",))
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session, options)
+        await gw.rest.sync_time()
+        await gw.rest.place("BTCUSDT", "BUY", "LIMIT", Decimal("0.001"), Decimal(50000), "byhand-1")
+        events = Events()
+        await bus.subscribe(f"{subject_prefix}ord.mexc.{ACCOUNT}.evt.order", events)
+        await gw.start()
+        try:
+            await eventually(gw.ready, timeout=10)
+            await eventually(lambda: any(u.correction and u.order.client_order_id == "byhand-1"
+                                         for u in events.by_kind["order"]), timeout=5,
+                             what="the hand-placed order reconciled")
+            r = await bus.request(_cmd(subject_prefix, "cancel_all"), CancelAll(Market.SPOT))
+            assert isinstance(r, OrdersReply), r
+            assert [o.client_order_id for o in r.orders] == ["byhand-1"]
+            assert r.orders[0].status is OrderStatus.CANCELED
+        finally:
+            await gw.stop()
+
+
+async def test_unknown_watched_symbol_fails_the_start(sim: SimServer, bus: Bus, subject_prefix: str,
+                                                      js_streams: StreamSet) -> None:
+    """A typo in ``trade_symbols`` is a clear SymbolError at start (with close matches), not a silent gap."""
+    async with aiohttp.ClientSession() as session:
+        ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])
+        options = GatewayOptions(subject_prefix=subject_prefix, trade_symbols=("BTC-USDT", "BTCX-USDT"))
+        gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session, options)
+        try:
+            with pytest.raises(SymbolError, match=r"unknown symbol 'BTCX-USDT'; close matches: BTC-USDT"):
+                await gw.start()
+            assert not gw.ready()
+        finally:
+            await gw.stop()
+

@@ -113,6 +113,10 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     # trading gateways: at start, rebuild the client-order-id memory (idempotency) from this account's own
     # order events in the ORD stream over this many seconds, before taking commands; 0 = start empty
     idempotency_window_s: float = 24 * 3600.0
+    # trading gateways: unified symbols this account trades (`trade-gateway --symbols`). Always reconciled
+    # (open orders, fills) and covered by a cancel-all without a symbol, even after a restart or for orders
+    # placed by hand; unknown ones fail the start. Empty: the symbols the gateway traded or saw.
+    trade_symbols: tuple[str, ...] = ()
     subject_prefix: str = ""  # filled from nats.subject_prefix by the service
 
     def __post_init__(self) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -203,8 +203,10 @@ class CommandHandler:
     RESTORE_TIMEOUT_S = 60.0
 
     def __init__(self, trader: VenueTrader, bus: Bus, subjects: OrdSubjects, audit: AuditFn | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, memory_window_s: float = 0.0) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, memory_window_s: float = 0.0,
+                 watch: Sequence[str] = ()) -> None:
         self.trader = trader
+        self.watch = tuple(watch)  # symbols always reconciled (GatewayOptions.trade_symbols)
         self.bus = bus
         self.subjects = subjects
         self.memory_window_s = memory_window_s  # 0: start with an empty memory (no restore from ORD)
@@ -225,7 +227,16 @@ class CommandHandler:
     # -- intake ---------------------------------------------------------------------------------
     async def start(self) -> None:
         """Rebuild the idempotency memory from ORD (when ``memory_window_s`` > 0), then take commands.
-        The gateway reports ready only after this returns; a failed restore fails the start."""
+        The gateway reports ready only after this returns; a failed restore or an unknown watched symbol
+        fails the start."""
+        problems = []
+        for name in self.watch:
+            try:
+                self.trader.symbols.info(name)
+            except SymbolError as e:
+                problems.append(str(e))
+        if problems:
+            raise SymbolError("; ".join(problems))
         if self.memory_window_s > 0:
             await self.restore(self.memory_window_s)
         self._sub = await self.bus.subscribe(self.subjects.cmd_prefix + ".*", self._on_command)
@@ -455,7 +466,7 @@ class CommandHandler:
                 await self.on_order(msgspec.structs.replace(o, ts_pub=now_ns()), correction=True)
                 counts["orders"] += 1
         since = min(self._last_fill_ns, now_ns()) - int(lookback_s * 1e9)
-        for symbol in {s for s in self._known.values()} | {o.symbol for o in open_orders}:
+        for symbol in {*self.watch, *self._known.values(), *(o.symbol for o in open_orders)}:
             for f in await t.fills_since(symbol, since):
                 if f.trade_id not in self._published_trades:
                     await self.on_fill(msgspec.structs.replace(f, correction=True, ts_pub=now_ns()))

@@ -354,7 +354,7 @@ class GatePrivateGateway:
         self._ws_factory = ws_factory or manager
         self.subjects = OrdSubjects.of(V, account, market, options.subject_prefix)
         self.handler = CommandHandler(trader, bus, self.subjects, audit=audit,
-                                      memory_window_s=options.idempotency_window_s)
+                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols)
         self.rlog = RateLimitedLog(log, interval_s=10.0)
         self.ws: Any = None
         self._events: deque[tuple[str, Any]] = deque()

@@ -282,10 +282,10 @@ class MexcPrivateGateway:
         self.bus = bus
         self.options = options
         self.ws_url = ws_url
-        self.trader = MexcTrader(rest, account, extra_symbols=extra_symbols)
+        self.trader = MexcTrader(rest, account, extra_symbols=[*options.trade_symbols, *(extra_symbols or [])])
         self.subjects = OrdSubjects.of(Venue.MEXC, account, Market.SPOT, options.subject_prefix)
         self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit,
-                                      memory_window_s=options.idempotency_window_s)
+                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols)
         self.adapter = MexcWsAdapter(self.on_binary, on_text_push=self._on_text_push)
         self._ws_factory = ws_factory
         self.ws: WsManager | None = None
