@@ -257,3 +257,36 @@ def test_trades_and_bbo_from_both_sockets_of_a_rotation_are_published_once():
         from_socket(gw, mgr, conn, bbo(i))
     assert [t.trade_id for t in published(gw, Trade)] == ["1", "2", "3", "4", "5"]
     assert [t.seq for t in published(gw, BookTicker)] == [1, 2, 3, 4, 5]
+
+
+def test_fallback_counts_one_resync_when_the_new_book_is_in_sync_but_behind():
+    """Old socket gone while the new socket's book is OK but behind the last published id: stale, one resync."""
+    gw, mgr, old, new = rotating_gateway()
+    from_socket(gw, mgr, old, spot_update(10, 12, '[["100","1"]]', '[["101","1"]]', full=True))
+    from_socket(gw, mgr, new, spot_update(11, 11, '[["100","1"]]', '[["101","1"]]', full=True))  # behind 12
+    old.closed = True
+    from_socket(gw, mgr, new, spot_update(12, 12, '[["100","2"]]', '[]'))
+    b = gw.books["BTC_USDT"]
+    assert b.src is new and b.sync.ok and b.sync.book.seq == 12 and b.sync.resyncs == 0  # caught up: a switch
+    gw2, mgr2, old2, new2 = rotating_gateway()
+    from_socket(gw2, mgr2, old2, spot_update(10, 12, '[["100","1"]]', '[["101","1"]]', full=True))
+    from_socket(gw2, mgr2, new2, spot_update(11, 11, '[["100","1"]]', '[["101","1"]]', full=True))
+    old2.closed = True
+    from_socket(gw2, mgr2, new2, spot_update(13, 13, '[["100","2"]]', '[]'))  # a gap in the new socket's stream
+    b2 = gw2.books["BTC_USDT"]
+    assert b2.src is new2 and not b2.sync.ok and b2.sync.resyncs == 1
+
+
+def test_a_disconnect_forgets_the_last_trade_id():
+    """After a real disconnect the next socket's trades are published even if the venue's ids restarted."""
+    gw, mgr, old, new = rotating_gateway()
+
+    def trade(i: int) -> str:
+        return ('{"time":1,"channel":"spot.trades","event":"update","result":{"id":' + str(i) + ',"create_time":1,'
+                '"create_time_ms":"1000.5","side":"buy","currency_pair":"BTC_USDT","amount":"1","price":"100"}}')
+
+    from_socket(gw, mgr, old, trade(50))
+    old.closed = True
+    gw._on_disconnect(old)
+    from_socket(gw, mgr, new, trade(1))
+    assert [t.trade_id for t in published(gw, Trade)] == ["50", "1"]

@@ -203,7 +203,7 @@ class _Detached:
 
 
 _DETACHED = _Detached()
-_COUNTERS = ("gaps", "resyncs", "crossed", "dropped", "applied", "overflows")  # BookSync counters kept across a switch
+_COUNTERS = ("gaps", "crossed", "dropped", "applied", "overflows")  # BookSync counters kept across a switch
 
 
 class GatePublicGateway:
@@ -516,6 +516,7 @@ class GatePublicGateway:
         old = b.sync
         for k in _COUNTERS:
             setattr(p, k, getattr(p, k) + getattr(old, k))
+        p.resyncs = old.resyncs  # the pending book losing its own sync never touched what was published
         b.sync = p
         b.src = b.pending_conn
         b.snap_attempt, b.snap_not_before = b.pend_attempt, b.pend_not_before
@@ -536,10 +537,10 @@ class GatePublicGateway:
         """Rotation fallback: the old socket is gone and the new one's book is not in sync yet: stale, resync."""
         was_ok = b.sync.ok
         p = self._take_pending(b)
-        if was_ok:
-            p.resyncs += 1
+        resyncs = p.resyncs + was_ok  # one resync for the book, however the pending one stood
         if p.ok:  # in sync but behind the old socket's last id: rebuild rather than publish an older book
             p.mark_stale()
+        p.resyncs = resyncs
         self._status(b, ts_recv)
         if p.needs_snapshot:
             self._snap_event.set()
@@ -782,6 +783,12 @@ class GatePublicGateway:
             if b.pending_conn is conn:
                 b.pending = None
                 b.pending_conn = None
+            if b.trade_conn is conn:  # no overlap to deduplicate any more (and a venue may have reset its ids)
+                b.trade_conn = None
+                b.trade_id = 0
+            if b.bbo_conn is conn:
+                b.bbo_conn = None
+                b.bbo_u = 0
             src = b.src
             if src is not None and src is not conn and not src.closed:
                 continue  # fed by another live socket (a rotation already moved this book)
