@@ -380,3 +380,51 @@ async def test_reconcile_reads_every_page_of_open_orders_and_fills(market, sim, 
         assert len(ids) == len(set(ids)), "a fill was published twice"
     finally:
         await gw.stop()
+
+
+class _RefusingSigner:
+    """The account's signer, except that the first ``bad`` WS subscriptions are signed wrongly (the venue
+    answers them with auth error 4)."""
+
+    def __init__(self, real: Any, bad: int) -> None:
+        self.real = real
+        self.bad = bad
+
+    def ws_auth(self, channel: str, event: str, time_s: int) -> dict[str, str]:
+        auth = self.real.ws_auth(channel, event, time_s)
+        if self.bad > 0:
+            self.bad -= 1
+            auth = {**auth, "SIGN": "0" * len(auth["SIGN"])}
+        return auth
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_refused_private_subscription_is_retried_and_fills_then_flow(sim, bus, session, subject_prefix,
+                                                                           js_streams):
+    """Gate refuses the user-stream subscriptions (auth error): the gateway is not ready, resubscribes on a
+    fresh socket, and the account's fills then arrive live from the stream."""
+    acc = sim.ctx.accounts.by_name(ACCOUNT)
+    creds = Credentials("main", acc.api_key, Secret(acc.api_secret))
+    ep = VenueEndpoints(rest_url=sim.urls["gateio_rest"], ws_url=sim.urls["gateio_spot_ws"])
+    opts = GatewayOptions(watchdog_s=3.0, ping_interval_s=1.0, backoff_initial_s=0.05, backoff_max_s=0.3,
+                          subject_prefix=subject_prefix)
+    ev = Events()
+    await bus.subscribe(f"{subject_prefix}ord.gateio.main.evt.>", ev)
+    gw = build_private(ep, Market.SPOT, "main", creds, bus, session, opts)
+    gw.signer = _RefusingSigner(gw.signer, bad=3)  # the spot user stream's three channels, once
+    await gw.start()
+    try:
+        await eventually(lambda: gw.subs_refused >= 1, timeout=10, what="a refused subscription")
+        await eventually(gw.ready, timeout=10, what="ready after resubscribing")
+        assert gw.ws is not None and gw.ws.shards[0].reconnects >= 1
+        _, ask = best(sim, Market.SPOT, "BTC_USDT")
+        place = PlaceOrder("refused-1", "BTC-USDT", Market.SPOT, Side.BUY, Decimal("0.001"), tif=TimeInForce.IOC,
+                           price=ask * Decimal("1.01"))
+        r = await bus.request(f"{subject_prefix}ord.gateio.main.cmd.spot.place", place)
+        assert isinstance(r, OrderReply) and r.order.filled_qty > 0, r
+        await eventually(lambda: any(not f.correction for f in ev.fills("refused-1")), timeout=5,
+                         what="a live fill from the user stream")
+    finally:
+        await gw.stop()

@@ -369,7 +369,10 @@ class GatePrivateGateway:
         self._balance_again = False  # a balance push arrived while the account was being re-read
         self.parse_errors = 0
         self.reconciles = 0
-        self.sub_errors: list[str] = []
+        self.sub_errors: deque[str] = deque(maxlen=100)  # the latest venue error replies, for diagnosis
+        self.subs_refused = 0  # private subscriptions the venue refused (each one closes its socket)
+        self._sub_refused = False  # this socket's subscriptions are incomplete: not ready until resubscribed
+        self._closers: set[asyncio.Task] = set()
         self.frames = self._handlers()
 
     @property
@@ -408,12 +411,13 @@ class GatePrivateGateway:
         self._tasks.clear()
 
     def ready(self) -> bool:
-        return (self._started and self._synced_once and self.ws is not None
+        return (self._started and self._synced_once and not self._sub_refused and self.ws is not None
                 and self.ws.connected == len(self.ws.shards))
 
     # ---------------------------------------------------------------------------------------- reconcile
 
     def _on_reconnect(self, conn: Any) -> None:
+        self._sub_refused = False  # subscribed afresh (a refusal again sets it again)
         self._schedule_reconcile()
 
     def _schedule_reconcile(self) -> None:
@@ -457,6 +461,20 @@ class GatePrivateGateway:
             self.sub_errors.append(f"{c.channel}: {c.error.code} {c.error.message}")
             self.rlog(("ws_error", c.channel), "gateio %s user ws %s %s error %d: %s", self.market.value, c.channel,
                       c.event, c.error.code, c.error.message)
+            if c.event == "subscribe":
+                self._refused(c)
+
+    def _refused(self, c: Control) -> None:
+        """A private channel the venue refused (e.g. auth code 4) would leave the gateway deaf to that
+        account's orders, fills or positions while it looks healthy: not ready, and the socket is closed so
+        the shard reconnects with backoff and subscribes again, freshly signed; reconcile follows."""
+        self.subs_refused += 1
+        self._sub_refused = True
+        conn = self.ws.current if self.ws is not None else None
+        if conn is not None:
+            task = asyncio.get_running_loop().create_task(conn.close())
+            self._closers.add(task)
+            task.add_done_callback(self._closers.discard)
 
     def on_malformed(self, where: str, data: Any) -> None:
         self.parse_errors += 1
