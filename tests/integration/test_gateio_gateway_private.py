@@ -25,6 +25,7 @@ from arb.core.commands import (
     SetLeverage,
 )
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from arb.core.errors import ConfigError
 from arb.core.execution import Balance, Fill, OrderUpdate, Position
 from arb.sim.config import DEFAULT_SYMBOLS, PortsConfig, SimConfig
 from arb.sim.server import SimServer
@@ -428,3 +429,21 @@ async def test_refused_private_subscription_is_retried_and_fills_then_flow(sim, 
                          what="a live fill from the user stream")
     finally:
         await gw.stop()
+
+
+async def test_futures_account_in_dual_mode_is_refused_at_start(sim, bus, session, subject_prefix, js_streams):
+    """Dual (hedge) mode holds two positions per contract; the gateway keeps one net position, so it refuses
+    to start on such an account instead of publishing positions that overwrite each other."""
+    acc = sim.ctx.accounts.by_name(ACCOUNT)
+    creds = Credentials("main", acc.api_key, Secret(acc.api_secret))
+    ep = VenueEndpoints(rest_url=sim.urls["gateio_rest"], ws_url=sim.urls["gateio_futures_ws"])
+    gw = build_private(ep, Market.FUTURES, "main", creds, bus, session, GatewayOptions(subject_prefix=subject_prefix))
+    assert gw.trader.fut is not None
+    await gw.trader.fut.http.request("POST", "/futures/usdt/dual_mode", params=[("dual_mode", "true")], signed=True)
+    try:
+        with pytest.raises(ConfigError, match=r"account 'main' is in dual \(hedge\) position mode"):
+            await gw.start()
+        assert not gw.ready()
+    finally:
+        await gw.stop()
+        await gw.trader.fut.http.request("POST", "/futures/usdt/dual_mode", params=[("dual_mode", "false")], signed=True)

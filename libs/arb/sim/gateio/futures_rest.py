@@ -148,6 +148,7 @@ class FuturesRest:
     def __init__(self, g: GateContext) -> None:
         self.g = g
         self.ex = g.futures
+        self.dual: set[str] = set()  # account names switched to dual (hedge) position mode
 
     def _inst(self, contract: str) -> Any:
         inst = self.ex.instruments.get(contract)
@@ -340,7 +341,7 @@ class FuturesRest:
             "available": r8(b.available),
             "point": "0",
             "bonus": "0",
-            "in_dual_mode": False,
+            "in_dual_mode": acc.name in self.dual,
             "enable_evolved_classic": False,
             "cross_initial_margin": "0",
             "cross_maintenance_margin": "0",
@@ -372,6 +373,21 @@ class FuturesRest:
         inst = self._inst(request.match_info["contract"])
         p = self.ex.position(acc, inst)
         return json_response(position_json(p, size_decimal(request), self._pending(acc, inst)))
+
+    async def set_dual_mode(self, request: web.Request) -> web.Response:
+        """``POST /futures/usdt/dual_mode?dual_mode=true|false`` -> the account. Only the flag is kept (positions
+        stay one-way); switching needs no position and no open order."""
+        acc = await self.g.authenticate(request)
+        raw = request.query.get("dual_mode", "")
+        if raw not in ("true", "false"):
+            raise missing_param("dual_mode") if raw == "" else invalid_param("dual_mode", raw)
+        if any(p.size != 0 for p in self.ex.positions(acc)) or self.ex.open_orders(acc):
+            raise GateError(400, "POSITION_NOT_EMPTY", "close positions and cancel orders before switching mode")
+        if raw == "true":
+            self.dual.add(acc.name)
+        else:
+            self.dual.discard(acc.name)
+        return await self.accounts(request)
 
     async def set_leverage(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)
@@ -524,6 +540,7 @@ def add_routes(app: web.Application, g: GateContext) -> None:
     r.add_get(f"{F}/positions", h.positions)
     r.add_get(f"{F}/positions/{{contract}}", h.position)
     r.add_post(f"{F}/positions/{{contract}}/leverage", h.set_leverage)
+    r.add_post(f"{F}/dual_mode", h.set_dual_mode)
     r.add_post(f"{F}/orders", h.create_order)
     r.add_get(f"{F}/orders", h.list_orders)
     r.add_delete(f"{F}/orders", h.cancel_all)

@@ -41,7 +41,7 @@ from ...bus.subjects import OrdSubjects
 from ...config.credentials import Credentials
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import Market, OrderType, Side, TimeInForce, Venue
-from ...core.errors import ValidationError, VenueClientError
+from ...core.errors import ConfigError, ValidationError, VenueClientError
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
 from ...core.symbols import SymbolInfo, SymbolMap
@@ -97,6 +97,7 @@ class GateTrader:
         self.symbols = SymbolMap(V, market, [])
         self.ids = P.ClientIds()
         self.user_id = ""
+        self.dual_mode = False  # the futures account is in dual (hedge) position mode: not supported
         self._vid: OrderedDict[str, tuple[str, OrderType]] = OrderedDict()  # client id -> (venue id, type asked)
 
     # ---------------------------------------------------------------------------------------- rules
@@ -299,6 +300,7 @@ class GateTrader:
         acc = await self.fut.account()
         if acc.user:
             self.user_id = str(acc.user)
+        self.dual_mode = acc.in_dual_mode
         return [P.futures_balance(acc, self.account, now)]
 
     async def fills_since(self, symbol: str, since_ns: int) -> list[Fill]:
@@ -383,6 +385,10 @@ class GatePrivateGateway:
         await self.trader.load_symbols()
         if self.market is Market.FUTURES:
             await self.trader.balances()  # learns the user id the futures channels need
+            if self.trader.dual_mode:
+                raise ConfigError(f"gateio futures: account {self.account!r} is in dual (hedge) position mode; this "
+                                  "gateway keeps one net position per contract: switch it to single mode "
+                                  "(POST /futures/usdt/dual_mode?dual_mode=false) or use another account")
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._event_loop(), name="gate-trade-events"))
         adapter = PrivateWs(self.market, self, self.signer, lambda: self.trader.user_id)
@@ -411,7 +417,8 @@ class GatePrivateGateway:
         self._tasks.clear()
 
     def ready(self) -> bool:
-        return (self._started and self._synced_once and not self._sub_refused and self.ws is not None
+        return (self._started and self._synced_once and not self._sub_refused and not self.trader.dual_mode
+                and self.ws is not None
                 and self.ws.connected == len(self.ws.shards))
 
     # ---------------------------------------------------------------------------------------- reconcile

@@ -454,6 +454,7 @@ class FuturesAccount(msgspec.Struct):
     total: Num = "0"
     available: Num = "0"
     user: Num = 0
+    in_dual_mode: bool = False
 
 
 class FuturesPosition(msgspec.Struct):
