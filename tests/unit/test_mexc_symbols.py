@@ -46,6 +46,19 @@ def test_rules_from_precisions() -> None:
     assert info.venue_symbol == "BTCUSDT"
 
 
+def test_tick_is_the_coarser_of_the_two_quote_precisions() -> None:
+    """quotePrecision and quoteAssetPrecision may differ: the coarser grid is valid under either reading."""
+    def tick(qp: int | None, qap: int | None) -> Decimal:
+        fields = b"".join([b'"quotePrecision":%d,' % qp if qp is not None else b"",
+                           b'"quoteAssetPrecision":%d,' % qap if qap is not None else b""])
+        body = (b'{"symbols":[{"symbol":"XUSDT","status":"1","baseAsset":"X","quoteAsset":"USDT",'
+                b'"baseAssetPrecision":2,' + fields + b'"isSpotTradingAllowed":true}]}')
+        return symbol_map(msgspec.json.decode(body, type=ExchangeInfo).symbols).info("X-USDT").tick_size
+    assert tick(4, 6) == Decimal("0.0001")
+    assert tick(6, 4) == Decimal("0.0001")
+    assert tick(None, 5) == Decimal("0.00001") and tick(3, None) == Decimal("0.001")
+
+
 def test_split_comes_from_base_and_quote_fields() -> None:
     """NEIROETH is NEIRO/ETH because exchangeInfo says so."""
     m = _map()

@@ -1,6 +1,8 @@
 """MEXC Spot symbol rules: ``GET /api/v3/exchangeInfo`` -> ``SymbolInfo``.
 
-* tick  = 10^-quoteAssetPrecision (``quotePrecision`` when absent); a ``PRICE_FILTER.tickSize`` wins if sent
+* tick  = 10^-min(quotePrecision, quoteAssetPrecision), the coarser of the two (the docs do not say which
+  one prices use and clients differ; a price on the coarser grid is valid on either); a
+  ``PRICE_FILTER.tickSize`` wins if sent
 * step  = 10^-baseAssetPrecision; a ``LOT_SIZE.stepSize`` wins if sent
 * min qty = ``baseSizePrecision`` (docs: "min order quantity"), at least one step
 * min notional = ``quoteAmountPrecision`` (docs: "min order amount", quote)
@@ -61,9 +63,8 @@ def to_info(raw: SymbolRaw) -> SymbolInfo | None:
     """One exchangeInfo entry as SymbolInfo; None when the entry lacks what a rule needs (base/quote/tick/step)."""
     if not raw.baseAsset or not raw.quoteAsset:
         return None
-    tick = _filter(raw.filters, "PRICE_FILTER", "tickSize") or _pow10(
-        raw.quoteAssetPrecision if raw.quoteAssetPrecision is not None else raw.quotePrecision
-    )
+    precisions = [p for p in (raw.quotePrecision, raw.quoteAssetPrecision) if p is not None]
+    tick = _filter(raw.filters, "PRICE_FILTER", "tickSize") or _pow10(min(precisions) if precisions else None)
     step = _filter(raw.filters, "LOT_SIZE", "stepSize") or _pow10(raw.baseAssetPrecision)
     if tick is None or step is None:
         return None
