@@ -90,6 +90,20 @@ async def test_order_event_outlives_a_long_jetstream_outage(monkeypatch: pytest.
     assert len(slept) == 20 and max(slept) <= 2.0
 
 
+async def test_order_push_without_client_id_carries_the_id_we_placed_it_with() -> None:
+    """MEXC may omit ``clientId`` in an order push (the docs' sample has none): the event still names the
+    client order id the gateway placed it with, so a consumer tracking its order by that id sees it."""
+    bus = FlakyBus(failures=0)
+    gw = _gateway(bus)
+    gw.trader.cid_by_oid["C02__505979017439002624115"] = "cid-placed"
+    w = PushDataV3ApiWrapper.FromString(_order_frame())
+    w.privateOrders.clientId = ""
+    gw.on_binary(w.SerializeToString())
+    await gw._flush_events()
+    orders = [ev.order for _, ev in bus.published if isinstance(ev, OrderUpdate)]
+    assert [(o.client_order_id, o.venue_order_id) for o in orders] == [("cid-placed", "C02__505979017439002624115")]
+
+
 class OpenOrdersRest:
     """Only what ``open_orders`` needs: no order open anywhere; records the symbols asked."""
 

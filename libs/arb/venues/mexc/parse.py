@@ -137,8 +137,9 @@ def _closed_status(status: OrderStatus, tif: TimeInForce) -> OrderStatus:
     return status
 
 
-def pb_order(body, symbol: str, account: str, ts_event: int, ts_recv: int) -> Order:
-    """``PrivateOrdersV3Api`` (304) -> Order."""
+def pb_order(body, symbol: str, account: str, ts_event: int, ts_recv: int, client_order_id: str = "") -> Order:
+    """``PrivateOrdersV3Api`` (304) -> Order. ``clientId`` may be empty (the docs' sample has none): the caller
+    supplies the id it placed the order with, found by order id."""
     ot, tif = _PB_TYPE.get(body.orderType, (OrderType.LIMIT, TimeInForce.GTC))
     status = _closed_status(_PB_STATUS.get(body.status, OrderStatus.NEW), tif)
     filled = dec(body.cumulativeQuantity)
@@ -146,7 +147,7 @@ def pb_order(body, symbol: str, account: str, ts_event: int, ts_recv: int) -> Or
     price = body.price
     created = body.createTime
     return Order(
-        venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=body.clientId,
+        venue=MEXC, market=SPOT, account=account, symbol=symbol, client_order_id=body.clientId or client_order_id,
         venue_order_id=body.id, side=BUY if body.tradeType == 1 else SELL, order_type=ot, tif=tif,
         price=dec(price) if price and ot is OrderType.LIMIT else None, qty=dec(body.quantity), filled_qty=filled,
         avg_price=dec(avg) if avg and filled > 0 else None, status=status, reduce_only=False,

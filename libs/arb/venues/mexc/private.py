@@ -383,7 +383,9 @@ class MexcPrivateGateway:
             which = w.WhichOneof("body")
             t = self.trader
             if which == parse.B_ORDERS:
-                o = parse.pb_order(w.privateOrders, t.name_of(w.symbol), self.account, parse.event_ms(w) * _MS, ts_recv)
+                body = w.privateOrders
+                o = parse.pb_order(body, t.name_of(w.symbol), self.account, parse.event_ms(w) * _MS, ts_recv,
+                                   t.cid_by_oid.get(body.id, ""))
                 t.note(o)
                 self._events.append(("order", o))
             elif which == parse.B_MYDEALS:
