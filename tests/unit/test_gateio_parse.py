@@ -150,6 +150,23 @@ def test_spot_usertrade_fee_and_side():
     assert f.ts_event == 1605176741123456000 and f.client_order_id == ""
 
 
+def test_fee_paid_in_gt_or_points_is_kept_with_its_asset():
+    """With GT deduction (or points) Gate charges ``gt_fee`` / ``point_fee`` and ``fee`` is 0: the Fill says so,
+    rather than a zero fee in the quote asset."""
+    row = (b'{"id":1,"order_id":"2","currency_pair":"BTC_USDT","side":"buy","amount":"0.5","price":"10000",'
+           b'"role":"maker","fee":"0","point_fee":"0","gt_fee":"0.0123","create_time":1605176741}')
+    f = P.spot_fill(msgspec.json.decode(row, type=S.SpotTradeRow), _btc_spot(), "main", P.ClientIds(), 1)
+    assert (f.fee, f.fee_asset) == (Decimal("0.0123"), "GT")
+    row = row.replace(b'"gt_fee":"0.0123"', b'"gt_fee":"0"').replace(b'"point_fee":"0"', b'"point_fee":"0.7"')
+    f = P.spot_fill(msgspec.json.decode(row, type=S.SpotTradeRow), _btc_spot(), "main", P.ClientIds(), 1)
+    assert (f.fee, f.fee_asset) == (Decimal("0.7"), "POINT")
+    fut = (b'{"id":"3335259","create_time":1628736848,"contract":"BTC_USDT","order_id":"4872460","size":-2,'
+           b'"price":"40000.4","role":"taker","text":"api","fee":0,"point_fee":0.25}')
+    info = futures_info(msgspec.json.decode(CONTRACT, type=S.Contract))
+    f = P.futures_fill(msgspec.json.decode(fut, type=S.FuturesTradeRow), info, "main", P.ClientIds(), 1)
+    assert (f.fee, f.fee_asset, f.side) == (Decimal("0.25"), "POINT", Side.SELL)
+
+
 def test_futures_ws_order_numbers_and_base_qty():
     """A futures.orders item (numbers, not strings) -> base qty via the multiplier, filled, avg fill price."""
     frame = (b'{"channel":"futures.orders","event":"update","time":1541505434,"time_ms":1541505434123,"result":[{"contract":'

@@ -162,13 +162,29 @@ def spot_order(o: SpotOrder, info: SymbolInfo, account: str, ids: ClientIds, ts_
     )
 
 
+def _paid_fee(fee: Num, asset: str, gt_fee: Num, point_fee: Num) -> tuple[Decimal, str]:
+    """The fee as charged: in the trade's asset, else in GT (GT deduction on), else in points. A Fill has one
+    fee; Gate charges one of the three, so the first non-zero one is it."""
+    f = dec(fee)
+    if f:
+        return f, asset
+    g = dec(gt_fee)
+    if g:
+        return g, "GT"
+    p = dec(point_fee)
+    if p:
+        return p, "POINT"
+    return f, asset
+
+
 def spot_fill(t: SpotTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int) -> Fill:
     side = Side.BUY if t.side == "buy" else Side.SELL
-    fee_asset = t.fee_currency or (info.symbol.base if side is Side.BUY else info.symbol.quote)
+    fee, fee_asset = _paid_fee(t.fee, t.fee_currency or (info.symbol.base if side is Side.BUY else info.symbol.quote),
+                               t.gt_fee, t.point_fee)
     return Fill(
         venue=V, market=Market.SPOT, account=account, symbol=info.name,
         client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
-        side=side, price=dec(t.price), qty=dec(t.amount), fee=dec(t.fee), fee_asset=fee_asset,
+        side=side, price=dec(t.price), qty=dec(t.amount), fee=fee, fee_asset=fee_asset,
         is_maker=t.role == "maker", ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv,
         ts_recv=ts_recv, ts_pub=ts_recv,
     )
@@ -223,11 +239,12 @@ def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientId
 def futures_fill(t: FuturesTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
                  settle: str = "USDT") -> Fill:
     size = dec(t.size)
+    fee, fee_asset = _paid_fee(t.fee, settle, 0, t.point_fee)
     return Fill(
         venue=V, market=Market.FUTURES, account=account, symbol=info.name,
         client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
         side=Side.BUY if size > 0 else Side.SELL, price=dec(t.price), qty=abs(size) * info.contract_multiplier,
-        fee=dec(t.fee), fee_asset=settle, is_maker=t.role == "maker",
+        fee=fee, fee_asset=fee_asset, is_maker=t.role == "maker",
         ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
     )
 

@@ -370,6 +370,8 @@ class SpotTradeRow(msgspec.Struct):
     role: str = "taker"
     fee: str = "0"
     fee_currency: str = ""
+    point_fee: Num = "0"  # fee paid in points instead (then ``fee`` is 0)
+    gt_fee: Num = "0"  # fee paid in GT instead (GT deduction on)
     text: str = ""
     create_time_ms: Num = 0
     create_time: Num = 0
@@ -439,6 +441,7 @@ class FuturesTradeRow(msgspec.Struct):
     role: str = "taker"
     text: str = ""
     fee: Num = 0
+    point_fee: Num = 0  # fee paid in points instead
     create_time: float = 0.0
     create_time_ms: Num = 0
 
