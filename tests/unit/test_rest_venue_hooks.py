@@ -88,6 +88,14 @@ class Venue:
         self.count(request)
         return web.json_response([])
 
+    async def gate_tickers_last_of_quota(self, request: web.Request) -> web.Response:
+        self.count(request)
+        reset_ms = int((time.time() + self.reset_in_s) * 1000)
+        remain = "0" if self.calls[f"{request.method} {request.path}"] == 1 else "199"
+        return web.json_response([], headers={
+            "X-Gate-RateLimit-Requests-Remain": remain, "X-Gate-RateLimit-Limit": "200",
+            "X-Gate-RateLimit-Reset-Timestamp": str(reset_ms)})
+
 
 @pytest.fixture
 async def venue() -> AsyncIterator[tuple[str, Venue]]:
@@ -99,6 +107,7 @@ async def venue() -> AsyncIterator[tuple[str, Venue]]:
     app.router.add_get("/api/v4/spot/accounts", v.gate_too_busy)
     app.router.add_get("/api/v4/spot/orders/{oid}", v.gate_orders)
     app.router.add_get("/api/v4/futures/orders", v.gate_orders)
+    app.router.add_get("/api/v4/spot/tickers", v.gate_tickers_last_of_quota)
     app.router.add_get("/api/v3/depth", v.mexc_depth_429)
     async with TestServer(app, host="127.0.0.1") as server:
         yield str(server.make_url("")).rstrip("/"), v
@@ -205,4 +214,19 @@ async def test_gate_refuses_a_query_that_needs_escaping(venue, session) -> None:
     with pytest.raises(ValueError):
         await SpotPrivateRest(http).get_order("1", "BTC USDT")
     assert v.seen == []
+
+
+async def test_gate_success_that_used_the_last_of_the_quota_holds_that_group(venue, session) -> None:
+    """A 200 with ``X-Gate-RateLimit-Requests-Remain: 0`` holds that endpoint group until the reset timestamp
+    (no 429 needed); other groups keep their own quota; a later success with quota left holds nothing."""
+    base, v = venue
+    v.reset_in_s = 5.0
+    http = GateHttp(session, base + "/api/v4", read_attempts=1)
+    cost = COST["pub:pairs"]
+    assert await http.request("GET", "/spot/tickers", cost=cost, type=list) == []
+    assert 4.0 < _blocked(http.limiter, "pub:pairs") <= 5.0
+    assert _blocked(http.limiter, "spot:place") == 0.0 and http.held == 1 and http.rate_limited == 0
+    http.limiter.buckets["pub:pairs"].blocked_until = 0.0
+    assert await http.request("GET", "/spot/tickers", cost=cost, type=list) == []
+    assert _blocked(http.limiter, "pub:pairs") == 0.0 and http.held == 1
 

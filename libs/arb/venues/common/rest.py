@@ -126,6 +126,15 @@ class RateLimiter:
             if bucket is not None:
                 bucket.blocked_until = max(bucket.blocked_until, now + seconds)
 
+    def hold(self, seconds: float, cost: Cost) -> None:
+        """The venue said a request costing ``cost`` used its groups' last request (no 429 yet): hold back only
+        those groups for ``seconds``; the others still have their own quota."""
+        until = self._clock() + max(0.0, seconds)
+        for group, _ in cost:
+            bucket = self.buckets.get(group)
+            if bucket is not None:
+                bucket.blocked_until = max(bucket.blocked_until, until)
+
     def blocked_for(self) -> float:
         return max(0.0, self.blocked_until - self._clock())
 
@@ -188,6 +197,8 @@ class RestRequest:
 
 Signer = Callable[[RestRequest], Awaitable[None] | None]
 ErrorParser = Callable[[int, bytes], tuple[str, str]]  # (HTTP status, body) -> (venue code, message)
+# response headers of a success -> seconds until the venue would refuse this group (0: quota left)
+Exhausted = Callable[[Mapping[str, str]], float]
 # (HTTP status, response headers) -> seconds the venue wants us to wait; called on 429/418 only
 RetryAfter = Callable[[int, Mapping[str, str]], float]
 
@@ -260,7 +271,8 @@ class RestClient:
     """One venue's REST endpoint. Construct once per (venue, base URL); share the injected session.
 
     Venue hooks (all optional; the defaults are MEXC's behaviour): ``signer``, ``error_parser``,
-    ``retry_after`` (which header says how long to wait after a 429), ``server_codes`` (4xx codes that
+    ``retry_after`` (which header says how long to wait after a 429), ``exhausted`` (which header of a
+    success says the quota is used up, so the group holds back before the venue refuses), ``server_codes`` (4xx codes that
     mean server trouble), ``read_attempts`` (GETs tried this often on retryable errors, with ``rng``
     jitter), ``max_wait_s`` (how long a request may wait locally for tokens; ``math.inf``: always wait).
     """
@@ -275,6 +287,7 @@ class RestClient:
         signer: Signer | None = None,
         error_parser: ErrorParser = default_error_parser,
         retry_after: RetryAfter | None = None,
+        exhausted: Exhausted | None = None,
         server_codes: frozenset[str] = frozenset(),
         timeout_s: float = 10.0,
         headers: Mapping[str, str] | None = None,
@@ -291,6 +304,8 @@ class RestClient:
         self.signer = signer
         self.error_parser = error_parser
         self.retry_after = retry_after or self._retry_after_header
+        self.exhausted = exhausted
+        self.held = 0  # successes after which the venue said the group's quota was used up
         self.server_codes = server_codes
         self.timeout_s = timeout_s
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -423,6 +438,11 @@ class RestClient:
             self.server_errors += 1
             raise VenueServerError(self.venue, "TRANSPORT", f"{req.method} {req.path}: {type_name(e)}") from e
         if status < 300:
+            if self.exhausted is not None and self.limiter is not None:
+                wait = self.exhausted(resp_headers)
+                if wait > 0.0:
+                    self.held += 1
+                    self.limiter.hold(wait, cost)
             if not data:
                 return None
             dec = decoder or self._decoders.get(type)

@@ -8,7 +8,9 @@ retries, token-bucket limiter); ``GateHttp`` only sets it up for Gate:
   100 r/s; cancellation 200 r/s. A request waits for its token however long that takes, except a placement:
   past ``PLACE_MAX_WAIT_S`` it is refused locally (``RateLimited``, not sent) rather than sent late.
 * a 429 blocks the refused group until Gate's ``X-Gate-RateLimit-Reset-Timestamp`` (``errors.retry_after``:
-  ms, else ``Retry-After``, at most 60 s) and every other group for 30 % of that wait.
+  ms, else ``Retry-After``, at most 60 s) and every other group for 30 % of that wait; a success that says
+  ``X-Gate-RateLimit-Requests-Remain: 0`` (the quota is shared with whatever else uses the key) holds its own
+  group until that reset, so the next request waits instead of drawing the 429.
 * reads (GET) are tried 3 times on 5xx/429/transport errors with jittered backoff; writes (POST/DELETE)
   never are: a failed write raises and the caller reconciles (``CommandHandler`` resolves "status unknown"
   by querying).
@@ -102,6 +104,15 @@ def reset_wait(status: int, headers: Mapping[str, str]) -> float:
     return retry_after(headers)
 
 
+def quota_wait(headers: Mapping[str, str]) -> float:
+    """``RestClient.exhausted`` hook: ``X-Gate-RateLimit-Requests-Remain: 0`` on a success means the next request
+    of that endpoint would get a 429 (another process on the same key may have used the quota): hold the group
+    until ``X-Gate-RateLimit-Reset-Timestamp``, or 1 s when that is "now" (what Gate sends below the limit)."""
+    if headers.get("X-Gate-RateLimit-Requests-Remain") != "0":
+        return 0.0
+    return retry_after(headers)
+
+
 def gate_signer(signer: Signer, base_path: str) -> Callable[[RestRequest], None]:
     """``RestClient.signer`` hook: ``KEY``/``Timestamp``/``SIGN`` over ``base_path`` (``/api/v4``) + path."""
 
@@ -124,7 +135,7 @@ class GateHttp(RestClient):
             session, base_url, venue=VENUE,
             limiter=RateLimiter(LIMITS, venue=VENUE, others_share=OTHERS_SHARE),
             signer=None if signer is None else gate_signer(signer, base_path),
-            error_parser=parse_error, retry_after=reset_wait, server_codes=SERVER_LABELS,
+            error_parser=parse_error, retry_after=reset_wait, exhausted=quota_wait, server_codes=SERVER_LABELS,
             timeout_s=timeout_s, headers=ACCEPT_JSON, read_attempts=read_attempts,
             max_wait_s=math.inf, rng=rng,
         )
