@@ -195,6 +195,15 @@ class _Book:
     def new_sync(self) -> BookSync:
         return BookSync(GATE_RULE, book=ContractBook(self.mult) if self.mult != 1.0 else FloatBook(), max_buffer=2000)
 
+    def bbo_news(self, conn: Any, u: int) -> bool:
+        """The book ticker with id ``u`` from ``conn`` is not one the other socket of a rotation already told."""
+        if conn is not self.bbo_conn:
+            if u <= self.bbo_u and u:
+                return False
+            self.bbo_conn = conn
+        self.bbo_u = u
+        return True
+
 
 class _Detached:
     """Stands in for the WsManager before ``start`` (handlers fed directly): no delivering socket."""
@@ -369,12 +378,8 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["bbo"] += 1
-        conn = self._wsm.current
-        if conn is not b.bbo_conn:  # the other socket of a rotation: only what it is first to tell
-            if r.u <= b.bbo_u and r.u:
-                return
-            b.bbo_conn = conn
-        b.bbo_u = r.u
+        if not b.bbo_news(self._wsm.current, r.u):
+            return
         if r.b >= r.a and r.a > 0.0:
             b.crossed_bbo += 1
             return
@@ -397,12 +402,8 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["bbo"] += 1
-        conn = self._wsm.current
-        if conn is not b.bbo_conn:  # the other socket of a rotation: only what it is first to tell
-            if r.u <= b.bbo_u and r.u:
-                return
-            b.bbo_conn = conn
-        b.bbo_u = r.u
+        if not b.bbo_news(self._wsm.current, r.u):
+            return
         if bp >= ap > 0.0:
             b.crossed_bbo += 1
             return
