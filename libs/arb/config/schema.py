@@ -117,6 +117,12 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     # (open orders, fills) and covered by a cancel-all without a symbol, even after a restart or for orders
     # placed by hand; unknown ones fail the start. Empty: the symbols the gateway traded or saw.
     trade_symbols: tuple[str, ...] = ()
+    # market-data gateways: a feed (book, bbo, funding) whose socket delivered nothing (no data, no pong) for this
+    # long is published as status stale; it is ok again only after a resync. Bounds what the coordinator trusts.
+    stale_after_s: float = 3.0
+    # trading gateways: one writer per (venue, account, market): a lease in JetStream KV held for this long without
+    # renewal; a second gateway waits as a hot standby and takes over at most this long after the first is gone
+    lease_ttl_s: float = 10.0
     subject_prefix: str = ""  # filled from nats.subject_prefix by the service
 
     def __post_init__(self) -> None:
