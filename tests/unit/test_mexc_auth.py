@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 from arb.config.credentials import Credentials, Secret
-from arb.venues.common.rest import RestRequest
+from arb.venues.common.rest import RestRequest, encode_query
 from arb.venues.mexc.auth import ServerClock, Signer, sign
 
 pytestmark = pytest.mark.unit
@@ -50,3 +50,18 @@ def test_recv_window_bounds() -> None:
     """recvWindow above MEXC's 60000 maximum is refused at construction."""
     with pytest.raises(ValueError):
         Signer(Credentials("a", "k", Secret(SECRET)), ServerClock(), 60001)
+
+
+def test_signer_signs_a_comma_percent_encoded_as_sent() -> None:
+    """A comma-separated batch value is sent and signed as %2C (uppercase hex), never as the decoded comma."""
+    clock = ServerClock(now_ms=lambda: 1644489390087)
+    signer = Signer(Credentials("a", "mx0aBYs33eIilxBWC5", Secret(SECRET)), clock, 5000)
+    req = RestRequest("DELETE", "/api/v3/openOrders", encode_query([("symbol", "BTCUSDT,ETHUSDT")]), b"", {})
+
+    signer(req)
+
+    # the literal bytes on the wire, HMAC'd by `openssl dgst -sha256 -hmac <secret>`
+    sent = "symbol=BTCUSDT%2CETHUSDT&recvWindow=5000&timestamp=1644489390087"
+    assert req.query == f"{sent}&signature=8c1d995d0d1a927a1a232f7a16442258a5700755b2c743aed67c9a3c5f3afa8d"
+    # over the decoded form ("symbol=BTCUSDT,ETHUSDT&...") it would have been 303f9621...; never that
+    assert "303f9621ffeecaa9818d18de3afa0ed6b12d150d97e3e8f22546f47436d938f2" not in req.query

@@ -8,6 +8,13 @@ Docs (exchange-facts §1.8):
 * timing: accept iff ``timestamp < serverTime + 1000 and serverTime - timestamp <= recvWindow``;
   recvWindow default 5000, max 60000.
 
+What is signed is what was sent: totalParams is the query string exactly as it arrived on the request
+line (still percent-encoded: ``symbol=BTCUSDT%2CETHUSDT``) followed by the body bytes exactly as they
+arrived. The docs ask clients to URL-encode special characters such as the comma (uppercase hex) when
+signing, and ccxt signs the very string it puts after ``?``; so a server that decoded first (``,``)
+would refuse every correctly signed request carrying one. Parameters are decoded only afterwards, for
+use. See specs/sim-deviations.md, "MEXC signing: what is signed".
+
 Test vector (key ``mx0aBYs33eIilxBWC5``, secret ``45d0b3c26f2644f19bfb98b07741b2f5``)::
 
     symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=11&recvWindow=5000&timestamp=1644489390087
@@ -26,23 +33,24 @@ DEFAULT_RECV_WINDOW_MS = 5000
 MAX_RECV_WINDOW_MS = 60000
 
 
-def sign(secret: str, total_params: str) -> str:
+def sign(secret: str, total_params: str | bytes) -> str:
     """Lowercase hex HMAC-SHA256 of ``total_params`` under ``secret``."""
-    return hmac.new(secret.encode(), total_params.encode(), hashlib.sha256).hexdigest()
+    msg = total_params.encode() if isinstance(total_params, str) else total_params
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
 
 
-def strip_signature(raw: str) -> tuple[str, str | None]:
-    """Split ``a=1&signature=xx&b=2`` into (``a=1&b=2``, ``xx``), keeping the rest byte-exact."""
-    if "signature=" not in raw:
+def strip_signature(raw: bytes) -> tuple[bytes, bytes | None]:
+    """Split ``a=1&signature=xx&b=2`` into (``a=1&b=2``, ``xx``), keeping the rest byte-exact (still encoded)."""
+    if b"signature=" not in raw:
         return raw, None
-    kept: list[str] = []
-    found: str | None = None
-    for part in raw.split("&"):
-        if part.startswith("signature="):
-            found = part[len("signature="):]
+    kept: list[bytes] = []
+    found: bytes | None = None
+    for part in raw.split(b"&"):
+        if part.startswith(b"signature="):
+            found = part[len(b"signature="):]
         else:
             kept.append(part)
-    return "&".join(kept), found
+    return b"&".join(kept), found
 
 
 def parse_body(body: str, content_type: str) -> dict[str, str]:
@@ -67,13 +75,16 @@ def verify(
     *,
     secret: str,
     raw_query: str,
-    raw_body: str,
+    raw_body: bytes,
     params: dict[str, str],
     server_ms: int,
 ) -> None:
     """Check timestamp/recvWindow and the signature; raise MexcError (code 700002/700003/700005) if not valid.
 
-    ``params`` is the merged parameter dict (query wins over body on duplicates, as the docs say).
+    ``raw_query`` is the request line's query exactly as received (percent-encoding untouched, never a
+    decoded or re-encoded form) and ``raw_body`` the body bytes as received: the signature is checked
+    over those. ``params`` is the merged, decoded parameter dict (query wins over body on duplicates, as
+    the docs say), used for the timing fields only.
     """
     recv_raw = params.get("recvWindow")
     if recv_raw is None or recv_raw == "":
@@ -92,13 +103,13 @@ def verify(
         ts = None
     if ts is None or not (ts < server_ms + 1000 and server_ms - ts <= recv_window):
         raise err(700003)
-    query, sig_q = strip_signature(raw_query)
+    query, sig_q = strip_signature(raw_query.encode("utf-8", "surrogateescape"))
     body, sig_b = strip_signature(raw_body)
     given = sig_q if sig_q is not None else sig_b
     if not given:
         raise err(700002)
     expected = sign(secret, query + body)
-    if not hmac.compare_digest(expected, given):
+    if not hmac.compare_digest(expected.encode(), given):
         raise err(700002)
 
 

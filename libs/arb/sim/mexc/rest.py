@@ -163,11 +163,9 @@ class Rest:
             early, late = await self._faults()
             if early is not None:
                 return early
-            raw_body = (await request.read()).decode("utf-8", "replace") if request.can_read_body else ""
+            raw_body = await request.read() if request.can_read_body else b""
             try:
-                account = self._authenticate(request, raw_body)
-                params = auth.parse_body(raw_body, request.content_type)
-                params.update(request.query)  # query wins on duplicates (docs)
+                account, params = self._authenticate(request, raw_body)
                 params.pop("signature", None)
                 resp = ok(fn(account, params))
             except MexcError as e:
@@ -176,23 +174,26 @@ class Rest:
 
         return handler
 
-    def _authenticate(self, request: web.Request, raw_body: str) -> Any:
+    def _authenticate(self, request: web.Request, raw_body: bytes) -> tuple[Any, dict[str, str]]:
+        """(account of the key, decoded params), once the signature checks over the query and body AS SENT:
+        the request target's query still percent-encoded (``raw_path``; ``request.query_string`` is the
+        decoded form, ``%2C`` -> ``,``) and the body bytes. A real server can only verify what it received."""
         key = request.headers.get("X-MEXC-APIKEY", "")
         if not key:
             raise err(400)
         account = self.s.account_by_key(key)
         if account is None:
             raise err(10072)
-        params = auth.parse_body(raw_body, request.content_type)
-        params.update(request.query)
+        params = auth.parse_body(raw_body.decode("utf-8", "replace"), request.content_type)
+        params.update(request.query)  # decoded, for use; query wins on duplicates (docs)
         auth.verify(
             secret=self.s.secret_of(account),
-            raw_query=request.query_string,
+            raw_query=request.raw_path.partition("?")[2],
             raw_body=raw_body,
             params=params,
             server_ms=self.s.clock_ms(),
         )
-        return account
+        return account, params
 
     def _inst(self, params: dict[str, str], public: bool = False) -> Any:
         sym = params.get("symbol")

@@ -3,8 +3,17 @@
 ``signature`` = lowercase hex ``HMAC_SHA256(secretKey, totalParams)``, where totalParams is the query
 string concatenated with the request body with NO separator. ``timestamp`` (ms, corrected by the tracked
 server-time offset) and ``recvWindow`` are appended to the query before signing; the API key travels in
-the ``X-MEXC-APIKEY`` header. Docs' test vector (key ``mx0aBYs33eIilxBWC5``, secret
-``45d0b3c26f2644f19bfb98b07741b2f5``)::
+the ``X-MEXC-APIKEY`` header.
+
+What is signed is exactly what goes on the wire: the query string as sent, still percent-encoded with
+uppercase hex (the docs: special characters such as the comma of a batch parameter are URL-encoded when
+signing, uppercase only), so ``symbol=BTCUSDT,ETHUSDT`` is sent and signed as ``symbol=BTCUSDT%2CETHUSDT``;
+then the body bytes as sent. ccxt's mexc signs the same way (urlencode, sign that string, append it after
+``?``). ``RestClient`` sends ``RestRequest.query`` untouched (``yarl.URL(..., encoded=True)``): a URL given
+to aiohttp as a plain string would be re-quoted, ``%2C`` back to ``,``, and no longer match the signature.
+See specs/sim-deviations.md, "MEXC signing: what is signed".
+
+Docs' test vector (key ``mx0aBYs33eIilxBWC5``, secret ``45d0b3c26f2644f19bfb98b07741b2f5``)::
 
     symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=11&recvWindow=5000&timestamp=1644489390087
     -> fd3e4e8543c5188531eb7279d68ae7d26a573d0fc5ab0d18eb692451654d837a
@@ -66,7 +75,7 @@ class Signer:
     def __call__(self, req: RestRequest) -> None:
         req.add_query("recvWindow", self.recv_window_ms)
         req.add_query("timestamp", self.clock.now_ms())
-        total = req.query.encode() + req.body
+        total = req.query.encode() + req.body  # the encoded query and the body exactly as they will be sent
         req.add_query("signature", sign(self._secret, total))
         req.headers[API_KEY_HEADER] = self._key
 

@@ -145,7 +145,8 @@ class MexcPrivateRest:
                                   (("order_delete", 1.0),), OrderRaw)
 
     async def cancel_all(self, venue_symbols: list[str]) -> list[OrderRaw]:
-        """``DELETE /api/v3/openOrders``: up to 5 symbols, comma-separated, per request."""
+        """``DELETE /api/v3/openOrders``: up to 5 symbols, comma-separated, per request. The comma goes on the
+        wire as ``%2C`` and is signed in that form (docs: batch parameters are URL-encoded when signing)."""
         out: list[OrderRaw] = []
         for i in range(0, len(venue_symbols), 5):
             chunk = ",".join(venue_symbols[i:i + 5])
