@@ -73,12 +73,23 @@ def load_credentials(account: str, env: Mapping[str, str] | None = None) -> Cred
 
 
 def _read(env: Mapping[str, str], name: str) -> str:
+    """The value of ``name``, else the UTF-8 content of the file ``name_FILE`` names, stripped; else "".
+
+    A file that cannot be read, is not UTF-8 or holds nothing but whitespace is an error naming the variable
+    and the path (never the content): a secret file that exists but is empty is a broken mount, not a
+    missing setting."""
     if env.get(name):
         return env[name].strip()
-    path = env.get(name + "_FILE")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as e:
-            raise ConfigError(f"{name}_FILE: cannot read {path!r}: {e.strerror}") from None
-    return ""
+    var = name + "_FILE"
+    path = env.get(var)
+    if not path:
+        return ""
+    try:
+        value = Path(path).read_bytes().decode("utf-8-sig").strip()  # a BOM is never part of a key
+    except OSError as e:
+        raise ConfigError(f"{var}: cannot read {path!r}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{var}: {path!r} is not UTF-8 text") from None
+    if not value:
+        raise ConfigError(f"{var}: {path!r} is empty")
+    return value

@@ -1,7 +1,8 @@
 """The configuration schema. Unknown keys are rejected; defaults point at the real venues.
 
 Validation errors raised in ``__post_init__`` start with the field name (``"ws_url: expected ..."``) so
-the loader can report the full key path. Credentials are never part of the config (see credentials.py).
+the loader can report the full key path. Every number is checked finite and in range, every URL parsed in
+full (checks.py). Credentials are never part of the config (see credentials.py).
 """
 
 from __future__ import annotations
@@ -10,14 +11,11 @@ import msgspec
 
 from ..bus.streams import StreamLimits
 from ..sim.config import SimConfig
+from .checks import check_url, in_range, non_empty, positive
 
 _STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
-
-
-def _check_url(field: str, value: str, schemes: tuple[str, ...], what: str) -> None:
-    scheme, sep, rest = value.partition("://")
-    if not sep or scheme not in schemes or not rest:
-        raise ValueError(f"{field}: expected {what} URL, got {value!r}")
+_HOUR = 3600.0
+_DAY = 86400.0
 
 
 class VenueEndpoints(msgspec.Struct, **_STRICT):
@@ -27,8 +25,8 @@ class VenueEndpoints(msgspec.Struct, **_STRICT):
     ws_url: str
 
     def __post_init__(self) -> None:
-        _check_url("rest_url", self.rest_url, ("http", "https"), "http:// or https://")
-        _check_url("ws_url", self.ws_url, ("ws", "wss"), "ws:// or wss://")
+        check_url("rest_url", self.rest_url, ("http", "https"), "http:// or https://")
+        check_url("ws_url", self.ws_url, ("ws", "wss"), "ws:// or wss://")
 
 
 class MexcVenues(msgspec.Struct, **_STRICT):
@@ -55,9 +53,11 @@ class NatsConfig(msgspec.Struct, **_STRICT):
 
     def __post_init__(self) -> None:
         for u in self.url.split(","):
-            _check_url("url", u.strip(), ("nats", "tls", "ws", "wss"), "nats:// or tls://")
+            check_url("url", u.strip(), ("nats", "tls", "ws", "wss"), "nats:// or tls://")
         if self.subject_prefix and not self.subject_prefix.endswith("."):
             raise ValueError(f"subject_prefix: must end with '.', got {self.subject_prefix!r}")
+        positive("connect_timeout_s", self.connect_timeout_s, 600)
+        positive("drain_timeout_s", self.drain_timeout_s, 600)
 
 
 class HttpConfig(msgspec.Struct, **_STRICT):
@@ -67,8 +67,8 @@ class HttpConfig(msgspec.Struct, **_STRICT):
     port: int = 9100
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port: expected 0..65535, got {self.port}")
+        non_empty("host", self.host)
+        in_range("port", self.port, 0, 65535)
 
 
 class LogConfig(msgspec.Struct, **_STRICT):
@@ -76,30 +76,31 @@ class LogConfig(msgspec.Struct, **_STRICT):
     console: bool = True
     json: bool = False
     file: str = ""  # rotating file; empty = none
-    file_max_bytes: int = 50 * 1024 * 1024
-    file_backups: int = 5
+    file_max_bytes: int = 50 * 1024 * 1024  # 0 = never rotate
+    file_backups: int = 5  # 0 = truncate instead of keeping old files
     audit_file: str = ""  # append-only JSON lines of order commands and execution events
     buffer_lines: int = 65536
 
     def __post_init__(self) -> None:
         if self.level.lower() not in ("debug", "info", "warning", "error", "critical"):
             raise ValueError(f"level: expected debug|info|warning|error|critical, got {self.level!r}")
-        if self.buffer_lines < 16:
-            raise ValueError(f"buffer_lines: expected >= 16, got {self.buffer_lines}")
+        in_range("file_max_bytes", self.file_max_bytes, 0, 1 << 40, zero="never rotate")
+        in_range("file_backups", self.file_backups, 0, 1000, zero="truncate")
+        in_range("buffer_lines", self.buffer_lines, 16, 1 << 24)
 
 
 class DatabaseConfig(msgspec.Struct, **_STRICT):
     url: str = "postgresql://postgres@127.0.0.1:5432/test"
 
     def __post_init__(self) -> None:
-        _check_url("url", self.url, ("postgresql", "postgres"), "postgresql://")
+        check_url("url", self.url, ("postgresql", "postgres"), "postgresql://")
 
 
 class GatewayOptions(msgspec.Struct, **_STRICT):
     """Knobs shared by every venue gateway (the venue-specific limits live in the venue's code)."""
 
     depth: int = 20  # levels per side in published `book` snapshots
-    book_interval_ms: int = 100  # at most one `book` publish per symbol per interval
+    book_interval_ms: int = 100  # at most one `book` publish per symbol per interval; 0 = every update
     snapshot_limit: int = 1000  # REST snapshot depth (Gate advises <= 100 for futures; venue code may cap)
     watchdog_s: float = 30.0  # reconnect a WS that delivered nothing for this long
     ping_interval_s: float = 15.0
@@ -109,7 +110,7 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     backoff_max_s: float = 30.0
     request_timeout_s: float = 10.0
     recv_window_ms: int = 5000
-    reconcile_fills_lookback_s: float = 3600.0
+    reconcile_fills_lookback_s: float = 3600.0  # fills re-read before the last one seen; 0 = from the last one
     # trading gateways: at start, rebuild the client-order-id memory (idempotency) from this account's own
     # order events in the ORD stream over this many seconds, before taking commands; 0 = start empty
     idempotency_window_s: float = 24 * 3600.0
@@ -126,14 +127,25 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     subject_prefix: str = ""  # filled from nats.subject_prefix by the service
 
     def __post_init__(self) -> None:
-        if not 1 <= self.depth <= 1000:
-            raise ValueError(f"depth: expected 1..1000, got {self.depth}")
-        if self.watchdog_s <= 0 or self.ping_interval_s <= 0:
-            raise ValueError("watchdog_s: must be > 0")
-        if not 0 <= self.idempotency_window_s <= 366 * 86400:  # also refuses NaN
+        in_range("depth", self.depth, 1, 1000)
+        in_range("book_interval_ms", self.book_interval_ms, 0, 60_000, zero="every update")
+        in_range("snapshot_limit", self.snapshot_limit, 1, 5000)
+        positive("watchdog_s", self.watchdog_s, _HOUR)
+        positive("ping_interval_s", self.ping_interval_s, _HOUR)
+        positive("symbol_refresh_s", self.symbol_refresh_s, 7 * _DAY)
+        positive("max_connection_age_s", self.max_connection_age_s, 7 * _DAY)
+        positive("backoff_initial_s", self.backoff_initial_s, _HOUR)
+        positive("backoff_max_s", self.backoff_max_s, _HOUR)
+        if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError(
-                f"idempotency_window_s: expected 0 (off) .. 31622400 seconds, got {self.idempotency_window_s}"
+                f"backoff_max_s: must be >= backoff_initial_s ({self.backoff_initial_s}), got {self.backoff_max_s}"
             )
+        positive("request_timeout_s", self.request_timeout_s, 600)
+        in_range("recv_window_ms", self.recv_window_ms, 1, 60_000)  # MEXC accepts 1..60000
+        in_range("reconcile_fills_lookback_s", self.reconcile_fills_lookback_s, 0, 30 * _DAY, zero="from the last fill")
+        in_range("idempotency_window_s", self.idempotency_window_s, 0, 366 * _DAY, zero="off")
+        positive("stale_after_s", self.stale_after_s, _HOUR)
+        positive("lease_ttl_s", self.lease_ttl_s, _HOUR)
 
 
 class AppConfig(msgspec.Struct, **_STRICT):
@@ -146,3 +158,6 @@ class AppConfig(msgspec.Struct, **_STRICT):
     gateway: GatewayOptions = GatewayOptions()
     sim: SimConfig = SimConfig()
     shutdown_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        positive("shutdown_timeout_s", self.shutdown_timeout_s, _HOUR)

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 import msgspec
 
+from ..config.checks import in_range, non_empty, positive
+
 _STRICT = {"frozen": True, "forbid_unknown_fields": True, "kw_only": True}
 
 VENUE_MARKETS = (("mexc", "spot"), ("gateio", "spot"), ("gateio", "futures"))
@@ -32,6 +34,9 @@ FAULT_NAMES = (
     "listenkey_expire",
     "fill_before_ack",
 )
+
+
+_BIG = 10**15  # a ceiling for prices, sizes and notionals: only there to refuse infinity and typos
 
 
 def _check_vm(venue: str, market: str, any_ok: bool = False) -> None:
@@ -68,10 +73,16 @@ class InstrumentConfig(msgspec.Struct, **_STRICT):
     def __post_init__(self) -> None:
         _check_vm(self.venue, self.market)
         for name in ("tick", "step", "min_qty", "multiplier"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
-        if self.leverage_max < 1:
-            raise ValueError(f"leverage_max: expected >= 1, got {self.leverage_max}")
+            positive(name, getattr(self, name), _BIG)
+        in_range("min_notional", self.min_notional, 0, _BIG)
+        in_range("max_qty", self.max_qty, 0, _BIG, zero="no limit")
+        in_range("maker_fee", self.maker_fee, -1, 1)  # negative: a maker rebate
+        in_range("taker_fee", self.taker_fee, -1, 1)
+        in_range("leverage_max", self.leverage_max, 1, 1000)
+        in_range("maintenance_rate", self.maintenance_rate, 0, 1)
+        in_range("offset_bps", self.offset_bps, -10_000, 10_000)
+        in_range("level_spacing_bps", self.level_spacing_bps, 0, 10_000, zero="the symbol's")
+        in_range("level_notional", self.level_notional, 0, _BIG, zero="the symbol's")
 
 
 class SymbolConfig(msgspec.Struct, **_STRICT):
@@ -94,10 +105,16 @@ class SymbolConfig(msgspec.Struct, **_STRICT):
         base, sep, quote = self.symbol.partition("-")
         if not sep or not base or not quote or base.upper() != base or quote.upper() != quote:
             raise ValueError(f"symbol: expected a unified symbol like BTC-USDT, got {self.symbol!r}")
-        if self.start_price <= 0:
-            raise ValueError(f"start_price: expected > 0, got {self.start_price}")
-        if not 1 <= self.levels <= 500:
-            raise ValueError(f"levels: expected 1..500, got {self.levels}")
+        positive("start_price", self.start_price, _BIG)
+        in_range("volatility", self.volatility, 0, 100)
+        in_range("mean_reversion", self.mean_reversion, 0, 1000, zero="none")
+        in_range("levels", self.levels, 1, 500)
+        positive("level_spacing_bps", self.level_spacing_bps, 10_000)
+        positive("level_notional", self.level_notional, _BIG)
+        in_range("trades_per_s", self.trades_per_s, 0, 10_000, zero="none")
+        positive("taker_notional", self.taker_notional, _BIG)
+        in_range("funding_rate", self.funding_rate, -1, 1)
+        in_range("funding_rate_vol", self.funding_rate_vol, 0, 1)
         seen = set()
         for inst in self.instruments:
             key = (inst.venue, inst.market)
@@ -131,6 +148,9 @@ class AccountConfig(msgspec.Struct, **_STRICT):
             raise ValueError("name: name, api_key and api_secret must not be empty")
         if self.futures_balances and self.venue != "gateio":
             raise ValueError(f"futures_balances: {self.venue} has no futures market in the simulator")
+        for field in ("balances", "futures_balances"):
+            for asset, amount in getattr(self, field).items():
+                in_range(f"{field}.{asset}", amount, 0, _BIG)
 
     def __repr__(self) -> str:  # never show the secret
         return f"AccountConfig(name={self.name!r}, venue={self.venue!r}, api_key={self.api_key!r})"
@@ -145,9 +165,7 @@ class PortsConfig(msgspec.Struct, **_STRICT):
 
     def __post_init__(self) -> None:
         for name in ("mexc", "gateio", "admin"):
-            v = getattr(self, name)
-            if not 0 <= v <= 65535:
-                raise ValueError(f"{name}: expected 0..65535, got {v}")
+            in_range(name, getattr(self, name), 0, 65535)
 
 
 class DislocationConfig(msgspec.Struct, **_STRICT):
@@ -163,8 +181,9 @@ class DislocationConfig(msgspec.Struct, **_STRICT):
     bps: float = 40.0
 
     def __post_init__(self) -> None:
-        if self.every_s <= 0 or self.duration_s <= 0 or self.bps < 0:
-            raise ValueError("every_s: every_s and duration_s must be > 0 and bps >= 0")
+        positive("every_s", self.every_s, 86400)
+        positive("duration_s", self.duration_s, 86400)
+        in_range("bps", self.bps, 0, 10_000)
 
 
 class FaultConfig(msgspec.Struct, **_STRICT):
@@ -181,10 +200,12 @@ class FaultConfig(msgspec.Struct, **_STRICT):
         if self.name not in FAULT_NAMES:
             raise ValueError(f"name: expected one of {', '.join(FAULT_NAMES)}, got {self.name!r}")
         _check_vm(self.venue, self.market, any_ok=True)
-        if not 0.0 <= self.probability <= 1.0:
-            raise ValueError(f"probability: expected 0..1, got {self.probability}")
+        in_range("probability", self.probability, 0, 1)
         if self.count < -1:
             raise ValueError(f"count: expected >= -1, got {self.count}")
+        for key, value in self.params.items():
+            if isinstance(value, float):
+                in_range(f"params.{key}", value, -_BIG, _BIG)
 
 
 def _i(venue: str, market: str, sym: str, tick: str, step: str, min_qty: str, min_notional: str = "0",
@@ -259,12 +280,12 @@ class SimConfig(msgspec.Struct, **_STRICT):
     listen_key_ttl_s: int = 3600
 
     def __post_init__(self) -> None:
-        if not 1 <= self.tick_ms <= 60_000:
-            raise ValueError(f"tick_ms: expected 1..60000, got {self.tick_ms}")
-        if self.funding_interval_s < 1:
-            raise ValueError(f"funding_interval_s: expected >= 1, got {self.funding_interval_s}")
-        if self.default_leverage < 0 or self.cross_leverage < 1:
-            raise ValueError("default_leverage: default_leverage >= 0 and cross_leverage >= 1 required")
+        non_empty("host", self.host)
+        in_range("tick_ms", self.tick_ms, 1, 60_000)
+        in_range("funding_interval_s", self.funding_interval_s, 1, 30 * 86400)
+        in_range("default_leverage", self.default_leverage, 0, 1000, zero="cross")
+        in_range("cross_leverage", self.cross_leverage, 1, 1000)
+        in_range("listen_key_ttl_s", self.listen_key_ttl_s, 1, 30 * 86400)
         names = [s.symbol for s in self.symbols]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
