@@ -1,8 +1,9 @@
-"""NATS connection lifecycle: connect, count reconnects, publish one encoded struct, drain on shutdown."""
+"""NATS connection lifecycle: connect (bounded), count reconnects, publish one encoded struct, drain on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from ..config.checks import redact_url
+from ..core.errors import BusUnavailable
 from . import codec
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
@@ -27,8 +30,13 @@ class Bus:
         self._encode = codec.encode
 
     @classmethod
-    async def connect(cls, url: str, name: str, **kw: Any) -> Bus:
+    async def connect(cls, url: str, name: str, connect_timeout: float = 5.0, **kw: Any) -> Bus:
+        """Connect within ``connect_timeout`` seconds overall, or raise BusUnavailable naming the URL (password
+        masked) and the last failure. nats-py with ``max_reconnect_attempts=-1`` would retry the first connect
+        for ever, silently; once connected, the client still reconnects for ever."""
+        servers = [u.strip() for u in url.split(",")]
         holder: dict[str, Bus] = {}
+        failures: list[BaseException] = []
 
         async def disconnected() -> None:
             if "bus" in holder:
@@ -39,18 +47,35 @@ class Bus:
                 holder["bus"].reconnects += 1
 
         async def error(e: Exception) -> None:  # nats-py logs nothing by itself; keep the loop alive
-            return None
+            if "bus" not in holder:
+                failures[:] = [e]  # the reason the first connect has not succeeded yet
 
-        nc = await nats.connect(
-            servers=[u.strip() for u in url.split(",")],
-            name=name,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=kw.pop("reconnect_time_wait", 0.5),
-            disconnected_cb=disconnected,
-            reconnected_cb=reconnected,
-            error_cb=error,
-            **kw,
-        )
+        nc = Client()
+        try:
+            await asyncio.wait_for(
+                nc.connect(
+                    servers=servers,
+                    name=name,
+                    connect_timeout=connect_timeout / len(servers),  # per attempt: every server gets its turn
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=kw.pop("reconnect_time_wait", 0.5),
+                    disconnected_cb=disconnected,
+                    reconnected_cb=reconnected,
+                    error_cb=error,
+                    **kw,
+                ),
+                connect_timeout,
+            )
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 1.0)
+            if not isinstance(e, (TimeoutError, OSError, ValueError, nats.errors.Error)):
+                raise  # cancelled (a stop during start-up) or a bug
+            cause = failures[-1] if failures else e
+            why = f"{type(cause).__name__}: {cause}" if str(cause) else "no answer"
+            raise BusUnavailable(
+                f"NATS unreachable at {redact_url(url)} within {connect_timeout:g}s ({redact_url(why)})"
+            ) from None
         bus = cls(nc)
         holder["bus"] = bus
         return bus

@@ -9,6 +9,7 @@ ArbError
  │   ├─ VenueServerError   5xx / timeout: outcome UNKNOWN for writes -> reconcile, do not resend
  │   └─ RateLimited        429/418: retry after `retry_after` seconds
  ├─ ProtocolError          a frame we cannot parse (counted, skipped)
+ ├─ BusUnavailable         NATS not reachable within nats.connect_timeout_s at start: exit 1
  ├─ SequenceGap            book update does not follow the local book: resync that book
  └─ StorageError           database write/read failed
 """
@@ -34,6 +35,10 @@ class ValidationError(ArbError):
 
 class ProtocolError(ArbError):
     pass
+
+
+class BusUnavailable(ArbError):
+    """The first connect to NATS did not succeed in time; the message names the URL with its password masked."""
 
 
 class SequenceGap(ArbError):
