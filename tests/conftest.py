@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from arb.bus.connection import Bus
-from arb.bus.streams import StreamLimits, ensure_streams, stream_name_prefix
+from arb.bus.streams import StreamLimits, ensure_streams, lease_bucket, stream_name_prefix
 from arb.testing import StreamSet
 from arb.testing.servers import create_database, drop_database, find_or_start_nats, find_or_start_postgres
 from nats.js.errors import NotFoundError
@@ -88,7 +88,7 @@ async def js_streams(bus: Bus, subject_prefix: str, nats_url: str) -> AsyncItera
     finally:
         cleaner = bus if bus.connected else await Bus.connect(nats_url, name="pytest-cleanup")
         try:
-            for name in names:
+            for name in [*names, f"KV_{lease_bucket(subject_prefix)}"]:
                 try:
                     await cleaner.js.delete_stream(name)
                 except NotFoundError:

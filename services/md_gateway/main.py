@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -40,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
     )
 
     async def main(rt: Runtime) -> None:
+        held: dict[str, Any] = {}  # the venue check exists from the first /readyz on (false until built and ready)
+        rt.ready_check("venue", lambda: "gateway" in held and held["gateway"].ready())
         bus = await rt.connect_bus()
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=options.request_timeout_s))
         rt.on_stop(session.close)
         gateway = build(endpoints, market, symbols, bus, session, options)
-        rt.ready_check("venue", gateway.ready)
+        held["gateway"] = gateway
         rt.on_stop(gateway.stop)
         await gateway.start()
         await rt.stopped.wait()

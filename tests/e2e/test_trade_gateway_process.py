@@ -136,7 +136,7 @@ async def test_trade_gateway_process_places_once_cancels_and_survives_a_bad_symb
     await bus.subscribe(case.events(subject_prefix), events)
     async with trade_stack(case, nats_url, subject_prefix, tmp_path) as st:
         ready = await st.gateway.wait_ready(timeout=30)
-        assert ready["checks"] == {"nats": True, "venue": True}
+        assert ready["checks"] == {"nats": True, "lease": True, "venue": True}
         cid = f"e2e-{case.market.value}-1"
         place = PlaceOrder(cid, case.symbol, case.market, Side.BUY, case.qty, price=await st.best_bid() * Decimal("0.9"))
 

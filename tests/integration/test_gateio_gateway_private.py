@@ -175,8 +175,11 @@ def arm(sim: SimServer, name: str, market: Market, **params: Any) -> None:
 
 
 async def test_5xx_on_place_is_resolved_by_query_not_by_resending(sim, bus, session, subject_prefix, js_streams):
-    """A 5xx on submit: the handler queries by client id; the reply is the real order or a definite 'not placed'."""
+    """A 5xx on submit: the handler queries by client id; the reply is the real order or, once the request could
+    no longer reach the venue (Gate: 60 s after its timestamp; shortened here), a definite 'not placed'."""
     gw, _, cmd = await start(sim, bus, session, subject_prefix, Market.FUTURES)
+    gw.trader.request_expiry_s = 0.5
+    gw.handler.EXPIRY_MARGIN_S = 0.5
     try:
         arm(sim, "rest_5xx", Market.FUTURES)
         bid, _ = best(sim, Market.FUTURES, "BTC_USDT")

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from arb.bus.connection import Bus
+from arb.bus.streams import journal_bucket
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import OrderReply, PlaceOrder
@@ -24,6 +25,7 @@ from arb.core.execution import OrderUpdate
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import StreamSet, eventually
+from arb.venues.common.journal import OrderJournal
 from arb.venues.gateio import private as gate_private
 from arb.venues.mexc import private as mexc_private
 
@@ -147,7 +149,7 @@ async def test_mexc_retry_after_restart_returns_the_same_filled_order(sim: SimSe
     assert again.order.venue_order_id == first.order.venue_order_id
     assert again.order.status is OrderStatus.FILLED or again.order.status is OrderStatus.EXPIRED
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-fill-1")) == 1
-    assert gw.handler.restored >= 1
+    assert gw.handler.resolved_from_journal == 1
 
 
 async def test_mexc_retry_after_restart_returns_the_same_open_order(sim: SimServer, bus: Bus, subject_prefix: str,
@@ -168,13 +170,24 @@ async def test_mexc_retry_after_restart_returns_the_same_open_order(sim: SimServ
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-open-1")) == 1
 
 
+async def _forget(bus: Bus, prefix: str, venue: Venue, account: str, market: Market, cid: str) -> None:
+    """Drop a client id from the order journal, as its age limit eventually does."""
+    kv = await bus.js.key_value(journal_bucket(prefix))
+    await kv.purge(OrderJournal(kv, venue, account, market).key(cid))
+
+
 async def test_mexc_duplicate_refused_by_venue_is_answered_with_the_existing_order(
         sim: SimServer, bus: Bus, subject_prefix: str, js_streams: StreamSet) -> None:
-    """With no memory at all (window 0), the venue's duplicate-id refusal is resolved by query to the same order."""
+    """With no memory at all (no ORD hints, the journal entry gone), the venue's duplicate-id refusal is resolved
+    by query to the same order."""
     place = _mexc_buy("rs-dup-1", "50000.129")
     cmd = f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place"
+
+    async def forget(first: OrderReply) -> None:
+        await _forget(bus, subject_prefix, Venue.MEXC, MEXC_ACCOUNT, Market.SPOT, "rs-dup-1")
+
     first, again, gw = await _place_restart_place(lambda: _start_mexc(sim, bus, subject_prefix, window_s=0), bus,
-                                                  cmd, place)
+                                                  cmd, place, forget)
     assert again.order.venue_order_id == first.order.venue_order_id
     assert len(_sim_orders(sim, Venue.MEXC, Market.SPOT, "mexc-demo", "rs-dup-1")) == 1
     assert gw.handler.restored == 0 and gw.handler.duplicates_resolved == 1
@@ -197,7 +210,7 @@ async def test_gate_spot_retry_after_restart_returns_the_same_filled_order(
                                                   stored)
     assert again.order.venue_order_id == first.order.venue_order_id and not again.order.status.is_open
     assert len(_sim_orders(sim, Venue.GATEIO, Market.SPOT, "gateio-demo", "t-rs-gfill-1")) == 1
-    assert gw.handler.restored >= 1
+    assert gw.handler.resolved_from_journal == 1
 
 
 async def test_gate_spot_duplicate_refused_by_venue_is_answered_with_the_existing_order(
@@ -212,6 +225,7 @@ async def test_gate_spot_duplicate_refused_by_venue_is_answered_with_the_existin
         assert isinstance(first, OrderReply) and first.order.status is OrderStatus.NEW, first
     finally:
         await _stop(gw, session)
+    await _forget(bus, subject_prefix, Venue.GATEIO, GATE_ACCOUNT, Market.SPOT, "rs-gdup-1")
 
     # the next process, caught before its first reconcile would have republished the open order
     acc = sim.ctx.accounts.by_name("gateio-demo")
@@ -263,7 +277,7 @@ async def test_no_ord_stream_fails_the_start_before_commands_are_served(sim: Sim
     gw = mexc_private.build_private(ep, Market.SPOT, MEXC_ACCOUNT, MEXC_CREDS, bus, session,
                                     _options(subject_prefix, 3600.0))
     try:
-        with pytest.raises(StorageError, match="no JetStream stream"):
+        with pytest.raises(StorageError, match="no JetStream stream|KV bucket .*ORDJ is not available"):
             await gw.start()
         assert not gw.ready()
         r = await _request_or_none(bus, f"{subject_prefix}ord.mexc.{MEXC_ACCOUNT}.cmd.spot.place",

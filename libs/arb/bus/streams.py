@@ -1,4 +1,4 @@
-"""JetStream streams, declared in one place and created idempotently.
+"""JetStream streams and KV buckets, declared in one place and created idempotently.
 
 MD    md.>              market data; bounded by age and size (it is replayable from the venues' history only
                          for a while, and the recorder keeps the durable copy in PostgreSQL)
@@ -6,13 +6,37 @@ ORD   ord.*.*.evt.>     execution events; durable. Command subjects (cmd.*) are 
                          a stream on a request subject would answer the requester with a PubAck before the
                          gateway's real reply. Commands go to the gateway's audit log instead.
 STRAT strat.>           coordinator state transitions; durable.
+KV ORDJ                 the trading gateways' order journal: one entry per client order id, written before the
+                         venue is called (``arb.venues.common.journal``); kept as long as ORD.
+KV LEASE                one writer per (venue, account, market) (``arb.bus.lease``); created by the first holder.
+
+A process start never shrinks what exists: the limits a stream already has are kept when the config asks for
+less (a mistyped ``ARB_STREAMS__ORD_MAX_AGE_S=1`` would otherwise empty ORD, and with it the trading
+gateways' memory of which client ids they used); only growth is applied. Shrinking is an operator's act
+(``nats stream edit``), never a side effect of starting a service.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import msgspec
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+# Execution history and strategy state: never kept for less than a week. The trading gateways' idempotency
+# window (gateway.idempotency_window_s, at most 366 days) is separately checked against ord_max_age_s.
+DURABLE_MIN_AGE_S = 7 * 86400.0
+MD_MIN_AGE_S = 60.0
+MD_MIN_BYTES = 1 << 20
+JOURNAL_BUCKET = "ORDJ"
+LEASE_BUCKET = "LEASE"
+
+
+def _age(field: str, value: float, floor: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value)) or value < floor:
+        raise ValueError(f"{field}: expected a finite number of seconds >= {floor:g}, got {value!r}")
 
 
 class StreamLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -22,10 +46,27 @@ class StreamLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strat_max_age_s: float = 30 * 86400.0
     replicas: int = 1
 
+    def __post_init__(self) -> None:
+        _age("md_max_age_s", self.md_max_age_s, MD_MIN_AGE_S)
+        _age("ord_max_age_s", self.ord_max_age_s, DURABLE_MIN_AGE_S)
+        _age("strat_max_age_s", self.strat_max_age_s, DURABLE_MIN_AGE_S)
+        if self.md_max_bytes < MD_MIN_BYTES:
+            raise ValueError(f"md_max_bytes: expected >= {MD_MIN_BYTES} (1 MiB), got {self.md_max_bytes}")
+        if self.replicas not in (1, 3, 5):
+            raise ValueError(f"replicas: expected 1, 3 or 5, got {self.replicas}")
+
 
 def stream_name_prefix(subject_prefix: str) -> str:
     """Subject prefix 't3f9.' -> stream name prefix 'T3F9_' (stream names allow no dots)."""
     return subject_prefix.replace(".", "_").upper()
+
+
+def journal_bucket(subject_prefix: str = "") -> str:
+    return stream_name_prefix(subject_prefix) + JOURNAL_BUCKET
+
+
+def lease_bucket(subject_prefix: str = "") -> str:
+    return stream_name_prefix(subject_prefix) + LEASE_BUCKET
 
 
 def stream_configs(limits: StreamLimits, subject_prefix: str = "") -> list[StreamConfig]:
@@ -63,14 +104,59 @@ def stream_configs(limits: StreamLimits, subject_prefix: str = "") -> list[Strea
     ]
 
 
+def _unlimited(x: float | None) -> bool:
+    return x is None or x <= 0  # JetStream: max_age 0 and max_bytes -1 mean "no limit"
+
+
+def _larger(have: float | None, want: float | None) -> float | int | None:
+    """The larger of two limits, where 'no limit' is the largest."""
+    if _unlimited(have):
+        return have
+    if _unlimited(want):
+        return want
+    return max(have, want)  # type: ignore[type-var]
+
+
+def grown(existing: StreamConfig, wanted: StreamConfig) -> StreamConfig | None:
+    """The config to apply to an existing stream: ``wanted`` where it keeps at least as much, the existing
+    limit where ``wanted`` would keep less; None when nothing would change."""
+    age = _larger(existing.max_age, wanted.max_age)
+    size = _larger(existing.max_bytes, wanted.max_bytes)
+    subjects = list(existing.subjects or [])
+    subjects += [s for s in wanted.subjects or [] if s not in subjects]
+    if age == existing.max_age and size == existing.max_bytes and subjects == list(existing.subjects or []):
+        return None
+    return dataclasses.replace(existing, max_age=age, max_bytes=size, subjects=subjects)
+
+
 async def ensure_streams(js, limits: StreamLimits, subject_prefix: str = "") -> list[str]:
-    """Create or update every stream; safe to call from every process at start-up."""
+    """Create every stream and bucket, or grow an existing one (never shrink it); safe to call from every
+    process at start-up. Returns the JetStream stream names (KV buckets as ``KV_<bucket>``)."""
     names = []
     for cfg in stream_configs(limits, subject_prefix):
         try:
-            await js.stream_info(cfg.name)
-            await js.update_stream(cfg)
+            info = await js.stream_info(cfg.name)
         except NotFoundError:
             await js.add_stream(cfg)
+        else:
+            change = grown(info.config, cfg)
+            if change is not None:
+                await js.update_stream(change)
+            if (not _unlimited(info.config.max_age) and not _unlimited(cfg.max_age)
+                    and cfg.max_age < info.config.max_age) or (
+                    not _unlimited(info.config.max_bytes) and not _unlimited(cfg.max_bytes)
+                    and cfg.max_bytes < info.config.max_bytes):
+                from ..obs.log import get_logger  # here: obs.log -> config.schema -> this module
+
+                get_logger(__name__).warning("stream %s: kept its limits (max_age %ss, max_bytes %s); the config asks for less "
+                            "(%ss, %s) and a start never shrinks a stream", cfg.name, info.config.max_age,
+                            info.config.max_bytes, cfg.max_age, cfg.max_bytes)
         names.append(cfg.name)
+    bucket = journal_bucket(subject_prefix)
+    try:
+        await js.key_value(bucket)
+    except BucketNotFoundError:
+        await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=limits.ord_max_age_s,
+                                                 storage=StorageType.FILE, replicas=limits.replicas))
+    names.append(f"KV_{bucket}")
     return names

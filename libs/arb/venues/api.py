@@ -6,7 +6,7 @@ different dependencies; the only thing they share is this shape.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..core.symbols import SymbolMap
 
@@ -23,6 +23,7 @@ class PublicGateway(Protocol):
 
 class PrivateGateway(Protocol):
     symbols: SymbolMap
+    handler: Any  # arb.venues.common.trading.CommandHandler: the service sets its ``fence`` (writer lease)
 
     async def start(self) -> None: ...
 

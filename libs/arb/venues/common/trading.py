@@ -20,6 +20,7 @@ everything a trader relies on regardless of venue lives here, once:
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
@@ -27,11 +28,13 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ...bus import codec
 from ...bus.connection import Bus
 from ...bus.replay import replay
 from ...bus.subjects import OrdSubjects
 from ...core.clock import now_ns
 from ...core.commands import (
+    COMMAND_VERBS,
     BalancesReply,
     CancelAll,
     CancelOrder,
@@ -46,6 +49,7 @@ from ...core.commands import (
 )
 from ...core.enums import Market, OrderType, Side, SymbolStatus, Venue
 from ...core.errors import (
+    ArbError,
     RateLimited,
     SymbolError,
     ValidationError,
@@ -56,9 +60,19 @@ from ...core.errors import (
 from ...core.execution import Balance, Fill, Order, OrderUpdate, Position
 from ...core.numeric import ZERO, is_multiple, round_price, round_qty
 from ...core.symbols import SymbolInfo, SymbolMap
-from ...obs.log import get_logger
+from ...obs.log import RateLimitedLog, get_logger
+from ...obs.metrics import counter
+from .journal import Intent, IntentState, OrderJournal
 
 log = get_logger(__name__)
+
+COMMANDS_REFUSED = counter("arb_trade_commands_refused_total",
+                           "Commands refused at intake (undecodable, not a command, wrong verb, invalid numbers)",
+                           ["venue", "market", "reason"])
+
+
+class NotWriter(ArbError):
+    """This process does not hold the account's writer lease now: it must not send anything to the venue."""
 
 
 class PreparedOrder(msgspec.Struct, frozen=True):
@@ -84,6 +98,9 @@ class VenueTrader(Protocol):
     market: Market
     account: str
     symbols: SymbolMap
+    # seconds after we send it that a request can still be executed by the venue (its timestamp window):
+    # an order not found at the venue after this is provably not placed (the handler adds a clock margin)
+    request_expiry_s: float
 
     async def place(self, order: PreparedOrder) -> Order: ...
 
@@ -179,56 +196,129 @@ def error_reply(exc: BaseException) -> ErrorReply:
 
 
 AuditFn = Callable[[str, Any], None]
+Fence = Callable[[], str | None]
+
+# No venue trades a quantity or price at or above 10^15 of anything, and none takes more than 30 decimals; a
+# number outside is a typo or an attack, refused by name before it reaches rounding (where sNaN would raise).
+MAX_ADJUSTED_EXPONENT = 14
+MAX_DIGITS = 40
+CLIENT_ID_MAX = 64
+MAX_LEVERAGE = 1000
+
+
+def check_command(cmd: Any) -> None:
+    """Every number in a command is finite and of a sane size, every id a bounded printable string; raises a
+    ValidationError naming the field."""
+    for name in cmd.__struct_fields__:
+        v = getattr(cmd, name)
+        if isinstance(v, Decimal):
+            if not v.is_finite():
+                raise ValidationError(f"{name}: must be a finite number, got {v}")
+            if v and (v.adjusted() > MAX_ADJUSTED_EXPONENT or len(v.as_tuple().digits) > MAX_DIGITS):
+                raise ValidationError(f"{name}: {v} is out of range (below 1e{MAX_ADJUSTED_EXPONENT + 1}, "
+                                      f"at most {MAX_DIGITS} digits)")
+            if v < 0:
+                raise ValidationError(f"{name}: must not be negative, got {v}")
+        elif isinstance(v, str) and name in ("client_order_id", "venue_order_id", "symbol") and (
+                len(v) > CLIENT_ID_MAX or not v.isprintable() or not v.isascii() or " " in v):
+            raise ValidationError(f"{name}: expected at most {CLIENT_ID_MAX} printable ASCII characters "
+                                      f"without spaces, got {v[:80]!r}")
+    if isinstance(cmd, SetLeverage) and not 0 <= cmd.leverage <= MAX_LEVERAGE:
+        raise ValidationError(f"leverage: expected 0 (cross) .. {MAX_LEVERAGE}, got {cmd.leverage}")
+
+
+def conflict(asked: PlaceOrder, first: PlaceOrder) -> str | None:
+    """How ``asked`` differs from the command that first used its client id (None: the same order)."""
+    diffs = [f"{f} {getattr(asked, f)!s} (first {getattr(first, f)!s})"
+             for f in ("symbol", "market", "side", "qty", "order_type", "tif", "price", "reduce_only")
+             if _value(getattr(asked, f)) != _value(getattr(first, f))]
+    return ", ".join(diffs) or None
+
+
+def _value(x: Any) -> Any:
+    return x.value if isinstance(x, enum.Enum) else x
+
+
+def conflict_with_order(asked: PlaceOrder, order: Order) -> str | None:
+    """How ``asked`` differs from the venue's order under its client id (compared after rounding)."""
+    diffs = []
+    if asked.symbol.upper() != order.symbol.upper():
+        diffs.append(f"symbol {asked.symbol} (venue order {order.symbol})")
+    if asked.side is not order.side:
+        diffs.append(f"side {asked.side.value} (venue order {order.side.value})")
+    if not (order.qty <= asked.qty and (asked.qty - order.qty) < max(order.qty, Decimal(1)) * Decimal("1e-3")):
+        diffs.append(f"qty {asked.qty} (venue order {order.qty})")
+    return ", ".join(diffs) or None
 
 
 class CommandHandler:
     """Serves ``ord.<venue>.<account>.cmd.<market>.*`` for one VenueTrader and publishes its execution events.
 
-    Idempotency memory, per client order id (bounded to ``KNOWN_MAX`` each, oldest dropped first):
+    Intake: a command is decoded here, not by the bus, so that anything wrong with it (bytes that do not
+    decode, a reply or event sent as a command, a subject verb that does not match the command's type,
+    numbers that are not finite or not sane) is answered with an ErrorReply of kind ``validation`` at once,
+    counted (``refused``, ``arb_trade_commands_refused_total``) and logged once per reason.
 
-    * ``_known``: cid -> symbol of every submit this process made (remembered before the venue call, dropped
-      when the venue says it never got it), plus the orders still open in the ORD stream at start: these
-      are what ``reconcile()`` follows up by query.
-    * ``_seen``: cid -> the newest state of an order the venue confirmed: place replies, every order event
-      published (live and reconciled), and at start the ORD stream's (``restore()``). A PlaceOrder whose cid
-      is here is never sent again: the venue's current state is returned, or this last known state when the
-      venue no longer reports the order.
+    Idempotency (specs/gateways.md, "One order per client id"): with a journal (``OrderJournal``, the
+    gateway always has one) a PlaceOrder's id is claimed durably *before* the venue call; an id already
+    claimed, by this process or an earlier one, is resolved with the venue and never blindly resent, and one
+    reused with other parameters is refused as a conflict. In memory (bounded to ``KNOWN_MAX`` each):
 
-    A PlaceOrder with a cid in neither costs two dict lookups more than before; nothing is read from
-    JetStream on the command path.
+    * ``_known``: cid -> symbol of every submit this process made, plus the orders the ORD stream last saw
+      open at start: these are what ``reconcile()`` follows up by query.
+    * ``_seen``: cid -> the newest state of an order *the venue* reported to this process (place replies,
+      user-stream events, reconcile reads). Never filled from the ORD stream: anything can publish there.
+    * ``_hints``: cid -> symbol of orders the ORD stream mentions (``restore()``): such an id is asked of the
+      venue before it is placed (the venue's answer wins; the stream's is never returned).
+
+    ``fence`` (the service sets it to its lease's ``problem``) is asked before every write: a process that is
+    not the account's one writer refuses to place or cancel.
     """
 
     UNKNOWN_RESOLVE_DELAYS = (0.2, 0.5, 1.0, 2.0)
     KNOWN_MAX = 50_000
     RESTORE_TIMEOUT_S = 60.0
+    EXPIRY_MARGIN_S = 2.0  # clock error between us and the venue when judging "the request can no longer arrive"
 
     def __init__(self, trader: VenueTrader, bus: Bus, subjects: OrdSubjects, audit: AuditFn | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, memory_window_s: float = 0.0,
-                 watch: Sequence[str] = ()) -> None:
+                 watch: Sequence[str] = (), journal: OrderJournal | None = None,
+                 subject_prefix: str = "", clock: Callable[[], int] = now_ns) -> None:
         self.trader = trader
         self.watch = tuple(watch)  # symbols always reconciled (GatewayOptions.trade_symbols)
         self.bus = bus
         self.subjects = subjects
-        self.memory_window_s = memory_window_s  # 0: start with an empty memory (no restore from ORD)
+        self.memory_window_s = memory_window_s  # 0: no ORD hints at start
+        self.journal = journal
+        self.subject_prefix = subject_prefix
+        self.fence: Fence = lambda: None
         self._audit = audit or (lambda kind, payload: None)
         self._sleep = sleep
+        self._clock = clock
         self._inflight: dict[str, asyncio.Future] = {}
         self._known: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol (see class doc)
-        self._seen: OrderedDict[str, Order] = OrderedDict()  # client_order_id -> newest Order from the stream
+        self._seen: OrderedDict[str, Order] = OrderedDict()  # client_order_id -> newest Order the venue reported
+        self._hints: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol, from the ORD stream
+        self._asked: OrderedDict[str, PlaceOrder] = OrderedDict()  # client_order_id -> first PlaceOrder here
         self._published_trades: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
         self._sub = None
         self._last_fill_ns = now_ns()
+        self._rlog = RateLimitedLog(log, 10.0)
+        self._refused_metric = COMMANDS_REFUSED
         self.commands = 0
         self.errors = 0
-        self.restored = 0  # client order ids rebuilt from the ORD stream at start
+        self.refused: dict[str, int] = {}  # reason -> commands refused at intake
+        self.conflicts = 0
+        self.restored = 0  # client order ids the ORD stream mentioned at start (hints, never answers)
         self.duplicates_resolved = 0  # venue said "duplicate client id" and the existing order was returned
+        self.resolved_from_journal = 0  # a claimed id answered by asking the venue, not by sending again
 
     # -- intake ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Rebuild the idempotency memory from ORD (when ``memory_window_s`` > 0), then take commands.
-        The gateway reports ready only after this returns; a failed restore or an unknown watched symbol
-        fails the start."""
+        """Open the journal, read the ORD hints (when ``memory_window_s`` > 0), then take commands.
+        The gateway reports ready only after this returns; a missing journal, a failed restore or an unknown
+        watched symbol fails the start."""
         problems = []
         for name in self.watch:
             try:
@@ -237,17 +327,20 @@ class CommandHandler:
                 problems.append(str(e))
         if problems:
             raise SymbolError("; ".join(problems))
+        if self.journal is None:
+            self.journal = await OrderJournal.open(self.bus.js, self.trader.venue, self.trader.account,
+                                                   self.trader.market, self.subject_prefix)
         if self.memory_window_s > 0:
             await self.restore(self.memory_window_s)
-        self._sub = await self.bus.subscribe(self.subjects.cmd_prefix + ".*", self._on_command)
+        self._sub = await self.bus.nc.subscribe(self.subjects.cmd_prefix + ".*", cb=self._on_command)
 
     async def restore(self, window_s: float) -> int:
-        """Rebuild the client-order-id memory from this account's order events stored in the ORD stream
-        (``ord.<venue>.<account>.evt.order``) over the last ``window_s`` seconds; returns how many ids.
+        """Read which client ids this account's order events in the ORD stream (``ord.<venue>.<account>.evt.order``)
+        mention over the last ``window_s`` seconds; returns how many.
 
-        Gate spot and futures of one account share the event subject: only this trader's market is taken. Orders
-        the stream last saw open also go to ``_known``, so the first ``reconcile()`` queries them (they may
-        have filled or been cancelled while no gateway was listening)."""
+        They are hints only (anything can publish into ORD): an id among them is asked of the venue before it
+        is placed, and the ones last seen open are queried by the first ``reconcile()``. Gate spot and futures of
+        one account share the event subject: only this trader's market is taken."""
         market = self.trader.market
         since = now_ns() - int(window_s * 1e9)
         last: dict[str, Order] = {}
@@ -257,13 +350,15 @@ class CommandHandler:
                 if o.client_order_id and o.market is market:
                     last[o.client_order_id] = o  # stream order: a later event replaces an earlier one
         for cid, o in last.items():
-            if cid not in self._seen:  # a live event that arrived meanwhile is newer
-                self._see(cid, o)
+            self._hints[cid] = o.symbol
+            if len(self._hints) > self.KNOWN_MAX:
+                self._hints.popitem(last=False)
             if o.status.is_open and cid not in self._known:
                 self._remember(cid, o.symbol)
         self.restored = len(last)
-        log.info("%s %s %s: restored %d client order ids from %s (last %.0f s)", self.trader.venue.value,
-                 market.value, self.trader.account, len(last), self.subjects.order, window_s)
+        log.info("%s %s %s: %d client order ids mentioned in %s (last %.0f s), to be asked of the venue",
+                 self.trader.venue.value, market.value, self.trader.account, len(last), self.subjects.order,
+                 window_s)
         return len(last)
 
     async def stop(self) -> None:
@@ -273,13 +368,19 @@ class CommandHandler:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5.0)
 
-    async def _on_command(self, cmd: Any, msg: Any) -> None:
-        task = asyncio.create_task(self._serve(cmd, msg))
+    async def _on_command(self, msg: Any) -> None:
+        task = asyncio.create_task(self._serve(msg))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _serve(self, cmd: Any, msg: Any) -> None:
+    async def _serve(self, msg: Any) -> None:
         self.commands += 1
+        cmd, refusal = self.intake(msg.subject, msg.data)
+        if refusal is not None:
+            self.errors += 1
+            if msg.reply:
+                await self.bus.reply(msg, refusal)
+            return
         self._audit("command", cmd)
         reply = await self.handle(cmd)
         if isinstance(reply, ErrorReply):
@@ -287,15 +388,45 @@ class CommandHandler:
         self._audit("reply", reply)
         await self.bus.reply(msg, reply)
 
+    def intake(self, subject: str, data: bytes) -> tuple[Any, ErrorReply | None]:
+        """Decode a command and check it against its subject: ``(command, None)`` or ``(None, refusal)``."""
+        verb = subject.rpartition(".")[2]
+        try:
+            cmd = codec.decode(data)
+        except Exception as e:  # noqa: BLE001 -- any payload that is not one of ours
+            return None, self._refuse("undecodable", f"{subject}: not a command ({len(data)} bytes): {e}")
+        want = COMMAND_VERBS.get(type(cmd))
+        if want is None:
+            return None, self._refuse("not_a_command", f"{subject}: a {type(cmd).__name__} is not a command "
+                                                        f"(commands: {', '.join(t.__name__ for t in COMMAND_VERBS)})")
+        if want != verb:
+            return None, self._refuse("wrong_verb", f"{subject}: a {type(cmd).__name__} goes to the verb "
+                                                     f"'{want}', not '{verb}'")
+        try:
+            check_command(cmd)
+        except ValidationError as e:
+            return None, self._refuse("invalid", f"{type(cmd).__name__} {e!s}")
+        return cmd, None
+
+    def _refuse(self, reason: str, message: str) -> ErrorReply:
+        self.refused[reason] = self.refused.get(reason, 0) + 1
+        self._refused_metric.labels(self.trader.venue.value, self.trader.market.value, reason).inc()
+        self._rlog(("refused", reason), "%s %s %s: command refused (%s): %.300s", self.trader.venue.value,
+                   self.trader.market.value, self.trader.account, reason, message)
+        return ErrorReply("validation", reason.upper(), message)
+
     async def handle(self, cmd: Any) -> Any:
         try:
+            check_command(cmd)
             if isinstance(cmd, PlaceOrder):
                 return await self._place(cmd)
             if isinstance(cmd, CancelOrder):
                 self._check_market(cmd.market)
+                self._check_writer()
                 return OrderReply(await self.trader.cancel(cmd.symbol, cmd.client_order_id, cmd.venue_order_id))
             if isinstance(cmd, CancelAll):
                 self._check_market(cmd.market)
+                self._check_writer()
                 return OrdersReply(await self.trader.cancel_all(cmd.symbol or None))
             if isinstance(cmd, QueryOrder):
                 self._check_market(cmd.market)
@@ -305,13 +436,14 @@ class CommandHandler:
                 return OrderReply(order)
             if isinstance(cmd, SetLeverage):
                 self._check_market(cmd.market)
-                if cmd.leverage < 0:
-                    raise ValidationError(f"leverage: must be >= 0 (0 = cross), got {cmd.leverage}")
+                self._check_writer()
                 return LeverageReply(await self.trader.set_leverage(cmd.symbol, cmd.leverage))
             if isinstance(cmd, QueryBalances):
                 self._check_market(cmd.market)
                 return BalancesReply(await self.trader.balances())
             return ErrorReply("validation", "UNSUPPORTED", f"{type(cmd).__name__} is not a command")
+        except NotWriter as exc:
+            return ErrorReply("unavailable", "NOT_WRITER", str(exc), retryable=True)
         except Exception as exc:  # noqa: BLE001 -- every failure becomes a typed reply; the gateway keeps serving
             return error_reply(exc)
 
@@ -321,21 +453,29 @@ class CommandHandler:
                 f"market: this gateway trades {self.trader.venue.value} {self.trader.market.value}, not {market.value}"
             )
 
-    # -- place: idempotent, status-unknown resolved by query ------------------------------------
+    def _check_writer(self) -> None:
+        problem = self.fence()
+        if problem is not None:
+            raise NotWriter(f"{self.trader.venue.value} {self.trader.market.value} {self.trader.account}: "
+                            f"this gateway is not the account's writer now ({problem}); nothing was sent")
+
+    # -- place: one order per client id ---------------------------------------------------------
     async def _place(self, cmd: PlaceOrder) -> Any:
         self._check_market(cmd.market)
         cid = cmd.client_order_id
+        if not cid:
+            raise ValidationError("client_order_id: required (every order carries one)")
+        first = self._asked.get(cid)
+        if first is not None and (diff := conflict(cmd, first)) is not None:
+            return self._conflict(cid, diff)
         running = self._inflight.get(cid)
         if running is not None:
             return await asyncio.shield(running)
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._inflight[cid] = fut  # from here on a second command with this id waits for this one
         try:
-            reply = None
-            if cid in self._known or cid in self._seen:
-                reply = await self._place_again(cid)
-            if reply is None:
-                reply = await self._place_once(cmd)
+            self._check_writer()
+            reply = await self._place_claimed(cmd)
             fut.set_result(reply)
             return reply
         except BaseException as exc:
@@ -344,34 +484,139 @@ class CommandHandler:
         finally:
             del self._inflight[cid]
 
-    async def _place_again(self, cid: str) -> Any:
-        """A repeat of a client id this account already used: the same order, never a second one.
-        None only when the id was submitted by this process and the venue does not know it (resendable)."""
-        last = self._seen.get(cid)
-        symbol = self._known.get(cid) or (last.symbol if last is not None else "")
-        order = await self.trader.query(symbol, cid, last.venue_order_id if last is not None else "")
-        if order is not None:
-            return OrderReply(order)
-        if last is not None:  # the venue reported it once and no longer finds it (aged out of its lookups)
-            return OrderReply(last)
-        return None
+    def _conflict(self, cid: str, diff: str) -> ErrorReply:
+        self.conflicts += 1
+        return ErrorReply("conflict", "CLIENT_ID_REUSED",
+                          f"client_order_id {cid} already names another order: {diff}; nothing was sent")
 
-    async def _place_once(self, cmd: PlaceOrder) -> Any:
-        info = self.trader.symbols.info(cmd.symbol)
-        prepared = prepare(cmd, info)
+    async def _place_claimed(self, cmd: PlaceOrder) -> Any:
+        cid = cmd.client_order_id
+        if self.journal is None:  # no journal (a bare handler in tests): memory only
+            if cid in self._known or cid in self._seen:
+                reply = await self._place_again(cmd)
+                if reply is not None:
+                    return reply
+            return await self._place_once(cmd, 0)
+        ts = self._clock()
+        entry, rev = await self.journal.claim(cmd, ts)
+        while entry is not None:
+            if entry.state.resendable:
+                new_rev = await self.journal.reclaim(cmd, ts, rev)
+                if new_rev is not None:
+                    break  # a REJECTED / ABSENT id, now claimed again: send
+                entry, rev = await self.journal.claim(cmd, ts)
+                continue
+            diff = conflict(cmd, entry.cmd)
+            if diff is not None:
+                return self._conflict(cid, diff)
+            self._asked.setdefault(cid, entry.cmd)
+            return await self._resolve_claimed(cmd, entry)
+        self._asked[cid] = cmd
+        if len(self._asked) > self.KNOWN_MAX:
+            self._asked.popitem(last=False)
+        if cid in self._hints or cid in self._seen:  # the venue may know this id from elsewhere: ask first
+            reply = await self._place_again(cmd)
+            if reply is not None:
+                if isinstance(reply, OrderReply):
+                    await self._mark(cmd, ts, IntentState.PLACED, reply.order.venue_order_id)
+                return reply
+        return await self._place_once(cmd, ts)
+
+    async def _resolve_claimed(self, cmd: PlaceOrder, entry: Intent) -> Any:
+        """An id the journal holds as PENDING or PLACED: the venue's answer, never a second order."""
+        cid = cmd.client_order_id
+        self.resolved_from_journal += 1
+        order = await self.trader.query(entry.cmd.symbol, cid, entry.venue_order_id)
+        if order is not None:
+            self._see(cid, order)
+            self._remember(cid, order.symbol)
+            if entry.state is IntentState.PENDING:
+                await self._mark(entry.cmd, entry.ts_intent, IntentState.PLACED, order.venue_order_id)
+            return OrderReply(order)
+        known = self._seen.get(cid)
+        if entry.state is IntentState.PLACED:
+            if known is not None:  # this process saw the venue report it; the venue no longer looks that far back
+                return OrderReply(known)
+            return ErrorReply("venue_client", "ORDER_NOT_FOUND",
+                              f"client_order_id {cid} was placed (venue order {entry.venue_order_id or '?'}) and the "
+                              "venue no longer reports it; not sent again", status_unknown=True)
+        age_s = (self._clock() - entry.ts_intent) / 1e9
+        wait_s = self._expiry_s() - age_s
+        if wait_s > 0:  # the first request may still reach the venue: neither resend nor call it absent
+            return ErrorReply("venue_server", "STATUS_UNKNOWN",
+                              f"client_order_id {cid}: sent {age_s:.1f} s ago and not found at the venue yet; it could "
+                              f"still arrive for {wait_s:.1f} s: ask again then", retryable=True, status_unknown=True)
+        assert self.journal is not None
+        rev = await self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
+                                      note=f"not found at the venue {age_s:.1f} s after it was recorded")
+        ts = self._clock()
+        if await self.journal.reclaim(cmd, ts, rev) is None:
+            return ErrorReply("venue_server", "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
+                              retryable=True, status_unknown=True)
+        return await self._place_once(cmd, ts)
+
+    def _expiry_s(self) -> float:
+        """How long after we sent it a request can still reach the venue (MEXC recvWindow, Gate's 60 s)."""
+        return float(getattr(self.trader, "request_expiry_s", 60.0)) + self.EXPIRY_MARGIN_S
+
+    async def _mark(self, cmd: PlaceOrder, ts_intent: int, state: IntentState, venue_order_id: str = "",
+                    note: str = "") -> None:
+        if self.journal is None:
+            return
+        try:
+            await self.journal.mark(cmd, ts_intent, state, self._clock(), venue_order_id, note)
+        except Exception as e:  # noqa: BLE001 -- a PENDING entry is resolved by query later: safe, only slower
+            self._rlog(("journal",), "%s %s %s: journal update for %s failed (%s: %s); it stays %s",
+                       self.trader.venue.value, self.trader.market.value, self.trader.account,
+                       cmd.client_order_id, type(e).__name__, e, "pending")
+
+    async def _place_again(self, cmd: PlaceOrder) -> Any:
+        """A client id the venue may already know (this process placed or saw it, or ORD mentioned it): the
+        venue's order, never a second one. None when the venue does not know it (it may be sent)."""
+        cid = cmd.client_order_id
+        last = self._seen.get(cid)
+        symbol = self._known.get(cid) or (last.symbol if last is not None else "") or self._hints.get(cid) or cmd.symbol
+        order = await self.trader.query(symbol, cid, last.venue_order_id if last is not None else "")
+        if order is None and last is not None:
+            order = last  # the venue reported it to this process once and no longer finds it (aged out)
+        if order is None:
+            return None
+        diff = conflict_with_order(cmd, order)
+        if diff is not None:
+            return self._conflict(cid, diff)
+        return OrderReply(order)
+
+    async def _place_once(self, cmd: PlaceOrder, ts_intent: int) -> Any:
+        try:
+            info = self.trader.symbols.info(cmd.symbol)
+            prepared = prepare(cmd, info)
+        except (ValidationError, SymbolError) as e:
+            await self._mark(cmd, ts_intent, IntentState.REJECTED, note=str(e))
+            raise
         self._remember(cmd.client_order_id, info.name)
         try:
             order = await self.trader.place(prepared)
         except VenueClientError as exc:
             if not self.trader.is_duplicate_client_id(exc):
+                await self._mark(cmd, ts_intent, IntentState.REJECTED, note=f"{exc.code}: {exc.message}")
                 raise
-            return await self._resolve_duplicate(prepared, exc)
-        except (RateLimited, ValidationError, SymbolError):
+            reply = await self._resolve_duplicate(prepared, exc)
+            if isinstance(reply, OrderReply):
+                await self._mark(cmd, ts_intent, IntentState.PLACED, reply.order.venue_order_id)
+            return reply
+        except (RateLimited, ValidationError, SymbolError) as exc:
+            await self._mark(cmd, ts_intent, IntentState.REJECTED, note=str(exc))
             raise  # refused by the venue or before sending: nothing was placed
         except Exception as exc:  # noqa: BLE001 -- 5xx, timeout, lost connection, or a 2xx we could not read:
-            return await self._resolve_unknown(prepared, exc)  # the order may exist, so ask, never resend
+            return await self._resolve_unknown(cmd, prepared, exc, ts_intent)  # the order may exist: ask, never resend
         self._see(prepared.client_order_id, order)
+        self._spawn(self._mark(cmd, ts_intent, IntentState.PLACED, order.venue_order_id))
         return OrderReply(order)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _resolve_duplicate(self, p: PreparedOrder, exc: VenueClientError) -> Any:
         """The venue refused the id as already used (an order older than the memory, or one whose events
@@ -386,7 +631,7 @@ class CommandHandler:
         self._see(p.client_order_id, order)
         return OrderReply(order)
 
-    async def _resolve_unknown(self, p: PreparedOrder, exc: BaseException) -> Any:
+    async def _resolve_unknown(self, cmd: PlaceOrder, p: PreparedOrder, exc: BaseException, ts_intent: int) -> Any:
         last: BaseException = exc
         for delay in self.UNKNOWN_RESOLVE_DELAYS:
             await self._sleep(delay)
@@ -396,9 +641,15 @@ class CommandHandler:
                 last = e
                 continue
             if order is not None:
+                self._see(p.client_order_id, order)
+                await self._mark(cmd, ts_intent, IntentState.PLACED, order.venue_order_id)
                 return OrderReply(order)
-            # The venue answered and does not know the order: it was not placed; the same id may be resent.
+            if self.journal is not None and (self._clock() - ts_intent) / 1e9 < self._expiry_s():
+                last = exc
+                continue  # not found yet, but the request could still arrive: keep it unknown
+            # The venue answered, after the request could have arrived, and does not know the order: not placed.
             self._known.pop(p.client_order_id, None)
+            await self._mark(cmd, ts_intent, IntentState.ABSENT, note=f"{type(exc).__name__}, then not found")
             base = error_reply(exc)
             return ErrorReply(base.kind, base.code, f"not placed: {base.message}", retryable=True, status_unknown=False)
         base = error_reply(last)  # still unknown: whatever the last error was, the caller must not assume either way

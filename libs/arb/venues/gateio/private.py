@@ -96,6 +96,8 @@ class GateTrader:
         self.fut = futures
         self.symbols = SymbolMap(V, market, [])
         self.ids = P.ClientIds()
+        # a request can reach Gate up to 60 s after its Timestamp header (facts §2.5: "within 60 s of server time")
+        self.request_expiry_s = 60.0
         self.user_id = ""
         self.dual_mode = False  # the futures account is in dual (hedge) position mode: not supported
         self._vid: OrderedDict[str, tuple[str, OrderType]] = OrderedDict()  # client id -> (venue id, type asked)
@@ -356,7 +358,8 @@ class GatePrivateGateway:
         self._ws_factory = ws_factory or manager
         self.subjects = OrdSubjects.of(V, account, market, options.subject_prefix)
         self.handler = CommandHandler(trader, bus, self.subjects, audit=audit,
-                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols)
+                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols,
+                                      subject_prefix=options.subject_prefix)
         self.rlog = RateLimitedLog(log, interval_s=10.0)
         self.ws: Any = None
         self._events: deque[tuple[str, Any]] = deque()

@@ -86,6 +86,8 @@ class MexcTrader:
         self.cid_by_oid: OrderedDict[str, str] = OrderedDict()
         self.latest: OrderedDict[str, Order] = OrderedDict()  # client order id -> newest state seen
         self.fills_incomplete = 0  # fills reconciles that could not prove they read every trade
+        # MEXC processes a signed request only while serverTime - timestamp <= recvWindow (SIGNED endpoint docs)
+        self.request_expiry_s = getattr(getattr(rest, "signer", None), "recv_window_ms", 5000) / 1000.0
 
     # -- bookkeeping shared with the user stream ----------------------------------------------
     def note(self, order: Order) -> Order:
@@ -285,7 +287,8 @@ class MexcPrivateGateway:
         self.trader = MexcTrader(rest, account, extra_symbols=[*options.trade_symbols, *(extra_symbols or [])])
         self.subjects = OrdSubjects.of(Venue.MEXC, account, Market.SPOT, options.subject_prefix)
         self.handler = CommandHandler(self.trader, bus, self.subjects, audit=audit,
-                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols)
+                                      memory_window_s=options.idempotency_window_s, watch=options.trade_symbols,
+                                      subject_prefix=options.subject_prefix)
         self.adapter = MexcWsAdapter(self.on_binary, on_text_push=self._on_text_push)
         self._ws_factory = ws_factory
         self.ws: WsManager | None = None
