@@ -1,4 +1,5 @@
-"""WsManager against a local aiohttp WebSocket server: reconnect + replay, watchdog, rotation, sharding."""
+"""WsManager against a local aiohttp WebSocket server: reconnect + replay, watchdog, liveness, rotation, sharding,
+bounded stop. Every await of a test is bounded (``bounded`` or its own timeout)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from arb.testing import bounded
 from arb.venues.common.ws import WsConfig, WsConnection, WsManager
 
 pytestmark = pytest.mark.integration
@@ -34,6 +36,7 @@ class FakeVenue:
         self.pings = 0
         self.stall_next = 0  # this many next connections never answer nor push
         self.stalled: set[web.WebSocketResponse] = set()
+        self.mute = False  # while set, no socket answers PING (a silent but open socket)
 
     async def handler(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
@@ -54,7 +57,8 @@ class FakeVenue:
                     await ws.send_str(json.dumps({"id": 0, "code": 0, "msg": ",".join(req["params"])}))
                 elif req.get("method") == "PING":
                     self.pings += 1
-                    await ws.send_str('{"id":0,"code":0,"msg":"PONG"}')
+                    if not self.mute:
+                        await ws.send_str('{"id":0,"code":0,"msg":"PONG"}')
         finally:
             self.sockets.remove(ws)
             self.subs.pop(ws, None)
@@ -107,18 +111,22 @@ async def venue() -> AsyncIterator[tuple[FakeVenue, str]]:
     app = web.Application()
     app.router.add_get("/ws", fv.handler)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield fv, f"http://{host}:{port}/ws"
-    await runner.cleanup()
+    await bounded(runner.setup(), 5, "server setup")
+    try:
+        await bounded(web.TCPSite(runner, "127.0.0.1", 0).start(), 5, "server start")
+        host, port = runner.addresses[0][:2]
+        yield fv, f"http://{host}:{port}/ws"
+    finally:
+        await bounded(runner.cleanup(), 10, "server cleanup")
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    s = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    try:
         yield s
+    finally:
+        await bounded(s.close(), 10, "session close")
 
 
 def _cfg(url: str, **kw: Any) -> WsConfig:
@@ -155,19 +163,19 @@ async def test_drop_reconnects_and_replays_subscriptions(
         on_disconnect=lambda c: events.append("disconnect"),
         rng=random.Random(1),
     )
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     try:
         await eventually(lambda: any(fv.subs.values()))
-        await fv.drop_all()
+        await bounded(fv.drop_all(), 5, "drop")
         await eventually(lambda: mgr.reconnects == 1 and any(fv.subs.values()))
         assert fv.connections == 2
         assert list(fv.subs.values()) == [["spot@a@BTCUSDT", "spot@b@BTCUSDT"]]
         assert events == ["disconnect", "reconnect"]
-        await fv.push_all("seq:1")
+        await bounded(fv.push_all("seq:1"), 5, "push")
         await eventually(lambda: ad.seqs() == [1])
         await eventually(lambda: fv.pings > 0)  # app-level keepalive flows on the new socket
     finally:
-        await mgr.stop()
+        await bounded(mgr.stop(), 10, "stop")
     await eventually(lambda: not fv.live())
 
 
@@ -179,15 +187,15 @@ async def test_stall_triggers_watchdog_reconnect(
     fv.stall_next = 1
     ad = Adapter()
     mgr = WsManager(session, _cfg(url, watchdog_s=0.3), ad, ["spot@a@BTCUSDT"], rng=random.Random(2))
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     try:
         await eventually(lambda: mgr.stalls == 1 and mgr.reconnects == 1 and any(fv.subs.values()))
         assert fv.connections == 2
-        await fv.push_all("seq:7")
+        await bounded(fv.push_all("seq:7"), 5, "push")
         await eventually(lambda: ad.seqs() == [7])
         assert mgr.stalls == 1  # the healthy socket (pongs flowing) is not flagged
     finally:
-        await mgr.stop()
+        await bounded(mgr.stop(), 10, "stop")
 
 
 async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aiohttp.ClientSession) -> None:
@@ -196,7 +204,7 @@ async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aioht
     ad = Adapter()
     cfg = _cfg(url, max_age_s=0.6, rotate_before_s=0.3, rotation_overlap_s=0.05, watchdog_s=5.0)
     mgr = WsManager(session, cfg, ad, ["spot@a@BTCUSDT"], rng=random.Random(3))
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     stop = asyncio.Event()
     pushed: list[int] = []
 
@@ -205,7 +213,7 @@ async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aioht
         while not stop.is_set():
             n += 1
             pushed.append(n)
-            await fv.push_all(f"seq:{n}")
+            await bounded(fv.push_all(f"seq:{n}"), 5, "push")
             await asyncio.sleep(0.002)
 
     try:
@@ -213,7 +221,7 @@ async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aioht
         task = asyncio.create_task(pusher())
         await eventually(lambda: mgr.rotations >= 2, timeout=10)
         stop.set()
-        await task
+        await bounded(task, 5, "pusher")
         last = pushed[-1]
         await eventually(lambda: last in ad.seqs())
         got = set(ad.seqs())
@@ -223,7 +231,7 @@ async def test_rotation_has_no_hole(venue: tuple[FakeVenue, str], session: aioht
         assert mgr.reconnects == 0
         await eventually(lambda: len(fv.live()) == 1)
     finally:
-        await mgr.stop()
+        await bounded(mgr.stop(), 10, "stop")
 
 
 async def test_callbacks_see_the_delivering_connection(
@@ -241,18 +249,18 @@ async def test_callbacks_see_the_delivering_connection(
 
     cfg = _cfg(url, max_age_s=0.6, rotate_before_s=0.3, rotation_overlap_s=0.2, watchdog_s=5.0)
     mgr = WsManager(session, cfg, Attributing(), ["spot@a@BTCUSDT"], rng=random.Random(4))
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     try:
         await eventually(lambda: any(fv.subs.values()))
         first = mgr.shards[0].conn
         assert first is not None
         await eventually(lambda: len(fv.live()) == 2 and all(fv.subs.get(ws) for ws in fv.live()), timeout=5)
-        await fv.push_all("seq:1")  # both sockets of the overlap deliver it
+        await bounded(fv.push_all("seq:1"), 5, "push")  # both sockets of the overlap deliver it
         await eventually(lambda: len({s for s, d in seen if d == "seq:1"}) == 2)
         serials = sorted(s for s, d in seen if d == "seq:1")
         assert serials[0] == first.serial and serials[1] > first.serial
     finally:
-        await mgr.stop()
+        await bounded(mgr.stop(), 10, "stop")
 
 
 async def test_sharding_65_subscriptions_cap_30(
@@ -263,38 +271,145 @@ async def test_sharding_65_subscriptions_cap_30(
     ad = Adapter()
     subs = [f"spot@public.aggre.depth.v3.api.pb@100ms@SYM{i}USDT" for i in range(65)]
     mgr = WsManager(session, _cfg(url, max_subs_per_conn=30), ad, subs, rng=random.Random(4))
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     try:
         await eventually(lambda: sum(len(v) for v in fv.subs.values()) == 65)
         assert sorted(len(v) for v in fv.subs.values()) == [5, 30, 30]
         assert sorted(x for v in fv.subs.values() for x in v) == sorted(subs)
         assert await mgr.wait_connected(1.0) and mgr.connected == 3
     finally:
-        await mgr.stop()
+        await bounded(mgr.stop(), 10, "stop")
     await eventually(lambda: not fv.live())
 
 
 async def test_connect_failure_backs_off_and_recovers(session: aiohttp.ClientSession) -> None:
     """While nothing listens the shard keeps retrying with backoff; once the server is up it connects."""
     probe = web.AppRunner(web.Application())
-    await probe.setup()
-    site = web.TCPSite(probe, "127.0.0.1", 0)
-    await site.start()
+    await bounded(probe.setup(), 5, "probe setup")
+    await bounded(web.TCPSite(probe, "127.0.0.1", 0).start(), 5, "probe start")
     port = probe.addresses[0][1]
-    await probe.cleanup()  # the port is now closed
+    await bounded(probe.cleanup(), 5, "probe cleanup")  # the port is now closed
     ad = Adapter()
     mgr = WsManager(session, _cfg(f"http://127.0.0.1:{port}/ws"), ad, ["x"], rng=random.Random(5))
-    await mgr.start()
+    await bounded(mgr.start(), 5, "start")
     fv = FakeVenue()
     app = web.Application()
     app.router.add_get("/ws", fv.handler)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     try:
         await eventually(lambda: mgr.connect_failures >= 2)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await bounded(runner.setup(), 5, "server setup")
+        await bounded(web.TCPSite(runner, "127.0.0.1", port).start(), 5, "server start")
         await eventually(lambda: fv.subs and list(fv.subs.values()) == [["x"]])
         assert mgr.reconnects == 0  # the first successful connect is not a reconnect
     finally:
-        await mgr.stop()
-        await runner.cleanup()
+        await bounded(mgr.stop(), 10, "stop")
+        await bounded(runner.cleanup(), 10, "server cleanup")
+
+
+async def test_silent_socket_is_reported_once_within_stale_after_s_and_resumed(
+    venue: tuple[FakeVenue, str], session: aiohttp.ClientSession
+) -> None:
+    """With stale_after_s the keepalive goes out every stale_after_s / 3 and pongs keep a quiet socket live; a socket
+    that stops answering is reported silent once, within stale_after_s, without a reconnect; on_resumed follows
+    its next frame."""
+    fv, url = venue
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[str, float]] = []
+    cfg = _cfg(url, keepalive_s=15.0, watchdog_s=30.0, stale_after_s=0.5)
+    mgr = WsManager(session, cfg, Adapter(), ["spot@a@BTCUSDT"], rng=random.Random(6),
+                    on_silent=lambda c: seen.append(("silent", loop.time())),
+                    on_resumed=lambda c: seen.append(("resumed", loop.time())))
+    await bounded(mgr.start(), 5, "start")
+    try:
+        await eventually(lambda: any(fv.subs.values()))
+        t_quiet, pings = loop.time(), fv.pings
+        await eventually(lambda: fv.pings >= pings + 8, timeout=5)  # no data at all: only pongs come back
+        assert loop.time() - t_quiet > 1.0 and seen == [] and mgr.silences == 0
+        fv.mute = True
+        t0 = loop.time()
+        await eventually(lambda: seen, timeout=3)
+        assert seen[0][0] == "silent" and seen[0][1] - t0 <= 0.5 + 0.1, seen
+        assert not mgr.shards[0].live and mgr.shards[0].connected
+        pings = fv.pings
+        await eventually(lambda: fv.pings >= pings + 3, timeout=5)  # still pinging, still silent: no second report
+        assert [k for k, _ in seen] == ["silent"] and mgr.silences == 1
+        fv.mute = False
+        await eventually(lambda: len(seen) == 2, timeout=3)
+        assert seen[1][0] == "resumed" and mgr.shards[0].live
+        assert mgr.reconnects == 0 and mgr.stalls == 0
+    finally:
+        await bounded(mgr.stop(), 10, "stop")
+
+
+class _StopOnConnect:
+    """A session whose WebSocket handshake completes in the same loop step as a ``stop()`` of the shard."""
+
+    def __init__(self, real: aiohttp.ClientSession) -> None:
+        self.real = real
+        self.mgr: WsManager | None = None
+        self.stopping: asyncio.Future[None] | None = None
+
+    def ws_connect(self, url: str, **kw: Any) -> Any:
+        async def connect() -> aiohttp.ClientWebSocketResponse:
+            ws = await self.real.ws_connect(url, **kw)
+            if self.mgr is not None and self.stopping is None:
+                self.stopping = asyncio.ensure_future(self.mgr.shards[0].stop())
+            return ws
+
+        return connect()
+
+
+async def test_stop_ends_a_shard_whose_connect_completes_with_the_stop(
+    venue: tuple[FakeVenue, str], session: aiohttp.ClientSession
+) -> None:
+    """A stop() whose cancel lands in the step the connect completes still ends the shard (Python 3.11's
+    asyncio.wait_for returned the connection and dropped that cancel: stop() then waited forever)."""
+    fv, url = venue
+    fake = _StopOnConnect(session)
+    mgr = WsManager(fake, _cfg(url), Adapter(), ["spot@a@BTCUSDT"], rng=random.Random(7))  # type: ignore[arg-type]
+    fake.mgr = mgr
+    await bounded(mgr.start(), 5, "start")
+    try:
+        await eventually(lambda: fake.stopping is not None)
+        assert fake.stopping is not None
+        await bounded(fake.stopping, 5, "stop() racing the connect")
+        assert mgr.shards[0]._task is None and mgr.connected == 0
+    finally:
+        await bounded(mgr.stop(), 10, "stop")
+    await eventually(lambda: not fv.live())
+
+
+class _LosesOneCancel(Adapter):
+    """An on_open that loses one cancel, as adapter code can (a wait_for whose call completes with the cancel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.lost = 0
+
+    async def on_open(self, conn: WsConnection) -> None:
+        await super().on_open(conn)
+        if self.lost == 0:
+            self.entered.set()
+            try:
+                await asyncio.sleep(2.0)
+            except asyncio.CancelledError:
+                self.lost += 1
+
+
+async def test_stop_ends_a_shard_that_lost_a_cancel(
+    venue: tuple[FakeVenue, str], session: aiohttp.ClientSession
+) -> None:
+    """stop() cancels again until the shard task has ended: one lost cancel cannot keep it running."""
+    fv, url = venue
+    ad = _LosesOneCancel()
+    mgr = WsManager(session, _cfg(url), ad, ["spot@a@BTCUSDT"], rng=random.Random(8))
+    await bounded(mgr.start(), 5, "start")
+    try:
+        await bounded(ad.entered.wait(), 5, "on_open entered")
+        await bounded(mgr.stop(), 5, "stop")
+        assert ad.lost == 1 and mgr.shards[0]._task is None
+    finally:
+        await bounded(mgr.stop(), 10, "stop")
+    await eventually(lambda: not fv.live())

@@ -2,7 +2,7 @@
 
 - ``servers``: find or start a real NATS with JetStream and a real PostgreSQL (``find_or_start_nats``,
   ``find_or_start_postgres``); ``python -m arb.testing.servers nats|postgres`` for scripts.
-- ``poll.eventually``: poll a condition instead of sleeping.
+- ``poll.eventually``: poll a condition instead of sleeping; ``poll.bounded``: await one thing with a deadline.
 - ``collect.ExecutionEvents``: a bus handler keeping an account's order/fill/balance/position events.
 - ``procs``: ``arb <command>`` as a child process (``Service``, ``start_sim``) for the e2e tests.
 - ``StreamSet``: what the ``js_streams`` test fixture yields.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .poll import eventually
+from .poll import bounded, eventually
 
 if TYPE_CHECKING:
     from .servers import NatsHandle, PgHandle, find_or_start_nats, find_or_start_postgres
@@ -59,6 +59,7 @@ __all__ = [
     "NatsHandle",
     "PgHandle",
     "StreamSet",
+    "bounded",
     "eventually",
     "find_or_start_nats",
     "find_or_start_postgres",

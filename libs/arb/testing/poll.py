@@ -1,11 +1,43 @@
-"""``eventually()``: poll a condition until it holds, instead of sleeping in tests."""
+"""Bounded waiting for tests: ``eventually()`` polls a condition instead of sleeping; ``bounded()`` awaits one
+thing for at most a given time.
+
+A test that can hang blocks a landing (issue 10, finding 10): every await in a test either carries its own bound
+(``eventually``, a ``timeout=`` argument, a client timeout) or goes through ``bounded``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+async def bounded(aw: Awaitable[T], seconds: float, what: str = "") -> T:
+    """Await ``aw`` for at most ``seconds``; return its result or raise its error.
+
+    Past the deadline it is cancelled and ``AssertionError`` names ``what``. ``aw`` runs as its own task and the
+    deadline is kept by ``asyncio.wait``, so the test fails on time even when ``aw`` loses or ignores the cancel
+    (the way an unbounded ``stop()`` hung a test for 120 s): it then gets one more second to unwind, no more.
+    """
+    if seconds <= 0:
+        raise ValueError("seconds must be > 0")
+    label = what or getattr(aw, "__qualname__", None) or repr(aw)
+    task = asyncio.ensure_future(aw)
+    try:
+        done, _ = await asyncio.wait((task,), timeout=seconds)
+    except BaseException:
+        task.cancel()  # our own cancel (e.g. the per-test timeout): take the child with us
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.wait((task,), timeout=1.0)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the AssertionError below is the report
+        raise AssertionError(f"not done within {seconds}s: {label}")
+    return task.result()
 
 
 async def eventually(

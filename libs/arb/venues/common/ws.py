@@ -13,6 +13,12 @@ Shape:
 
 * ``WsManager`` splits the subscriptions into shards of at most ``max_subs_per_conn`` (MEXC: 30) and runs
   one ``WsShard`` per chunk. Each shard keeps one live ``WsConnection`` (one socket).
+* Liveness (``stale_after_s`` > 0, the market-data gateways): the adapter's keepalive (the venue's application
+  ping) goes out at least every ``stale_after_s / 3``, and any frame, a pong included, proves the socket live. A
+  socket that delivered no frame for ``stale_after_s`` (declared between 0.8x and 1x that after its last frame)
+  is *silent*: ``on_silent(conn)`` is called once, and ``on_resumed(conn)`` once a frame arrives again. The
+  socket is kept: the gateway marks its feeds stale at once and resyncs them when frames are back, while the
+  watchdog below still replaces a socket that stays silent (its own, longer bound).
 * A shard that loses its socket (closed, error, or the watchdog saw no frame for ``watchdog_s``) calls
   ``on_disconnect``, waits a full-jitter exponential backoff (reset once a connection stayed up for
   ``healthy_after_s``), reconnects, replays its subscriptions through ``adapter.on_open`` and then calls
@@ -28,8 +34,12 @@ Shape:
   replacement always has a larger serial than the socket it replaces. A venue whose connections do not share
   sequence windows (Gate: each subscription aggregates its own U..u) tells the sockets apart with these.
 
+* Stopping is bounded: ``stop()`` cancels each shard task until it has ended (a cancel that lands in the same loop
+  step as the completion of an awaited call can be lost, e.g. by Python 3.11's ``asyncio.wait_for``, so this module
+  bounds its waits with ``asyncio.timeout`` and re-cancels), at most ``close_timeout_s + 5`` s per shard.
+
 Hot path: one ``receive()``, a type test, an int increment, one attribute store and the adapter call. No logging, no formatting,
-no clock read per frame: the watchdog compares frame counters from its own timer.
+no clock read per frame: one monitor task per socket compares its frame counter on a timer (watchdog and liveness).
 """
 
 from __future__ import annotations
@@ -79,6 +89,9 @@ class WsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rotation_overlap_s: float = 1.0  # keep reading the old socket this long after the new one delivered
     rotation_first_frame_s: float = 10.0  # give up waiting for the new socket's first frame after this
     rotation_overlap_max_s: float = 30.0  # with a rotation_ready hook: retire the old socket after this anyway
+    # no frame (data, ack or pong) for this long -> on_silent (the feeds of the socket are stale), 0 disables; the
+    # keepalive then goes out at least every stale_after_s / 3 so that a quiet but live socket keeps proving itself
+    stale_after_s: float = 0.0
     connect_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     max_msg_size: int = 16 * 1024 * 1024
@@ -104,9 +117,12 @@ def shard(subscriptions: Sequence[str], cap: int) -> list[tuple[str, ...]]:
 
 
 class WsConnection:
-    """One socket of a shard. ``on_open`` gets this to send subscriptions; counters are per socket."""
+    """One socket of a shard. ``on_open`` gets this to send subscriptions; counters are per socket.
+
+    ``silent`` is True from ``on_silent`` until ``on_resumed`` (no frame for ``stale_after_s``)."""
 
     __slots__ = (
+        "_close_task",
         "_tasks",
         "callback_errors",
         "closed",
@@ -114,6 +130,7 @@ class WsConnection:
         "opened_at",
         "serial",
         "shard",
+        "silent",
         "subscriptions",
         "ws",
     )
@@ -127,7 +144,9 @@ class WsConnection:
         self.callback_errors = 0
         self.opened_at = opened_at
         self.closed = False
+        self.silent = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._close_task: asyncio.Task[None] | None = None
 
     @property
     def index(self) -> int:
@@ -144,11 +163,19 @@ class WsConnection:
         await self.ws.send_str(msgspec.json.encode(obj).decode())
 
     async def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+        """Close the socket, bounded by ``close_timeout_s``. The close runs in its own task: a cancel of the caller
+        (``stop()`` during a rotation) must not leave aiohttp's socket half closed and never released; a later
+        ``close()`` waits for that same task."""
+        t = self._close_task
+        if t is None:
+            self.closed = True
+            t = self._close_task = asyncio.get_running_loop().create_task(self._close())
+        await asyncio.shield(t)
+
+    async def _close(self) -> None:
         try:
-            await asyncio.wait_for(self.ws.close(), self.shard.config.close_timeout_s)
+            async with asyncio.timeout(self.shard.config.close_timeout_s):  # not wait_for: see the module doc
+                await self.ws.close()
         except (TimeoutError, aiohttp.ClientError, OSError, RuntimeError):
             pass
 
@@ -166,10 +193,12 @@ class WsShard:
         self.reconnects = 0
         self.rotations = 0
         self.stalls = 0
+        self.silences = 0  # times a socket of this shard went silent (no frame for stale_after_s)
         self.connect_failures = 0
         self.frames_closed = 0  # frames of sockets already closed
         self.callback_errors_closed = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._conns: set[WsConnection] = set()
 
     @property
@@ -185,16 +214,31 @@ class WsShard:
         c = self.conn
         return c is not None and not c.closed and not c.ws.closed
 
+    @property
+    def live(self) -> bool:
+        """Connected and not silent: frames can be trusted to keep coming."""
+        c = self.conn
+        return c is not None and not c.closed and not c.silent and not c.ws.closed
+
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ws-shard-{self.index}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        """Cancel the shard task until it has ended (bounded), then close its sockets."""
+        self._stopping = True
+        task = self._task
+        if task is not None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.config.close_timeout_s + 5.0
+            while not task.done():
+                task.cancel()  # again each round: one cancel can be lost (see the module doc)
+                await asyncio.wait((task,), timeout=0.2)  # never raises the task's error; honours our own cancel
+                if not task.done() and loop.time() >= deadline:
+                    log.error("ws %s shard %d: task did not stop, abandoned", self.manager.name, self.index)
+                    break
+            if task.done() and not task.cancelled():
+                task.exception()  # mark retrieved
             self._task = None
         for c in list(self._conns):
             await self._retire(c)
@@ -207,7 +251,7 @@ class WsShard:
         loop = asyncio.get_running_loop()
         attempt = 0
         ever_connected = False
-        while True:
+        while not self._stopping:
             try:
                 conn = await self._open()
             except asyncio.CancelledError:
@@ -219,12 +263,16 @@ class WsShard:
                 await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
                 attempt += 1
                 continue
+            if self._stopping:
+                return  # a cancel was lost (see the module doc); stop() closes the socket
             self.conn = conn
             if ever_connected:
                 self.reconnects += 1
                 await _call(m.on_reconnect, conn)
             ever_connected = True
             conn = await self._serve(conn)  # returns the socket that finally died (after rotations)
+            if self._stopping:
+                return
             lived = loop.time() - conn.opened_at
             if lived >= cfg.healthy_after_s:
                 attempt = 0
@@ -247,9 +295,8 @@ class WsShard:
             heartbeat=None,
             headers=cfg.headers or None,
         )
-        ws = await (
-            asyncio.wait_for(connect, cfg.connect_timeout_s) if cfg.connect_timeout_s > 0 else connect
-        )
+        async with asyncio.timeout(cfg.connect_timeout_s if cfg.connect_timeout_s > 0 else None):
+            ws = await connect  # not wait_for: see the module doc
         conn = WsConnection(self, ws, asyncio.get_running_loop().time())
         self._conns.add(conn)
         self.connects += 1
@@ -261,10 +308,10 @@ class WsShard:
         except BaseException:
             await self._retire(conn)
             raise
-        if cfg.keepalive_s > 0:
+        if cfg.keepalive_s > 0 or cfg.stale_after_s > 0:
             conn._tasks.append(loop.create_task(self._keepalive(conn)))
-        if cfg.watchdog_s > 0:
-            conn._tasks.append(loop.create_task(self._watchdog(conn)))
+        if cfg.watchdog_s > 0 or cfg.stale_after_s > 0:
+            conn._tasks.append(loop.create_task(self._monitor(conn)))
         return conn
 
     async def _serve(self, conn: WsConnection) -> WsConnection:
@@ -274,6 +321,8 @@ class WsShard:
         m = self.manager
         rot_attempt = 0
         while True:
+            if self._stopping:
+                return conn
             reader = conn._tasks[0]
             timeout = None
             if cfg.max_age_s > 0:
@@ -354,9 +403,12 @@ class WsShard:
             t.cancel()
         await conn.close()
         if tasks:
-            await asyncio.wait(tasks)  # never raises the children's errors, still honours our own cancel
+            # bounded, never raises the children's errors, still honours our own cancel
+            await asyncio.wait(tasks, timeout=self.config.close_timeout_s + 1.0)
             for t in tasks:
-                if not t.cancelled():
+                if not t.done():
+                    log.error("ws %s shard %d: a socket task did not stop", self.manager.name, self.index)
+                elif not t.cancelled():
                     t.exception()  # mark retrieved
         if conn in self._conns:
             self._conns.discard(conn)
@@ -400,7 +452,8 @@ class WsShard:
 
     async def _keepalive(self, conn: WsConnection) -> None:
         make = self.manager.adapter.keepalive
-        interval = self.config.keepalive_s
+        cfg = self.config
+        interval = min(x for x in (cfg.keepalive_s, cfg.stale_after_s / 3.0) if x > 0)
         ws = conn.ws
         while True:
             await asyncio.sleep(interval)
@@ -415,9 +468,19 @@ class WsShard:
             except (aiohttp.ClientError, OSError, RuntimeError, ConnectionError):
                 return
 
-    async def _watchdog(self, conn: WsConnection) -> None:
-        limit = self.config.watchdog_s
-        tick = limit / 4.0
+    async def _monitor(self, conn: WsConnection) -> None:
+        """Watchdog and liveness of one socket: its frame counter compared on a timer (no clock read per frame).
+
+        Silence: the tick that first sees the counter move is at most one tick after that frame, and silence is
+        declared once the counter stood still for ``stale_after_s - 2 ticks`` since, on a tick: so between 0.8x and
+        1x ``stale_after_s`` after the last frame (tick = stale_after_s / 10), plus event-loop lag.
+        """
+        cfg = self.config
+        m = self.manager
+        limit = cfg.watchdog_s
+        stale = cfg.stale_after_s
+        tick = min(x for x in (limit / 4.0, stale / 10.0) if x > 0)
+        silent_after = stale - 2.0 * tick
         loop = asyncio.get_running_loop()
         last_frames = conn.frames
         last_change = loop.time()
@@ -428,10 +491,19 @@ class WsShard:
             if f != last_frames:
                 last_frames = f
                 last_change = now
-            elif now - last_change >= limit:
+                if conn.silent:
+                    conn.silent = False
+                    await _call(m.on_resumed, conn)
+                continue
+            quiet = now - last_change
+            if stale > 0 and not conn.silent and quiet >= silent_after:
+                conn.silent = True
+                self.silences += 1
+                await _call(m.on_silent, conn)
+            if limit > 0 and quiet >= limit:
                 self.stalls += 1
                 log.warning(
-                    "ws %s shard %d: no frame for %.1fs, reconnecting", self.manager.name, self.index, limit
+                    "ws %s shard %d: no frame for %.1fs, reconnecting", m.name, self.index, limit
                 )
                 # stop reading, then close (bounded by close_timeout_s: a stalled peer may never answer)
                 conn._tasks[0].cancel()
@@ -456,6 +528,8 @@ class WsManager:
         url_factory: Callable[[], str] | None = None,
         rng: random.Random | None = None,
         rotation_ready: Callable[[WsConnection], bool] | None = None,
+        on_silent: Hook | None = None,
+        on_resumed: Hook | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -466,6 +540,8 @@ class WsManager:
         self.on_connect_failed = on_connect_failed  # e.g. a refused handshake: is the URL's credential stale?
         self.url_factory = url_factory
         self.rotation_ready = rotation_ready  # True once the owner no longer needs the socket ``new`` replaces
+        self.on_silent = on_silent  # no frame for stale_after_s on this socket (called once per silence)
+        self.on_resumed = on_resumed  # a frame arrived again on a socket that was silent
         self.rng = rng or random.Random()
         self.current: WsConnection | None = None  # the delivering socket, valid during an adapter callback
         self._serial = 0
@@ -518,6 +594,10 @@ class WsManager:
     @property
     def stalls(self) -> int:
         return sum(s.stalls for s in self.shards)
+
+    @property
+    def silences(self) -> int:
+        return sum(s.silences for s in self.shards)
 
     @property
     def connect_failures(self) -> int:
