@@ -133,7 +133,10 @@ def _make_middleware(gctx: GateContext):
             extra["X-Client-Request-Id"] = rid
         try:
             spec = gctx.faults.take("rest_slow", Venue.GATEIO, market)
-            if spec is not None:
+            late_s = 0.0
+            if spec is not None and spec.param("after", False):  # runs now, answers late: the client's crash window
+                late_s = float(spec.param("ms", 2000)) / 1000.0
+            elif spec is not None:
                 await asyncio.sleep(float(spec.param("ms", 2000)) / 1000.0)
             now = time.time()
             private = bool(request.headers.get("KEY"))
@@ -158,6 +161,8 @@ def _make_middleware(gctx: GateContext):
             if spec is not None:
                 raise server_error(int(spec.param("status", 503)))
             resp = await handler(request)
+            if late_s:
+                await asyncio.sleep(late_s)
         except GateError as exc:
             resp = web.Response(body=exc.body(), status=exc.status, content_type="application/json")
         except web.HTTPNotFound:

@@ -124,20 +124,23 @@ class Rest:
         ]
 
     # ---- plumbing ----------------------------------------------------------------------------------
-    async def _faults(self) -> tuple[web.Response | None, Any]:
+    async def _faults(self) -> tuple[web.Response | None, Any, float]:
+        """(an early answer, a 5xx spec to apply after running, ms to hold the answer after running: rest_slow
+        with ``params.after``, the client's crash window between the venue acting and the answer arriving)."""
         f = self.s.faults
         spec = f.take("rest_slow", VENUE, MARKET)
-        if spec is not None:
+        if spec is not None and not spec.param("after", False):
             await asyncio.sleep(float(spec.param("ms", 2000)) / 1000.0)
+        late_ms = float(spec.param("ms", 2000)) if spec is not None and spec.param("after", False) else 0.0
         spec = f.take("rest_429", VENUE, MARKET)
         if spec is not None:
             retry = str(spec.param("retry_after", 1))
-            return error_response(err(429, **{"Retry-After": retry})), None
+            return error_response(err(429, **{"Retry-After": retry})), None, 0.0
         spec = f.take("rest_5xx", VENUE, MARKET)
         if spec is not None and not spec.param("after", False):
             status = int(spec.param("status", 503))
-            return error_response(MexcError(status, err(503).msg if status == 503 else "Internal error", status)), None
-        return None, spec  # a 5xx "after" spec: the request runs, the client still sees 5xx
+            return error_response(MexcError(status, err(503).msg if status == 503 else "Internal error", status)), None, 0.0
+        return None, spec, late_ms  # a 5xx "after" spec: the request runs, the client still sees 5xx
 
     def _after_5xx(self, spec: Any, resp: web.Response) -> web.Response:
         if spec is None:
@@ -147,20 +150,22 @@ class Rest:
 
     def _public(self, fn: Callable[[dict[str, str]], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
-            early, late = await self._faults()
+            early, late, late_ms = await self._faults()
             if early is not None:
                 return early
             try:
                 resp = ok(fn(dict(request.query)))
             except MexcError as e:
                 resp = error_response(e)
+            if late_ms:
+                await asyncio.sleep(late_ms / 1000.0)
             return self._after_5xx(late, resp)
 
         return handler
 
     def _signed(self, fn: Callable[[Any, dict[str, str]], Any]) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handler(request: web.Request) -> web.Response:
-            early, late = await self._faults()
+            early, late, late_ms = await self._faults()
             if early is not None:
                 return early
             raw_body = await request.read() if request.can_read_body else b""
@@ -170,6 +175,8 @@ class Rest:
                 resp = ok(fn(account, params))
             except MexcError as e:
                 resp = error_response(e)
+            if late_ms:
+                await asyncio.sleep(late_ms / 1000.0)
             return self._after_5xx(late, resp)
 
         return handler
