@@ -19,6 +19,7 @@ MODULES = [
     "bench.bench_gateio",
     "bench.bench_book",
     "bench.bench_sim",
+    "bench.bench_trading",
 ]
 
 
