@@ -32,7 +32,7 @@ from arb.testing.procs import ARB, Service, start_sim
 pytestmark = pytest.mark.e2e
 
 DEMO = {a.name: a for a in DEFAULT_ACCOUNTS}
-LEASE_TTL_S = 2.0  # short, so a takeover after kill -9 is quick to watch
+LEASE_TTL_S = 4.0  # short, so a takeover after kill -9 is quick to watch (fencing at ttl/2 must not trip on a loaded host)
 
 
 class Case(NamedTuple):
