@@ -1,7 +1,8 @@
 """The Gate.io simulator over the wire: REST /api/v4 (spot + futures/usdt) and WS v4, against Gate's docs.
 
 The simulator runs in-process (``SimServer``, ports 0, market task on); requests are signed here from the
-documented recipe (exchange-facts §2.2), independently of the simulator's own checker.
+documented recipe (exchange-facts §2.2), independently of the simulator's own checker. Every await is bounded:
+HTTP by the session's timeout, WebSocket reads by their ``timeout=``, the rest by ``bounded``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,22 @@ from arb.core.enums import Market, Venue
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.gateio import auth
 from arb.sim.server import SimServer
-from arb.testing import eventually
+from arb.testing import bounded, bounded_context, eventually
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "gateio-demo"
+
+
+def ws_connect(gate: Gate, key: str) -> Any:
+    """``async with ws_connect(gate, "gateio_spot_ws") as ws``: handshake and close bounded; bare reads time out."""
+    return bounded_context(gate.s.ws_connect(gate.sim.urls[key], timeout=aiohttp.ClientWSTimeout(ws_receive=10,
+                                                                                                ws_close=5)),
+                           15, "websocket")
+
+
+async def send(ws: aiohttp.ClientWebSocketResponse, obj: Any) -> None:
+    await bounded(ws.send_json(obj), 5, "websocket send")
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -71,13 +83,15 @@ class Gate:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as server:
+    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
+                               "simulator") as server:
         yield server
 
 
 @pytest.fixture
 async def gate(sim: SimServer) -> AsyncIterator[Gate]:
-    async with aiohttp.ClientSession() as s:
+    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                               "http session") as s:
         yield Gate(sim, s)
 
 
@@ -113,7 +127,7 @@ async def subscribe(ws: aiohttp.ClientWebSocketResponse, channel: str, payload: 
         req["payload"] = payload
     if key is not None:
         req["auth"] = {"method": "api_key", "KEY": key, "SIGN": ws_sig(secret or "", channel, "subscribe", t)}
-    await ws.send_json(req)
+    await send(ws, req)
     return await recv_json(ws, lambda f: f.get("event") == "subscribe" and f.get("id") == req_id)
 
 
@@ -352,11 +366,11 @@ async def test_funding_settlement_shows_in_history_and_tickers(gate: Gate) -> No
 # -- WebSocket envelope ---------------------------------------------------------------------------------
 async def test_ws_subscribe_ack_ping_and_errors(gate: Gate) -> None:
     """Subscribe acks echo id/channel/payload with result.status success; ping gets pong; bad pair code 2."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         ack = await subscribe(ws, "spot.trades", ["BTC_USDT"], req_id=11)
         assert ack["result"] == {"status": "success"} and ack["error"] is None
         assert ack["channel"] == "spot.trades" and ack["payload"] == ["BTC_USDT"] and "time_ms" in ack
-        await ws.send_json({"time": int(time.time()), "channel": "spot.ping"})
+        await send(ws, {"time": int(time.time()), "channel": "spot.ping"})
         pong = await recv_json(ws, lambda f: f.get("channel") == "spot.pong")
         assert pong["event"] == "" and pong["error"] is None and pong["result"] is None
         err = await subscribe(ws, "spot.trades", ["GIBBERISH_USD"], req_id=12)
@@ -367,21 +381,21 @@ async def test_ws_subscribe_ack_ping_and_errors(gate: Gate) -> None:
 
 async def test_ws_private_auth_failure_is_code_4(gate: Gate) -> None:
     """A private subscribe with a wrong SIGN fails with code 4 and Gate's REST error as the message."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         err = await subscribe(ws, "spot.orders", ["BTC_USDT"], secret="wrong", key=gate.key, req_id=3)
         assert err["error"]["code"] == 4 and json.loads(err["error"]["message"])["label"] == "INVALID_SIGNATURE"
-    async with gate.s.ws_connect(gate.sim.urls["gateio_futures_ws"]) as ws:
+    async with ws_connect(gate, "gateio_futures_ws") as ws:
         ok = await subscribe(ws, "futures.orders", ["1", "!all"], secret=gate.secret, key=gate.key, req_id=4)
         assert ok["result"] == {"status": "success"}
 
 
 async def test_ws_book_ticker_and_tickers(gate: Gate) -> None:
     """spot.book_ticker pushes b/B/a/A with u; futures.tickers pushes mark, index and funding rate."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.book_ticker", ["BTC_USDT"])
         bt = (await recv_json(ws, is_update("spot.book_ticker")))["result"]
         assert Decimal(bt["b"]) < Decimal(bt["a"]) and isinstance(bt["u"], int) and bt["s"] == "BTC_USDT"
-    async with gate.s.ws_connect(gate.sim.urls["gateio_futures_ws"]) as ws:
+    async with ws_connect(gate, "gateio_futures_ws") as ws:
         await subscribe(ws, "futures.tickers", ["BTC_USDT"])
         tk = (await recv_json(ws, is_update("futures.tickers")))["result"][0]
         assert tk["contract"] == "BTC_USDT" and "funding_rate" in tk and Decimal(tk["mark_price"]) > 0
@@ -393,7 +407,7 @@ async def test_ws_book_ticker_and_tickers(gate: Gate) -> None:
 # -- order books: WS U/u against REST with_id -----------------------------------------------------------
 async def test_spot_order_book_update_full_first_then_contiguous_and_equal_to_rest(gate: Gate) -> None:
     """spot.order_book_update: first push full, then U == local + 1; the rebuilt book equals REST at that id."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.order_book_update", ["BTC_USDT", "100ms"])
         first = (await recv_json(ws, is_update("spot.order_book_update")))["result"]
         assert first["full"] is True and first["l"] == "100"
@@ -421,7 +435,7 @@ async def test_spot_order_book_update_full_first_then_contiguous_and_equal_to_re
 async def test_futures_order_book_update_syncs_from_rest_snapshot(gate: Gate) -> None:
     """futures.order_book_update + REST with_id: the docs' U/u algorithm rebuilds the engine's book."""
     ex = gate.sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
-    async with gate.s.ws_connect(gate.sim.urls["gateio_futures_ws"]) as ws:
+    async with ws_connect(gate, "gateio_futures_ws") as ws:
         await subscribe(ws, "futures.order_book_update", ["BTC_USDT", "100ms", "20"])
         cached = [(await recv_json(ws, is_update("futures.order_book_update")))["result"]]
         _, snap, _ = await gate.public("/futures/usdt/order_book", "contract=BTC_USDT&limit=20&with_id=true")
@@ -446,7 +460,7 @@ async def test_futures_order_book_update_syncs_from_rest_snapshot(gate: Gate) ->
 
 async def test_spot_obu_first_push_full_then_increments(gate: Gate) -> None:
     """spot.obu ob.BTC_USDT.50: full first push with u, then U/u increments; a duplicate sub is refused."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.obu", ["ob.BTC_USDT.50"])
         first = (await recv_json(ws, is_update("spot.obu")))["result"]
         assert first["full"] is True and first["s"] == "ob.BTC_USDT.50"
@@ -459,7 +473,7 @@ async def test_spot_obu_first_push_full_then_increments(gate: Gate) -> None:
 # -- private pushes -----------------------------------------------------------------------------------
 async def test_spot_private_pushes_after_a_market_order(gate: Gate) -> None:
     """A filled market buy pushes spot.orders put then finish, spot.usertrades and spot.balances."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         for i, ch in enumerate(("spot.orders", "spot.usertrades")):
             ack = await subscribe(ws, ch, ["BTC_USDT"], secret=gate.secret, key=gate.key, req_id=20 + i)
             assert ack["result"] == {"status": "success"}
@@ -482,7 +496,7 @@ async def test_spot_private_pushes_after_a_market_order(gate: Gate) -> None:
 
 async def test_futures_private_pushes_orders_usertrades_positions_balances(gate: Gate) -> None:
     """A futures market order pushes futures.orders (_new, filled), usertrades, positions and balances."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_futures_ws"]) as ws:
+    async with ws_connect(gate, "gateio_futures_ws") as ws:
         for i, (ch, payload) in enumerate((("futures.orders", ["1", "BTC_USDT"]),
                                            ("futures.usertrades", ["1", "BTC_USDT"]),
                                            ("futures.positions", ["1", "BTC_USDT"]),
@@ -546,7 +560,7 @@ async def test_fault_order_reject(gate: Gate) -> None:
 
 async def test_fault_fill_before_ack_pushes_usertrade_before_put(gate: Gate) -> None:
     """fill_before_ack: spot.usertrades of an order arrives before its spot.orders put."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.orders", ["!all"], secret=gate.secret, key=gate.key, req_id=1)
         await subscribe(ws, "spot.usertrades", ["!all"], secret=gate.secret, key=gate.key, req_id=2)
         arm(gate.sim, "fill_before_ack", Market.SPOT)
@@ -565,7 +579,7 @@ async def test_fault_fill_before_ack_pushes_usertrade_before_put(gate: Gate) -> 
 
 async def test_fault_ws_drop_cuts_the_connection(gate: Gate) -> None:
     """ws_drop ends the socket without a close frame."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.book_ticker", ["BTC_USDT"])
         arm(gate.sim, "ws_drop", Market.SPOT)
         msg = await ws.receive(timeout=5)
@@ -576,7 +590,7 @@ async def test_fault_ws_drop_cuts_the_connection(gate: Gate) -> None:
 
 async def test_fault_ws_stall_pauses_then_resumes(gate: Gate) -> None:
     """ws_stall: no frame for params.seconds, then the stream resumes on the same socket."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_futures_ws"]) as ws:
+    async with ws_connect(gate, "gateio_futures_ws") as ws:
         await subscribe(ws, "futures.book_ticker", ["BTC_USDT"])
         await recv_json(ws, is_update("futures.book_ticker"))
         arm(gate.sim, "ws_stall", Market.FUTURES, seconds=1.0)
@@ -591,9 +605,20 @@ async def test_fault_ws_stall_pauses_then_resumes(gate: Gate) -> None:
         assert max(gaps) >= 0.9
 
 
+async def test_fault_ws_stall_holds_pongs_too(gate: Gate) -> None:
+    """A stalled socket is silent: a spot.ping sent when the stall begins is answered only after params.seconds."""
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
+        arm(gate.sim, "ws_stall", Market.SPOT, seconds=1.0)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await send(ws, {"time": int(time.time()), "channel": "spot.ping"})
+        await recv_json(ws, lambda f: f.get("channel") == "spot.pong", timeout=5)
+        assert loop.time() - t0 >= 0.9 and not ws.closed
+
+
 async def test_fault_malformed_frame_is_not_json(gate: Gate) -> None:
     """malformed_frame writes one text frame that does not parse, then the stream goes on."""
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.book_ticker", ["BTC_USDT"])
         arm(gate.sim, "malformed_frame", Market.SPOT)
         bad = 0
@@ -611,7 +636,7 @@ async def test_fault_malformed_frame_is_not_json(gate: Gate) -> None:
 
 
 async def _obu_frames(gate: Gate, fault: str, n: int) -> list[tuple[int, int]]:
-    async with gate.s.ws_connect(gate.sim.urls["gateio_spot_ws"]) as ws:
+    async with ws_connect(gate, "gateio_spot_ws") as ws:
         await subscribe(ws, "spot.order_book_update", ["BTC_USDT", "20ms"])
         first = (await recv_json(ws, is_update("spot.order_book_update")))["result"]
         arm(gate.sim, fault, Market.SPOT)

@@ -1,7 +1,8 @@
 """MEXC spot wire layer of the simulator over real HTTP/WebSocket on loopback (exchange-facts PART 1).
 
 The simulator runs in-process (``SimServer``, free ports, market task off); each test clears the initial
-books and places its own liquidity from an internal maker account, so every test is deterministic.
+books and places its own liquidity from an internal maker account, so every test is deterministic. Every await
+is bounded: HTTP by the session's timeout, WebSocket reads by their ``timeout=``, the rest by ``bounded``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from arb.sim.market import ManualClock
 from arb.sim.mexc.app import WsLimits, ws_limits
 from arb.sim.mexc.auth import sign
 from arb.sim.server import SimServer
-from arb.testing import eventually
+from arb.testing import bounded, bounded_context, eventually
 
 from proto.gen.mexc.PushDataV3ApiWrapper_pb2 import PushDataV3ApiWrapper
 
@@ -36,6 +37,18 @@ pytestmark = pytest.mark.integration
 DOC_KEY, DOC_SECRET = "mx0aBYs33eIilxBWC5", "45d0b3c26f2644f19bfb98b07741b2f5"
 DOC_QUERY = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=11&recvWindow=5000&timestamp=1644489390087"
 DEPTH = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10)  # every request (and WebSocket handshake) of these tests
+
+
+def ws_connect(v: Venue_, url: str = "") -> Any:
+    """``async with ws_connect(v) as ws``: handshake and close bounded; bare reads time out after 10 s."""
+    return bounded_context(v.session.ws_connect(url or v.ws_url, timeout=aiohttp.ClientWSTimeout(ws_receive=10,
+                                                                                               ws_close=5)),
+                           15, "websocket")
+
+
+async def send(ws: aiohttp.ClientWebSocketResponse, obj: Any) -> None:
+    await bounded(ws.send_json(obj), 5, "websocket send")
 
 
 @dataclass
@@ -79,15 +92,15 @@ def clear_books(ex: VenueExchange) -> None:
 async def start(cfg: SimConfig | None = None, clock: ManualClock | None = None) -> AsyncIterator[Venue_]:
     """SimServer in-process on free ports, market task off, books cleared and seeded deterministically."""
     cfg = cfg or SimConfig()
-    async with SimServer(msgspec.structs.replace(cfg, ports=PortsConfig(mexc=0, gateio=0, admin=0)),
-                         clock=clock, run_market=False) as sim:
+    async with bounded_context(SimServer(msgspec.structs.replace(cfg, ports=PortsConfig(mexc=0, gateio=0, admin=0)),
+                                         clock=clock, run_market=False), 30, "simulator") as sim:
         ctx = sim.ctx
         ex = ctx.exchanges[(Venue.MEXC, Market.SPOT)]
         clear_books(ex)
         maker = Account("maker", "mexc", "makerkey", "makersecret", internal=True)
         seed_book(ex, maker)
         acct = next(a for a in ctx.accounts if a.venue is Venue.MEXC)
-        async with aiohttp.ClientSession() as session:
+        async with bounded_context(aiohttp.ClientSession(timeout=HTTP_TIMEOUT), 10, "http session") as session:
             yield Venue_(ctx, ws_limits(ctx), sim.urls["mexc_rest"].removesuffix("/api/v3"), sim.urls["mexc_ws"],
                          session, ex, maker, acct.api_key, acct.api_secret)
 
@@ -122,7 +135,7 @@ async def next_text(ws: aiohttp.ClientWebSocketResponse, timeout: float = 3.0) -
 
 
 async def subscribe(ws: aiohttp.ClientWebSocketResponse, *channels: str) -> dict:
-    await ws.send_json({"method": "SUBSCRIPTION", "params": list(channels)})
+    await send(ws, {"method": "SUBSCRIPTION", "params": list(channels)})
     return await next_text(ws)
 
 
@@ -156,7 +169,7 @@ async def churn(v: Venue_, period: float = 0.003) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        await task
+        await bounded(task, 5, "churn task")
 
 
 # ---- signing ---------------------------------------------------------------------------------------
@@ -349,11 +362,11 @@ async def test_user_data_stream_lifecycle(venue: Venue_) -> None:
 
 async def test_ws_control_acks(venue: Venue_) -> None:
     """SUBSCRIPTION echoes params, PING answers PONG, UNSUBSCRIPTION echoes, unknown channel is Blocked."""
-    async with venue.session.ws_connect(venue.ws_url) as ws:
+    async with ws_connect(venue) as ws:
         assert await subscribe(ws, DEPTH) == {"id": 0, "code": 0, "msg": DEPTH}
-        await ws.send_json({"method": "PING"})
+        await send(ws, {"method": "PING"})
         assert await next_text(ws) == {"id": 0, "code": 0, "msg": "PONG"}
-        await ws.send_json({"method": "UNSUBSCRIPTION", "params": [DEPTH]})
+        await send(ws, {"method": "UNSUBSCRIPTION", "params": [DEPTH]})
         assert await next_text(ws) == {"id": 0, "code": 0, "msg": DEPTH}
         bad = "spot@public.miniTicker.v3.api@BTCUSDT@UTC+0"
         assert (await subscribe(ws, bad))["msg"] == f"Not Subscribed successfully! [{bad}].  Reason： Blocked!"
@@ -364,7 +377,7 @@ async def test_public_pushes_are_binary_protobuf(venue: Venue_) -> None:
     v = venue
     chans = ["spot@public.aggre.deals.v3.api.pb@10ms@BTCUSDT", "spot@public.aggre.bookTicker.v3.api.pb@100ms@BTCUSDT",
              "spot@public.limit.depth.v3.api.pb@BTCUSDT@5"]
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, *chans)
         await v.signed("POST", "/api/v3/order", "symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.2")
         deal = await next_push(ws, want=lambda m: m.WhichOneof("body") == "publicAggreDeals")
@@ -393,7 +406,7 @@ def apply(book: dict[str, dict[Decimal, Decimal]], m: PushDataV3ApiWrapper) -> N
 async def test_depth_diffs_rebuild_the_rest_book(venue: Venue_) -> None:
     """Snapshot + aggre depth diffs by the docs' rules (§1.7) give exactly REST's book; versions are contiguous."""
     v = venue
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, DEPTH)
         async with churn(v):
             first = await next_push(ws)
@@ -428,7 +441,8 @@ async def test_depth_diffs_rebuild_the_rest_book(venue: Venue_) -> None:
 
 async def private_ws(v: Venue_) -> tuple[aiohttp.ClientWebSocketResponse, str]:
     key = (await v.signed("POST", "/api/v3/userDataStream"))[1]["listenKey"]
-    ws = await v.session.ws_connect(f"{v.ws_url}?listenKey={key}")
+    ws = await bounded(v.session.ws_connect(f"{v.ws_url}?listenKey={key}",
+                                            timeout=aiohttp.ClientWSTimeout(ws_receive=10, ws_close=5)), 15, "connect")
     ack = await subscribe(ws, "spot@private.orders.v3.api.pb", "spot@private.deals.v3.api.pb",
                           "spot@private.account.v3.api.pb")
     assert ack["msg"].count("spot@private") == 3
@@ -458,9 +472,9 @@ async def test_private_pushes_after_a_taker_order(venue: Venue_) -> None:
 async def test_private_channels_refused_without_listen_key(venue: Venue_) -> None:
     """A public connection cannot subscribe private channels; a bad listenKey gets 'Invalid listen key'."""
     v = venue
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         assert "Blocked" in (await subscribe(ws, "spot@private.orders.v3.api.pb"))["msg"]
-    async with v.session.ws_connect(v.ws_url + "?listenKey=nope") as ws:
+    async with ws_connect(v, v.ws_url + "?listenKey=nope") as ws:
         msg = await ws.receive(timeout=3)
         assert (msg.type, msg.data) == (WSMsgType.TEXT, "Invalid listen key")
         await wait_closed(ws)
@@ -478,7 +492,7 @@ async def test_thirty_subscription_limit() -> None:
                   for n in ("5", "10", "20")]
         over = "spot@public.aggre.deals.v3.api.pb@10ms@SOLUSDT"
         ws, _ = await private_ws(v)  # 3 private subscriptions
-        async with ws, v.session.ws_connect(v.ws_url) as other:
+        async with ws, ws_connect(v) as other:
             assert (await subscribe(ws, *chans))["msg"] == ",".join(chans)  # 30 now
             assert (await subscribe(ws, chans[0]))["msg"] == chans[0]  # already held: not a new one
             assert (await subscribe(ws, over))["msg"] == f"Not Subscribed successfully! [{over}].  Reason： Blocked!"
@@ -496,8 +510,8 @@ async def test_thirty_subscription_limit() -> None:
 async def test_no_subscription_disconnect(venue: Venue_) -> None:
     """With no valid subscription the venue closes the connection after the (shrunk) 30 s timer, PINGs or not."""
     venue.limits.no_subscription_timeout_s = 0.3
-    async with venue.session.ws_connect(venue.ws_url) as ws:
-        await ws.send_json({"method": "PING"})
+    async with ws_connect(venue) as ws:
+        await send(ws, {"method": "PING"})
         assert (await next_text(ws))["msg"] == "PONG"
         await wait_closed(ws, timeout=3)
 
@@ -506,11 +520,11 @@ async def test_idle_disconnect_and_ping_keepalive(venue: Venue_) -> None:
     """Subscribed without data: PING keeps the connection, silence closes it after the (shrunk) 60 s timer."""
     v = venue
     v.limits.idle_timeout_s = 0.5
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, "spot@public.aggre.deals.v3.api.pb@100ms@NEIROETH")
         for _ in range(4):
             await asyncio.sleep(0.25)  # the client's own keepalive cadence, not an assertion
-            await ws.send_json({"method": "PING"})
+            await send(ws, {"method": "PING"})
             assert (await next_text(ws))["msg"] == "PONG"
         await wait_closed(ws, timeout=3)
 
@@ -518,7 +532,7 @@ async def test_idle_disconnect_and_ping_keepalive(venue: Venue_) -> None:
 async def test_max_connection_age(venue: Venue_) -> None:
     """A connection is closed at the (shrunk) 24 h maximum age even while data flows."""
     venue.limits.max_age_s = 0.5
-    async with venue.session.ws_connect(venue.ws_url) as ws:
+    async with ws_connect(venue) as ws:
         await subscribe(ws, DEPTH)
         async with churn(venue):
             await wait_closed(ws, timeout=3)
@@ -538,7 +552,7 @@ async def test_listen_key_expiry_closes_private_stream() -> None:
 
 async def depth_versions(v: Venue_, n: int, fault: str) -> list[tuple[int, int]]:
     """Versions of ``n`` depth pushes; ``fault`` is armed once the stream is flowing."""
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, DEPTH)
         out = []
         async with churn(v):
@@ -577,7 +591,7 @@ async def test_fault_malformed_frame(venue: Venue_) -> None:
     """malformed_frame sends one binary frame that does not parse as PushDataV3ApiWrapper."""
     v = venue
     v.ctx.faults.arm("malformed_frame", "mexc", "spot", count=1)
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, DEPTH)
         async with churn(v):
             msg = await ws.receive(timeout=3)
@@ -591,7 +605,7 @@ async def test_fault_malformed_frame(venue: Venue_) -> None:
 async def test_fault_ws_drop(venue: Venue_) -> None:
     """ws_drop cuts the connection without a close handshake."""
     v = venue
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, DEPTH)
         v.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
         await wait_closed(ws, timeout=3)
@@ -601,7 +615,7 @@ async def test_fault_ws_drop(venue: Venue_) -> None:
 async def test_fault_ws_stall(venue: Venue_) -> None:
     """ws_stall keeps the socket open but sends no data for params.seconds, then data resumes."""
     v = venue
-    async with v.session.ws_connect(v.ws_url) as ws:
+    async with ws_connect(v) as ws:
         await subscribe(ws, DEPTH)
         async with churn(v):
             await next_push(ws)
@@ -615,6 +629,31 @@ async def test_fault_ws_stall(venue: Venue_) -> None:
             t0 = time.monotonic()
             await next_push(ws, timeout=3)
             assert time.monotonic() - t0 > 0.2 and not ws.closed
+
+
+async def test_fault_ws_stall_answers_no_ping(venue: Venue_) -> None:
+    """A stalled socket is silent: a PING during ws_stall gets no PONG (nothing may prove it live), and PINGs are
+    answered again once the stall is over."""
+    v = venue
+    async with ws_connect(v) as ws:
+        await subscribe(ws, DEPTH)
+        v.ctx.faults.arm("ws_stall", "mexc", "spot", count=1, params={"seconds": 1.5})
+        await eventually(lambda: not v.ctx.faults.armed(), timeout=2, what="the stall began")
+        t0 = time.monotonic()
+        await send(ws, {"method": "PING"})
+        with pytest.raises(TimeoutError):
+            await next_text(ws, timeout=0.8)
+        assert time.monotonic() - t0 < 1.5  # still inside the stall: that PING was not answered
+
+        async def answered() -> bool:
+            await send(ws, {"method": "PING"})
+            try:
+                return (await next_text(ws, timeout=0.3))["msg"] == "PONG"
+            except TimeoutError:
+                return False
+
+        await eventually(answered, timeout=5, what="PONG after the stall")
+        assert time.monotonic() - t0 >= 1.0 and not ws.closed
 
 
 async def test_fault_rest_429_5xx_slow(venue: Venue_) -> None:

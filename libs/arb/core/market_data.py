@@ -113,7 +113,12 @@ class IndexPrice(msgspec.Struct, frozen=True, gc=False, tag="index"):
 
 
 class MarketStatus(msgspec.Struct, frozen=True, gc=False, tag="status"):
-    """A book or feed changed state (stale on a gap or disconnect, ok after resync)."""
+    """A book or feed changed state (stale on a gap, disconnect or silent socket; ok after resync / fresh data).
+
+    ``feed`` names which of the symbol's feeds: ``book`` (the default, and what a status without the field meant),
+    ``bbo``, or ``funding`` (futures tickers: funding, mark and index arrive together). A ``book`` is ok only
+    after a resync; a ``bbo`` / ``funding`` feed is ok again with its first message after it went stale.
+    """
 
     venue: Venue
     market: Market
@@ -123,3 +128,4 @@ class MarketStatus(msgspec.Struct, frozen=True, gc=False, tag="status"):
     ts_event: int
     ts_recv: int
     ts_pub: int
+    feed: str = "book"

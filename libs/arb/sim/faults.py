@@ -9,14 +9,17 @@ RNG. A spec with no shots left and no probability is dropped. Specs match on ven
 
 Names and params (interpreted by the wire layers):
   ws_drop            close the WebSocket abruptly (no close frame)
-  ws_stall           stop sending on a WebSocket for ``params.seconds`` (default 10), keep it open
+  ws_stall           stop sending on a WebSocket for ``params.seconds`` (default 10), keep it open; nothing
+                     at all is sent meanwhile, pongs and acks included (a stalled socket cannot prove it
+                     is live). MEXC drops what it would have sent; Gate holds it and sends it afterwards
   book_skip          drop one book update (the client sees a sequence gap)
   book_duplicate     send one book update twice
   book_reorder       swap one book update with the next one
   malformed_frame    send one frame that does not parse
   rest_429           answer one REST call 429 with the venue's body and headers (``params.retry_after`` s)
   rest_5xx           answer one REST call with ``params.status`` (default 503)
-  rest_slow          delay one REST answer by ``params.ms`` (default 2000)
+  rest_slow          delay one REST answer by ``params.ms`` (default 2000); with ``params.after`` the request
+                     is carried out first and only its answer is late (an order rests or fills meanwhile)
   order_reject       reject one order placement (``params.reason``: a SimReject reason, default
                      INSUFFICIENT_BALANCE)
   listenkey_expire   expire the listenKey / private subscription: the stream gets the venue's expiry

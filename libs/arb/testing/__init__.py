@@ -2,7 +2,8 @@
 
 - ``servers``: find or start a real NATS with JetStream and a real PostgreSQL (``find_or_start_nats``,
   ``find_or_start_postgres``); ``python -m arb.testing.servers nats|postgres`` for scripts.
-- ``poll.eventually``: poll a condition instead of sleeping; ``poll.bounded``: await one thing with a deadline.
+- ``poll.eventually``: poll a condition instead of sleeping; ``poll.bounded`` / ``bounded_context``: await
+  one thing (enter and exit one context) with a deadline.
 - ``collect.ExecutionEvents``: a bus handler keeping an account's order/fill/balance/position events.
 - ``procs``: ``arb <command>`` as a child process (``Service``, ``start_sim``) for the e2e tests.
 - ``StreamSet``: what the ``js_streams`` test fixture yields.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .poll import bounded, eventually
+from .poll import bounded, bounded_context, eventually
 
 if TYPE_CHECKING:
     from .servers import NatsHandle, PgHandle, find_or_start_nats, find_or_start_postgres
@@ -60,6 +61,7 @@ __all__ = [
     "PgHandle",
     "StreamSet",
     "bounded",
+    "bounded_context",
     "eventually",
     "find_or_start_nats",
     "find_or_start_postgres",

@@ -8,8 +8,10 @@ A test that can hang blocks a landing (issue 10, finding 10): every await in a t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -38,6 +40,23 @@ async def bounded(aw: Awaitable[T], seconds: float, what: str = "") -> T:
             task.exception()  # retrieved: the AssertionError below is the report
         raise AssertionError(f"not done within {seconds}s: {label}")
     return task.result()
+
+
+@contextlib.asynccontextmanager
+async def bounded_context(cm: AbstractAsyncContextManager[T], seconds: float, what: str) -> AsyncIterator[T]:
+    """``async with`` whose enter and exit are each ``bounded`` by ``seconds`` (a server start/stop, a session
+    close, a WebSocket handshake and close): ``async with bounded_context(SimServer(cfg), 30, "sim") as sim:``.
+
+    Enter and exit each run as their own task, so not for a context manager bound to its task (one holding an
+    ``asyncio.timeout`` across its ``yield``)."""
+    value = await bounded(cm.__aenter__(), seconds, f"{what}: enter")
+    try:
+        yield value
+    except BaseException as e:
+        if not await bounded(cm.__aexit__(type(e), e, e.__traceback__), seconds, f"{what}: exit"):
+            raise
+    else:
+        await bounded(cm.__aexit__(None, None, None), seconds, f"{what}: exit")
 
 
 async def eventually(

@@ -23,7 +23,8 @@ Update push: ``{"time":..,"time_ms":..,"channel":..,"event":"update","result":..
 
 This module owns the connection: one reader (control protocol), one writer task draining a queue
 (so engine listener callbacks only enqueue), and the connection-level faults: ``ws_drop`` (the TCP
-connection is cut without a close frame), ``ws_stall`` (nothing is written for ``params.seconds``),
+connection is cut without a close frame), ``ws_stall`` (nothing is written for ``params.seconds``, starting
+with the next frame to send: pongs wait in the same queue, so a stalled socket answers no ``*.ping``),
 ``malformed_frame`` (a truncated JSON text frame is written before the next push).
 """
 

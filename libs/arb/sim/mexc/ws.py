@@ -83,13 +83,14 @@ class Conn:
     msg_times: deque = field(default_factory=deque)
 
     def push(self, frame: bytes | str, data: bool = True) -> None:
-        """Queue one frame; data frames are dropped while a ws_stall fault holds this connection."""
+        """Queue one frame. While a ws_stall fault holds this connection every frame is dropped, control replies
+        (PONG, acks) included: a stalled socket is silent, so a client's PING cannot prove it live."""
         if self.closing:
             return
         now = time.monotonic()
+        if now < self.stalled_until:
+            return
         if data:
-            if now < self.stalled_until:
-                return
             self.last_activity = now
         self.queue.put_nowait(frame)
 

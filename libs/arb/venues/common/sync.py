@@ -40,7 +40,7 @@ push to every connection.
 
 States (``arb.core.enums.BookState``): ``OK`` only after a snapshot was applied and every later diff
 continued it and left the book uncrossed. ``STALE``: the book cannot be trusted and no snapshot has been
-asked for yet (start-up, gap, crossed book, disconnect); ``needs_snapshot`` is True. The gateway calls
+asked for yet (start-up, gap, crossed book, disconnect, a silent socket: ``mark_stale(R_SILENT)``); ``needs_snapshot`` is True. The gateway calls
 ``begin_snapshot()`` when it actually starts fetching (or resubscribing), which moves the book to
 ``RESYNCING`` so many diffs arriving meanwhile do not trigger many fetches; ``snapshot_failed()`` sends it
 back to ``STALE``. Diffs received while not OK are buffered (bounded, oldest dropped first) and replayed
@@ -69,6 +69,8 @@ R_GAP = "sequence_gap"
 R_STALE_SNAPSHOT = "snapshot_behind_stream"
 R_CROSSED = "crossed_book"
 R_DISCONNECTED = "disconnected"
+R_SILENT = "silent"  # the socket delivered no frame (data or pong) for stale_after_s
+R_FRESH = "fresh"  # MarketStatus.reason: a bbo / funding feed delivered again after it went stale
 R_BUFFER_OVERFLOW = "buffer_overflow"
 R_SNAPSHOT_FAILED = "snapshot_failed"
 R_MALFORMED = "malformed_sequence"

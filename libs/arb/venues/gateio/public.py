@@ -24,6 +24,13 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
   over REST at start (``funding_history()``).
 
+Liveness (specs/gateways.md): the socket sends ``spot.ping`` / ``futures.ping`` at least every ``stale_after_s / 3``;
+any frame, a pong included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every feed it
+carries is published stale at once (``status`` with ``feed`` ``book``, ``bbo`` and, on futures, ``funding`` for the
+tickers channel that also carries mark and index; reason ``silent``). A book is ok again only after a resync (a REST
+snapshot and the diffs after it, once frames are back); bbo and funding with their next push. The watchdog still
+replaces a socket that stays silent for ``watchdog_s``.
+
 Hot path (one WS frame): one decode into the channel-tagged union of typed frames, one domain Struct, one deque append.
 Encoding and the NATS publish happen in the outbox pump task; counters are plain ints exported to Prometheus
 every second. A frame that does not decode is counted, logged (rate-limited) and skipped.
@@ -59,7 +66,7 @@ from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import L2Book
 from ..common.metrics import bind as bind_metrics
-from ..common.sync import GATE_RULE, BookSync
+from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
@@ -143,11 +150,13 @@ class _Book:
 
     __slots__ = (
         "bbo_conn",
+        "bbo_stale",
         "bbo_u",
         "crossed_bbo",
         "dirty",
         "funding_interval_s",
         "funding_next_s",
+        "funding_stale",
         "last_book_ns",
         "last_state",
         "mult",
@@ -191,6 +200,8 @@ class _Book:
         self.crossed_bbo = 0
         self.funding_next_s = 0.0
         self.funding_interval_s = 0
+        self.bbo_stale = False  # published stale (socket silent or lost): ok again with the next push
+        self.funding_stale = False  # futures tickers (funding, mark, index): the same
 
     def new_sync(self) -> BookSync:
         return BookSync(GATE_RULE, book=ContractBook(self.mult) if self.mult != 1.0 else FloatBook(), max_buffer=2000)
@@ -241,6 +252,7 @@ class GatePublicGateway:
         self.ws: Any = None
         self._wsm: Any = _DETACHED  # .current: the socket delivering the frame being handled
         self.switches = 0  # books moved to a rotation's new socket without a resync
+        self.snapshots = 0  # REST book snapshots fetched
         self._started = False
         self._interval_ns = options.book_interval_ms * 1_000_000
         self._depth = options.depth
@@ -276,13 +288,15 @@ class GatePublicGateway:
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=o.watchdog_s, ping_s=o.ping_interval_s,
                         backoff_initial_s=o.backoff_initial_s, backoff_max_s=o.backoff_max_s,
-                        max_age_s=o.max_connection_age_s, market=self.market)
+                        max_age_s=o.max_connection_age_s, market=self.market, stale_after_s=o.stale_after_s)
         self.ws = self._ws_factory(self.session, cfg, adapter, list(self.books), name=f"gateio-{self.market.value}-md",
                                    on_reconnect=self._on_reconnect, on_disconnect=self._on_disconnect)
         self.adapter = adapter
         if hasattr(self.ws, "current"):
             self._wsm = self.ws
             self.ws.rotation_ready = self._rotation_ready
+            self.ws.on_silent = self._on_silent
+            self.ws.on_resumed = self._on_resumed
         for b in self.books.values():
             self._status(b, time.time_ns())
         await self.ws.start()
@@ -302,13 +316,17 @@ class GatePublicGateway:
             await self.ws.stop()
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001, S110 -- a loop/peer that must survive any failure
-                pass
+        if self._tasks:  # bounded: a cancel lost inside a library call must not hang shutdown
+            await asyncio.wait(self._tasks, timeout=2.0)
+            for t in self._tasks:
+                if t.done() and not t.cancelled():
+                    t.exception()  # mark retrieved
         self._tasks.clear()
-        await self._drain_out()
+        try:
+            async with asyncio.timeout(2.0):  # NATS reconnecting with a full buffer must not hang shutdown
+                await self._drain_out()
+        except TimeoutError:
+            pass
 
     def ready(self) -> bool:
         return self._started and self.ws is not None and self.ws.connected == len(self.ws.shards)
@@ -383,6 +401,8 @@ class GatePublicGateway:
         if r.b >= r.a and r.a > 0.0:
             b.crossed_bbo += 1
             return
+        if b.bbo_stale:
+            self._feed_ok(b, "bbo", ts_recv)
         ts_event = r.t * 1_000_000
         self._out.append((b.subj.bbo, BookTicker(V, Market.SPOT, b.name, r.b, r.B, r.a, r.A, r.u, ts_event, ts_recv,
                                                  time.time_ns()), ts_event))
@@ -407,6 +427,8 @@ class GatePublicGateway:
         if bp >= ap > 0.0:
             b.crossed_bbo += 1
             return
+        if b.bbo_stale:
+            self._feed_ok(b, "bbo", ts_recv)
         m = b.mult
         ts_event = r.t * 1_000_000
         self._out.append((b.subj.bbo, BookTicker(V, Market.FUTURES, b.name, bp, bq / m, ap, aq / m, r.u, ts_event,
@@ -605,6 +627,8 @@ class GatePublicGateway:
             if b is None:
                 continue
             self.n["ticker"] += 1
+            if b.funding_stale:
+                self._feed_ok(b, "funding", ts_recv)
             try:
                 if t.mark_price:
                     self._out.append((b.subj.mark, MarkPrice(V, Market.FUTURES, b.name, float(t.mark_price), ts_event,
@@ -644,6 +668,26 @@ class GatePublicGateway:
         self._out.append((b.subj.book, BookSnapshot(V, self.market, b.name, bids, asks, sync.book.seq, sync.state,
                                                     ts_event, ts_recv, time.time_ns()), ts_event))
         self._out_event.set()
+
+    def _feeds_stale(self, b: _Book, reason: str, ts: int) -> None:
+        """bbo (and futures funding) cannot prove they are live: one stale status each until their next push."""
+        if not b.bbo_stale:
+            b.bbo_stale = True
+            self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.STALE, reason, ts, ts,
+                                                          time.time_ns(), "bbo"), 0))
+        if self.market is Market.FUTURES and not b.funding_stale:
+            b.funding_stale = True
+            self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.STALE, reason, ts, ts,
+                                                          time.time_ns(), "funding"), 0))
+        self._out_event.set()
+
+    def _feed_ok(self, b: _Book, feed: str, ts_recv: int) -> None:
+        if feed == "bbo":
+            b.bbo_stale = False
+        else:
+            b.funding_stale = False
+        self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.OK, R_FRESH, ts_recv, ts_recv,
+                                                      time.time_ns(), feed), 0))
 
     def _status(self, b: _Book, ts_recv: int) -> None:
         sync = b.sync
@@ -705,7 +749,8 @@ class GatePublicGateway:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                await asyncio.wait_for(self._snap_event.wait(), 0.5)
+                async with asyncio.timeout(0.5):  # not wait_for: on 3.11 it can lose the cancel of stop()
+                    await self._snap_event.wait()
             except TimeoutError:
                 pass
             self._snap_event.clear()
@@ -713,7 +758,7 @@ class GatePublicGateway:
             for b in list(self.books.values()):
                 p = b.pending
                 if (p is not None and p.needs_snapshot and now >= b.pend_not_before and p.buffered
-                        and not b.pending_conn.closed):
+                        and not b.pending_conn.closed and not b.pending_conn.silent):
                     await self._snapshot(b, p, rng)  # a rotation's new socket (futures: no full push)
                     now = loop.time()
                 sync = b.sync
@@ -733,9 +778,11 @@ class GatePublicGateway:
         try:
             if self.market is Market.SPOT:
                 s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                self.snapshots += 1
                 ok = sync.on_snapshot(s.id, s.bids, s.asks)
             else:
                 s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+                self.snapshots += 1
                 m = b.mult
                 ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids], [(lv.p, lv.s / m) for lv in s.asks])
         except asyncio.CancelledError:
@@ -763,14 +810,15 @@ class GatePublicGateway:
             self._switch(b, time.time_ns())
 
     def _socket_up(self, venue_symbol: str) -> bool:
-        """The socket that carries this book's diffs is connected. Not just any socket: with several shards, a
-        snapshot taken while the book's own socket is down would be published OK and then stay frozen."""
+        """The socket that carries this book's diffs is connected and not silent. Not just any socket: with several
+        shards, a snapshot taken while the book's own socket is down would be published OK and then stay frozen;
+        one taken while it is silent would be published OK with nothing proving that diffs still follow it."""
         ws = self.ws
         if ws is None:
             return False
         for sh in ws.shards:
             if venue_symbol in sh.subscriptions:
-                return bool(sh.connected)
+                return bool(getattr(sh, "live", sh.connected))
         return bool(ws.connected)
 
     def _on_disconnect(self, conn: Any) -> None:
@@ -800,8 +848,31 @@ class GatePublicGateway:
             b.src = None
             b.pending = None
             b.pending_conn = None
-            b.sync.mark_stale()
+            b.sync.mark_stale(R_DISCONNECTED)
             self._status(b, now)
+            self._feeds_stale(b, R_DISCONNECTED, now)
+
+    def _on_silent(self, conn: Any) -> None:
+        """No frame, not even a pong, for ``stale_after_s``: every feed the socket carries is stale at once (a book
+        another socket already feeds after a rotation is left alone). Books resync once frames are back."""
+        now = time.time_ns()
+        for vs in conn.subscriptions:
+            b = self.books.get(vs)
+            if b is None:
+                continue
+            if b.pending_conn is conn:
+                b.pending = None
+                b.pending_conn = None
+            src = b.src
+            if src is None or src is conn or src.closed:
+                b.sync.mark_stale(R_SILENT)
+                if b.last_state is not BookState.STALE:
+                    self._status(b, now)
+            self._feeds_stale(b, R_SILENT, now)
+
+    def _on_resumed(self, conn: Any) -> None:
+        """Frames flow again on a socket that was silent: its stale books resync (the snapshot worker)."""
+        self._snap_event.set()
 
     def _on_reconnect(self, conn: Any) -> None:
         self.metrics.reconnects.inc()

@@ -161,10 +161,16 @@ class PrivateWs(_Base):
 
 
 def ws_config(url: str, *, watchdog_s: float, ping_s: float, backoff_initial_s: float, backoff_max_s: float,
-              max_age_s: float, max_subs: int = MAX_SYMBOLS_PER_CONN, market: Market = Market.SPOT) -> WsConfig:
+              max_age_s: float, max_subs: int = MAX_SYMBOLS_PER_CONN, market: Market = Market.SPOT,
+              stale_after_s: float = 0.0) -> WsConfig:
     """Futures sockets are opened with ``X-Gate-Size-Decimal: 1``: without it Gate truncates every size of a
-    decimal-size contract (book levels, trades, orders, fills, positions) to an integer (facts §2.6)."""
+    decimal-size contract (book levels, trades, orders, fills, positions) to an integer (facts §2.6).
+
+    ``stale_after_s`` (market data; the user stream keeps 0) turns on the liveness check: ``spot.ping`` /
+    ``futures.ping`` at least every stale_after_s / 3, and a socket with no frame (data or pong) that long is
+    reported silent."""
     return WsConfig(url=url, max_subs_per_conn=max_subs, watchdog_s=watchdog_s, keepalive_s=ping_s,
+                    stale_after_s=stale_after_s,
                     backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s, max_age_s=max_age_s,
                     rotate_before_s=min(600.0, max_age_s / 10) if max_age_s else 600.0, compress=0,
                     headers=dict(SIZE_DECIMAL) if market is Market.FUTURES else {})

@@ -8,7 +8,14 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
 * ``trade``  every deal of an aggre deals push (deduplicated by time/tradeId across a WS rotation);
 * ``book``   top ``options.depth`` levels of the synced book, at most every ``options.book_interval_ms``;
              on a gap / crossed book / disconnect an empty book with ``state=stale`` at once, then resync;
-* ``status`` when a book goes stale (with the reason) and when it is synced again.
+* ``status`` when a book goes stale (with the reason) and when it is synced again (``feed`` ``book``), and when
+             the bbo feed goes stale (socket silent or lost) and with its first push after that (``feed`` ``bbo``).
+
+Liveness (specs/gateways.md): the socket sends ``{"method":"PING"}`` at least every ``stale_after_s / 3``; any frame,
+a ``PONG`` included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every book and bbo it
+carries is published stale at once (reason ``silent``); a book is ok again only after a resync (a REST snapshot and
+the diffs after it, taken once frames are back), the bbo with its next push. The watchdog still replaces a socket
+that stays silent for ``watchdog_s``.
 
 A book is only snapshotted while its depth channel is on a live socket; a depth channel the venue refuses
 ("Not Subscribed successfully! [...]") leaves the book stale (``subscription_refused``) until an ack of it.
@@ -41,7 +48,7 @@ from ...core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
-from ..common.sync import MEXC_RULE, R_DISCONNECTED, BookSync
+from ..common.sync import MEXC_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from ..common.ws import WsConnection, WsManager
 from . import parse, wire
 from .rest import MexcPublicRest
@@ -65,6 +72,7 @@ class SymbolFeed:
     """Everything the hot path needs for one symbol, resolved once."""
 
     __slots__ = (
+        "bbo_stale",
         "channels",
         "dirty",
         "info",
@@ -104,6 +112,7 @@ class SymbolFeed:
         self.channels = channels
         self.published_state: BookState | None = None
         self.refused = False  # the venue refused the depth channel: no diffs will come, never sync
+        self.bbo_stale = False  # published stale (socket silent or lost): ok again with the next push
 
 
 WsFactory = Callable[[MexcWsAdapter, list[str], Any, Any], WsManager]
@@ -156,6 +165,8 @@ class MexcPublicGateway:
         await self._load_symbols(initial=True)
         subs = self.install_feeds(check_configured(self.symbols, self.configured))
         self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)
+        self.ws.on_silent = self._on_silent
+        self.ws.on_resumed = self._on_resumed
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._publisher(), name="mexc-md-publish"),
@@ -194,7 +205,8 @@ class MexcPublicGateway:
             await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
         with contextlib.suppress(Exception):
-            await self._drain()
+            async with asyncio.timeout(2.0):  # NATS reconnecting with a full buffer must not hang shutdown
+                await self._drain()
         self._export_metrics()
 
     def ready(self) -> bool:
@@ -250,6 +262,8 @@ class MexcPublicGateway:
             if seq <= f.last_bbo_seq:
                 return  # the same push from both sockets during a rotation
             f.last_bbo_seq = seq
+        if f.bbo_stale:
+            self._feed_ok(f, ts_recv)
         self._out.append((f.subj.bbo, BookTicker(_MEXC, _SPOT, f.name, r[3], r[4], r[5], r[6], seq, r[2] * _MS,
                                                  ts_recv, ts_recv)))
         self._wake.set()
@@ -326,6 +340,21 @@ class MexcPublicGateway:
         f.stale_since = time.monotonic()
         self._wake.set()
 
+    def _bbo_stale(self, f: SymbolFeed, reason: str) -> None:
+        """The bbo feed cannot prove it is live: one stale status (``feed`` bbo) until its next push."""
+        if f.bbo_stale:
+            return
+        f.bbo_stale = True
+        ts = _now()
+        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _STALE, reason, ts, ts, ts,
+                                                      "bbo")))
+        self._wake.set()
+
+    def _feed_ok(self, f: SymbolFeed, ts: int) -> None:
+        f.bbo_stale = False
+        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _OK, R_FRESH, ts, ts, ts,
+                                                      "bbo")))
+
     def _publish_synced(self, f: SymbolFeed) -> None:
         ts = _now()
         self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _OK, f.sync.reason,
@@ -373,8 +402,11 @@ class MexcPublicGateway:
 
     async def _snapshotter(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._snap_wake.wait(), 0.25)
+            try:
+                async with asyncio.timeout(0.25):  # not wait_for: on 3.11 it can lose the cancel of stop()
+                    await self._snap_wake.wait()
+            except TimeoutError:
+                pass
             self._snap_wake.clear()
             now = time.monotonic()
             live = self._live_channels()
@@ -420,11 +452,12 @@ class MexcPublicGateway:
                 self._publish_stale(f)
 
     def _live_channels(self) -> set[str]:
-        """Channels subscribed on a socket that is up now."""
+        """Channels subscribed on a socket that is up and not silent now (a snapshot taken while the socket is
+        silent would be published OK with nothing proving that diffs still follow it)."""
         ws = self.ws
         if ws is None:
             return set()
-        return {ch for s in ws.shards if s.connected for ch in s.subscriptions}
+        return {ch for s in ws.shards if s.live for ch in s.subscriptions}
 
     def _feeds_of(self, conn: WsConnection) -> list[SymbolFeed]:
         seen: dict[str, SymbolFeed] = {}
@@ -438,6 +471,22 @@ class MexcPublicGateway:
         for f in self._feeds_of(conn):
             f.sync.mark_stale(R_DISCONNECTED)
             self._publish_stale(f)
+            self._bbo_stale(f, R_DISCONNECTED)
+
+    def _on_silent(self, conn: WsConnection) -> None:
+        """No frame, not even a PONG, for ``stale_after_s``: every feed of the socket is stale at once. The books
+        resync once frames are back (``_on_resumed``); the bbo is ok with its next push."""
+        for f in self._feeds_of(conn):
+            f.sync.mark_stale(R_SILENT)
+            self._publish_stale(f)
+            self._bbo_stale(f, R_SILENT)
+
+    def _on_resumed(self, conn: WsConnection) -> None:
+        """Frames flow again on a socket that was silent: resync its books (subscribe first, snapshot second)."""
+        now = time.monotonic()
+        for f in self._feeds_of(conn):
+            f.stale_since = now
+        self._snap_wake.set()
 
     def _on_reconnect(self, conn: WsConnection) -> None:
         self.metrics.reconnects.inc()
@@ -520,6 +569,7 @@ class MexcPublicGateway:
             "gaps": sum(f.sync.gaps for f in feeds), "resyncs": sum(f.sync.resyncs for f in feeds),
             "snapshots": self.snapshots, "reconnects": ws.reconnects if ws else 0,
             "rotations": ws.rotations if ws else 0, "stalls": ws.stalls if ws else 0,
+            "silences": ws.silences if ws else 0,
             "connections": len(ws.shards) if ws else 0,
         }
 
@@ -537,7 +587,7 @@ def build_public(endpoints: VenueEndpoints, market: Market, symbols: list[str], 
                  session: aiohttp.ClientSession, options: GatewayOptions) -> MexcPublicGateway:
     """The factory's builder (specs/gateways.md): REST + WS clients injected into the composite."""
     rest = MexcPublicRest(session, _rest_base(endpoints.rest_url), timeout_s=options.request_timeout_s)
-    cfg = ws_config(endpoints.ws_url, options)
+    cfg = ws_config(endpoints.ws_url, options, stale_after_s=options.stale_after_s)
 
     def ws_factory(adapter: MexcWsAdapter, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
         return WsManager(session, cfg, adapter, subs, name="mexc-spot-public", on_reconnect=on_reconnect,

@@ -43,8 +43,11 @@ def subscribe_message(params: list[str] | tuple[str, ...]) -> str:
     return _encode(Subscribe("SUBSCRIPTION", list(params))).decode()
 
 
-def ws_config(url: str, options: GatewayOptions) -> WsConfig:
-    """The connection manager's settings for MEXC: <= 30 subscriptions each, rotate before 24 h."""
+def ws_config(url: str, options: GatewayOptions, *, stale_after_s: float = 0.0) -> WsConfig:
+    """The connection manager's settings for MEXC: <= 30 subscriptions each, rotate before 24 h.
+
+    ``stale_after_s`` (market data: ``options.stale_after_s``; the user stream keeps 0) turns on the liveness check:
+    PING at least every stale_after_s / 3, and a socket with no frame (data or PONG) that long is reported silent."""
     age = min(options.max_connection_age_s, MAX_AGE_S - 60.0)
     return WsConfig(
         url=url,
@@ -56,6 +59,7 @@ def ws_config(url: str, options: GatewayOptions) -> WsConfig:
         max_age_s=MAX_AGE_S,
         rotate_before_s=MAX_AGE_S - age,
         connect_timeout_s=options.request_timeout_s,
+        stale_after_s=stale_after_s,
     )
 
 
