@@ -1,4 +1,6 @@
-"""Gate.io market-data gateways (spot and futures) against the in-process simulator and a real NATS."""
+"""Gate.io market-data gateways (spot and futures) against the in-process simulator and a real NATS.
+
+Every await is bounded (``bounded``, ``eventually`` or a client timeout)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from arb.core.market_data import (
 )
 from arb.sim.config import DEFAULT_SYMBOLS, PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import eventually
+from arb.testing import bounded, bounded_context, eventually
 from arb.venues import factory
 from arb.venues.gateio.public import GatePublicGateway, build_public
 
@@ -34,13 +36,15 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as server:
+    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
+                               "simulator") as server:
         yield server
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                               "http session") as s:
         yield s
 
 
@@ -75,9 +79,9 @@ class Recorder:
 async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix: str, market: Market,
                 symbols: list[str], **kw: Any) -> tuple[GatePublicGateway, Recorder]:
     rec = Recorder()
-    await bus.subscribe(f"{prefix}md.gateio.{market.value}.>", rec)
+    await bounded(bus.subscribe(f"{prefix}md.gateio.{market.value}.>", rec), 5, "subscribe")
     gw = build_public(endpoints(sim, market), market, symbols, bus, session, options(prefix, **kw))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     return gw, rec
 
 
@@ -109,7 +113,7 @@ async def test_spot_publishes_bbo_book_trades_and_matches_venue_book(sim, bus, s
         await eventually(lambda: book_matches_venue(sim, gw, Market.SPOT, "BTC-USDT"), timeout=10)
         assert gw.ready()
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_futures_publishes_base_sizes_mark_index_and_current_funding(sim, bus, session, subject_prefix):
@@ -131,15 +135,15 @@ async def test_futures_publishes_base_sizes_mark_index_and_current_funding(sim, 
         assert bbo.bid_sz < 50  # base BTC, not contracts
         assert gw.funding_history("BTC-USDT") is not None
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_unknown_symbol_is_a_clear_error_with_close_matches(sim, bus, session, subject_prefix):
     """A configured symbol the venue does not list fails start with its name and close matches."""
     gw = build_public(endpoints(sim, Market.SPOT), Market.SPOT, ["BTC-USDTT"], bus, session, options(subject_prefix))
     with pytest.raises(SymbolError, match=r"BTC-USDTT.*close matches: BTC-USDT"):
-        await gw.start()
-    await gw.stop()
+        await bounded(gw.start(), 30, "gateway start")
+    await bounded(gw.stop(), 15, "gateway stop")
 
 
 def test_factory_maps_gate_markets_to_the_builders():
@@ -173,7 +177,7 @@ async def test_book_gap_makes_that_book_stale_then_resyncs(sim, bus, session, su
         await eventually(lambda: book_matches_venue(sim, gw, market, "BTC-USDT")
                          and book_matches_venue(sim, gw, market, "ETH-USDT"), timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 @pytest.mark.parametrize("fault", ["book_duplicate", "book_reorder"])
@@ -187,7 +191,7 @@ async def test_duplicate_or_reordered_push_never_corrupts_the_book(sim, bus, ses
         await eventually(lambda: gw.books["BTC_USDT"].sync.dropped + gw.gaps > before, timeout=10)
         await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "BTC-USDT"), timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_malformed_frame_is_counted_and_the_loop_survives(sim, bus, session, subject_prefix):
@@ -201,7 +205,7 @@ async def test_malformed_frame_is_counted_and_the_loop_survives(sim, bus, sessio
         await eventually(lambda: len(rec.by_kind["bbo"]) > n + 3, timeout=10)
         assert gw.ws.reconnects == 0
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_dropped_connection_reconnects_and_resyncs(sim, bus, session, subject_prefix):
@@ -215,7 +219,7 @@ async def test_dropped_connection_reconnects_and_resyncs(sim, bus, session, subj
         await eventually(lambda: gw.books_ok(), timeout=10)
         await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "ETH-USDT"), timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_stalled_connection_is_detected_by_the_watchdog(sim, bus, session, subject_prefix):
@@ -227,7 +231,7 @@ async def test_stalled_connection_is_detected_by_the_watchdog(sim, bus, session,
         await eventually(lambda: gw.ws.stalls >= 1 and gw.ws.reconnects >= 1, timeout=10)
         await eventually(lambda: gw.books_ok() and book_matches_venue(sim, gw, Market.SPOT, "BTC-USDT"), timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_snapshot_429_and_5xx_are_retried_until_the_book_syncs(sim, bus, session, subject_prefix):
@@ -236,14 +240,14 @@ async def test_snapshot_429_and_5xx_are_retried_until_the_book_syncs(sim, bus, s
     gw = build_public(endpoints(sim, Market.FUTURES), Market.FUTURES, ["BTC-USDT"], bus, session,
                       options(subject_prefix))
     try:
-        await gw.start()
+        await bounded(gw.start(), 30, "gateway start")
         arm(sim, "rest_429", Market.FUTURES, count=1, retry_after=0.2)
         gw.books["BTC_USDT"].sync.mark_stale()
         gw._snap_event.set()
         await eventually(lambda: gw.books_ok(), timeout=10)
         assert gw.rest.http.rate_limited + gw.rest.http.errors >= 1
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 def test_book_snapshot_type_is_published():
@@ -264,13 +268,13 @@ def decimal_futures_config() -> SimConfig:
 async def test_decimal_size_contract_book_keeps_fractional_contracts(bus, session, subject_prefix):
     """A decimal-size contract: snapshot and pushes carry fractional contracts (X-Gate-Size-Decimal on REST and
     WS); without the header Gate truncates them to integers and the book holds wrong sizes."""
-    async with SimServer(decimal_futures_config()) as sim:
+    async with bounded_context(SimServer(decimal_futures_config()), 30, "simulator") as sim:
         gw, _ = await start(sim, bus, session, subject_prefix, Market.FUTURES, ["BTC-USDT"])
         try:
             await eventually(lambda: gw.books_ok(), timeout=10)
             await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "BTC-USDT", depth=20), timeout=10)
         finally:
-            await gw.stop()
+            await bounded(gw.stop(), 15, "gateway stop")
 
 
 @pytest.mark.parametrize("market", [Market.SPOT, Market.FUTURES])
@@ -294,4 +298,4 @@ async def test_rotation_leaves_no_hole(sim, bus, session, subject_prefix, market
         trades = [(t.symbol, t.trade_id) for t in rec.by_kind["trade"]]
         assert trades and len(trades) == len(set(trades)), "a trade was published twice across a rotation"
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")

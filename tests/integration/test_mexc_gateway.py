@@ -1,4 +1,8 @@
-"""MEXC spot market-data gateway against the in-process simulator and a real NATS, including the venue's faults."""
+"""MEXC spot market-data gateway against the in-process simulator and a real NATS, including the venue's faults.
+
+Every await is bounded (``bounded``, ``eventually`` or a client timeout): a gateway whose ``stop()`` never returned
+once hung ``test_rotation_leaves_no_hole`` for the whole 120 s test timeout on a loaded machine.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from arb.core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.mexc.app import ws_limits
 from arb.sim.server import SimServer
-from arb.testing.poll import eventually
+from arb.testing.poll import bounded, bounded_context, eventually
 from arb.venues.common.ws import WsManager
 from arb.venues.mexc.public import MexcPublicGateway, build_public
 from arb.venues.mexc.rest import MexcPublicRest
@@ -34,14 +38,16 @@ SYMBOLS = ["BTC-USDT", "NEIRO-ETH"]
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     """A simulator on free ports."""
-    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))) as s:
+    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
+                               "simulator") as s:
         yield s
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     """One HTTP session for the gateway under test."""
-    async with aiohttp.ClientSession() as s:
+    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                               "http session") as s:
         yield s
 
 
@@ -57,7 +63,7 @@ class Sink:
 
 async def _sink(bus: Bus, prefix: str) -> Sink:
     sink = Sink()
-    await bus.subscribe(f"{prefix}md.mexc.spot.>", sink)
+    await bounded(bus.subscribe(f"{prefix}md.mexc.spot.>", sink), 5, "subscribe")
     return sink
 
 
@@ -68,7 +74,8 @@ def _endpoints(sim: SimServer) -> VenueEndpoints:
 def _custom(sim: SimServer, session: aiohttp.ClientSession, bus: Bus, options: GatewayOptions, symbols: list[str],
             **ws_overrides: Any) -> MexcPublicGateway:
     """The gateway with a WS config changed for the test (shard size, rotation age)."""
-    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options), **ws_overrides)
+    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options, stale_after_s=options.stale_after_s),
+                                  **ws_overrides)
 
     def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
         return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect)
@@ -83,7 +90,7 @@ async def test_publishes_bbo_book_and_trades(sim: SimServer, session: aiohttp.Cl
     sink = await _sink(bus, subject_prefix)
     gw = build_public(_endpoints(sim), Market.SPOT, SYMBOLS, bus, session,
                       GatewayOptions(subject_prefix=subject_prefix, depth=5))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10, what="books synced")
         await eventually(lambda: sink.by_kind["trade"] and sink.by_kind["bbo"] and sink.by_kind["book"], timeout=10)
@@ -94,15 +101,15 @@ async def test_publishes_bbo_book_and_trades(sim: SimServer, session: aiohttp.Cl
         assert isinstance(sink.by_kind["bbo"][0], BookTicker) and isinstance(sink.by_kind["trade"][0], Trade)
         assert gw.counters()["parse_errors"] == 0 and gw.counters()["gaps"] == 0
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_unknown_symbol_is_a_clear_error(sim: SimServer, session: aiohttp.ClientSession, bus: Bus) -> None:
     """A misspelt symbol fails start-up with a SymbolError naming it and the close match."""
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USTD"], bus, session, GatewayOptions())
     with pytest.raises(SymbolError, match="BTC-USTD.*BTC-USDT"):
-        await gw.start()
-    await gw.stop()
+        await bounded(gw.start(), 30, "gateway start")
+    await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_shards_subscriptions_over_connections(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
@@ -110,12 +117,12 @@ async def test_shards_subscriptions_over_connections(sim: SimServer, session: ai
     """With a 3-subscription cap every symbol gets its own connection and every book syncs."""
     gw = _custom(sim, session, bus, GatewayOptions(subject_prefix=subject_prefix),
                  ["BTC-USDT", "ETH-USDT", "NEIRO-ETH"], max_subs_per_conn=3)
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         assert gw.counters()["connections"] == 3
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 @pytest.mark.parametrize("fault", ["book_skip", "book_reorder"])
@@ -125,7 +132,7 @@ async def test_sequence_fault_goes_stale_and_resyncs(fault: str, sim: SimServer,
     sink = await _sink(bus, subject_prefix)
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         applied = gw.feeds["BTC-USDT"].sync.applied
@@ -145,7 +152,7 @@ async def test_sequence_fault_goes_stale_and_resyncs(fault: str, sim: SimServer,
 
         await eventually(published, timeout=10, what="stale status with the gap, then OK, on the bus")
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_duplicate_diff_is_dropped_without_gap(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
@@ -153,7 +160,7 @@ async def test_duplicate_diff_is_dropped_without_gap(sim: SimServer, session: ai
     """A diff delivered twice is recognised by its versions and dropped; the book stays OK."""
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         sim.ctx.faults.arm("book_duplicate", "mexc", "spot", count=1)
@@ -161,7 +168,7 @@ async def test_duplicate_diff_is_dropped_without_gap(sim: SimServer, session: ai
         await eventually(lambda: feed.sync.dropped >= 1, timeout=10)
         assert gw.counters()["gaps"] == 0 and feed.sync.state is BookState.OK
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_malformed_frame_is_counted_and_the_loop_goes_on(sim: SimServer, session: aiohttp.ClientSession,
@@ -169,7 +176,7 @@ async def test_malformed_frame_is_counted_and_the_loop_goes_on(sim: SimServer, s
     """A frame that does not parse is counted; frames after it are still handled."""
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         sim.ctx.faults.arm("malformed_frame", "mexc", "spot", count=1)
@@ -177,7 +184,7 @@ async def test_malformed_frame_is_counted_and_the_loop_goes_on(sim: SimServer, s
         before = gw.counters()["frames_bbo"]
         await eventually(lambda: gw.counters()["frames_bbo"] > before, timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 @pytest.mark.parametrize("fault", ["ws_drop", "ws_stall"])
@@ -188,7 +195,7 @@ async def test_connection_loss_reconnects_and_resyncs(fault: str, sim: SimServer
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix, watchdog_s=1.0, ping_interval_s=5.0,
                                      backoff_initial_s=0.05, backoff_max_s=0.2))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         sim.ctx.faults.arm(fault, "mexc", "spot", count=1, params={"seconds": 3})
@@ -199,7 +206,7 @@ async def test_connection_loss_reconnects_and_resyncs(fault: str, sim: SimServer
         if fault == "ws_stall":
             assert gw.counters()["stalls"] >= 1
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_snapshot_429_is_retried(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
@@ -209,17 +216,17 @@ async def test_snapshot_429_is_retried(sim: SimServer, session: aiohttp.ClientSe
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
     with pytest.raises(RateLimited):
-        await gw.start()  # exchangeInfo itself met the 429: start-up fails loudly
-    await gw.stop()
+        await bounded(gw.start(), 30, "gateway start")  # exchangeInfo itself met the 429: start-up fails loudly
+    await bounded(gw.stop(), 15, "gateway stop")
     gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         sim.ctx.faults.arm("rest_429", "mexc", "spot", count=1, params={"retry_after": 0.2})
         gw.feeds["BTC-USDT"].sync.mark_stale()
         await eventually(gw.ready, timeout=10)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
@@ -228,7 +235,7 @@ async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSe
     sink = await _sink(bus, subject_prefix)
     gw = _custom(sim, session, bus, GatewayOptions(subject_prefix=subject_prefix), ["BTC-USDT"],
                  max_age_s=2.0, rotate_before_s=0.5, rotation_overlap_s=0.3)
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         await eventually(lambda: any(s.state is BookState.OK for s in sink.by_kind["status"]), timeout=10,
@@ -241,7 +248,7 @@ async def test_rotation_leaves_no_hole(sim: SimServer, session: aiohttp.ClientSe
         trades = [(t.ts_event, t.trade_id) for t in sink.by_kind["trade"]]
         assert len(trades) == len(set(trades)), "a trade was published twice across the rotation"
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 class _SlowestBackoff(random.Random):
@@ -256,7 +263,8 @@ async def test_book_is_not_published_ok_while_its_connection_is_down(sim: SimSer
     """After a drop the book stays stale until the socket is back: a REST snapshot alone is never published OK."""
     sink = await _sink(bus, subject_prefix)
     options = GatewayOptions(subject_prefix=subject_prefix)
-    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options), backoff_initial_s=3.0, backoff_max_s=3.0)
+    cfg = msgspec.structs.replace(ws_config(sim.urls["mexc_ws"], options, stale_after_s=options.stale_after_s),
+                                  backoff_initial_s=3.0, backoff_max_s=3.0)
 
     def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
         return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect,
@@ -264,7 +272,7 @@ async def test_book_is_not_published_ok_while_its_connection_is_down(sim: SimSer
 
     rest = MexcPublicRest(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
     gw = MexcPublicGateway(rest, factory, Market.SPOT, ["BTC-USDT"], bus, options)
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10)
         sim.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
@@ -278,7 +286,7 @@ async def test_book_is_not_published_ok_while_its_connection_is_down(sim: SimSer
         assert all(b.state is not BookState.OK for b in sink.by_kind["book"][n_book:])
         await eventually(gw.ready, timeout=10, what="resynced after the reconnect")
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 async def test_refused_depth_channel_leaves_the_book_stale(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
@@ -288,7 +296,7 @@ async def test_refused_depth_channel_leaves_the_book_stale(sim: SimServer, sessi
     sink = await _sink(bus, subject_prefix)
     gw = build_public(_endpoints(sim), Market.SPOT, SYMBOLS, bus, session,
                       GatewayOptions(subject_prefix=subject_prefix))
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(lambda: gw.feeds["BTC-USDT"].sync.state is BookState.OK, timeout=10)
         await eventually(lambda: gw.adapter.refused >= 1, timeout=10, what="the refusal read")
@@ -300,7 +308,7 @@ async def test_refused_depth_channel_leaves_the_book_stale(sim: SimServer, sessi
         assert not [s for s in sink.by_kind["status"] if s.symbol == "NEIRO-ETH" and s.state is BookState.OK]
         assert not [b for b in sink.by_kind["book"] if b.symbol == "NEIRO-ETH" and b.state is BookState.OK]
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")
 
 
 class _OneBadSnapshot(MexcPublicRest):
@@ -320,16 +328,16 @@ async def test_unreadable_snapshot_is_retried_and_the_snapshot_loop_survives(
         sim: SimServer, session: aiohttp.ClientSession, bus: Bus, subject_prefix: str) -> None:
     """A snapshot with an unreadable level counts as a failed fetch: retried, and the book still syncs."""
     options = GatewayOptions(subject_prefix=subject_prefix)
-    cfg = ws_config(sim.urls["mexc_ws"], options)
+    cfg = ws_config(sim.urls["mexc_ws"], options, stale_after_s=options.stale_after_s)
 
     def factory(adapter: Any, subs: list[str], on_reconnect: Any, on_disconnect: Any) -> WsManager:
         return WsManager(session, cfg, adapter, subs, on_reconnect=on_reconnect, on_disconnect=on_disconnect)
 
     rest = _OneBadSnapshot(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
     gw = MexcPublicGateway(rest, factory, Market.SPOT, ["BTC-USDT"], bus, options)
-    await gw.start()
+    await bounded(gw.start(), 30, "gateway start")
     try:
         await eventually(gw.ready, timeout=10, what="synced from the next snapshot")
         assert rest.bad == 0 and all(not t.done() for t in gw._tasks)
     finally:
-        await gw.stop()
+        await bounded(gw.stop(), 15, "gateway stop")

@@ -1,4 +1,6 @@
-"""Service runtime in-process: readiness follows the NATS connection, stop hooks run newest first."""
+"""Service runtime in-process: readiness follows the NATS connection, stop hooks run newest first.
+
+Every await is bounded (``bounded``, or the HTTP session's timeout)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from arb.bus.streams import ensure_streams
 from arb.config.loader import parse_config
 from arb.obs import runtime
 from arb.obs.runtime import Runtime
+from arb.testing import bounded, bounded_context
 
 pytestmark = pytest.mark.integration
 
@@ -17,14 +20,15 @@ async def test_not_ready_until_bus_connected_then_ready(nats_url: str, subject_p
     """/readyz is 503 before NATS is connected and 200 after; /healthz is 200 throughout."""
     cfg = parse_config({"http": {"port": 0}, "nats": {"url": nats_url, "subject_prefix": subject_prefix}})
     rt = Runtime("rt-test", cfg, None)
-    port = await rt.start_http()
+    port = await bounded(rt.start_http(), 10, "http start")
     try:
-        async with aiohttp.ClientSession() as http:
+        async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                                   "http session") as http:
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 assert r.status == 503 and (await r.json())["checks"]["nats"] is False
             async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
                 assert r.status == 200
-            await rt.connect_bus(streams=False)
+            await bounded(rt.connect_bus(streams=False), 15, "connect")
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 body = msgspec.json.decode(await r.read())
                 assert r.status == 200 and body == {"ready": True, "checks": {"nats": True}, "nats_reconnects": 0}
@@ -32,7 +36,7 @@ async def test_not_ready_until_bus_connected_then_ready(nats_url: str, subject_p
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 assert r.status == 503 and (await r.json())["checks"]["venue"] is False
     finally:
-        await rt.shutdown()
+        await bounded(rt.shutdown(), 15, "shutdown")
 
 
 async def test_stop_hooks_run_newest_first_and_failures_do_not_stop_the_rest():
@@ -48,7 +52,7 @@ async def test_stop_hooks_run_newest_first_and_failures_do_not_stop_the_rest():
 
     rt.on_stop(boom)
     rt.on_stop(lambda: order.append("last"))
-    await rt.shutdown()
+    await bounded(rt.shutdown(), 15, "shutdown")
     assert order == ["last", "boom", "first"]
 
 
@@ -65,7 +69,7 @@ async def test_not_ready_while_the_streams_are_being_declared(nats_url: str, sub
 
     monkeypatch.setattr(runtime, "ensure_streams", declare_streams)
     try:
-        await rt.connect_bus()
+        await bounded(rt.connect_bus(), 15, "connect")
         assert seen == [{"nats": False}] and rt.readiness() == {"nats": True}
     finally:
-        await rt.shutdown()
+        await bounded(rt.shutdown(), 15, "shutdown")

@@ -1,17 +1,31 @@
-"""`arb sim` in-process: venue apps and admin app on free ports, admin endpoint, same seed same market."""
+"""`arb sim` in-process: venue apps and admin app on free ports, admin endpoint, same seed same market.
+
+Every await is bounded: the simulator's start/stop and the session's close by ``bounded_context``, HTTP by the
+session's timeout."""
 
 from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import aiohttp
 import pytest
 from arb.sim.config import DislocationConfig, PortsConfig, SimConfig
 from arb.sim.market import ManualClock
 from arb.sim.server import URL_KEYS, SimServer
-from arb.testing.poll import eventually
+from arb.testing.poll import bounded_context, eventually
 
 pytestmark = pytest.mark.integration
 
 FREE = PortsConfig(mexc=0, gateio=0, admin=0)
+
+
+def sim_server(cfg: SimConfig, **kw: Any) -> AbstractAsyncContextManager[SimServer]:
+    return bounded_context(SimServer(cfg, **kw), 30, "simulator")
+
+
+def http() -> AbstractAsyncContextManager[aiohttp.ClientSession]:
+    return bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10, "http session")
 
 
 async def get_json(session: aiohttp.ClientSession, url: str) -> object:
@@ -22,7 +36,7 @@ async def get_json(session: aiohttp.ClientSession, url: str) -> object:
 
 async def test_serves_all_venues_and_admin_on_free_ports():
     """Every venue URL and the admin URL are served, and the venues' REST depth shows the live books."""
-    async with SimServer(SimConfig(seed=1, ports=FREE)) as sim, aiohttp.ClientSession() as s:
+    async with sim_server(SimConfig(seed=1, ports=FREE)) as sim, http() as s:
         assert set(URL_KEYS) <= set(sim.urls) and not sim.missing
         mexc = await get_json(s, sim.urls["mexc_rest"] + "/depth?symbol=BTCUSDT&limit=5")
         assert len(mexc["bids"]) == 5 and float(mexc["bids"][0][0]) < float(mexc["asks"][0][0])
@@ -38,7 +52,7 @@ async def test_serves_all_venues_and_admin_on_free_ports():
 async def test_admin_faults_dislocate_funding():
     """The admin endpoint arms, lists and clears faults, dislocates a venue and sets and settles funding."""
     cfg = SimConfig(seed=1, ports=FREE, dislocations=DislocationConfig(enabled=False))
-    async with SimServer(cfg) as sim, aiohttp.ClientSession() as s:
+    async with sim_server(cfg) as sim, http() as s:
         admin = sim.urls["admin"]
         async with s.post(admin + "/faults", json={"venue": "mexc", "market": "spot", "name": "rest_429",
                                                    "count": 2, "params": {"retry_after": 1}}) as r:
@@ -83,8 +97,7 @@ async def test_same_seed_same_market_over_rest():
     answers = []
     for _ in range(2):
         clock = ManualClock()
-        async with SimServer(SimConfig(seed=42, ports=FREE), clock=clock, run_market=False) as sim, \
-                aiohttp.ClientSession() as s:
+        async with sim_server(SimConfig(seed=42, ports=FREE), clock=clock, run_market=False) as sim, http() as s:
             for _ in range(30):
                 clock.advance(0.1)
                 sim.market.step(0.1)

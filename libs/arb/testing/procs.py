@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from .poll import eventually
+from .poll import bounded, eventually
 
 ARB = (sys.executable, "-m", "arb.cli")
 _HTTP = re.compile(r"^\S+ .*start \S+ version=.* http=([^\s:]+):(\d+) ", re.MULTILINE)
@@ -48,10 +48,11 @@ class Service:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    async def readline(self) -> str:
-        """One line of its stdout (blocks a worker thread, not the event loop)."""
+    async def readline(self, timeout: float = 60.0) -> str:
+        """One line of its stdout (blocks a worker thread, not the event loop); AssertionError after ``timeout``."""
         assert self.proc.stdout is not None
-        line = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        read = asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        line = await bounded(read, timeout, f"a line of {self.name}'s stdout")
         return line.decode()
 
     async def http_base(self, timeout: float = 30.0) -> str:
@@ -102,7 +103,7 @@ async def start_sim(env: Mapping[str, str], log_path: Path, *extra: str) -> tupl
     sim = Service(["sim", "--json", "--mexc-port", "0", "--gateio-port", "0", "--admin-port", "0",
                    "--http-port", "0", *extra], env, log_path)
     try:
-        line = await asyncio.wait_for(sim.readline(), 60.0)
+        line = await sim.readline(60.0)
         if not line:
             raise RuntimeError(f"arb sim exited before printing its URLs: {sim.log()[-2000:]}")
         return sim, json.loads(line)

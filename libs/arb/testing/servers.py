@@ -586,28 +586,28 @@ def _check_ident(name: str) -> str:
     return name
 
 
-async def create_database(url: str, name: str) -> str:
+async def create_database(url: str, name: str, timeout: float = 30.0) -> str:
     """CREATE DATABASE ``name`` on the server at ``url``; returns its URL. DDL takes no bind parameters, so the
-    name is checked to be a plain identifier and quoted."""
+    name is checked to be a plain identifier and quoted. Each step is bounded by ``timeout``."""
     import asyncpg
 
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, timeout=timeout)
     try:
-        await conn.execute('CREATE DATABASE "' + _check_ident(name) + '"')
+        await conn.execute('CREATE DATABASE "' + _check_ident(name) + '"', timeout=timeout)
     finally:
-        await conn.close()
+        await conn.close(timeout=timeout)
     return with_database(url, name)
 
 
-async def drop_database(url: str, name: str) -> None:
-    """DROP DATABASE ``name`` even if sessions are still open on it (PostgreSQL >= 13)."""
+async def drop_database(url: str, name: str, timeout: float = 30.0) -> None:
+    """DROP DATABASE ``name`` even if sessions are still open on it (PostgreSQL >= 13); each step bounded."""
     import asyncpg
 
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, timeout=timeout)
     try:
-        await conn.execute('DROP DATABASE IF EXISTS "' + _check_ident(name) + '" WITH (FORCE)')
+        await conn.execute('DROP DATABASE IF EXISTS "' + _check_ident(name) + '" WITH (FORCE)', timeout=timeout)
     finally:
-        await conn.close()
+        await conn.close(timeout=timeout)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
