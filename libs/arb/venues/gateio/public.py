@@ -778,11 +778,14 @@ class GatePublicGateway:
         try:
             if self.market is Market.SPOT:
                 s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
-                self.snapshots += 1
-                ok = sync.on_snapshot(s.id, s.bids, s.asks)
             else:
                 s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
-                self.snapshots += 1
+            self.snapshots += 1
+            if sync.state is not BookState.RESYNCING:
+                return  # made stale during the fetch (socket silent or lost), or synced by a full push: not installed
+            if self.market is Market.SPOT:
+                ok = sync.on_snapshot(s.id, s.bids, s.asks)
+            else:
                 m = b.mult
                 ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids], [(lv.p, lv.s / m) for lv in s.asks])
         except asyncio.CancelledError:
