@@ -327,7 +327,9 @@ async def test_bad_commands_are_refused_at_once_by_name_and_counted(
                     assert isinstance(r, ErrorReply) and r.kind == "validation" and r.message.startswith(
                         f"PlaceOrder {field}:"), (field, bad, r)
 
-            fine = msgspec.structs.replace(place, price=place.price + Decimal("0.000000000000000000000000000001"))
+            thirty = Decimal(f"{place.price:f}".split(".")[0] + "." + f"{place.price:f}".split(".")[1].ljust(29, "0") + "7")
+            assert -thirty.as_tuple().exponent == 30 and thirty > place.price
+            fine = msgspec.structs.replace(place, price=thirty)
             first = await bus.request(st.cmd("place"), fine, timeout=10)  # 30 decimals: rounded to the tick, placed
             assert isinstance(first, OrderReply) and first.order.price == place.price, first
             for diff in ({"side": Side.SELL}, {"qty": place.qty * 2}, {"symbol": "ETH-USDT"}):

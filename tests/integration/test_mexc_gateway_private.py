@@ -145,8 +145,8 @@ async def test_5xx_before_the_venue_acted_is_not_placed(sim: SimServer, gateway:
     """A 5xx that stopped the request: the query says unknown order after the request's recvWindow has passed
     (shortened here), so the reply says not placed (resendable)."""
     gw, _ = gateway
-    gw.trader.request_expiry_s = 0.5
-    gw.handler.EXPIRY_MARGIN_S = 0.5
+    gw.trader.request_expiry_s = 0.05
+    gw.handler.EXPIRY_MARGIN_S = 0.05  # the fixture's resolve delays are short too (0.05 .. 0.2 s)
     sim.ctx.faults.arm("rest_5xx", "mexc", "spot", count=1)
     r = await bus.request(_cmd(subject_prefix, "place"), _limit("u-2"), timeout=10)
     assert isinstance(r, ErrorReply) and not r.status_unknown and r.retryable

@@ -14,7 +14,7 @@ from arb.bus import codec
 from arb.bus.subjects import OrdSubjects
 from arb.core.commands import CancelOrder, ErrorReply, OrderReply, PlaceOrder, QueryOrder, SetLeverage
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
-from arb.core.errors import ValidationError, VenueServerError
+from arb.core.errors import LookupIncomplete, ValidationError, VenueServerError
 from arb.core.execution import Order
 from arb.core.symbols import Symbol, SymbolInfo, SymbolMap
 from arb.venues.common.journal import IntentState, OrderJournal, cid_key
@@ -40,6 +40,7 @@ class MemoryKV:
         self.data: dict[str, Entry] = {}
         self.seq = 0
         self.fail_next = 0
+        self.fail_after_create = False  # every put fails (the marks after the claim are lost)
 
     def _write(self, key: str, value: bytes) -> int:
         if self.fail_next:
@@ -50,6 +51,7 @@ class MemoryKV:
         return self.seq
 
     async def create(self, key: str, value: bytes) -> int:
+        await asyncio.sleep(0)  # a real KV answers later: let other commands run meanwhile
         if key in self.data:
             raise KeyWrongLastSequenceError(description="wrong last sequence")
         return self._write(key, value)
@@ -61,6 +63,8 @@ class MemoryKV:
         return self._write(key, value)
 
     async def put(self, key: str, value: bytes) -> int:
+        if self.fail_after_create:
+            raise TimeoutError("nats: timeout")
         return self._write(key, value)
 
     async def get(self, key: str) -> Entry:
@@ -83,9 +87,11 @@ class Venue_:
         self.sent: list[str] = []
         self.lose_answer = False  # act, then raise as a timeout would
         self.lose_request = False  # never act, raise a 5xx
+        self.lookup_incomplete = False  # queries cannot reach back far enough
 
     async def place(self, p: PreparedOrder) -> Order:
         self.sent.append(p.client_order_id)
+        await asyncio.sleep(0)
         if self.lose_request:
             raise VenueServerError("gateio", "503", "down", 503)
         o = Order(Venue.GATEIO, Market.SPOT, "main", p.symbol, p.client_order_id, str(len(self.sent)), p.side,
@@ -97,6 +103,8 @@ class Venue_:
         return o
 
     async def query(self, symbol: str, client_order_id: str, venue_order_id: str) -> Order | None:
+        if self.lookup_incomplete:
+            raise LookupIncomplete("gateio", "LOOKUP_INCOMPLETE", "not among the newest 3000 finished orders")
         return self.orders.get(client_order_id)
 
     def is_duplicate_client_id(self, exc: Any) -> bool:
@@ -153,7 +161,7 @@ async def test_an_id_not_found_is_unknown_until_the_request_window_passed_then_s
     assert isinstance(r, ErrorReply) and r.code == "STATUS_UNKNOWN" and r.retryable, r
     assert venue.sent == ["c2"]
 
-    clock.ns += int(8e9)  # past recvWindow + margin: the first request can no longer be executed
+    clock.ns += int(13e9)  # past recvWindow (5 s) + margin (7 s): the first request can no longer be executed
     r = await _handler(venue, kv, clock).handle(_buy("c2"))
     assert isinstance(r, OrderReply) and r.order.status is OrderStatus.NEW
     assert venue.sent == ["c2", "c2"]
@@ -197,6 +205,66 @@ async def test_concurrent_copies_of_one_place_reach_the_venue_once():
     h = _handler(venue, kv, clock)
     replies = await asyncio.gather(*(h.handle(_buy("c6")) for _ in range(5)))
     assert all(isinstance(r, OrderReply) for r in replies) and venue.sent == ["c6"]
+    assert h.resolved_from_journal == 0  # the copies waited for the first one, none went to the journal
+
+
+async def test_a_concurrent_command_with_other_parameters_is_a_conflict_not_the_first_ones_order():
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    h = _handler(venue, kv, clock)
+    first, other = await asyncio.gather(h.handle(_buy("c8")), h.handle(_buy("c8", qty=Decimal("0.5"))))
+    assert isinstance(first, OrderReply)
+    assert isinstance(other, ErrorReply) and other.kind == "conflict" and "qty" in other.message, other
+    assert venue.sent == ["c8"]
+
+
+async def test_a_pending_id_the_venue_forgot_is_answered_from_what_this_process_saw_never_resent():
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    h = _handler(venue, kv, clock)
+    kv.fail_after_create = True
+    r = await h.handle(_buy("c9", order_type=OrderType.MARKET))  # the PLACED mark is lost: the entry stays pending
+    assert isinstance(r, OrderReply)
+    assert (await OrderJournal(kv, Venue.GATEIO, "main", Market.SPOT).get("c9")).state is IntentState.PENDING
+    kv.fail_after_create = False
+    venue.orders.clear()  # the venue no longer finds it
+    clock.ns += int(120e9)
+    again = await h.handle(_buy("c9", order_type=OrderType.MARKET))
+    assert isinstance(again, OrderReply) and again.order.venue_order_id == r.order.venue_order_id
+    assert venue.sent == ["c9"]
+
+
+async def test_a_pending_id_older_than_any_lookup_reaches_is_never_resent():
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    venue.lose_request = True
+    r = await _handler(venue, kv, clock).handle(_buy("c10"))
+    assert isinstance(r, ErrorReply) and r.status_unknown
+    venue.lose_request = False
+    clock.ns += int((CommandHandler.PENDING_RESEND_MAX_S + 1) * 1e9)
+    r = await _handler(venue, kv, clock).handle(_buy("c10"))
+    assert isinstance(r, ErrorReply) and r.code == "ORDER_NOT_FOUND" and r.status_unknown, r
+    assert venue.sent == ["c10"]
+
+
+async def test_an_incomplete_venue_lookup_is_unknown_not_absent():
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    venue.lose_request = True
+    await _handler(venue, kv, clock).handle(_buy("c11"))
+    venue.lose_request = False
+    venue.lookup_incomplete = True
+    clock.ns += int(30e9)
+    r = await _handler(venue, kv, clock).handle(_buy("c11"))
+    assert isinstance(r, ErrorReply) and r.status_unknown and r.code == "LOOKUP_INCOMPLETE", r
+    assert venue.sent == ["c11"]
+
+
+async def test_a_lease_lost_between_claim_and_send_sends_nothing():
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    h = _handler(venue, kv, clock)
+    calls = iter([None, "lease not renewed for 6.0 s (TTL 10 s)"])
+    h.fence = lambda: next(calls)
+    r = await h.handle(_buy("c12"))
+    assert isinstance(r, ErrorReply) and r.code == "NOT_WRITER", r
+    assert venue.sent == []
+    assert (await OrderJournal(kv, Venue.GATEIO, "main", Market.SPOT).get("c12")).state is IntentState.REJECTED
 
 
 async def test_a_handler_that_is_not_the_writer_sends_nothing():

@@ -47,6 +47,18 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(Holder).decode
 
 
+def _decode_or_none(data: bytes | None) -> Holder | None:
+    try:
+        return _decode(data or b"")
+    except msgspec.DecodeError:
+        return None
+
+
+def _since_boot() -> float:
+    """Seconds on a clock that keeps counting while the host is suspended (a lease expires meanwhile)."""
+    return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 def describe(h: Holder | None) -> str:
     if h is None:
         return "nobody (expired)"
@@ -54,7 +66,7 @@ def describe(h: Holder | None) -> str:
 
 
 class Lease:
-    def __init__(self, kv, key: str, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, kv, key: str, ttl_s: float, clock: Callable[[], float] = _since_boot) -> None:
         self.kv = kv
         self.key = key
         self.ttl_s = ttl_s
@@ -146,7 +158,12 @@ class Lease:
                 self.revision = await asyncio.wait_for(
                     self.kv.update(self.key, _encode(self.holder), last=self.revision), every)
             except KeyWrongLastSequenceError:
-                holder = await self._current_or_none()
+                entry = await self._entry_or_none()
+                if entry is not None and _decode_or_none(entry.value) == self.holder:
+                    self.revision = entry.revision  # our own renewal landed after its wait timed out: still ours
+                    self._renewed_at = t
+                    continue
+                holder = _decode_or_none(entry.value) if entry is not None else None
                 log.error("lease %s lost: now held by %s; this process stops writing", self.key, describe(holder))
                 self.lost.set()
                 return
@@ -157,10 +174,10 @@ class Lease:
             self._renewed_at = t
             self.renewals += 1
 
-    async def _current_or_none(self) -> Holder | None:
+    async def _entry_or_none(self):
         try:
-            return await asyncio.wait_for(self.current(), 2.0)
-        except Exception:  # noqa: BLE001 -- only for the log line
+            return await asyncio.wait_for(self.kv.get(self.key), 2.0)
+        except Exception:  # noqa: BLE001 -- expired, or NATS away: then it is not provably ours
             return None
 
     async def release(self) -> None:

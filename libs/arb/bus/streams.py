@@ -124,9 +124,11 @@ def grown(existing: StreamConfig, wanted: StreamConfig) -> StreamConfig | None:
     size = _larger(existing.max_bytes, wanted.max_bytes)
     subjects = list(existing.subjects or [])
     subjects += [s for s in wanted.subjects or [] if s not in subjects]
-    if age == existing.max_age and size == existing.max_bytes and subjects == list(existing.subjects or []):
+    replicas = wanted.num_replicas or existing.num_replicas
+    if (age == existing.max_age and size == existing.max_bytes and subjects == list(existing.subjects or [])
+            and replicas == existing.num_replicas):
         return None
-    return dataclasses.replace(existing, max_age=age, max_bytes=size, subjects=subjects)
+    return dataclasses.replace(existing, max_age=age, max_bytes=size, subjects=subjects, num_replicas=replicas)
 
 
 async def ensure_streams(js, limits: StreamLimits, subject_prefix: str = "") -> list[str]:
@@ -158,5 +160,11 @@ async def ensure_streams(js, limits: StreamLimits, subject_prefix: str = "") -> 
     except BucketNotFoundError:
         await js.create_key_value(KeyValueConfig(bucket=bucket, history=1, ttl=limits.ord_max_age_s,
                                                  storage=StorageType.FILE, replicas=limits.replicas))
+    else:  # the journal is kept as long as ORD: grown with it, never shrunk
+        info = await js.stream_info(f"KV_{bucket}")
+        change = grown(info.config, dataclasses.replace(info.config, max_age=limits.ord_max_age_s,
+                                                        num_replicas=limits.replicas))
+        if change is not None:
+            await js.update_stream(change)
     names.append(f"KV_{bucket}")
     return names

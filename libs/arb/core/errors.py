@@ -7,6 +7,7 @@ ArbError
  ├─ VenueError             the venue said no (code + message as the venue sent them)
  │   ├─ VenueClientError   4xx: our request is wrong; never retried as-is
  │   ├─ VenueServerError   5xx / timeout: outcome UNKNOWN for writes -> reconcile, do not resend
+ │   │   └─ LookupIncomplete  a query by client id could not read far enough back to say "not found"
  │   └─ RateLimited        429/418: retry after `retry_after` seconds
  ├─ ProtocolError          a frame we cannot parse (counted, skipped)
  ├─ BusUnavailable         NATS not reachable within nats.connect_timeout_s at start: exit 1
@@ -70,6 +71,11 @@ class VenueClientError(VenueError):
 
 class VenueServerError(VenueError):
     """5xx or transport failure: for an order submit the outcome is unknown."""
+
+
+class LookupIncomplete(VenueServerError):
+    """A query by client id read as far back as the venue lets us and did not find the order: that proves
+    nothing (it may be older than what the venue lists), so it is not "unknown to the venue" either."""
 
 
 class RateLimited(VenueError):

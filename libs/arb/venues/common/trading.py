@@ -50,7 +50,9 @@ from ...core.commands import (
 from ...core.enums import Market, OrderType, Side, SymbolStatus, Venue
 from ...core.errors import (
     ArbError,
+    LookupIncomplete,
     RateLimited,
+    StorageError,
     SymbolError,
     ValidationError,
     VenueClientError,
@@ -188,6 +190,10 @@ def error_reply(exc: BaseException) -> ErrorReply:
         return ErrorReply("venue_client", exc.code, exc.message)
     if isinstance(exc, ValidationError):
         return ErrorReply("validation", "VALIDATION", str(exc))
+    if isinstance(exc, NotWriter):
+        return ErrorReply("unavailable", "NOT_WRITER", str(exc), retryable=True)
+    if isinstance(exc, StorageError):
+        return ErrorReply("unavailable", "STORAGE", str(exc), retryable=True)
     if isinstance(exc, SymbolError):
         return ErrorReply("symbol", "SYMBOL", str(exc))
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
@@ -278,7 +284,13 @@ class CommandHandler:
     UNKNOWN_RESOLVE_DELAYS = (0.2, 0.5, 1.0, 2.0)
     KNOWN_MAX = 50_000
     RESTORE_TIMEOUT_S = 60.0
-    EXPIRY_MARGIN_S = 2.0  # clock error between us and the venue when judging "the request can no longer arrive"
+    # judging "the request can no longer be executed": our clock vs the venue's (2 s, NTP-synced hosts) plus the
+    # longest a placement waits for its rate-limit token before it is signed (MEXC 5 s; Gate 1 s)
+    EXPIRY_MARGIN_S = 7.0
+    # a PENDING id not found at the venue is resent only this soon after it was recorded: later, a venue's
+    # lookup (Gate: the newest 3 000 finished orders of the symbol) may simply no longer reach back to it
+    PENDING_RESEND_MAX_S = 600.0
+    JOURNAL_TIMEOUT_S = 5.0
 
     def __init__(self, trader: VenueTrader, bus: Bus, subjects: OrdSubjects, audit: AuditFn | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, memory_window_s: float = 0.0,
@@ -295,7 +307,7 @@ class CommandHandler:
         self._audit = audit or (lambda kind, payload: None)
         self._sleep = sleep
         self._clock = clock
-        self._inflight: dict[str, asyncio.Future] = {}
+        self._inflight: dict[str, tuple[asyncio.Future, PlaceOrder]] = {}
         self._known: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol (see class doc)
         self._seen: OrderedDict[str, Order] = OrderedDict()  # client_order_id -> newest Order the venue reported
         self._hints: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol, from the ORD stream
@@ -470,9 +482,12 @@ class CommandHandler:
             return self._conflict(cid, diff)
         running = self._inflight.get(cid)
         if running is not None:
-            return await asyncio.shield(running)
+            fut_running, asked = running
+            if (diff := conflict(cmd, asked)) is not None:
+                return self._conflict(cid, diff)
+            return await asyncio.shield(fut_running)
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._inflight[cid] = fut  # from here on a second command with this id waits for this one
+        self._inflight[cid] = (fut, cmd)  # from here on a second command with this id waits for this one
         try:
             self._check_writer()
             reply = await self._place_claimed(cmd)
@@ -489,6 +504,14 @@ class CommandHandler:
         return ErrorReply("conflict", "CLIENT_ID_REUSED",
                           f"client_order_id {cid} already names another order: {diff}; nothing was sent")
 
+    async def _claim(self, cmd: PlaceOrder) -> tuple[Intent | None, int]:
+        assert self.journal is not None
+        try:
+            return await asyncio.wait_for(self.journal.claim(cmd, self._clock()), self.JOURNAL_TIMEOUT_S)
+        except Exception as e:  # noqa: BLE001 -- JetStream slow or away: nothing may be sent without the record
+            raise StorageError(f"order journal: cannot record client_order_id {cmd.client_order_id} "
+                               f"({type(e).__name__}: {e}); nothing was sent") from None
+
     async def _place_claimed(self, cmd: PlaceOrder) -> Any:
         cid = cmd.client_order_id
         if self.journal is None:  # no journal (a bare handler in tests): memory only
@@ -497,14 +520,12 @@ class CommandHandler:
                 if reply is not None:
                     return reply
             return await self._place_once(cmd, 0)
-        ts = self._clock()
-        entry, rev = await self.journal.claim(cmd, ts)
+        entry, rev = await self._claim(cmd)
         while entry is not None:
             if entry.state.resendable:
-                new_rev = await self.journal.reclaim(cmd, ts, rev)
-                if new_rev is not None:
+                if await self._reclaim(cmd, rev) is not None:
                     break  # a REJECTED / ABSENT id, now claimed again: send
-                entry, rev = await self.journal.claim(cmd, ts)
+                entry, rev = await self._claim(cmd)
                 continue
             diff = conflict(cmd, entry.cmd)
             if diff is not None:
@@ -514,29 +535,50 @@ class CommandHandler:
         self._asked[cid] = cmd
         if len(self._asked) > self.KNOWN_MAX:
             self._asked.popitem(last=False)
+        ts = self._clock()
         if cid in self._hints or cid in self._seen:  # the venue may know this id from elsewhere: ask first
-            reply = await self._place_again(cmd)
+            try:
+                reply = await self._place_again(cmd)
+            except BaseException:
+                await self._mark(cmd, ts, IntentState.REJECTED, note="the venue could not be asked; nothing sent")
+                raise
             if reply is not None:
                 if isinstance(reply, OrderReply):
                     await self._mark(cmd, ts, IntentState.PLACED, reply.order.venue_order_id)
+                else:  # a conflict with the venue's order under this id: nothing of ours rests
+                    await self._mark(cmd, ts, IntentState.REJECTED, note=reply.message)
                 return reply
+            ts = await self._renew_intent(cmd)  # the lookup took time: the request window starts now
         return await self._place_once(cmd, ts)
+
+    async def _reclaim(self, cmd: PlaceOrder, rev: int) -> int | None:
+        assert self.journal is not None
+        return await asyncio.wait_for(self.journal.reclaim(cmd, self._clock(), rev), self.JOURNAL_TIMEOUT_S)
+
+    async def _renew_intent(self, cmd: PlaceOrder) -> int:
+        """Record the intent's time again right before sending (the venue's request window is counted from it)."""
+        assert self.journal is not None
+        ts = self._clock()
+        await asyncio.wait_for(self.journal.mark(cmd, ts, IntentState.PENDING, ts), self.JOURNAL_TIMEOUT_S)
+        return ts
 
     async def _resolve_claimed(self, cmd: PlaceOrder, entry: Intent) -> Any:
         """An id the journal holds as PENDING or PLACED: the venue's answer, never a second order."""
         cid = cmd.client_order_id
         self.resolved_from_journal += 1
         order = await self.trader.query(entry.cmd.symbol, cid, entry.venue_order_id)
+        if order is None:
+            order = self._seen.get(cid)  # this process saw the venue report it; the venue no longer looks that far
         if order is not None:
+            diff = conflict_with_order(cmd, order)
+            if diff is not None:
+                return self._conflict(cid, diff)
             self._see(cid, order)
             self._remember(cid, order.symbol)
             if entry.state is IntentState.PENDING:
                 await self._mark(entry.cmd, entry.ts_intent, IntentState.PLACED, order.venue_order_id)
             return OrderReply(order)
-        known = self._seen.get(cid)
         if entry.state is IntentState.PLACED:
-            if known is not None:  # this process saw the venue report it; the venue no longer looks that far back
-                return OrderReply(known)
             return ErrorReply("venue_client", "ORDER_NOT_FOUND",
                               f"client_order_id {cid} was placed (venue order {entry.venue_order_id or '?'}) and the "
                               "venue no longer reports it; not sent again", status_unknown=True)
@@ -546,14 +588,19 @@ class CommandHandler:
             return ErrorReply("venue_server", "STATUS_UNKNOWN",
                               f"client_order_id {cid}: sent {age_s:.1f} s ago and not found at the venue yet; it could "
                               f"still arrive for {wait_s:.1f} s: ask again then", retryable=True, status_unknown=True)
+        if age_s > self.PENDING_RESEND_MAX_S:  # the venue's lookups may no longer reach back that far
+            return ErrorReply("venue_client", "ORDER_NOT_FOUND",
+                              f"client_order_id {cid} was recorded {age_s:.0f} s ago and may have reached the venue; "
+                              f"it is not found now, which after {self.PENDING_RESEND_MAX_S:.0f} s proves nothing: "
+                              "not sent again", status_unknown=True)
         assert self.journal is not None
-        rev = await self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
-                                      note=f"not found at the venue {age_s:.1f} s after it was recorded")
-        ts = self._clock()
-        if await self.journal.reclaim(cmd, ts, rev) is None:
+        rev = await asyncio.wait_for(
+            self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
+                              note=f"not found at the venue {age_s:.1f} s after it was recorded"), self.JOURNAL_TIMEOUT_S)
+        if await self._reclaim(cmd, rev) is None:
             return ErrorReply("venue_server", "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
                               retryable=True, status_unknown=True)
-        return await self._place_once(cmd, ts)
+        return await self._place_once(cmd, self._clock())
 
     def _expiry_s(self) -> float:
         """How long after we sent it a request can still reach the venue (MEXC recvWindow, Gate's 60 s)."""
@@ -564,7 +611,8 @@ class CommandHandler:
         if self.journal is None:
             return
         try:
-            await self.journal.mark(cmd, ts_intent, state, self._clock(), venue_order_id, note)
+            await asyncio.wait_for(self.journal.mark(cmd, ts_intent, state, self._clock(), venue_order_id, note),
+                                   self.JOURNAL_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 -- a PENDING entry is resolved by query later: safe, only slower
             self._rlog(("journal",), "%s %s %s: journal update for %s failed (%s: %s); it stays %s",
                        self.trader.venue.value, self.trader.market.value, self.trader.account,
@@ -595,6 +643,11 @@ class CommandHandler:
             raise
         self._remember(cmd.client_order_id, info.name)
         try:
+            self._check_writer()  # again, right before the venue call: the lease may have lapsed meanwhile
+        except NotWriter as exc:
+            await self._mark(cmd, ts_intent, IntentState.REJECTED, note=str(exc))
+            raise
+        try:
             order = await self.trader.place(prepared)
         except VenueClientError as exc:
             if not self.trader.is_duplicate_client_id(exc):
@@ -610,13 +663,8 @@ class CommandHandler:
         except Exception as exc:  # noqa: BLE001 -- 5xx, timeout, lost connection, or a 2xx we could not read:
             return await self._resolve_unknown(cmd, prepared, exc, ts_intent)  # the order may exist: ask, never resend
         self._see(prepared.client_order_id, order)
-        self._spawn(self._mark(cmd, ts_intent, IntentState.PLACED, order.venue_order_id))
+        await self._mark(cmd, ts_intent, IntentState.PLACED, order.venue_order_id)  # bounded; a failure is logged
         return OrderReply(order)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _resolve_duplicate(self, p: PreparedOrder, exc: VenueClientError) -> Any:
         """The venue refused the id as already used (an order older than the memory, or one whose events
@@ -712,7 +760,12 @@ class CommandHandler:
         for cid, symbol in list(self._known.items())[-200:]:
             if cid in open_ids:
                 continue
-            o = await t.query(symbol, cid, "")
+            try:
+                o = await t.query(symbol, cid, "")
+            except LookupIncomplete as e:  # the venue's history does not reach back to it: nothing to republish
+                self._rlog(("lookup",), "%s %s %s: reconcile skips %s: %s", t.venue.value, t.market.value,
+                           t.account, cid, e)
+                continue
             if o is not None:
                 await self.on_order(msgspec.structs.replace(o, ts_pub=now_ns()), correction=True)
                 counts["orders"] += 1

@@ -41,7 +41,7 @@ from ...bus.subjects import OrdSubjects
 from ...config.credentials import Credentials
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import Market, OrderType, Side, TimeInForce, Venue
-from ...core.errors import ConfigError, ValidationError, VenueClientError
+from ...core.errors import ConfigError, LookupIncomplete, ValidationError, VenueClientError
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
 from ...core.symbols import SymbolInfo, SymbolMap
@@ -251,11 +251,13 @@ class GateTrader:
             if not is_not_found(e):
                 raise
         # by text, Gate only finds open orders: look through recent finished and open orders
+        cut = False  # a listing stopped at its page bound: "not found" would prove nothing
         for status in ("finished", "open"):
             if self.market is Market.SPOT:
                 assert self.spot is not None
                 pages = await self.spot.list_orders_all(info.venue_symbol, status,
                                                         FINISHED_PAGES if status == "finished" else MAX_PAGES)
+                cut = cut or pages.truncated
                 for o in pages.rows:
                     if (text and o.text == text) or (venue_order_id and str(o.id) == venue_order_id):
                         self._remember(client_order_id, str(o.id), self._kind(client_order_id) or OrderType.LIMIT)
@@ -264,9 +266,14 @@ class GateTrader:
                 assert self.fut is not None
                 fpages = await self.fut.list_orders_all(status, info.venue_symbol,
                                                         FINISHED_PAGES if status == "finished" else MAX_PAGES)
+                cut = cut or fpages.truncated
                 for fo in fpages.rows:
                     if (text and fo.text == text) or (venue_order_id and str(fo.id) == venue_order_id):
                         return P.futures_order(fo, info, self.account, self.ids, now, self._kind(client_order_id))
+        if cut:
+            raise LookupIncomplete("gateio", "LOOKUP_INCOMPLETE",
+                                   f"{symbol}: order {client_order_id or venue_order_id} is not among the orders Gate "
+                                   f"lists ({FINISHED_PAGES} pages of finished ones); it may be older")
         return None
 
     async def open_orders(self, symbol: str | None) -> list[Order]:
