@@ -214,3 +214,18 @@ def test_env_override_of_one_url_keeps_the_default_of_its_sibling():
     cfg = load_config(None, env={"ARB_VENUES__MEXC__SPOT__WS_URL": "ws://127.0.0.1:18081/ws"})
     assert cfg.venues.mexc.spot.ws_url == "ws://127.0.0.1:18081/ws"
     assert cfg.venues.mexc.spot.rest_url == "https://api.mexc.com"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"ARB_STREAMS__ORD_MAX_AGE_S": "1"}, "streams.ord_max_age_s: expected a finite number of seconds >= 604800"),
+    ({"ARB_STREAMS__ORD_MAX_AGE_S": "-5"}, "streams.ord_max_age_s: expected a finite number of seconds >= 604800"),
+    ({"ARB_STREAMS__STRAT_MAX_AGE_S": ".nan"}, "streams.strat_max_age_s: expected a finite number"),
+    ({"ARB_STREAMS__MD_MAX_BYTES": "10"}, "streams.md_max_bytes: expected >= 1048576"),
+    ({"ARB_GATEWAY__LEASE_TTL_S": "0.1"}, "gateway.lease_ttl_s: expected 1..3600"),
+    ({"ARB_GATEWAY__IDEMPOTENCY_WINDOW_S": "31000000"}, "longer than ORD keeps events"),
+])
+def test_stream_limits_and_trading_safety_knobs_have_floors(env, message):
+    """A start must never be able to empty ORD (the trading gateways' memory) or make the writer lease useless."""
+    with pytest.raises(ConfigError) as e:
+        load_config(None, env=env)
+    assert message in str(e.value) and next(iter(env)) in str(e.value)

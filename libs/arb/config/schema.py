@@ -145,7 +145,7 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
         in_range("reconcile_fills_lookback_s", self.reconcile_fills_lookback_s, 0, 30 * _DAY, zero="from the last fill")
         in_range("idempotency_window_s", self.idempotency_window_s, 0, 366 * _DAY, zero="off")
         positive("stale_after_s", self.stale_after_s, _HOUR)
-        positive("lease_ttl_s", self.lease_ttl_s, _HOUR)
+        in_range("lease_ttl_s", self.lease_ttl_s, 1.0, _HOUR)  # renewed every ttl/4, fenced at ttl/2
 
 
 class AppConfig(msgspec.Struct, **_STRICT):
@@ -161,3 +161,7 @@ class AppConfig(msgspec.Struct, **_STRICT):
 
     def __post_init__(self) -> None:
         positive("shutdown_timeout_s", self.shutdown_timeout_s, _HOUR)
+        if self.gateway.idempotency_window_s > self.streams.ord_max_age_s:
+            raise ValueError(
+                f"gateway.idempotency_window_s: {self.gateway.idempotency_window_s} s is longer than ORD keeps events "
+                f"(streams.ord_max_age_s {self.streams.ord_max_age_s} s)")
