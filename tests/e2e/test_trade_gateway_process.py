@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 from arb.bus.connection import Bus
 from arb.bus.subjects import ord_cmd
-from arb.config.credentials import env_prefix
 from arb.core.commands import (
     BalancesReply,
     CancelOrder,
@@ -31,7 +30,7 @@ from arb.core.enums import Market, OrderStatus, OrderType, Side, Venue
 from arb.sim.config import DEFAULT_ACCOUNTS
 from arb.testing.collect import ExecutionEvents
 from arb.testing.poll import eventually
-from arb.testing.procs import Service, start_sim
+from arb.testing.procs import Service, account_env, start_sim, venue_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -94,18 +93,11 @@ async def trade_stack(case: Case, nats_url: str, prefix: str, tmp_path: Path) ->
     env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
     sim, urls = await start_sim(env, tmp_path / "sim.log", "--seed", "1")
     try:
-        rest, ws = {
-            (Venue.MEXC, Market.SPOT): ("mexc_rest", "mexc_ws"),
-            (Venue.GATEIO, Market.SPOT): ("gateio_rest", "gateio_spot_ws"),
-            (Venue.GATEIO, Market.FUTURES): ("gateio_rest", "gateio_futures_ws"),
-        }[(case.venue, case.market)]
         cfg = tmp_path / "gateway.yaml"
-        cfg.write_text(
-            f"http:\n  port: 0\nshutdown_timeout_s: {SHUTDOWN_TIMEOUT_S}\nvenues:\n  {case.venue.value}:\n"
-            f"    {case.market.value}:\n      rest_url: {urls[rest]}\n      ws_url: {urls[ws]}\n"
-        )
-        acc, keys = DEMO[case.account], env_prefix(case.account)
-        gw_env = dict(env, **{keys + "KEY": acc.api_key, keys + "SECRET": acc.api_secret})
+        cfg.write_text(f"http:\n  port: 0\nshutdown_timeout_s: {SHUTDOWN_TIMEOUT_S}\n"
+                       + venue_yaml(case.venue.value, case.market.value, urls))
+        acc = DEMO[case.account]
+        gw_env = account_env(env, case.account, acc.api_key, acc.api_secret)
         gateway = Service(["trade-gateway", "--config", str(cfg), "--venue", case.venue.value,
                            "--market", case.market.value, "--account", case.account], gw_env, tmp_path / "gateway.log")
         try:

@@ -21,13 +21,12 @@ import pytest
 from arb.bus import codec
 from arb.bus.connection import Bus
 from arb.bus.subjects import ord_cmd, ord_evt
-from arb.config.credentials import env_prefix
 from arb.core.commands import ErrorReply, OrderReply, PlaceOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from arb.core.execution import Order, OrderUpdate
 from arb.sim.config import DEFAULT_ACCOUNTS
 from arb.testing.poll import eventually
-from arb.testing.procs import ARB, Service, start_sim
+from arb.testing.procs import ARB, Service, account_env, start_sim, venue_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -101,19 +100,11 @@ async def sim_stack(case: Case, nats_url: str, prefix: str, tmp_path: Path) -> A
     env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
     sim, urls = await start_sim(env, tmp_path / "sim.log", "--seed", "1")
     try:
-        rest, ws = {
-            (Venue.MEXC, Market.SPOT): ("mexc_rest", "mexc_ws"),
-            (Venue.GATEIO, Market.SPOT): ("gateio_rest", "gateio_spot_ws"),
-            (Venue.GATEIO, Market.FUTURES): ("gateio_rest", "gateio_futures_ws"),
-        }[(case.venue, case.market)]
         cfg = tmp_path / "gateway.yaml"
-        cfg.write_text(
-            f"http:\n  port: 0\nshutdown_timeout_s: 5\ngateway:\n  lease_ttl_s: {LEASE_TTL_S}\n"
-            f"  request_timeout_s: 15\nvenues:\n  {case.venue.value}:\n"
-            f"    {case.market.value}:\n      rest_url: {urls[rest]}\n      ws_url: {urls[ws]}\n"
-        )
-        acc, keys = DEMO[case.account], env_prefix(case.account)
-        gw_env = dict(env, **{keys + "KEY": acc.api_key, keys + "SECRET": acc.api_secret})
+        cfg.write_text(f"http:\n  port: 0\nshutdown_timeout_s: 5\ngateway:\n  lease_ttl_s: {LEASE_TTL_S}\n"
+                       "  request_timeout_s: 15\n" + venue_yaml(case.venue.value, case.market.value, urls))
+        acc = DEMO[case.account]
+        gw_env = account_env(env, case.account, acc.api_key, acc.api_secret)
         yield Stack(case, urls, prefix, gw_env, cfg, tmp_path)
     finally:
         sim.stop()
@@ -368,9 +359,9 @@ async def test_readyz_never_says_ready_for_a_gateway_that_cannot_reach_its_venue
     cfg.write_text(f"http:\n  port: 0\nshutdown_timeout_s: 5\ngateway:\n  request_timeout_s: 2\nvenues:\n  mexc:\n"
                    f"    spot:\n      rest_url: http://127.0.0.1:{dead}\n      ws_url: ws://127.0.0.1:{dead}/ws\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
-    acc, keys = DEMO["mexc-demo"], env_prefix("mexc-demo")
-    env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=subject_prefix,
-               **{keys + "KEY": acc.api_key, keys + "SECRET": acc.api_secret})
+    env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=subject_prefix)
+    acc = DEMO["mexc-demo"]
+    env = account_env(env, "mexc-demo", acc.api_key, acc.api_secret)
     gw = Service(["trade-gateway", "--config", str(cfg), "--venue", "mexc", "--account", "mexc-demo"], env,
                  tmp_path / "gw.log")
     answers: list[tuple[int, dict]] = []

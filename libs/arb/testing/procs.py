@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from ..config.credentials import env_prefix
 from .poll import bounded, eventually
 
 ARB = (sys.executable, "-m", "arb.cli")
@@ -112,4 +113,24 @@ async def start_sim(env: Mapping[str, str], log_path: Path, *extra: str) -> tupl
         raise
 
 
-__all__ = ["ARB", "Service", "start_sim"]
+# the keys of ``start_sim``'s URLs that serve each venue market: (REST, WS)
+SIM_ENDPOINTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("mexc", "spot"): ("mexc_rest", "mexc_ws"),
+    ("gateio", "spot"): ("gateio_rest", "gateio_spot_ws"),
+    ("gateio", "futures"): ("gateio_rest", "gateio_futures_ws"),
+}
+
+
+def venue_yaml(venue: str, market: str, urls: Mapping[str, str]) -> str:
+    """The ``venues:`` section of a config pointing one venue market at a running ``arb sim``."""
+    rest, ws = SIM_ENDPOINTS[(venue, market)]
+    return f"venues:\n  {venue}:\n    {market}:\n      rest_url: {urls[rest]}\n      ws_url: {urls[ws]}\n"
+
+
+def account_env(env: Mapping[str, str], account: str, api_key: str, api_secret: str) -> dict[str, str]:
+    """``env`` plus one account's keys, as a trading gateway reads them (``ARB_<ACCOUNT>_API_KEY/SECRET``)."""
+    prefix = env_prefix(account)
+    return dict(env, **{prefix + "KEY": api_key, prefix + "SECRET": api_secret})
+
+
+__all__ = ["ARB", "SIM_ENDPOINTS", "Service", "account_env", "start_sim", "venue_yaml"]
