@@ -21,7 +21,7 @@ import pytest
 from arb.bus import codec
 from arb.bus.connection import Bus
 from arb.bus.subjects import ord_cmd, ord_evt
-from arb.core.commands import ErrorReply, OrderReply, PlaceOrder
+from arb.core.commands import CancelAll, ErrorReply, OrderReply, OrdersReply, PlaceOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from arb.core.execution import Order, OrderUpdate
 from arb.sim.config import DEFAULT_ACCOUNTS
@@ -384,3 +384,35 @@ async def test_readyz_never_says_ready_for_a_gateway_that_cannot_reach_its_venue
     assert all(status == 503 for status, _ in answers), [a for a in answers if a[0] != 503][:3]
     assert rc != 0
 
+
+
+# -- 7. MEXC cancel-all over several symbols (the comma in the signed query) ---------------------------------------
+
+@pytest.mark.timeout(90)
+async def test_mexc_cancel_all_without_a_symbol_cancels_on_every_configured_symbol(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path) -> None:
+    """`--symbols BTC-USDT,ETH-USDT`: a CancelAll with no symbol signs `symbol=BTCUSDT%2CETHUSDT` as sent and the
+    venue (which verifies the raw query) cancels the resting orders on both."""
+    case = MEXC_SPOT
+    async with sim_stack(case, nats_url, subject_prefix, tmp_path) as st:
+        gw = Service(["trade-gateway", "--config", str(st.config), "--venue", "mexc", "--account", case.account,
+                      "--symbols", "BTC-USDT,ETH-USDT"], st.env, tmp_path / "gw.log")
+        try:
+            await gw.wait_ready(timeout=30)
+            state = await st.state()
+            for sym, qty in (("BTC-USDT", Decimal("0.001")), ("ETH-USDT", Decimal("0.01"))):
+                bid = Decimal(state["symbols"][sym]["venues"][case.key]["bid"])
+                r = await bus.request(st.cmd("place"), PlaceOrder(f"ca-{sym}", sym, Market.SPOT, Side.BUY, qty,
+                                                                  price=(bid * Decimal("0.9")).quantize(Decimal("0.01"))),
+                                      timeout=10)
+                assert isinstance(r, OrderReply) and r.order.status is OrderStatus.NEW, r
+            account = next(a for a in (await st.state())["accounts"] if a["name"] == case.account)
+            assert account["open_orders"] == 2
+            r = await bus.request(st.cmd("cancel_all"), CancelAll(Market.SPOT), timeout=10)
+            assert isinstance(r, OrdersReply), r
+            assert {o.symbol for o in r.orders} == {"BTC-USDT", "ETH-USDT"}
+            assert all(o.status is OrderStatus.CANCELED for o in r.orders)
+            account = next(a for a in (await st.state())["accounts"] if a["name"] == case.account)
+            assert account["open_orders"] == 0
+        finally:
+            gw.stop()
