@@ -608,6 +608,8 @@ class CommandHandler:
 
     async def _mark(self, cmd: PlaceOrder, ts_intent: int, state: IntentState, venue_order_id: str = "",
                     note: str = "") -> None:
+        if state.resendable:  # nothing rests under this id: it may be used again, with any parameters
+            self._asked.pop(cmd.client_order_id, None)
         if self.journal is None:
             return
         try:
