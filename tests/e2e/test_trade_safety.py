@@ -155,7 +155,15 @@ async def _all_replies(bus: Bus, subject: str, payload: bytes, first_within: flo
 async def test_kill9_while_a_market_order_is_in_flight_never_sends_it_twice(
         case: Case, nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path) -> None:
     """The venue executes the order, the gateway dies before it hears back (and before the user stream told it):
-    after a restart the same PlaceOrder is answered with that order, and the venue never gets a second one."""
+    the restarted gateway asks the venue about the id it had recorded and publishes the order unasked; the same
+    PlaceOrder is answered with that order, and the venue never gets a second one."""
+    updates: list[OrderUpdate] = []
+
+    async def on_order(ev: Any, msg: Any) -> None:
+        if isinstance(ev, OrderUpdate):
+            updates.append(ev)
+
+    await bus.subscribe(ord_evt(case.venue, case.account, "order", subject_prefix), on_order)
     async with sim_stack(case, nats_url, subject_prefix, tmp_path) as st:
         first = st.gateway("first")
         try:
@@ -172,9 +180,13 @@ async def test_kill9_while_a_market_order_is_in_flight_never_sends_it_twice(
         finally:
             first.stop()
 
+        assert not [u for u in updates if u.order.client_order_id == place.client_order_id]  # ORD never heard of it
         second = st.gateway("second")
         try:
             await second.wait_ready(timeout=30)
+            await eventually(lambda: [u for u in updates if u.order.client_order_id == place.client_order_id
+                                      and u.correction and u.order.filled_qty > 0], timeout=15,
+                             what="the recorded id resolved with the venue and published after the restart")
             again = await bus.request(st.cmd("place"), place, timeout=15)
             assert isinstance(again, OrderReply), again
             assert again.order.client_order_id == place.client_order_id and again.order.filled_qty > 0, again

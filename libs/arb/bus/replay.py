@@ -26,7 +26,7 @@ from . import codec
 
 
 async def replay(js: Any, subject: str, since_ns: int, *, batch: int = 1000, timeout: float = 30.0,
-                 on_decode_error: Any = None) -> AsyncIterator[Any]:
+                 on_decode_error: Any = None, decode: Any = None) -> AsyncIterator[Any]:
     """Decoded events stored on ``subject`` from ``since_ns`` (unix ns) on, oldest first.
 
     Raises ``StorageError`` when no stream captures ``subject`` or the read does not finish within
@@ -47,7 +47,7 @@ async def replay(js: Any, subject: str, since_ns: int, *, batch: int = 1000, tim
     )
     psub = await js.pull_subscribe(subject, durable=None, stream=stream, config=cfg)
     name = ""
-    decode = codec.decode
+    decode = decode or codec.decode  # a KV bucket's own encoding (the order journal) may be given
     try:
         info = await psub.consumer_info()
         name = info.name

@@ -28,6 +28,7 @@ import enum
 import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
+from ...bus.replay import replay
 from ...bus.streams import journal_bucket
 from ...core.commands import PlaceOrder
 from ...core.enums import Market, Venue
@@ -69,8 +70,9 @@ class OrderJournal:
     """The journal of one (venue, account, market). ``kv`` is a nats-py KeyValue (or anything with its
     ``create/get/update/put`` coroutines)."""
 
-    def __init__(self, kv, venue: Venue, account: str, market: Market) -> None:
+    def __init__(self, kv, venue: Venue, account: str, market: Market, bucket: str = "") -> None:
         self.kv = kv
+        self.bucket = bucket
         self.prefix = f"{venue.value}.{account}.{market.value}."
         self.writes = 0
 
@@ -82,7 +84,7 @@ class OrderJournal:
         except Exception as e:  # noqa: BLE001 -- BucketNotFoundError or a JetStream outage: not startable
             raise StorageError(f"order journal: KV bucket {bucket} is not available ({type(e).__name__}: {e}); "
                                "it is declared by ensure_streams at connect") from None
-        return cls(kv, venue, account, market)
+        return cls(kv, venue, account, market, bucket)
 
     def key(self, client_order_id: str) -> str:
         return self.prefix + cid_key(client_order_id)
@@ -120,6 +122,15 @@ class OrderJournal:
                                          ts_resolved=ts, note=note)))
         self.writes += 1
         return rev
+
+    async def pending_since(self, js, since_ns: int, timeout: float = 30.0) -> list[Intent]:
+        """Entries written since ``since_ns`` that are still PENDING (an earlier process crashed, or its mark was
+        lost, between recording and hearing back): the ids a restart must ask the venue about first."""
+        last: dict[str, Intent] = {}
+        async for intent in replay(js, f"$KV.{self.bucket}.{self.prefix}>", since_ns, timeout=timeout,
+                                   decode=_decode):
+            last[intent.cmd.client_order_id] = intent
+        return [i for i in last.values() if i.state is IntentState.PENDING]
 
     async def get(self, client_order_id: str) -> Intent | None:
         try:

@@ -325,6 +325,7 @@ class CommandHandler:
         self.restored = 0  # client order ids the ORD stream mentioned at start (hints, never answers)
         self.duplicates_resolved = 0  # venue said "duplicate client id" and the existing order was returned
         self.resolved_from_journal = 0  # a claimed id answered by asking the venue, not by sending again
+        self.pending_recovered = 0  # PENDING journal entries found at start, queried by the first reconcile
 
     # -- intake ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -344,6 +345,8 @@ class CommandHandler:
                                                    self.trader.market, self.subject_prefix)
         if self.memory_window_s > 0:
             await self.restore(self.memory_window_s)
+        if self.journal.bucket:
+            await self.recover_pending()
         self._sub = await self.bus.nc.subscribe(self.subjects.cmd_prefix + ".*", cb=self._on_command)
 
     async def restore(self, window_s: float) -> int:
@@ -372,6 +375,22 @@ class CommandHandler:
                  self.trader.venue.value, market.value, self.trader.account, len(last), self.subjects.order,
                  window_s)
         return len(last)
+
+    async def recover_pending(self) -> int:
+        """Ids the journal still holds as PENDING from the last ``PENDING_RESEND_MAX_S`` (a crash between the record
+        and the venue's answer): the first ``reconcile()`` asks the venue about each and publishes what it says,
+        so an order that was placed is known on the bus even if nobody repeats its command."""
+        assert self.journal is not None
+        since = self._clock() - int(self.PENDING_RESEND_MAX_S * 1e9)
+        pending = await self.journal.pending_since(self.bus.js, since, timeout=self.RESTORE_TIMEOUT_S)
+        for intent in pending:
+            self._remember(intent.cmd.client_order_id, intent.cmd.symbol)
+        self.pending_recovered = len(pending)
+        if pending:
+            log.warning("%s %s %s: %d client order ids were recorded and never resolved (a crash?): the venue is "
+                        "asked about each before anything else", self.trader.venue.value, self.trader.market.value,
+                        self.trader.account, len(pending))
+        return len(pending)
 
     async def stop(self) -> None:
         if self._sub is not None:
