@@ -22,7 +22,7 @@ from aiohttp import web
 from ..core.numeric import fmt
 
 if TYPE_CHECKING:
-    from . import SimContext
+    from .context import SimContext
     from .market import Market
 
 

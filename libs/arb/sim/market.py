@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 from ..core.enums import Venue
 from ..core.numeric import ceil_to, floor_to, fmt
-from . import SimContext
 from .config import InstrumentConfig, SymbolConfig
+from .context import SimContext
 from .engine import Account, Instrument, SimOrder, SimReject, VenueExchange
 
 SECONDS_PER_YEAR = 365.0 * 86400.0

@@ -18,9 +18,9 @@ from typing import Self
 from aiohttp import web
 
 from ..obs.log import get_logger
-from . import SimContext, build_context
 from .admin import build_admin_app
 from .config import SimConfig
+from .context import SimContext, build_context
 from .market import Clock, Market, SystemClock
 
 log = get_logger("arb.sim")

@@ -1,0 +1,108 @@
+"""What a gateway process loads: its own code and the runtime dependencies, never the simulator or dev tools."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# everything a market-data or trading gateway process imports before it runs: both service entries, the
+# service runtime, and every (venue, market, public|private) builder the factory can hand out
+GATEWAY_IMPORTS = """
+import json, sys
+before = set(sys.modules)
+import services.trade_gateway.main, services.md_gateway.main
+import arb.obs.runtime
+from arb.venues import factory
+for venue, market, side in factory.supported():
+    factory.builder(venue, market, side)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+# the simulator owns its config section (AppConfig.sim), so its config module, and the empty package above it,
+# are the only simulator modules a gateway may load
+SIM_ALLOWED = {"arb.sim", "arb.sim.config"}
+NEVER = ("arb.sim.engine", "arb.sim.context", "arb.sim.market", "arb.sim.server", "arb.sim.mexc", "arb.sim.gateio",
+         "arb.testing", "arb.tools", "ccxt", "gate_api", "gate_ws", "pytest", "testcontainers")
+
+
+@cache
+def gateway_modules() -> frozenset[str]:
+    out = subprocess.run([sys.executable, "-c", GATEWAY_IMPORTS], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    return frozenset(json.loads(out.stdout))
+
+
+def runtime_distributions(name: str = "arb-engine") -> set[str]:
+    """The project's runtime dependencies (no extras), followed transitively through what is installed."""
+    seen: set[str] = set()
+    todo = [name]
+    env = default_environment() | {"extra": ""}
+    while todo:
+        dist = canonicalize_name(todo.pop())
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            reqs = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in reqs:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate(env):
+                todo.append(req.name)
+    return seen
+
+
+def test_gateway_loads_no_simulator_code() -> None:
+    """A gateway process loads the simulator's config section only: no engine, market, server or wire layer."""
+    mods = gateway_modules()
+
+    sim = {m for m in mods if m == "arb.sim" or m.startswith("arb.sim.")}
+
+    assert sim <= SIM_ALLOWED, f"a gateway loads simulator code: {sorted(sim - SIM_ALLOWED)}"
+
+
+def test_gateway_loads_no_test_or_dev_packages() -> None:
+    """Nothing a gateway loads is test support, a tool, or a dev-only package (ccxt, the Gate SDKs, pytest)."""
+    mods = gateway_modules()
+
+    loaded = sorted(n for n in NEVER if any(m == n or m.startswith(n + ".") for m in mods))
+
+    assert loaded == []
+
+
+def test_gateway_project_packages() -> None:
+    """The project packages a gateway loads are the recorded set: core, bus, config, obs, venues (+ sim config)."""
+    mods = gateway_modules()
+
+    arb = {".".join(m.split(".")[:2]) for m in mods if m.startswith("arb.")}
+    top = {m.split(".")[0] for m in mods if "." not in m}
+
+    assert arb == {"arb.core", "arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim"}
+    assert {"arb", "services", "proto"} <= top
+
+
+def test_gateway_third_party_packages_are_runtime_dependencies() -> None:
+    """Every third-party package a gateway loads comes from the project's runtime dependencies, not the dev extra."""
+    mods = gateway_modules()
+    owners = metadata.packages_distributions()
+    allowed = runtime_distributions()
+
+    top = {m for m in mods if "." not in m} - set(sys.stdlib_module_names) - {"arb", "services", "proto"}
+    dists = {canonicalize_name(d) for t in top for d in owners.get(t, [])}
+
+    assert dists, f"no third-party distribution found for {sorted(top)}"
+    assert dists <= allowed, f"not a runtime dependency: {sorted(dists - allowed)}"
