@@ -1,39 +1,104 @@
 """The one bus codec: msgpack of a tagged union, so any subscriber decodes any subject without knowing its type.
 
-Encoder and decoder are built once. Schema evolution follows msgspec's rules: fields are only appended,
-with defaults, so an old subscriber decodes a newer publisher's message.
+The union is not a list written here: every module that defines bus messages registers them where they are
+defined (``@message`` on the class, or ``register(*types)``), and the decoder is built once, on first use,
+from whatever is registered by then. So a new message type (a strategy event, a control request) edits only
+its own module. The catalogue ``arb.bus.contract`` binds each subject to its types; building the decoder
+imports it, which imports every module with messages on a subject, so a process that only ever imports the
+codec (``arb tap``) still decodes everything.
+
+Encoding needs no union (msgspec encodes by type, with the ``type`` tag), so it is byte-identical to the
+closed union it replaces. Schema evolution follows msgspec's rules: fields are only appended, with defaults,
+so an old subscriber decodes a newer publisher's message.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import importlib
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 
-from ..core.commands import Command, Reply
-from ..core.execution import Balance, Fill, OrderUpdate, Position
-from ..core.market_data import (
-    BookDelta,
-    BookSnapshot,
-    BookTicker,
-    FundingRate,
-    IndexPrice,
-    MarketStatus,
-    MarkPrice,
-    Trade,
-)
+T = TypeVar("T", bound=type[msgspec.Struct])
 
-MarketData = BookTicker | BookSnapshot | BookDelta | Trade | FundingRate | MarkPrice | IndexPrice | MarketStatus
-Execution = OrderUpdate | Fill | Balance | Position
-
-# Later issues append their message types here (strategy, control); order within the union is irrelevant.
-Event = MarketData | Execution | Command | Reply
+_registry: dict[str, type[msgspec.Struct]] = {}  # tag -> type
+_lock = threading.Lock()
+_decoder: msgspec.msgpack.Decoder | None = None
 
 _encoder = msgspec.msgpack.Encoder(decimal_format="string")
-_decoder = msgspec.msgpack.Decoder(Event)
-
 encode = _encoder.encode
-decode = _decoder.decode
+
+
+def register(*types: type[msgspec.Struct]) -> None:
+    """Make ``types`` decodable by the one codec. Each needs a tag, unique across the bus (the ``type`` field).
+
+    Registering the same class again is a no-op; another class under a taken tag is refused. Register at
+    import time: a registration after the first decode rebuilds the decoder, but a ``decode`` already taken
+    from this module (``dec = codec.decode``) keeps the old one.
+    """
+    global _decoder
+    with _lock:
+        for t in types:
+            tag = t.__struct_config__.tag if isinstance(t, type) and issubclass(t, msgspec.Struct) else None
+            if not isinstance(tag, str):
+                raise TypeError(f"{t!r}: a bus message is a msgspec.Struct with a string tag")
+            have = _registry.get(tag)
+            if have is not None and have is not t:
+                raise ValueError(f"tag {tag!r} of {t.__qualname__} is taken by {have.__module__}.{have.__qualname__}")
+        for t in types:
+            if _registry.get(t.__struct_config__.tag) is not t:
+                _registry[t.__struct_config__.tag] = t
+                _decoder = None
+                globals().pop("decode", None)
+
+
+def unregister(*types: type[msgspec.Struct]) -> None:
+    """Take types out again (tests that register a throw-away type clean up with this)."""
+    global _decoder
+    with _lock:
+        for t in types:
+            if _registry.get(t.__struct_config__.tag) is t:
+                del _registry[t.__struct_config__.tag]
+                _decoder = None
+                globals().pop("decode", None)
+
+
+def message(cls: T) -> T:
+    """Class decorator: ``@message`` registers a bus message where it is defined."""
+    register(cls)
+    return cls
+
+
+def registered() -> dict[str, type[msgspec.Struct]]:
+    """Every registered message type by tag (after loading the catalogue's modules)."""
+    _load_catalogue()
+    return dict(_registry)
+
+
+@functools.cache
+def _load_catalogue() -> None:
+    importlib.import_module("arb.bus.contract")
+
+
+def _build() -> Callable[[bytes], Any]:
+    global _decoder
+    _load_catalogue()
+    with _lock:
+        if _decoder is None:
+            union = functools.reduce(lambda a, b: a | b, _registry.values())
+            _decoder = msgspec.msgpack.Decoder(union)
+        dec = _decoder.decode
+        globals()["decode"] = dec  # later ``codec.decode`` lookups find the bound method itself: no extra call
+        return dec
+
+
+def __getattr__(name: str) -> Any:
+    if name == "decode":  # built on first use, once
+        return _build()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def typed_decoder(t: Any) -> msgspec.msgpack.Decoder:

@@ -11,13 +11,14 @@ import re
 
 import msgspec
 
+from ..core.commands import COMMAND_VERBS
 from ..core.enums import Market, Venue
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 MD_KINDS = ("bbo", "book", "delta", "trade", "funding", "mark", "index", "status")
 EVT_KINDS = ("order", "fill", "balance", "position")
-CMD_VERBS = ("place", "cancel", "cancel_all", "query", "set_leverage", "balances")
+CMD_VERBS = tuple(COMMAND_VERBS.values())  # a command's verb is its tag, named once on its class
 
 
 def token(text: str) -> str:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
+from ..bus.codec import message
 from .enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from .numeric import ZERO
 
@@ -37,6 +38,7 @@ class Order(msgspec.Struct, frozen=True, tag="order"):
     contracts: Decimal | None = None
 
 
+@message
 class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
     """An order changed. ``correction`` marks state learned by reconciliation rather than the live stream."""
 
@@ -44,6 +46,7 @@ class OrderUpdate(msgspec.Struct, frozen=True, tag="order_update"):
     correction: bool = False
 
 
+@message
 class Fill(msgspec.Struct, frozen=True, tag="fill"):
     venue: Venue
     market: Market
@@ -64,6 +67,7 @@ class Fill(msgspec.Struct, frozen=True, tag="fill"):
     correction: bool = False
 
 
+@message
 class Balance(msgspec.Struct, frozen=True, tag="balance"):
     venue: Venue
     market: Market
@@ -77,6 +81,7 @@ class Balance(msgspec.Struct, frozen=True, tag="balance"):
     correction: bool = False
 
 
+@message
 class Position(msgspec.Struct, frozen=True, tag="position"):
     venue: Venue
     market: Market

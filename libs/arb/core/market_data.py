@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
+from ..bus.codec import message
 from .enums import BookState, Market, Side, Venue
 
 
@@ -21,6 +22,7 @@ class Level(msgspec.Struct, frozen=True, array_like=True, gc=False):
     size: float
 
 
+@message
 class BookTicker(msgspec.Struct, frozen=True, gc=False, tag="bbo"):
     venue: Venue
     market: Market
@@ -35,6 +37,7 @@ class BookTicker(msgspec.Struct, frozen=True, gc=False, tag="bbo"):
     ts_pub: int
 
 
+@message
 class BookSnapshot(msgspec.Struct, frozen=True, gc=False, tag="book"):
     """Top-N of the gateway's synchronized local book. ``state`` other than OK means do not trade on it."""
 
@@ -50,6 +53,7 @@ class BookSnapshot(msgspec.Struct, frozen=True, gc=False, tag="book"):
     ts_pub: int
 
 
+@message
 class BookDelta(msgspec.Struct, frozen=True, gc=False, tag="delta"):
     """Absolute sizes at changed levels (size 0 = removed), covering venue updates first_seq..last_seq."""
 
@@ -65,6 +69,7 @@ class BookDelta(msgspec.Struct, frozen=True, gc=False, tag="delta"):
     ts_pub: int
 
 
+@message
 class Trade(msgspec.Struct, frozen=True, gc=False, tag="trade"):
     venue: Venue
     market: Market
@@ -78,6 +83,7 @@ class Trade(msgspec.Struct, frozen=True, gc=False, tag="trade"):
     ts_pub: int
 
 
+@message
 class FundingRate(msgspec.Struct, frozen=True, gc=False, tag="funding"):
     """The rate that applies at ``next_funding_ns`` (the current one, never the indicative estimate)."""
 
@@ -92,6 +98,7 @@ class FundingRate(msgspec.Struct, frozen=True, gc=False, tag="funding"):
     ts_pub: int
 
 
+@message
 class MarkPrice(msgspec.Struct, frozen=True, gc=False, tag="mark"):
     venue: Venue
     market: Market
@@ -102,6 +109,7 @@ class MarkPrice(msgspec.Struct, frozen=True, gc=False, tag="mark"):
     ts_pub: int
 
 
+@message
 class IndexPrice(msgspec.Struct, frozen=True, gc=False, tag="index"):
     venue: Venue
     market: Market
@@ -112,6 +120,7 @@ class IndexPrice(msgspec.Struct, frozen=True, gc=False, tag="index"):
     ts_pub: int
 
 
+@message
 class MarketStatus(msgspec.Struct, frozen=True, gc=False, tag="status"):
     """A book or feed changed state (stale on a gap, disconnect or silent socket; ok after resync / fresh data).
 

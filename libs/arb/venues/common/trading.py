@@ -38,6 +38,7 @@ from ...core.commands import (
     BalancesReply,
     CancelAll,
     CancelOrder,
+    ErrorKind,
     ErrorReply,
     LeverageReply,
     OrderReply,
@@ -181,24 +182,24 @@ def prepare(cmd: PlaceOrder, info: SymbolInfo) -> PreparedOrder:
 def error_reply(exc: BaseException) -> ErrorReply:
     """The one mapping from exceptions to typed replies."""
     if isinstance(exc, RateLimited):
-        return ErrorReply("rate_limited", exc.code, exc.message, retryable=True)
+        return ErrorReply(ErrorKind.RATE_LIMITED, exc.code, exc.message, retryable=True)
     if isinstance(exc, VenueServerError):
-        return ErrorReply("venue_server", exc.code, exc.message, retryable=True, status_unknown=True)
+        return ErrorReply(ErrorKind.VENUE_SERVER, exc.code, exc.message, retryable=True, status_unknown=True)
     if isinstance(exc, VenueClientError):
-        return ErrorReply("venue_client", exc.code, exc.message)
+        return ErrorReply(ErrorKind.VENUE_CLIENT, exc.code, exc.message)
     if isinstance(exc, VenueError):
-        return ErrorReply("venue_client", exc.code, exc.message)
+        return ErrorReply(ErrorKind.VENUE_CLIENT, exc.code, exc.message)
     if isinstance(exc, ValidationError):
-        return ErrorReply("validation", "VALIDATION", str(exc))
+        return ErrorReply(ErrorKind.VALIDATION, "VALIDATION", str(exc))
     if isinstance(exc, NotWriter):
-        return ErrorReply("unavailable", "NOT_WRITER", str(exc), retryable=True)
+        return ErrorReply(ErrorKind.UNAVAILABLE, "NOT_WRITER", str(exc), retryable=True)
     if isinstance(exc, StorageError):
-        return ErrorReply("unavailable", "STORAGE", str(exc), retryable=True)
+        return ErrorReply(ErrorKind.UNAVAILABLE, "STORAGE", str(exc), retryable=True)
     if isinstance(exc, SymbolError):
-        return ErrorReply("symbol", "SYMBOL", str(exc))
+        return ErrorReply(ErrorKind.SYMBOL, "SYMBOL", str(exc))
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
-        return ErrorReply("venue_server", "TIMEOUT", f"{type(exc).__name__}: {exc}", retryable=True, status_unknown=True)
-    return ErrorReply("internal", type(exc).__name__, str(exc))
+        return ErrorReply(ErrorKind.VENUE_SERVER, "TIMEOUT", f"{type(exc).__name__}: {exc}", retryable=True, status_unknown=True)
+    return ErrorReply(ErrorKind.INTERNAL, type(exc).__name__, str(exc))
 
 
 AuditFn = Callable[[str, Any], None]
@@ -444,7 +445,7 @@ class CommandHandler:
         self._refused_metric.labels(self.trader.venue.value, self.trader.market.value, reason).inc()
         self._rlog(("refused", reason), "%s %s %s: command refused (%s): %.300s", self.trader.venue.value,
                    self.trader.market.value, self.trader.account, reason, message)
-        return ErrorReply("validation", reason.upper(), message)
+        return ErrorReply(ErrorKind.VALIDATION, reason.upper(), message)
 
     async def handle(self, cmd: Any) -> Any:
         try:
@@ -463,7 +464,7 @@ class CommandHandler:
                 self._check_market(cmd.market)
                 order = await self.trader.query(cmd.symbol, cmd.client_order_id, cmd.venue_order_id)
                 if order is None:
-                    return ErrorReply("venue_client", "ORDER_NOT_FOUND", f"{cmd.symbol}: no order {cmd.client_order_id or cmd.venue_order_id}")
+                    return ErrorReply(ErrorKind.VENUE_CLIENT, "ORDER_NOT_FOUND", f"{cmd.symbol}: no order {cmd.client_order_id or cmd.venue_order_id}")
                 return OrderReply(order)
             if isinstance(cmd, SetLeverage):
                 self._check_market(cmd.market)
@@ -472,9 +473,9 @@ class CommandHandler:
             if isinstance(cmd, QueryBalances):
                 self._check_market(cmd.market)
                 return BalancesReply(await self.trader.balances())
-            return ErrorReply("validation", "UNSUPPORTED", f"{type(cmd).__name__} is not a command")
+            return ErrorReply(ErrorKind.VALIDATION, "UNSUPPORTED", f"{type(cmd).__name__} is not a command")
         except NotWriter as exc:
-            return ErrorReply("unavailable", "NOT_WRITER", str(exc), retryable=True)
+            return ErrorReply(ErrorKind.UNAVAILABLE, "NOT_WRITER", str(exc), retryable=True)
         except Exception as exc:  # noqa: BLE001 -- every failure becomes a typed reply; the gateway keeps serving
             return error_reply(exc)
 
@@ -520,7 +521,7 @@ class CommandHandler:
 
     def _conflict(self, cid: str, diff: str) -> ErrorReply:
         self.conflicts += 1
-        return ErrorReply("conflict", "CLIENT_ID_REUSED",
+        return ErrorReply(ErrorKind.CONFLICT, "CLIENT_ID_REUSED",
                           f"client_order_id {cid} already names another order: {diff}; nothing was sent")
 
     async def _claim(self, cmd: PlaceOrder) -> tuple[Intent | None, int]:
@@ -598,17 +599,17 @@ class CommandHandler:
                 await self._mark(entry.cmd, entry.ts_intent, IntentState.PLACED, order.venue_order_id)
             return OrderReply(order)
         if entry.state is IntentState.PLACED:
-            return ErrorReply("venue_client", "ORDER_NOT_FOUND",
+            return ErrorReply(ErrorKind.VENUE_CLIENT, "ORDER_NOT_FOUND",
                               f"client_order_id {cid} was placed (venue order {entry.venue_order_id or '?'}) and the "
                               "venue no longer reports it; not sent again", status_unknown=True)
         age_s = (self._clock() - entry.ts_intent) / 1e9
         wait_s = self._expiry_s() - age_s
         if wait_s > 0:  # the first request may still reach the venue: neither resend nor call it absent
-            return ErrorReply("venue_server", "STATUS_UNKNOWN",
+            return ErrorReply(ErrorKind.VENUE_SERVER, "STATUS_UNKNOWN",
                               f"client_order_id {cid}: sent {age_s:.1f} s ago and not found at the venue yet; it could "
                               f"still arrive for {wait_s:.1f} s: ask again then", retryable=True, status_unknown=True)
         if age_s > self.PENDING_RESEND_MAX_S:  # the venue's lookups may no longer reach back that far
-            return ErrorReply("venue_client", "ORDER_NOT_FOUND",
+            return ErrorReply(ErrorKind.VENUE_CLIENT, "ORDER_NOT_FOUND",
                               f"client_order_id {cid} was recorded {age_s:.0f} s ago and may have reached the venue; "
                               f"it is not found now, which after {self.PENDING_RESEND_MAX_S:.0f} s proves nothing: "
                               "not sent again", status_unknown=True)
@@ -617,7 +618,7 @@ class CommandHandler:
             self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
                               note=f"not found at the venue {age_s:.1f} s after it was recorded"), self.JOURNAL_TIMEOUT_S)
         if await self._reclaim(cmd, rev) is None:
-            return ErrorReply("venue_server", "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
+            return ErrorReply(ErrorKind.VENUE_SERVER, "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
                               retryable=True, status_unknown=True)
         return await self._place_once(cmd, self._clock())
 
