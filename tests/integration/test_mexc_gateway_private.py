@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -15,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from arb.bus.connection import Bus
 from arb.config.credentials import Credentials, Secret
-from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.config.schema import GatewayOptions, LogConfig, VenueEndpoints
 from arb.core.commands import (
     CancelAll,
     CancelOrder,
@@ -27,6 +26,7 @@ from arb.core.commands import (
 )
 from arb.core.enums import Market, OrderStatus, OrderType, Side, TimeInForce
 from arb.core.errors import SymbolError, VenueServerError
+from arb.obs import log as arblog
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import StreamSet
@@ -203,15 +203,22 @@ async def test_drop_reconciles_missed_fill(sim: SimServer, gateway: tuple[MexcPr
     assert any(u.correction and u.order.client_order_id == "dr-1" for u in events.by_kind["order"])
 
 
-class _Records(logging.Handler):
-    """Every log line formatted as it would be written."""
+class _Records:
+    """Every line the project's logger (arb.obs.log) writes."""
+
+    name = "records"
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
         self.lines: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+    def write(self, data: bytes) -> None:
+        self.lines.extend(data.decode().splitlines())
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused(
@@ -224,7 +231,7 @@ async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused
     app.router.add_get("/ws", refuse)
     async with TestServer(app) as waf, aiohttp.ClientSession() as session:
         records = _Records()
-        logging.getLogger("arb").addHandler(records)
+        system = arblog.configure(LogConfig(console=False, level="debug"), "test", sinks=[records])
         ep = VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=str(waf.make_url("/ws")).replace("http://", "ws://", 1))
         gw = build_private(ep, Market.SPOT, ACCOUNT, CREDS, bus, session,
                            GatewayOptions(subject_prefix=subject_prefix, backoff_initial_s=0.05, backoff_max_s=0.1))
@@ -236,7 +243,7 @@ async def test_listen_key_never_reaches_the_log_when_the_ws_handshake_is_refused
             assert not [line for line in records.lines if gw.listen_key in line]
         finally:
             await gw.stop()
-            logging.getLogger("arb").removeHandler(records)
+            system.shutdown(5.0)
 
 
 async def test_dead_listen_key_refused_at_the_handshake_is_recreated(

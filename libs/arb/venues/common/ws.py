@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -56,7 +55,12 @@ import aiohttp
 import msgspec
 from aiohttp import WSMsgType
 
-log = logging.getLogger(__name__)
+from ...obs.log import RateLimitedLog, get_logger
+
+# the project logger (obs.log), so reconnects and stalls reach the service's log; a shard that cannot connect
+# retries every backoff, and its manager's RateLimitedLog keeps that to one line per shard per _REPEAT_S
+log = get_logger(__name__)
+_REPEAT_S = 30.0
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -258,7 +262,8 @@ class WsShard:
                 raise
             except Exception as e:  # noqa: BLE001 -- connect refused, handshake, on_open: all mean retry
                 self.connect_failures += 1
-                log.warning("ws %s shard %d: connect failed: %s", m.name, self.index, _loggable(e))
+                m._rlog(("connect", self.index), "ws %s shard %d: connect failed: %s", m.name, self.index,
+                        _loggable(e))
                 await _call(m.on_connect_failed, e)
                 await asyncio.sleep(backoff_delay(attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng))
                 attempt += 1
@@ -338,7 +343,8 @@ class WsShard:
                 raise
             except Exception as e:  # noqa: BLE001 -- the old socket still serves; retry later
                 self.connect_failures += 1
-                log.warning("ws %s shard %d: rotation connect failed: %s", m.name, self.index, _loggable(e))
+                m._rlog(("rotation", self.index), "ws %s shard %d: rotation connect failed: %s", m.name,
+                        self.index, _loggable(e))
                 delay = backoff_delay(rot_attempt, cfg.backoff_initial_s, cfg.backoff_max_s, m.rng)
                 rot_attempt += 1
                 done, _ = await asyncio.wait((reader,), timeout=delay)
@@ -543,6 +549,7 @@ class WsManager:
         self.on_silent = on_silent  # no frame for stale_after_s on this socket (called once per silence)
         self.on_resumed = on_resumed  # a frame arrived again on a socket that was silent
         self.rng = rng or random.Random()
+        self._rlog = RateLimitedLog(log, _REPEAT_S)
         self.current: WsConnection | None = None  # the delivering socket, valid during an adapter callback
         self._serial = 0
         self.shards = [
