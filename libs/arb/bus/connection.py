@@ -1,12 +1,17 @@
-"""NATS connection lifecycle: connect (bounded), count reconnects, publish one encoded struct, drain on shutdown."""
+"""NATS connection lifecycle: connect (bounded), count reconnects, publish one encoded struct, drain on shutdown.
+
+Typed helpers: ``request_typed`` decodes a reply as the given type(s) only (the catalogue ``arb.bus.contract``
+says which), ``subscribe_typed`` hands a handler only messages of the given type(s) and counts the rest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import msgspec
 import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -16,6 +21,25 @@ from ..core.errors import BusUnavailable
 from . import codec
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
+T = TypeVar("T")
+
+
+class TypedSubscription(Generic[T]):
+    """A subscription that delivers only ``types``: ``delivered`` counts what the handler got, ``dropped`` the
+    messages of other registered types (a subject carrying more than the subscriber expects), and ``undecodable``
+    payloads that are not bus messages at all (also reported to the bus's ``on_decode_error``)."""
+
+    def __init__(self, subject: str, types: tuple[type, ...]) -> None:
+        self.subject = subject
+        self.types = types
+        self.delivered = 0
+        self.dropped = 0
+        self.undecodable = 0
+        self.sub: Any = None
+
+    async def unsubscribe(self) -> None:
+        if self.sub is not None:
+            await self.sub.unsubscribe()
 
 
 class Bus:
@@ -96,6 +120,14 @@ class Bus:
         msg = await self.nc.request(subject, self._encode(command), timeout=timeout)
         return codec.decode(msg.data)
 
+    async def request_typed(self, subject: str, command: Any, decoder: msgspec.msgpack.Decoder[T],
+                            timeout: float = 5.0) -> T:
+        """Request and decode the reply with ``decoder`` (e.g. ``Decoder(OrderReply | ErrorReply)``, built once by
+        the caller). Raises what nats-py raises (TimeoutError, NoRespondersError, ...) and msgspec's error for a
+        reply of another type; ``arb.bus.trading_client`` turns those into typed replies under one policy."""
+        msg = await self.nc.request(subject, self._encode(command), timeout=timeout)
+        return decoder.decode(msg.data)
+
     async def reply(self, msg: Msg, reply: Any) -> None:
         if msg.reply:
             await self.nc.publish(msg.reply, self._encode(reply))
@@ -114,6 +146,31 @@ class Bus:
             await handler(event, msg)
 
         return await self.nc.subscribe(subject, queue=queue, cb=cb)
+
+    async def subscribe_typed(self, subject: str, types: type[T] | tuple[type, ...],
+                              handler: Callable[[T, Msg], Awaitable[None]], queue: str = "") -> TypedSubscription[T]:
+        """Subscribe for messages of ``types`` only (one type or a tuple): others are dropped and counted on the
+        returned TypedSubscription, never handed to ``handler``; an undecodable payload is reported and counted."""
+        want = types if isinstance(types, tuple) else (types,)
+        ts: TypedSubscription[T] = TypedSubscription(subject, want)
+        decode = codec.decode
+
+        async def cb(msg: Msg) -> None:
+            try:
+                event = decode(msg.data)
+            except Exception as e:  # noqa: BLE001 -- malformed payload from a foreign publisher
+                ts.undecodable += 1
+                if self._on_decode_error is not None:
+                    self._on_decode_error(msg.subject, e)
+                return
+            if not isinstance(event, want):
+                ts.dropped += 1
+                return
+            ts.delivered += 1
+            await handler(event, msg)
+
+        ts.sub = await self.nc.subscribe(subject, queue=queue, cb=cb)
+        return ts
 
     async def drain(self, timeout: float = 5.0) -> None:
         if self.nc.is_closed:
