@@ -8,6 +8,8 @@ ORD   ord.*.*.evt.>     execution events; durable. Command subjects (cmd.*) are 
 STRAT strat.>           coordinator state transitions; durable.
 KV ORDJ                 the trading gateways' order journal: one entry per client order id, written before the
                          venue is called (``arb.venues.common.journal``); kept as long as ORD.
+KV REF                  reference data: symbol rules and public fees per ``<venue>.<market>.<symbol>``, written by the
+                         md gateways (``arb.venues.common.refpub``), read by ``arb.bus.refdata``; last 5 revisions, no TTL.
 KV LEASE                one writer per (venue, account, market) (``arb.bus.lease``); created by the first holder.
 
 A process start never shrinks what exists: the limits a stream already has are kept when the config asks for
@@ -32,6 +34,8 @@ MD_MIN_AGE_S = 60.0
 MD_MIN_BYTES = 1 << 20
 JOURNAL_BUCKET = "ORDJ"
 LEASE_BUCKET = "LEASE"
+REF_BUCKET = "REF"
+REF_HISTORY = 5  # revisions kept per key: the last few rule changes stay visible (``nats kv history``)
 
 
 def _age(field: str, value: float, floor: float) -> None:
@@ -67,6 +71,11 @@ def journal_bucket(subject_prefix: str = "") -> str:
 
 def lease_bucket(subject_prefix: str = "") -> str:
     return stream_name_prefix(subject_prefix) + LEASE_BUCKET
+
+
+def ref_bucket(subject_prefix: str = "") -> str:
+    """Reference data (``arb.core.refdata.SymbolRef`` per ``<venue>.<market>.<symbol>``), written by md gateways."""
+    return stream_name_prefix(subject_prefix) + REF_BUCKET
 
 
 def stream_configs(limits: StreamLimits, subject_prefix: str = "") -> list[StreamConfig]:
@@ -167,4 +176,11 @@ async def ensure_streams(js, limits: StreamLimits, subject_prefix: str = "") -> 
         if change is not None:
             await js.update_stream(change)
     names.append(f"KV_{bucket}")
+    ref = ref_bucket(subject_prefix)
+    try:
+        await js.key_value(ref)
+    except BucketNotFoundError:  # no TTL: a rule stays valid until its venue says otherwise
+        await js.create_key_value(KeyValueConfig(bucket=ref, history=REF_HISTORY, storage=StorageType.FILE,
+                                                 replicas=limits.replicas))
+    names.append(f"KV_{ref}")
     return names

@@ -22,7 +22,10 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
 * futures: sizes are contracts and are published in base asset (contracts x ``quanto_multiplier``, computed as a division for exactness);
   ``futures.tickers`` -> ``mark``, ``index`` and ``funding`` (the current ``funding_rate`` with the next
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
-  over REST at start (``funding_history()``).
+  over REST at start (``funding_history()``);
+* reference data: each configured symbol's rules and fees (futures: with the funding interval) as ``SymbolRef`` into
+  the KV bucket ``REF`` at start and whenever a refresh (``options.symbol_refresh_s``) finds a change
+  (``arb.venues.common.refpub``).
 
 Liveness (specs/gateways.md): the socket sends ``spot.ping`` / ``futures.ping`` at least every ``stale_after_s / 3``;
 any frame, a pong included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every feed it
@@ -62,10 +65,12 @@ from ...core.market_data import (
     MarkPrice,
     Trade,
 )
+from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import L2Book
 from ..common.metrics import bind as bind_metrics
+from ..common.refpub import RefPublisher
 from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
@@ -263,6 +268,8 @@ class GatePublicGateway:
         self._exported = {"gaps": 0, "resyncs": 0, "reconnects": 0, "parse_errors": 0}
         self._exported_n = dict.fromkeys(self.n, 0)
         self.frames = self._handlers()
+        self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
+        self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -341,12 +348,20 @@ class GatePublicGateway:
 
     async def _load_symbols(self, strict: bool) -> None:
         if self.market is Market.SPOT:
-            infos = gsym.spot_infos(await self.rest.currency_pairs(), time.time())
+            pairs = await self.rest.currency_pairs()
+            ts = time.time_ns()
+            infos = gsym.spot_infos(pairs, ts / 1e9)
         else:
             contracts = await self.rest.contracts()
+            ts = time.time_ns()
             self.meta = {c.name: gsym.contract_meta(c) for c in contracts}
             infos = gsym.futures_infos(contracts)
         smap = SymbolMap(V, self.market, infos)
+        wanted = {smap.by_name[n] for n in self.wanted if n in smap.by_name}
+        if self.market is Market.SPOT:
+            refs = [gsym.spot_ref(p, ts) for p in pairs if p.id in wanted]
+        else:
+            refs = [gsym.futures_ref(c, ts) for c in contracts if c.name in wanted]
         problems = []
         for name in self.wanted:
             try:
@@ -363,6 +378,8 @@ class GatePublicGateway:
             if meta is not None:
                 b.funding_interval_s = meta.funding_interval_s
                 b.funding_next_s = max(b.funding_next_s, meta.funding_next_apply_s)
+        self.refs.update((r.symbol, r) for r in refs if r is not None)
+        await self.refpub.publish(self.refs.values())
 
     async def _load_funding_history(self) -> None:
         for vs in self.books:

@@ -11,6 +11,11 @@ Futures (``GET /futures/usdt/contracts``, facts §2.6): tick = ``order_price_rou
 fees ``maker_fee_rate`` / ``taker_fee_rate``. status trading -> TRADING, delisted -> DELISTED, prelaunch /
 delisting / in_delisting -> HALTED. The unified symbol of a USDT contract ``BASE_USDT`` is ``BASE-USDT``.
 
+Reference data (``spot_ref`` / ``futures_ref``, bucket ``REF``): spot fees are the pair's ``fee`` (one rate, so
+maker = taker) and, when a pair sends none, Gate's public VIP 0 tier (https://www.gate.com/fee: 0.1 % / 0.1 %);
+futures fees are the contract's ``maker_fee_rate`` / ``taker_fee_rate`` and its ``funding_interval``;
+``fee_source`` says which.
+
 Funding facts that SymbolInfo does not hold (interval, next apply time, current rate) are kept in
 ``ContractMeta`` for the public gateway.
 """
@@ -23,10 +28,18 @@ import msgspec
 
 from ...core.enums import Market, SymbolStatus, Venue
 from ...core.numeric import ZERO
+from ...core.refdata import SymbolRef
 from ...core.symbols import Symbol, SymbolInfo
 from .schemas import Contract, CurrencyPair
 
 SETTLE = "USDT"
+SPOT_SOURCE = "gateio GET /spot/currency_pairs"
+SPOT_FEE_SOURCE = "gateio GET /spot/currency_pairs fee (one rate, maker = taker)"
+# Gate fee page (https://www.gate.com/fee): spot VIP 0 maker / taker; used only when a pair sends no ``fee``
+SPOT_PUBLIC_FEES = (Decimal("0.001"), Decimal("0.001"))
+SPOT_PUBLIC_FEE_SOURCE = "gateio fee page, spot VIP 0 (currency pair sent no fee)"
+FUTURES_SOURCE = "gateio GET /futures/usdt/contracts"
+FUTURES_FEE_SOURCE = "gateio GET /futures/usdt/contracts maker_fee_rate/taker_fee_rate"
 
 
 class ContractMeta(msgspec.Struct, frozen=True):
@@ -133,6 +146,25 @@ def contract_meta(c: Contract) -> ContractMeta:
     )
 
 
+def spot_ref(p: CurrencyPair, ts: int) -> SymbolRef:
+    """One currency pair as reference data (``ts``: unix ns it was read)."""
+    info = spot_info(p, ts / 1e9)
+    if p.fee not in (None, ""):
+        return SymbolRef.from_info(info, source=SPOT_SOURCE, fee_source=SPOT_FEE_SOURCE, ts=ts)
+    maker, taker = SPOT_PUBLIC_FEES
+    return SymbolRef.from_info(info, source=SPOT_SOURCE, fee_source=SPOT_PUBLIC_FEE_SOURCE, ts=ts, maker_fee=maker,
+                               taker_fee=taker)
+
+
+def futures_ref(c: Contract, ts: int) -> SymbolRef | None:
+    """One USDT contract as reference data, with its funding interval; None when ``futures_info`` is None."""
+    info = futures_info(c)
+    if info is None:
+        return None
+    return SymbolRef.from_info(info, source=FUTURES_SOURCE, fee_source=FUTURES_FEE_SOURCE, ts=ts,
+                               funding_interval_s=int(c.funding_interval))
+
+
 def spot_infos(pairs: list[CurrencyPair], now_s: float = 0.0) -> list[SymbolInfo]:
     return [spot_info(p, now_s) for p in pairs]
 
@@ -141,4 +173,5 @@ def futures_infos(contracts: list[Contract]) -> list[SymbolInfo]:
     return [i for i in (futures_info(c) for c in contracts) if i is not None]
 
 
-__all__ = ["ContractMeta", "contract_base", "contract_meta", "futures_info", "futures_infos", "spot_info", "spot_infos"]
+__all__ = ["ContractMeta", "contract_base", "contract_meta", "futures_info", "futures_infos", "futures_ref", "spot_info",
+           "spot_infos", "spot_ref"]

@@ -8,6 +8,8 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
 * ``trade``  every deal of an aggre deals push (deduplicated by time/tradeId across a WS rotation);
 * ``book``   top ``options.depth`` levels of the synced book, at most every ``options.book_interval_ms``;
              on a gap / crossed book / disconnect an empty book with ``state=stale`` at once, then resync;
+* reference data: each configured symbol's rules and fees (``SymbolRef``) into the KV bucket ``REF`` at start and
+             whenever a refresh (``options.symbol_refresh_s``) finds a change (``arb.venues.common.refpub``);
 * ``status`` when a book goes stale (with the reason) and when it is synced again (``feed`` ``book``), and when
              the bbo feed goes stale (socket silent or lost) and with its first push after that (``feed`` ``bbo``).
 
@@ -45,14 +47,16 @@ from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import BookState, Market, Side, Venue
 from ...core.errors import ConfigError, SymbolError
 from ...core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
+from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
+from ..common.refpub import RefPublisher
 from ..common.sync import MEXC_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from ..common.ws import WsConnection, WsManager
 from . import parse, wire
 from .rest import MexcPublicRest
-from .symbols import check_configured, symbol_map
+from .symbols import check_configured, symbol_map, to_ref
 from .ws import MexcWsAdapter, refused_channels, ws_config
 
 log = get_logger(__name__)
@@ -157,6 +161,8 @@ class MexcPublicGateway:
         self._exported: dict[str, int] = {}
         self._started = False
         self._closing = False
+        self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
+        self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,6 +170,7 @@ class MexcPublicGateway:
         """Load symbol rules (SymbolError for a bad configured symbol), subscribe, start the book loops."""
         await self._load_symbols(initial=True)
         subs = self.install_feeds(check_configured(self.symbols, self.configured))
+        await self.refpub.publish(self.refs.values())
         self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)
         self.ws.on_silent = self._on_silent
         self.ws.on_resumed = self._on_resumed
@@ -217,10 +224,15 @@ class MexcPublicGateway:
 
     async def _load_symbols(self, initial: bool = False) -> None:
         info = await self.rest.exchange_info()
+        ts = _now()
         m = symbol_map(info.symbols)
         if not len(m):
             raise SymbolError("mexc spot: exchangeInfo returned no symbols")
         self.symbols = m
+        wanted = {m.by_name[n] for n in self.configured if n in m.by_name}
+        for raw in info.symbols:
+            if raw.symbol in wanted and (ref := to_ref(raw, ts)) is not None:
+                self.refs[ref.symbol] = ref
         if not initial:
             for name, f in self.feeds.items():
                 new = m.info_by_name.get(name)
@@ -229,6 +241,7 @@ class MexcPublicGateway:
                                 new.status.value if new else "unlisted")
                 if new is not None:
                     f.info = new
+            await self.refpub.publish(self.refs.values())
 
     # ------------------------------------------------------------------ hot path
 

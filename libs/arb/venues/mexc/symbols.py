@@ -8,6 +8,10 @@
 * min notional = ``quoteAmountPrecision`` (docs: "min order amount", quote)
 * status: "1"/"ENABLED" and spot trading allowed and both sides allowed (tradeSideType 1) -> TRADING;
   "3"/offline -> DELISTED; anything else (pause, buy-only, sell-only, API trading off) -> HALTED.
+
+Reference data (``to_ref``, bucket ``REF``): fees are the entry's ``makerCommission`` / ``takerCommission`` when it
+sends them (fractions: ``"0.0005"`` = 0.05 %); when it does not, the public default tier of MEXC's fee page
+(https://www.mexc.com/fee; spot 0 % maker, 0.05 % taker), and ``fee_source`` says which.
 """
 
 from __future__ import annotations
@@ -18,8 +22,15 @@ from decimal import Decimal, InvalidOperation
 from ...core.enums import Market, SymbolStatus, Venue
 from ...core.errors import SymbolError
 from ...core.numeric import ZERO
+from ...core.refdata import SymbolRef
 from ...core.symbols import Symbol, SymbolInfo, SymbolMap
 from .schemas import SymbolRaw
+
+SOURCE = "mexc GET /api/v3/exchangeInfo"
+FEE_SOURCE = "mexc GET /api/v3/exchangeInfo makerCommission/takerCommission"
+# MEXC fee page (https://www.mexc.com/fee, MEXC Learn "calculation of fees in spot trading", 2025): spot default tier
+PUBLIC_FEES = (Decimal(0), Decimal("0.0005"))
+PUBLIC_FEE_SOURCE = "mexc fee page, spot default tier (exchangeInfo sent no commission)"
 
 _TRADING = {"1", "ENABLED"}
 _DELISTED = {"3", "OFFLINE", "DISABLED"}
@@ -84,6 +95,18 @@ def to_info(raw: SymbolRaw) -> SymbolInfo | None:
     )
 
 
+def to_ref(raw: SymbolRaw, ts: int) -> SymbolRef | None:
+    """One exchangeInfo entry as reference data (``ts``: unix ns it was read); None when ``to_info`` is None."""
+    info = to_info(raw)
+    if info is None:
+        return None
+    if raw.makerCommission not in (None, "") and raw.takerCommission not in (None, ""):
+        return SymbolRef.from_info(info, source=SOURCE, fee_source=FEE_SOURCE, ts=ts)
+    maker, taker = PUBLIC_FEES
+    return SymbolRef.from_info(info, source=SOURCE, fee_source=PUBLIC_FEE_SOURCE, ts=ts, maker_fee=maker,
+                               taker_fee=taker)
+
+
 def symbol_map(raws: Iterable[SymbolRaw]) -> SymbolMap:
     infos = [i for i in (to_info(r) for r in raws) if i is not None]
     return SymbolMap(Venue.MEXC, Market.SPOT, infos)
@@ -103,4 +126,4 @@ def check_configured(symbols: SymbolMap, names: Iterable[str]) -> list[SymbolInf
     return out
 
 
-__all__ = ["check_configured", "status_of", "symbol_map", "to_info"]
+__all__ = ["check_configured", "status_of", "symbol_map", "to_info", "to_ref"]
