@@ -18,7 +18,7 @@ import functools
 import importlib
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -30,6 +30,10 @@ _decoder: msgspec.msgpack.Decoder | None = None
 
 _encoder = msgspec.msgpack.Encoder(decimal_format="string")
 encode = _encoder.encode
+
+if TYPE_CHECKING:  # at run time ``decode`` is the decoder's bound method, made by __getattr__ on first use
+
+    def decode(data: bytes, /) -> Any: ...
 
 
 def register(*types: type[msgspec.Struct]) -> None:
