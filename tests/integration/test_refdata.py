@@ -12,13 +12,15 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 from arb.bus.connection import Bus
 from arb.bus.refdata import RefData
+from arb.bus.streams import ref_bucket
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import Market, Side, SymbolStatus, Venue
 from arb.core.errors import SymbolError
-from arb.core.refdata import SymbolRef
+from arb.core.refdata import SymbolRef, encode_ref
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import bounded, bounded_context, eventually
@@ -118,13 +120,12 @@ async def test_gateway_publishes_rules_and_reader_notices_a_change(sim, bus, ses
         want = expected(sim, venue, market, "BTC-USDT")
         await eventually(lambda: fields(ref.get(venue, market, "BTC-USDT"), want) == want, timeout=15,
                          what="changed rule in RefData")
-        key = f"{venue.value}.{market.value}.BTC-USDT"
-        await eventually(lambda: key in dict(changes), timeout=5, what="callback")
+        # only what changed is put again: the sim's funding interval is one per exchange, so it moves ETH too
+        key, eth = f"{venue.value}.{market.value}.BTC-USDT", f"{venue.value}.{market.value}.ETH-USDT"
+        keys = {key, eth} if market is Market.FUTURES else {key}
+        await eventually(lambda: {k for k, _ in changes} == keys, timeout=5, what="callbacks")
         new = dict(changes)[key]
         assert new is not None and new.taker_fee == want["taker_fee"] and new.ts > btc.ts
-        # only what changed is put again: the sim's funding interval is one per exchange, so it moves ETH too
-        eth = f"{venue.value}.{market.value}.ETH-USDT"
-        assert {k for k, _ in changes} == ({key, eth} if market is Market.FUTURES else {key})
     finally:
         if ref is not None:
             await bounded(ref.close(), 5, "refdata close")
@@ -144,3 +145,32 @@ async def test_reader_restricted_to_keys_and_missing_symbol(sim, bus, session, j
                 ref.get(Venue.GATEIO, Market.FUTURES, "BTC-USDT")
     finally:
         await bounded(gw.stop(), 15, "gateway stop")
+
+
+async def test_reader_updates_deletes_and_skips_a_bad_entry(bus, js_streams, subject_prefix):
+    """Written by hand into REF: the load holds each key, an awaited callback sees a changed rule and a delete
+    (None), a re-put with the same rules calls nothing, and an entry that does not decode is skipped."""
+    kv = await bounded(bus.js.key_value(ref_bucket(subject_prefix)), 5, "bucket")
+    a = SymbolRef(venue=Venue.MEXC, market=Market.SPOT, symbol="BTC-USDT", venue_symbol="BTCUSDT",
+                  tick=Decimal("0.01"), step=Decimal("0.000001"), min_qty=Decimal("0.000001"), min_notional=Decimal(1),
+                  taker_fee=Decimal("0.0005"), source="test", fee_source="test", ts=1)
+    await bounded(kv.put(a.key, encode_ref(a)), 5, "put")
+    await bounded(kv.put("mexc.spot.BAD-USDT", b'{"venue":"nowhere"}'), 5, "put")
+    seen: list[tuple[str, SymbolRef | None]] = []
+
+    async def on_change(key: str, new: SymbolRef | None) -> None:
+        seen.append((key, new))
+
+    ref = await bounded(RefData.open(bus.js, subject_prefix, on_change=on_change), 10, "refdata open")
+    try:
+        assert list(ref.refs) == [a.key] and ref.bad_entries == 1 and ref.get("mexc", "spot", "BTC-USDT") == a
+        await bounded(kv.put(a.key, encode_ref(msgspec.structs.replace(a, ts=2))), 5, "put same rules")
+        b = msgspec.structs.replace(a, ts=3, tick=Decimal("0.1"))
+        await bounded(kv.put(a.key, encode_ref(b)), 5, "put changed")
+        await eventually(lambda: seen, timeout=5, what="callback")
+        assert seen == [(a.key, b)] and ref.get("mexc", "spot", "BTC-USDT") == b
+        await bounded(kv.delete(a.key), 5, "delete")
+        await eventually(lambda: len(seen) == 2, timeout=5, what="delete callback")
+        assert seen[1] == (a.key, None) and ref.find("mexc", "spot", "BTC-USDT") is None
+    finally:
+        await bounded(ref.close(), 5, "refdata close")
