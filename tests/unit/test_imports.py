@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -106,3 +107,22 @@ def test_gateway_third_party_packages_are_runtime_dependencies() -> None:
 
     assert dists, f"no third-party distribution found for {sorted(top)}"
     assert dists <= allowed, f"not a runtime dependency: {sorted(dists - allowed)}"
+
+
+def _function_imports(path: Path) -> list[int]:
+    """Line numbers of imports inside a function body (the usual way an import loop is held apart)."""
+    lines: list[int] = []
+    for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines += [n.lineno for n in ast.walk(fn) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return lines
+
+
+def test_simulator_modules_import_at_module_level() -> None:
+    """No simulator module hides an import loop behind an import inside a function (the package's lazy names aside)."""
+    sim = ROOT / "libs" / "arb" / "sim"
+
+    found = {str(p.relative_to(sim)): _function_imports(p) for p in sorted(sim.rglob("*.py"))
+             if p != sim / "__init__.py"}
+
+    assert {name: lines for name, lines in found.items() if lines} == {}

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from ..config.loader import describe
 from ..core.numeric import fmt
+from .config import FaultConfig
 
 if TYPE_CHECKING:
     from .context import SimContext
@@ -58,8 +60,6 @@ async def _decode(request: web.Request, typ: type) -> Any:
     try:
         return msgspec.json.decode(body or b"{}", type=typ)
     except msgspec.ValidationError as e:
-        from ..config.loader import describe
-
         raise ValueError(describe(str(e))) from None
     except msgspec.DecodeError as e:
         raise ValueError(f"body: invalid JSON: {e}") from None
@@ -102,8 +102,6 @@ def build_admin_app(ctx: SimContext, market: Market) -> web.Application:
     async def post_fault(request: web.Request) -> web.Response:
         try:
             req = await _decode(request, FaultRequest)
-            from .config import FaultConfig
-
             FaultConfig(name=req.name, venue=req.venue, market=req.market, count=max(req.count, 0),
                         probability=req.probability)  # same validation as the config file
             spec = faults.arm(req.name, req.venue, req.market, count=req.count, probability=req.probability,

@@ -23,41 +23,19 @@ import time
 import uuid
 from typing import Any
 
-import msgspec
 from aiohttp import web
 
 from arb.core.enums import Market, Venue
-from arb.sim.gateio.auth import verify_rest
+from arb.sim.gateio import futures_rest, futures_ws, spot_rest, spot_ws
+from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, not_found, server_error, too_many_requests
 
-API = "/api/v4"
 log = logging.getLogger("arb.sim.gateio")
 SPOT_WS_PATH = "/ws/v4/"
 FUTURES_WS_PATH = "/v4/ws/usdt"
 
-_ENC = msgspec.json.Encoder(decimal_format="string")
 GATE_KEY: web.AppKey[GateContext] = web.AppKey("gate", object)  # type: ignore[arg-type]
 CHANNELS_KEY: web.AppKey[list] = web.AppKey("gate_channels", list)
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=_ENC.encode(body), status=status, content_type="application/json", headers=headers)
-
-
-class RateLimiter:
-    """Fixed windows per (who, endpoint group); enough to report and enforce Gate's documented limits."""
-
-    def __init__(self) -> None:
-        self._w: dict[tuple[str, str], tuple[float, int]] = {}
-
-    def hit(self, who: str, group: str, limit: int, window_s: float, now: float) -> tuple[int, int, float, bool]:
-        start, n = self._w.get((who, group), (now, 0))
-        if now - start >= window_s:
-            start, n = now, 0
-        n += 1
-        self._w[(who, group)] = (start, n)
-        remain = max(0, limit - n)
-        return limit, remain, start + window_s, n > limit
 
 
 def market_of(path: str) -> Market:
@@ -76,50 +54,6 @@ def _limit_for(request: web.Request, private: bool) -> tuple[str, int, float]:
     if method == "DELETE":
         return "cancel", 200, 1.0
     return f"priv:{method}:{path}", 200, 10.0
-
-
-class GateContext:
-    """What the REST/WS handlers share: the SimContext plus Gate-only state (limits, account lookups)."""
-
-    def __init__(self, ctx: Any) -> None:
-        self.ctx = ctx
-        self.faults = ctx.faults
-        self.limiter = RateLimiter()
-        self.spot = ctx.exchanges[(Venue.GATEIO, Market.SPOT)]
-        self.futures = ctx.exchanges.get((Venue.GATEIO, Market.FUTURES))
-        self._bal_ids: dict[tuple[str, str], int] = {}
-        self.spot.add_listener(self)
-
-    # -- engine listener: SpotAccount.update_id counts changes per (account, currency) ----------------
-    def on_balance(self, account: Any, asset: str, bal: Any) -> None:
-        k = (account.name, asset)
-        self._bal_ids[k] = self._bal_ids.get(k, 0) + 1
-
-    def balance_update_id(self, account: Any, asset: str) -> int:
-        return self._bal_ids.get((account.name, asset), 0)
-
-    # -- accounts --------------------------------------------------------------------------------
-    def account_by_key(self, key: str) -> Any | None:
-        return self.ctx.accounts.get(Venue.GATEIO, key)
-
-    def secret_of(self, key: str) -> str | None:
-        acc = self.account_by_key(key)
-        return None if acc is None else acc.api_secret
-
-    async def authenticate(self, request: web.Request) -> Any:
-        body = await request.read()
-        key = verify_rest(
-            method=request.method,
-            path=request.path,
-            raw_query=request.raw_path.partition("?")[2],
-            body=body,
-            headers=request.headers,
-            secret_of=self.secret_of,
-            now_s=time.time(),
-        )
-        acc = self.account_by_key(key)
-        assert acc is not None
-        return acc
 
 
 def _make_middleware(gctx: GateContext):
@@ -184,8 +118,6 @@ def _make_middleware(gctx: GateContext):
 
 def build_app(ctx: Any) -> web.Application:
     """The Gate.io venue app: REST /api/v4 (spot + futures/usdt), WS /ws/v4/ and /v4/ws/usdt."""
-    from arb.sim.gateio import futures_rest, futures_ws, spot_rest, spot_ws
-
     gctx = GateContext(ctx)
     app = web.Application(middlewares=[_make_middleware(gctx)])
     app[GATE_KEY] = gctx

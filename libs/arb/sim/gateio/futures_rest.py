@@ -32,9 +32,9 @@ from aiohttp import web
 
 from arb.core.enums import Market, Venue
 from arb.sim.engine import Pos, SimFill, SimOrder, SimReject
-from arb.sim.gateio.app import API, GateContext, json_response
 from arb.sim.gateio.book_feed import fmt
 from arb.sim.gateio.common import check_text, dec, json_body, qbool, qint, qreq, sec, sec_float, user_id
+from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, from_reject, invalid_param, missing_param
 
 DEFAULT_TEXT = "api"  # Gate's `text` for an API order placed without one (captured futures.orders frames)

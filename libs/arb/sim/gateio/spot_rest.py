@@ -35,7 +35,6 @@ from aiohttp import web
 
 from arb.core.enums import Market, Venue
 from arb.sim.engine import SimFill, SimOrder, SimReject
-from arb.sim.gateio.app import API, GateContext, json_response
 from arb.sim.gateio.book_feed import fmt
 from arb.sim.gateio.common import (
     check_text,
@@ -50,6 +49,7 @@ from arb.sim.gateio.common import (
     sec,
     user_id,
 )
+from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, from_reject, invalid_param, missing_param
 
 DEFAULT_TEXT = "apiv4"

@@ -25,7 +25,7 @@ from arb.core.enums import Market
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
 from arb.sim.gateio.common import ms, ms_frac, sec, user_id
-from arb.sim.gateio.spot_rest import DEFAULT_TEXT, spot_status
+from arb.sim.gateio.spot_rest import DEFAULT_TEXT, SpotRest, spot_status
 from arb.sim.gateio.ws import CODE_BAD_ARG, Connection, WsReject, WsRequest, push_frame
 
 _INTERVALS = {"100ms": (100, 100), "20ms": (20, 20)}  # interval -> (ms, levels)
@@ -187,8 +187,6 @@ class SpotChannels(GateChannels):
             "s": view.symbol, "U": first, "u": last, "b": _lv(bids), "a": _lv(asks)})
 
     def push_tickers(self, conn: Connection, syms: list[str]) -> None:
-        from arb.sim.gateio.spot_rest import SpotRest
-
         rest = SpotRest(self.g)
         for sym in syms:
             tk = rest._ticker(self.ex.instruments[sym])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from urllib.parse import parse_qsl
 
 from .errors import MexcError, err
@@ -59,8 +60,6 @@ def parse_body(body: str, content_type: str) -> dict[str, str]:
         return {}
     text = body.strip()
     if text.startswith("{"):
-        import json
-
         try:
             obj = json.loads(text)
         except ValueError:
