@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from arb.core.enums import Market, Side, SymbolStatus, Venue
 from arb.core.refdata import SymbolRef, decode_ref, encode_ref, ref_key
-from arb.venues.common.refpub import RefPublisher
+from arb.venues.common.refpub import RefPublisher, refresh
 from arb.venues.gateio import schemas as GS
 from arb.venues.gateio.symbols import futures_ref, spot_ref
 from arb.venues.mexc.schemas import SymbolRaw
@@ -187,3 +187,19 @@ async def test_publisher_survives_a_missing_bucket_and_a_failed_put():
     assert await pub.publish([_gate_futures()]) == 0 and pub.failures == 1
     assert await pub.publish([_gate_futures()]) == 1 and len(kv.puts) == 1
     assert await RefPublisher(None).publish([_gate_futures()]) == 0
+
+
+def test_refresh_marks_a_configured_symbol_the_venue_stopped_listing_delisted():
+    """A refresh replaces held entries with fresh ones; a wanted symbol absent from the venue's list turns delisted."""
+    btc = _gate_futures()
+    eth = msgspec.structs.replace(btc, symbol="ETH-USDT", venue_symbol="ETH_USDT")
+    held: dict[str, SymbolRef] = {}
+    refresh(held, [btc, eth], ["BTC-USDT", "ETH-USDT"], TS)
+    assert held == {"BTC-USDT": btc, "ETH-USDT": eth}
+    newer = msgspec.structs.replace(btc, ts=TS + 7, taker_fee=Decimal("0.0005"))
+    refresh(held, [newer], ["BTC-USDT", "ETH-USDT"], TS + 7)
+    assert held["BTC-USDT"] == newer
+    gone = held["ETH-USDT"]
+    assert gone.status is SymbolStatus.DELISTED and gone.ts == TS + 7 and gone.tick == eth.tick
+    refresh(held, [newer], ["BTC-USDT", "ETH-USDT"], TS + 9)
+    assert held["ETH-USDT"] is gone  # unchanged: not put again

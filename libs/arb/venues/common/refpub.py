@@ -7,6 +7,9 @@ afterwards an entry is put only when a rule changed, and the change is logged on
 Reference data never stops market data: a missing bucket (declared by ``ensure_streams`` when a service
 connects), a JetStream timeout or any other failure is logged (rate-limited) and the entries not written are
 tried again at the next refresh.
+
+A configured symbol that a refresh no longer finds in the venue's list keeps its last rules with status
+``delisted`` (``refresh``), so a reader never goes on trusting an instrument the venue stopped listing.
 """
 
 from __future__ import annotations
@@ -15,13 +18,26 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from nats.js.errors import BucketNotFoundError
 
 from ...bus.streams import ref_bucket
+from ...core.enums import SymbolStatus
 from ...core.refdata import SymbolRef, encode_ref
 from ...obs.log import RateLimitedLog, get_logger
 
 log = get_logger(__name__)
+
+
+def refresh(held: dict[str, SymbolRef], fresh: Iterable[SymbolRef], wanted: Iterable[str], ts: int) -> None:
+    """Update ``held`` (unified symbol -> entry) in place from one read of the venue's rules: ``fresh`` entries
+    replace what was held; a ``wanted`` symbol held before but absent now is kept with status delisted."""
+    got = {r.symbol: r for r in fresh}
+    for name in wanted:
+        if name in got:
+            held[name] = got[name]
+        elif (old := held.get(name)) is not None and old.status is not SymbolStatus.DELISTED:
+            held[name] = msgspec.structs.replace(old, status=SymbolStatus.DELISTED, ts=ts)
 
 
 class RefPublisher:
@@ -79,4 +95,4 @@ class RefPublisher:
         return self._kv
 
 
-__all__ = ["RefPublisher"]
+__all__ = ["RefPublisher", "refresh"]

@@ -71,6 +71,7 @@ from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import L2Book
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
+from ..common.refpub import refresh as refresh_refs
 from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
@@ -378,7 +379,7 @@ class GatePublicGateway:
             if meta is not None:
                 b.funding_interval_s = meta.funding_interval_s
                 b.funding_next_s = max(b.funding_next_s, meta.funding_next_apply_s)
-        self.refs.update((r.symbol, r) for r in refs if r is not None)
+        refresh_refs(self.refs, [r for r in refs if r is not None], self.wanted, ts)
         await self.refpub.publish(self.refs.values())
 
     async def _load_funding_history(self) -> None:

@@ -52,6 +52,7 @@ from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
 from ..common.refpub import RefPublisher
+from ..common.refpub import refresh as refresh_refs
 from ..common.sync import MEXC_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
 from ..common.ws import WsConnection, WsManager
 from . import parse, wire
@@ -230,9 +231,8 @@ class MexcPublicGateway:
             raise SymbolError("mexc spot: exchangeInfo returned no symbols")
         self.symbols = m
         wanted = {m.by_name[n] for n in self.configured if n in m.by_name}
-        for raw in info.symbols:
-            if raw.symbol in wanted and (ref := to_ref(raw, ts)) is not None:
-                self.refs[ref.symbol] = ref
+        refs = [to_ref(raw, ts) for raw in info.symbols if raw.symbol in wanted]
+        refresh_refs(self.refs, [r for r in refs if r is not None], self.configured, ts)
         if not initial:
             for name, f in self.feeds.items():
                 new = m.info_by_name.get(name)
