@@ -1,7 +1,8 @@
 """The one bus codec: msgpack of a tagged union, so any subscriber decodes any subject without knowing its type.
 
 The union is not a list written here: every module that defines bus messages registers them where they are
-defined (``@message`` on the class, or ``register(*types)``), and the decoder is built once, on first use,
+defined (``@message`` on the class, or ``register(*types)``; the registry is ``arb.core.messages``, so ``core``
+never imports the transport), and the decoder is built once, on first use,
 from whatever is registered by then. So a new message type (a strategy event, a control request) edits only
 its own module. The catalogue ``arb.bus.contract`` binds each subject to its types; building the decoder
 imports it, which imports every module with messages on a subject, so a process that only ever imports the
@@ -18,13 +19,13 @@ import functools
 import importlib
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-T = TypeVar("T", bound=type[msgspec.Struct])
+from ..core import messages as _messages
+from ..core.messages import message, register, unregister  # noqa: F401  (the codec's API, defined in core)
 
-_registry: dict[str, type[msgspec.Struct]] = {}  # tag -> type
 _lock = threading.Lock()
 _decoder: msgspec.msgpack.Decoder | None = None
 
@@ -36,50 +37,20 @@ if TYPE_CHECKING:  # at run time ``decode`` is the decoder's bound method, made 
     def decode(data: bytes, /) -> Any: ...
 
 
-def register(*types: type[msgspec.Struct]) -> None:
-    """Make ``types`` decodable by the one codec. Each needs a tag, unique across the bus (the ``type`` field).
-
-    Registering the same class again is a no-op; another class under a taken tag is refused. Register at
-    import time: a registration after the first decode rebuilds the decoder, but a ``decode`` already taken
-    from this module (``dec = codec.decode``) keeps the old one.
-    """
+def _invalidate() -> None:
     global _decoder
     with _lock:
-        for t in types:
-            tag = t.__struct_config__.tag if isinstance(t, type) and issubclass(t, msgspec.Struct) else None
-            if not isinstance(tag, str):
-                raise TypeError(f"{t!r}: a bus message is a msgspec.Struct with a string tag")
-            have = _registry.get(tag)
-            if have is not None and have is not t:
-                raise ValueError(f"tag {tag!r} of {t.__qualname__} is taken by {have.__module__}.{have.__qualname__}")
-        for t in types:
-            if _registry.get(t.__struct_config__.tag) is not t:
-                _registry[t.__struct_config__.tag] = t
-                _decoder = None
-                globals().pop("decode", None)
+        _decoder = None
+        globals().pop("decode", None)
 
 
-def unregister(*types: type[msgspec.Struct]) -> None:
-    """Take types out again (tests that register a throw-away type clean up with this)."""
-    global _decoder
-    with _lock:
-        for t in types:
-            if _registry.get(t.__struct_config__.tag) is t:
-                del _registry[t.__struct_config__.tag]
-                _decoder = None
-                globals().pop("decode", None)
-
-
-def message(cls: T) -> T:
-    """Class decorator: ``@message`` registers a bus message where it is defined."""
-    register(cls)
-    return cls
+_messages.on_change(_invalidate)
 
 
 def registered() -> dict[str, type[msgspec.Struct]]:
     """Every registered message type by tag (after loading the catalogue's modules)."""
     _load_catalogue()
-    return dict(_registry)
+    return _messages.snapshot()
 
 
 @functools.cache
@@ -92,7 +63,7 @@ def _build() -> Callable[[bytes], Any]:
     _load_catalogue()
     with _lock:
         if _decoder is None:
-            union = functools.reduce(lambda a, b: a | b, _registry.values())
+            union = functools.reduce(lambda a, b: a | b, _messages.snapshot().values())
             _decoder = msgspec.msgpack.Decoder(union)
         dec = _decoder.decode
         globals()["decode"] = dec  # later ``codec.decode`` lookups find the bound method itself: no extra call

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import msgspec
 
-from ..bus.codec import message
 from .enums import Market, OrderType, Side, TimeInForce
 from .execution import Balance, Order, Position
+from .messages import message
 
 
 @message

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import msgspec
 
-from ..bus.codec import message
 from .enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from .messages import message
 from .numeric import ZERO
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import msgspec
 
-from ..bus.codec import message
 from .enums import BookState, Market, Side, Venue
+from .messages import message
 
 
 class Level(msgspec.Struct, frozen=True, array_like=True, gc=False):
