@@ -63,7 +63,7 @@ async def test_balance_push_during_a_refresh_is_followed_by_another_refresh():
     trader.release.set()
     for _ in range(20):
         await asyncio.sleep(0)
-    published = [ev.free for kind, ev in gw._events if kind == "balance"]
+    published = [ev.free for kind, ev in gw.outbox.pending() if kind == "balance"]
     assert published and published[-1] == Decimal(90), published
     assert trader.calls == 2
 

@@ -56,7 +56,7 @@ async def test_fill_whose_publish_failed_once_is_published_on_retry() -> None:
     bus = FlakyBus(failures=1)
     gw = _gateway(bus)
     gw.on_binary(_deal_frame())
-    await gw._flush_events()
+    await gw.outbox.flush()
     fills = [ev for _, ev in bus.published if isinstance(ev, Fill)]
     assert [f.trade_id for f in fills] == ["505979017439002624X1"]
 
@@ -80,11 +80,11 @@ async def test_order_event_outlives_a_long_jetstream_outage(monkeypatch: pytest.
         slept.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(private.asyncio, "sleep", no_wait)
     bus = FlakyBus(failures=20)
     gw = _gateway(bus)
+    gw.outbox._sleep = no_wait
     gw.on_binary(_order_frame())
-    await gw._flush_events()
+    await gw.outbox.flush()
     orders = [ev.order for _, ev in bus.published if isinstance(ev, OrderUpdate)]
     assert [(o.client_order_id, o.status) for o in orders] == [("cid-1", OrderStatus.FILLED)]
     assert len(slept) == 20 and max(slept) <= 2.0
@@ -99,7 +99,7 @@ async def test_order_push_without_client_id_carries_the_id_we_placed_it_with() -
     w = PushDataV3ApiWrapper.FromString(_order_frame())
     w.privateOrders.clientId = ""
     gw.on_binary(w.SerializeToString())
-    await gw._flush_events()
+    await gw.outbox.flush()
     orders = [ev.order for _, ev in bus.published if isinstance(ev, OrderUpdate)]
     assert [(o.client_order_id, o.venue_order_id) for o in orders] == [("cid-placed", "C02__505979017439002624115")]
 

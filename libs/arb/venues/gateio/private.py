@@ -46,6 +46,7 @@ from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
+from ..common.outbox import EventOutbox
 from ..common.trading import CommandHandler, PreparedOrder
 from . import parse as P
 from . import symbols as gsym
@@ -369,8 +370,11 @@ class GatePrivateGateway:
                                       subject_prefix=options.subject_prefix)
         self.rlog = RateLimitedLog(log, interval_s=10.0)
         self.ws: Any = None
-        self._events: deque[tuple[str, Any]] = deque()
-        self._events_ready = asyncio.Event()
+        self.outbox = EventOutbox("gateio", market.value, {"order": self.handler.on_order,
+                                                           "fill": self.handler.on_fill,
+                                                           "balance": self.handler.on_balance,
+                                                           "position": self.handler.on_position},
+                                  on_overflow=lambda: self._schedule_reconcile())
         self._tasks: list[asyncio.Task] = []
         self._started = False
         self._synced_once = False  # venue truth published once since start (ready only after that)
@@ -400,7 +404,7 @@ class GatePrivateGateway:
                                   "gateway keeps one net position per contract: switch it to single mode "
                                   "(POST /futures/usdt/dual_mode?dual_mode=false) or use another account")
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._event_loop(), name="gate-trade-events"))
+        self._tasks.append(loop.create_task(self.outbox.run(), name="gate-trade-events"))
         adapter = PrivateWs(self.market, self, self.signer, lambda: self.trader.user_id)
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=max(o.watchdog_s, 3 * o.ping_interval_s),
@@ -425,6 +429,10 @@ class GatePrivateGateway:
         if tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
             await asyncio.wait(tasks, timeout=2.0)
         self._tasks.clear()
+        try:  # what the user stream delivered last still goes out (bounded)
+            await asyncio.wait_for(self.outbox.close(), 10.0)
+        except Exception as e:  # noqa: BLE001 -- shutting down: the next start's reconcile republishes venue truth
+            self.rlog(("outbox",), "gateio %s: events left unpublished at stop: %s", self.market.value, e)
 
     def ready(self) -> bool:
         return (self._started and self._synced_once and not self._sub_refused and not self.trader.dual_mode
@@ -499,8 +507,7 @@ class GatePrivateGateway:
                   data)
 
     def _emit(self, kind: str, ev: Any) -> None:
-        self._events.append((kind, ev))
-        self._events_ready.set()
+        self.outbox.put(kind, ev)
 
     def _on_spot_orders(self, f: SpotOrdersFrame, now: int) -> None:
         for o in f.result:
@@ -554,28 +561,6 @@ class GatePrivateGateway:
                 self.rlog("futures_balance", "gateio futures balance refresh failed: %r", e)
             if not self._balance_again:
                 return
-
-    async def _event_loop(self) -> None:
-        h = self.handler
-        q = self._events
-        while True:
-            await self._events_ready.wait()
-            self._events_ready.clear()
-            while q:
-                kind, ev = q.popleft()
-                try:
-                    if kind == "order":
-                        await h.on_order(ev)
-                    elif kind == "fill":
-                        await h.on_fill(ev)
-                    elif kind == "balance":
-                        await h.on_balance(ev)
-                    else:
-                        await h.on_position(ev)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # JetStream unavailable: reconciliation republishes venue truth later  # noqa: BLE001 -- a loop/peer that must survive any failure
-                    self.rlog(("publish", kind), "gateio %s: publishing %s failed: %r", self.market.value, kind, e)
 
 
 def build_private(endpoints: VenueEndpoints, market: Market, account: str, credentials: Credentials, bus: Bus,

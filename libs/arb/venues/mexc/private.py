@@ -38,6 +38,7 @@ from ...core.errors import ConfigError, RateLimited, ValidationError, VenueClien
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
+from ..common.outbox import EventOutbox
 from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
 from . import parse
@@ -296,8 +297,9 @@ class MexcPrivateGateway:
         self._key_created = 0.0
         self._key_invalid = False
         self._key_lock = asyncio.Lock()
-        self._events: deque[tuple[str, Any]] = deque()
-        self._wake = asyncio.Event()
+        self.outbox = EventOutbox("mexc", "spot", {"order": self.handler.on_order, "fill": self.handler.on_fill,
+                                                   "balance": self.handler.on_balance},
+                                  on_overflow=lambda: self._schedule_reconcile())
         self._tasks: list[asyncio.Task] = []
         self._reconcile_task: asyncio.Task | None = None
         self._reconcile_again = False
@@ -329,7 +331,7 @@ class MexcPrivateGateway:
                                    self._on_disconnect, self._on_connect_failed)
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._event_publisher(), name="mexc-trade-events"),
+            loop.create_task(self.outbox.run(), name="mexc-trade-events"),
             loop.create_task(self._key_keeper(), name="mexc-listen-key"),
             loop.create_task(self._time_keeper(), name="mexc-time"),
             loop.create_task(self._symbol_refresher(), name="mexc-trade-symbols"),
@@ -346,7 +348,6 @@ class MexcPrivateGateway:
         if self.ws is not None:
             await self.ws.stop()
         self._closing = True
-        self._wake.set()
         tasks = self._tasks + ([self._reconcile_task] if self._reconcile_task else [])
         for t in tasks:
             t.cancel()
@@ -354,7 +355,7 @@ class MexcPrivateGateway:
             await asyncio.wait(tasks, timeout=2.0)
         self._tasks = []
         with contextlib.suppress(Exception):
-            await self._flush_events()
+            await asyncio.wait_for(self.outbox.close(), 10.0)
         if self.listen_key:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.rest.close_listen_key(self.listen_key), 2.0)
@@ -390,52 +391,20 @@ class MexcPrivateGateway:
                 o = parse.pb_order(body, t.name_of(w.symbol), self.account, parse.event_ms(w) * _MS, ts_recv,
                                    t.cid_by_oid.get(body.id, ""))
                 t.note(o)
-                self._events.append(("order", o))
+                self.outbox.put("order", o)
             elif which == parse.B_MYDEALS:
                 body = w.privateDeals
                 f = parse.pb_fill(body, t.name_of(w.symbol), self.account, t.cid_by_oid.get(body.orderId, ""), ts_recv)
                 t.interest[f.symbol] = None
-                self._events.append(("fill", f))
+                self.outbox.put("fill", f)
             elif which == parse.B_ACCOUNT:
-                self._events.append(("balance", parse.pb_balance(w.privateAccount, self.account, ts_recv)))
+                self.outbox.put("balance", parse.pb_balance(w.privateAccount, self.account, ts_recv))
             else:
                 self.unrouted += 1
                 return
         except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
             self.parse_errors += 1
             self._rlog("malformed", "mexc spot private: malformed frame skipped (%s: %.200s)", type(e).__name__, str(e))
-            return
-        self._wake.set()
-
-    async def _event_publisher(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            self._wake.clear()
-            await self._flush_events()
-
-    async def _flush_events(self) -> None:
-        q = self._events
-        h = self.handler
-        while q:
-            kind, ev = q[0]
-            ev = msgspec.structs.replace(ev, ts_pub=_now())
-            attempt = 0
-            while True:  # an execution event is never dropped while running (only after 6 tries at shutdown)
-                try:
-                    if kind == "order":
-                        await h.on_order(ev)
-                    elif kind == "fill":
-                        await h.on_fill(ev)
-                    else:
-                        await h.on_balance(ev)
-                    break
-                except Exception as e:  # noqa: BLE001 -- JetStream unavailable: retry, execution events matter
-                    self._rlog(("publish", kind), "mexc spot private: %s event publish failed: %s", kind, e)
-                    if self._closing and attempt >= 5:
-                        break
-                    await asyncio.sleep(min(0.1 * 2 ** attempt, 2.0))
-                    attempt += 1
-            q.popleft()
 
     def _on_text_push(self, text: str) -> None:
         if "listen key" in text.lower():
