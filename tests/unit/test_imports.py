@@ -1,4 +1,5 @@
-"""What a gateway process loads: its own code and the runtime dependencies, never the simulator or dev tools."""
+"""Import boundaries: what a gateway process loads (never the simulator or dev tools), and how the simulator's
+modules depend on each other (no loop held apart inside a function, the engine layered by concern)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from arb.sim import accounts, book, engine, events, model
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -126,3 +128,47 @@ def test_simulator_modules_import_at_module_level() -> None:
              if p != sim / "__init__.py"}
 
     assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+# each part of the simulator's engine and the parts it may import at run time (type-only imports aside)
+ENGINE_LAYERS = {
+    "model": set(),
+    "book": {"model"},
+    "events": set(),
+    "accounts": {"model"},
+    "funding": {"model", "accounts", "events"},
+    "matching": {"model", "book", "accounts", "events"},
+    "engine": {"model", "book", "accounts", "events", "funding", "matching"},
+}
+
+
+def _runtime_sibling_imports(path: Path) -> set[str]:
+    """Sibling modules (``from .x import``) a module imports at module level, outside ``if TYPE_CHECKING:``."""
+    out: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def test_engine_parts_import_only_the_parts_below_them() -> None:
+    """The engine is split by concern: model, book, accounts and margin, funding, events, matching; no part imports
+    the one wiring them (engine) nor a part above it."""
+    sim = ROOT / "libs" / "arb" / "sim"
+
+    found = {name: _runtime_sibling_imports(sim / f"{name}.py") & set(ENGINE_LAYERS) for name in ENGINE_LAYERS}
+
+    assert found == ENGINE_LAYERS
+
+
+def test_engine_keeps_its_names() -> None:
+    """Every name arb.sim.engine had before the split is still importable from it, as the same object as in its part."""
+    names = ["ZERO", "ONE", "REJECT_REASONS", "SIDES", "KINDS", "TIFS", "KEEP_FINISHED", "KEEP_PUBLIC_TRADES",
+             "SimReject", "Instrument", "Bal", "Pos", "SimOrder", "SimFill", "PublicTrade", "BookChange", "Level",
+             "Book", "Account", "AccountBook", "_LISTENER_METHODS", "_Action", "VenueExchange"]
+
+    missing = [n for n in names if not hasattr(engine, n)]
+
+    assert missing == []
+    assert engine.Pos is accounts.Pos and engine.Book is book.Book and engine.SimOrder is model.SimOrder
+    assert engine._Action is events.Action
