@@ -172,3 +172,22 @@ def test_engine_keeps_its_names() -> None:
     assert missing == []
     assert engine.Pos is accounts.Pos and engine.Book is book.Book and engine.SimOrder is model.SimOrder
     assert engine._Action is events.Action
+
+
+def _imports_stdlib_logging(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import) and any(a.name == "logging" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "logging":
+            return True
+    return False
+
+
+def test_simulator_and_ws_manager_log_through_the_project_logger() -> None:
+    """Nothing configures stdlib logging, so the simulator and the WS manager log through arb.obs.log only."""
+    libs = ROOT / "libs" / "arb"
+    files = [*sorted((libs / "sim").rglob("*.py")), libs / "venues" / "common" / "ws.py"]
+
+    stdlib = [str(p.relative_to(libs)) for p in files if _imports_stdlib_logging(p)]
+
+    assert stdlib == []

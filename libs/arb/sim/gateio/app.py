@@ -18,7 +18,6 @@ Cross-cutting REST behaviour (docs "Frequency limit rule", "Return Format", exch
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from typing import Any
@@ -26,11 +25,12 @@ from typing import Any
 from aiohttp import web
 
 from arb.core.enums import Market, Venue
+from arb.obs.log import get_logger
 from arb.sim.gateio import futures_rest, futures_ws, spot_rest, spot_ws
 from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, not_found, server_error, too_many_requests
 
-log = logging.getLogger("arb.sim.gateio")
+log = get_logger("arb.sim.gateio")
 SPOT_WS_PATH = "/ws/v4/"
 FUTURES_WS_PATH = "/v4/ws/usdt"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from decimal import Decimal
 from typing import Any
@@ -21,12 +20,13 @@ from typing import Any
 import msgspec
 
 from arb.core.enums import Market, Venue
+from arb.obs.log import get_logger
 from arb.sim.gateio.auth import ws_sign
 from arb.sim.gateio.book_feed import BookView
 from arb.sim.gateio.ws import CODE_AUTH, CODE_BAD_ARG, ChannelSet, Connection, WsReject, WsRequest, push_frame
 
 _ENC = msgspec.json.Encoder()
-log = logging.getLogger("arb.sim.gateio")
+log = get_logger("arb.sim.gateio")
 TICK_S = 0.01
 TICKER_EVERY_S = 1.0
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,12 +30,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import WSMsgType, web
 
+from ...obs.log import get_logger
 from . import frames as F
 
 if TYPE_CHECKING:
     from .state import MexcState
 
-log = logging.getLogger("arb.sim.mexc.ws")
+log = get_logger("arb.sim.mexc.ws")
 
 VENUE, MARKET = "mexc", "spot"
 BLOCKED = "Not Subscribed successfully! [{}].  Reason： Blocked!"
