@@ -35,8 +35,8 @@ snapshot and the diffs after it, once frames are back); bbo and funding with the
 replaces a socket that stays silent for ``watchdog_s``.
 
 Hot path (one WS frame): one decode into the channel-tagged union of typed frames, one domain Struct, one deque append.
-Encoding and the NATS publish happen in the outbox pump task; counters are plain ints exported to Prometheus
-every second. A frame that does not decode is counted, logged (rate-limited) and skipped.
+Encoding, the NATS publish and ``ts_pub`` happen in ``arb.venues.common.mdpub.MdPublisher``'s task (the same for
+every venue); counters are plain ints exported to Prometheus every second. A frame that does not decode is counted, logged (rate-limited) and skipped.
 """
 
 from __future__ import annotations
@@ -45,30 +45,20 @@ import asyncio
 import random
 import time
 from bisect import bisect_left, insort
-from collections import deque
 from typing import Any
 
 import aiohttp
 
-from ...bus import codec
 from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import BookState, Market, Side, Venue
 from ...core.errors import SymbolError
-from ...core.market_data import (
-    BookSnapshot,
-    BookTicker,
-    FundingRate,
-    IndexPrice,
-    MarketStatus,
-    MarkPrice,
-    Trade,
-)
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import L2Book
+from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
@@ -94,7 +84,6 @@ V = Venue.GATEIO
 BUY = Side.BUY
 SELL = Side.SELL
 SNAPSHOT_LIMIT = int(BOOK_LEVELS)
-LATENCY_SAMPLE = 16  # observe exchange->publish latency on 1 of N published events
 
 
 class ContractBook(L2Book):
@@ -179,6 +168,7 @@ class _Book:
         "trade_conn",
         "trade_id",
         "ts_event",
+        "ts_recv",
         "venue_symbol",
     )
 
@@ -202,7 +192,8 @@ class _Book:
         self.last_state = BookState.STALE
         self.snap_attempt = 0
         self.snap_not_before = 0.0
-        self.ts_event = 0
+        self.ts_event = 0  # venue time and socket read of the last book frame handled
+        self.ts_recv = 0
         self.crossed_bbo = 0
         self.funding_next_s = 0.0
         self.funding_interval_s = 0
@@ -251,8 +242,8 @@ class GatePublicGateway:
         self.funding: dict[str, list[FundingPoint]] = {}
         self.metrics = bind_metrics(V.value, market.value)
         self.rlog = RateLimitedLog(log, interval_s=10.0)
-        self._out: deque[tuple[str, Any, int]] = deque()
-        self._out_event = asyncio.Event()
+        self.pub = MdPublisher(V, market, bus, self.metrics, self.rlog)
+        self._out = self.pub.out  # (subject, event, kind) waiting for the publishing task
         self._snap_event = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.ws: Any = None
@@ -265,7 +256,6 @@ class GatePublicGateway:
         # plain counters (exported every second)
         self.n = {"bbo": 0, "book": 0, "trade": 0, "ticker": 0, "control": 0}
         self.parse_errors = 0
-        self.published = 0
         self._exported = {"gaps": 0, "resyncs": 0, "reconnects": 0, "parse_errors": 0}
         self._exported_n = dict.fromkeys(self.n, 0)
         self.frames = self._handlers()
@@ -291,7 +281,7 @@ class GatePublicGateway:
         if self.market is Market.FUTURES:
             await self._load_funding_history()
         loop = asyncio.get_running_loop()
-        self._tasks.append(loop.create_task(self._pump(), name="gate-md-pump"))
+        self._tasks.append(loop.create_task(self.pub.run(), name="gate-md-publish"))
         adapter = PublicWs(self.market, self)
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=o.watchdog_s, ping_s=o.ping_interval_s,
@@ -330,11 +320,11 @@ class GatePublicGateway:
                 if t.done() and not t.cancelled():
                     t.exception()  # mark retrieved
         self._tasks.clear()
-        try:
-            async with asyncio.timeout(2.0):  # NATS reconnecting with a full buffer must not hang shutdown
-                await self._drain_out()
-        except TimeoutError:
-            pass
+        await self.pub.close(2.0)
+
+    @property
+    def published(self) -> int:
+        return self.pub.published
 
     def ready(self) -> bool:
         return self._started and self.ws is not None and self.ws.connected == len(self.ws.shards)
@@ -421,10 +411,7 @@ class GatePublicGateway:
             return
         if b.bbo_stale:
             self._feed_ok(b, "bbo", ts_recv)
-        ts_event = r.t * 1_000_000
-        self._out.append((b.subj.bbo, BookTicker(V, Market.SPOT, b.name, r.b, r.B, r.a, r.A, r.u, ts_event, ts_recv,
-                                                 time.time_ns()), ts_event))
-        self._out_event.set()
+        self.pub.bbo(b.subj, b.name, r.b, r.B, r.a, r.A, r.u, r.t * 1_000_000, ts_recv)
 
     def on_fut_bbo(self, f: FuturesBookTickerFrame, ts_recv: int) -> None:
         r = f.result
@@ -448,10 +435,7 @@ class GatePublicGateway:
         if b.bbo_stale:
             self._feed_ok(b, "bbo", ts_recv)
         m = b.mult
-        ts_event = r.t * 1_000_000
-        self._out.append((b.subj.bbo, BookTicker(V, Market.FUTURES, b.name, bp, bq / m, ap, aq / m, r.u, ts_event,
-                                                 ts_recv, time.time_ns()), ts_event))
-        self._out_event.set()
+        self.pub.bbo(b.subj, b.name, bp, bq / m, ap, aq / m, r.u, r.t * 1_000_000, ts_recv)
 
     def on_spot_book(self, f: SpotBookUpdateFrame, ts_recv: int) -> None:
         r = f.result
@@ -464,6 +448,7 @@ class GatePublicGateway:
             return
         sync = b.sync
         b.ts_event = r.t * 1_000_000
+        b.ts_recv = ts_recv
         if r.full:
             changed = sync.on_full(r.u, r.b, r.a)
         else:
@@ -481,6 +466,7 @@ class GatePublicGateway:
             return
         sync = b.sync
         b.ts_event = r.t * 1_000_000
+        b.ts_recv = ts_recv
         if r.full:  # not documented for futures; handled like a snapshot (levels as base tuples)
             m = b.mult
             changed = sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
@@ -529,6 +515,7 @@ class GatePublicGateway:
             self._feed(b, p, r)
             if p.ok and p.book.seq >= b.sync.book.seq:
                 b.ts_event = r.t * 1_000_000
+                b.ts_recv = ts_recv
                 self._switch(b, ts_recv)
             elif src.closed:
                 # the old socket was retired before the new one had this book in sync: a possible hole
@@ -538,6 +525,7 @@ class GatePublicGateway:
             return
         sync = b.sync
         b.ts_event = r.t * 1_000_000
+        b.ts_recv = ts_recv
         self._after_book(b, sync, self._feed(b, sync, r), ts_recv)
 
     def _feed(self, b: _Book, sync: BookSync, r: Any) -> bool:
@@ -612,13 +600,13 @@ class GatePublicGateway:
         if tid > b.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
             b.trade_id = tid
         ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else r.create_time * 1_000_000_000
-        self._out.append((b.subj.trade, Trade(V, Market.SPOT, b.name, r.price, r.amount, BUY if r.side == "buy" else SELL,
-                                              str(r.id), ts_event, ts_recv, time.time_ns()), ts_event))
-        self._out_event.set()
+        self.pub.trade(b.subj, b.name, r.price, r.amount, BUY if r.side == "buy" else SELL, str(r.id), ts_event,
+                       ts_recv)
 
     def on_fut_trades(self, f: FuturesTradesFrame, ts_recv: int) -> None:
         books = self.books
         conn = self._wsm.current
+        trade = self.pub.trade
         for r in f.result:
             b = books.get(r.contract)
             if b is None:
@@ -633,10 +621,7 @@ class GatePublicGateway:
                 b.trade_id = tid
             ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else int(r.create_time * 1e9)
             size = r.size
-            self._out.append((b.subj.trade, Trade(V, Market.FUTURES, b.name, r.price, abs(size) / b.mult,
-                                                  BUY if size > 0 else SELL, str(r.id), ts_event, ts_recv,
-                                                  time.time_ns()), ts_event))
-        self._out_event.set()
+            trade(b.subj, b.name, r.price, abs(size) / b.mult, BUY if size > 0 else SELL, str(r.id), ts_event, ts_recv)
 
     def on_fut_tickers(self, f: FuturesTickersFrame, ts_recv: int) -> None:
         ts_event = f.time_ms * 1_000_000 or ts_recv
@@ -649,16 +634,13 @@ class GatePublicGateway:
                 self._feed_ok(b, "funding", ts_recv)
             try:
                 if t.mark_price:
-                    self._out.append((b.subj.mark, MarkPrice(V, Market.FUTURES, b.name, float(t.mark_price), ts_event,
-                                                             ts_recv, time.time_ns()), ts_event))
+                    self.pub.mark(b.subj, b.name, float(t.mark_price), ts_event, ts_recv)
                 if t.index_price:
-                    self._out.append((b.subj.index, IndexPrice(V, Market.FUTURES, b.name, float(t.index_price),
-                                                               ts_event, ts_recv, time.time_ns()), ts_event))
+                    self.pub.index(b.subj, b.name, float(t.index_price), ts_event, ts_recv)
                 if t.funding_rate:
                     self._publish_funding(b, float(t.funding_rate), ts_event, ts_recv)
             except ValueError:
                 self.on_malformed("futures.tickers", t)
-        self._out_event.set()
 
     def _publish_funding(self, b: _Book, rate: float, ts_event: int, ts_recv: int) -> None:
         interval = b.funding_interval_s
@@ -668,50 +650,41 @@ class GatePublicGateway:
             while nxt <= now_s:  # the venue applied it; the next one is one interval later
                 nxt += interval
             b.funding_next_s = nxt
-        self._out.append((b.subj.funding, FundingRate(V, Market.FUTURES, b.name, rate, int(nxt * 1e9), interval, ts_event,
-                                                      ts_recv, time.time_ns()), ts_event))
-        self._out_event.set()
+        self.pub.funding(b.subj, b.name, rate, int(nxt * 1e9), interval, ts_event, ts_recv)
 
     # ---------------------------------------------------------------------------------------- book publishing
 
-    def _publish_book(self, b: _Book, ts_recv: int) -> None:
+    def _publish_book(self, b: _Book, now: int) -> None:
+        """The top of ``b``'s book (empty unless OK); ``now`` is the frame's read time or, without one, the clock."""
         sync = b.sync
         if sync.ok:
             bids, asks = sync.book.top(self._depth)
         else:
             bids, asks = [], []
-        b.last_book_ns = ts_recv
+        b.last_book_ns = now
         b.dirty = False
-        ts_event = b.ts_event or ts_recv
-        self._out.append((b.subj.book, BookSnapshot(V, self.market, b.name, bids, asks, sync.book.seq, sync.state,
-                                                    ts_event, ts_recv, time.time_ns()), ts_event))
-        self._out_event.set()
+        self.pub.book(b.subj, b.name, bids, asks, sync.book.seq, sync.state, b.ts_event or now, b.ts_recv or now)
 
     def _feeds_stale(self, b: _Book, reason: str, ts: int) -> None:
         """bbo (and futures funding) cannot prove they are live: one stale status each until their next push."""
         if not b.bbo_stale:
             b.bbo_stale = True
-            self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.STALE, reason, ts, ts,
-                                                          time.time_ns(), "bbo"), 0))
+            self.pub.status(b.subj, b.name, BookState.STALE, reason, ts, "bbo")
         if self.market is Market.FUTURES and not b.funding_stale:
             b.funding_stale = True
-            self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.STALE, reason, ts, ts,
-                                                          time.time_ns(), "funding"), 0))
-        self._out_event.set()
+            self.pub.status(b.subj, b.name, BookState.STALE, reason, ts, "funding")
 
     def _feed_ok(self, b: _Book, feed: str, ts_recv: int) -> None:
         if feed == "bbo":
             b.bbo_stale = False
         else:
             b.funding_stale = False
-        self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, BookState.OK, R_FRESH, ts_recv, ts_recv,
-                                                      time.time_ns(), feed), 0))
+        self.pub.status(b.subj, b.name, BookState.OK, R_FRESH, ts_recv, feed)
 
     def _status(self, b: _Book, ts_recv: int) -> None:
         sync = b.sync
         b.last_state = sync.state
-        self._out.append((b.subj.status, MarketStatus(V, self.market, b.name, sync.state, sync.reason, ts_recv, ts_recv,
-                                                      time.time_ns()), 0))
+        self.pub.status(b.subj, b.name, sync.state, sync.reason, ts_recv)
         self._publish_book(b, ts_recv)
 
     async def _book_flusher(self) -> None:
@@ -722,43 +695,6 @@ class GatePublicGateway:
             for b in self.books.values():
                 if b.dirty and now - b.last_book_ns >= self._interval_ns:
                     self._publish_book(b, now)
-
-    # ---------------------------------------------------------------------------------------- outbox
-
-    async def _pump(self) -> None:
-        out = self._out
-        ev = self._out_event
-        publish = self.bus.nc.publish
-        encode = codec.encode
-        lat = {}
-        k = 0
-        while True:
-            await ev.wait()
-            ev.clear()
-            while out:
-                subject, event, ts_event = out.popleft()
-                try:
-                    await publish(subject, encode(event))
-                except Exception as e:  # NATS down: nats-py buffers while reconnecting; never kill the pump  # noqa: BLE001 -- a loop/peer that must survive any failure
-                    self.rlog("publish", "gateio %s: publish failed: %r", self.market.value, e)
-                    continue
-                self.published += 1
-                k += 1
-                if ts_event and k % LATENCY_SAMPLE == 0:
-                    kind = subject.rsplit(".", 1)[1]
-                    h = lat.get(kind)
-                    if h is None:
-                        h = lat[kind] = self.metrics.exchange_to_publish(kind)
-                    h.observe(max(0.0, (event.ts_pub - ts_event) / 1e9))
-
-    async def _drain_out(self) -> None:
-        publish = self.bus.nc.publish
-        while self._out:
-            subject, event, _ = self._out.popleft()
-            try:
-                await publish(subject, codec.encode(event))
-            except Exception:  # noqa: BLE001 -- a loop/peer that must survive any failure
-                break
 
     # ---------------------------------------------------------------------------------------- resync
 

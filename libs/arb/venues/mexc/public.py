@@ -24,33 +24,30 @@ A book is only snapshotted while its depth channel is on a live socket; a depth 
 
 A crossed or gapped book is never published as ``ok``. Every frame is counted per kind; a malformed frame
 is counted and logged (rate-limited) and the loop goes on. Frames are read by ``wire.decode_public`` (a
-compiled one-pass reader; upb when it is not built) and routed on the push's symbol and body field. Publishing: the frame handler appends
-``(subject, event)`` to a queue that one task drains into NATS core publishes, so the WS read loop never
-waits on the bus.
+compiled one-pass reader; upb when it is not built) and routed on the push's symbol and body field. Publishing is
+``arb.venues.common.mdpub.MdPublisher``'s (the same for every venue: the frame handler queues the event, one task
+publishes it and stamps ``ts_pub``), so the WS read loop never waits on the bus.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
-from ...bus.codec import encode
 from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import BookState, Market, Side, Venue
 from ...core.errors import ConfigError, SymbolError
-from ...core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
+from ..common.mdpub import MdPublisher
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
 from ..common.sync import MEXC_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
@@ -65,7 +62,7 @@ _now = time.time_ns
 _OK = BookState.OK
 _STALE = BookState.STALE
 _DEPTH, _BBO, _DEALS = 0, 1, 2  # frame counters
-_MEXC, _SPOT = Venue.MEXC, Market.SPOT
+_MEXC = Venue.MEXC
 _MS = 1_000_000
 _BUY, _SELL = Side.BUY, Side.SELL
 _decode, _decode_py = wire.decode_public, wire.decode_public_py
@@ -145,23 +142,21 @@ class MexcPublicGateway:
         self.adapter = MexcWsAdapter(self.on_binary, on_refused=self._on_refused, on_ack=self._on_ack)
         self._by_symbol: dict[str, SymbolFeed] = {}  # venue symbol -> feed: the hot-path route
         self._by_channel: dict[str, SymbolFeed] = {}  # subscribed channel -> feed: which books a socket carries
-        self._out: deque[tuple[str, Any]] = deque()
-        self._wake = asyncio.Event()
         self._snap_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._depth_n = options.depth
         self._book_interval_ns = options.book_interval_ms * _MS
         self.metrics = gm.bind(Venue.MEXC.value, market.value)
         self._rlog = RateLimitedLog(log, 10.0)
+        self.pub = MdPublisher(_MEXC, market, bus, self.metrics, self._rlog)
+        self._out = self.pub.out  # (subject, event, kind) waiting for the publishing task
         # plain counters, exported to Prometheus by the metrics loop
         self.frames = [0, 0, 0]  # depth, bbo, deals
         self.unrouted = 0
         self.parse_errors = 0
-        self.published = 0
         self.snapshots = 0
         self._exported: dict[str, int] = {}
         self._started = False
-        self._closing = False
         self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
 
@@ -177,7 +172,7 @@ class MexcPublicGateway:
         self.ws.on_resumed = self._on_resumed
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._publisher(), name="mexc-md-publish"),
+            loop.create_task(self.pub.run(), name="mexc-md-publish"),
             loop.create_task(self._snapshotter(), name="mexc-md-snapshots"),
             loop.create_task(self._book_flusher(), name="mexc-md-books"),
             loop.create_task(self._metrics_loop(), name="mexc-md-metrics"),
@@ -203,8 +198,6 @@ class MexcPublicGateway:
 
     async def stop(self) -> None:
         self._started = False
-        self._closing = True
-        self._wake.set()
         if self.ws is not None:
             await self.ws.stop()
         for t in self._tasks:
@@ -212,9 +205,7 @@ class MexcPublicGateway:
         if self._tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
             await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):  # NATS reconnecting with a full buffer must not hang shutdown
-                await self._drain()
+        await self.pub.close(2.0)
         self._export_metrics()
 
     def ready(self) -> bool:
@@ -277,15 +268,13 @@ class MexcPublicGateway:
             f.last_bbo_seq = seq
         if f.bbo_stale:
             self._feed_ok(f, ts_recv)
-        self._out.append((f.subj.bbo, BookTicker(_MEXC, _SPOT, f.name, r[3], r[4], r[5], r[6], seq, r[2] * _MS,
-                                                 ts_recv, ts_recv)))
-        self._wake.set()
+        self.pub.bbo(f.subj, f.name, r[3], r[4], r[5], r[6], seq, r[2] * _MS, ts_recv)
 
     def _on_deals(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
         """``(314, symbol, ms, [(price, qty, tradeType, time_ms, tradeId), ...])``; tradeType 1 = taker buy."""
         self.frames[_DEALS] += 1
-        subject = f.subj.trade
-        out = self._out
+        subj = f.subj
+        trade = self.pub.trade
         name = f.name
         # the same push arrives on both sockets during a rotation: skip deals at or before the last frame's
         # newest time that we already published (by tradeId when MEXC sends one)
@@ -296,8 +285,7 @@ class MexcPublicGateway:
         for px, qty, side, ms, tid in r[3]:
             if ms < prev_ms or (ms == prev_ms and tid and tid in prev_ids):
                 continue
-            out.append((subject, Trade(_MEXC, _SPOT, name, px, qty, _BUY if side == 1 else _SELL, tid, ms * _MS,
-                                       ts_recv, ts_recv)))
+            trade(subj, name, px, qty, _BUY if side == 1 else _SELL, tid, ms * _MS, ts_recv)
             if ms > top_ms:
                 top_ms = ms
                 top_ids = {tid}
@@ -308,7 +296,6 @@ class MexcPublicGateway:
             f.last_trade_ids = top_ids
         elif top_ids:
             prev_ids |= top_ids
-        self._wake.set()
 
     def _on_depth(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
         """``(313, symbol, ms, fromVersion, toVersion, bids, asks)``, sizes absolute (0 = remove)."""
@@ -333,73 +320,43 @@ class MexcPublicGateway:
         book = f.sync.book
         bids, asks = book.top(self._depth_n)
         ts = _now()
-        self._out.append((f.subj.book, BookSnapshot(Venue.MEXC, self.market, f.name, bids, asks, book.seq, _OK,
-                                                     f.ts_event or ts, f.ts_recv or ts, ts)))
+        self.pub.book(f.subj, f.name, bids, asks, book.seq, _OK, f.ts_event or ts, f.ts_recv or ts)
         f.last_book_pub = ts
         f.dirty = False
-        self._wake.set()
 
     def _publish_stale(self, f: SymbolFeed) -> None:
         """The book cannot be trusted: an empty book marked stale and a status event, at once."""
         ts = _now()
         sync = f.sync
         if f.published_state is not _STALE:
-            self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _STALE, sync.reason,
-                                                          ts, ts, ts)))
-        self._out.append((f.subj.book, BookSnapshot(Venue.MEXC, self.market, f.name, [], [], sync.book.seq, _STALE,
-                                                    ts, ts, ts)))
+            self.pub.status(f.subj, f.name, _STALE, sync.reason, ts)
+        self.pub.book(f.subj, f.name, [], [], sync.book.seq, _STALE, ts, ts)
         f.published_state = _STALE
         f.dirty = False
         f.stale_since = time.monotonic()
-        self._wake.set()
 
     def _bbo_stale(self, f: SymbolFeed, reason: str) -> None:
         """The bbo feed cannot prove it is live: one stale status (``feed`` bbo) until its next push."""
         if f.bbo_stale:
             return
         f.bbo_stale = True
-        ts = _now()
-        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _STALE, reason, ts, ts, ts,
-                                                      "bbo")))
-        self._wake.set()
+        self.pub.status(f.subj, f.name, _STALE, reason, _now(), "bbo")
 
     def _feed_ok(self, f: SymbolFeed, ts: int) -> None:
         f.bbo_stale = False
-        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _OK, R_FRESH, ts, ts, ts,
-                                                      "bbo")))
+        self.pub.status(f.subj, f.name, _OK, R_FRESH, ts, "bbo")
 
     def _publish_synced(self, f: SymbolFeed) -> None:
-        ts = _now()
-        self._out.append((f.subj.status, MarketStatus(Venue.MEXC, self.market, f.name, _OK, f.sync.reason,
-                                                      ts, ts, ts)))
+        self.pub.status(f.subj, f.name, _OK, f.sync.reason, _now())
         f.published_state = _OK
         self._publish_book(f)
 
-    async def _publisher(self) -> None:
-        while not self._closing:
-            await self._wake.wait()
-            self._wake.clear()
-            await self._drain()
-
     async def _drain(self) -> None:
-        out = self._out
-        publish = self.bus.nc.publish
-        lat = self.metrics.exchange_to_publish
-        n = 0
-        while out:
-            subject, ev = out.popleft()
-            try:
-                await publish(subject, encode(ev))
-            except Exception as e:  # noqa: BLE001 -- NATS reconnecting with a full buffer: drop market data, count it
-                self._rlog("publish", "mexc spot: publish failed (%s), market data dropped", type(e).__name__)
-                continue
-            n += 1
-            te = ev.ts_event
-            if te and type(ev) is not MarketStatus:
-                lat(_KIND[type(ev)]).observe(max(0.0, (ev.ts_pub - te) / 1e9))
-            if n % 512 == 0:
-                await asyncio.sleep(0)  # let the WS readers run under a burst
-        self.published += n
+        await self.pub.drain()
+
+    @property
+    def published(self) -> int:
+        return self.pub.published
 
     async def _book_flusher(self) -> None:
         """Publishes books that changed since their last publish (the rate limit holds the last diff back)."""
@@ -585,9 +542,6 @@ class MexcPublicGateway:
             "silences": ws.silences if ws else 0,
             "connections": len(ws.shards) if ws else 0,
         }
-
-
-_KIND = {BookTicker: "bbo", Trade: "trade", BookSnapshot: "book"}
 
 
 def _rest_base(url: str) -> str:
