@@ -110,3 +110,33 @@ def test_clear_empties_book() -> None:
     b = _book()
     b.clear()
     assert len(b) == 0 and b.seq == 0
+
+
+def test_impl_names_the_path_apply_takes() -> None:
+    """IMPL is "compiled" when the extension was built, else "python"; apply runs that path."""
+    from arb.venues.common import book
+
+    assert book.IMPL in ("compiled", "python")
+    assert (book._apply_frame is book._apply_frame_py) == (book.IMPL == "python")
+
+
+def test_python_fallback_applies_like_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the extension absent, apply gives the same book (here the sizes-are-absolute example)."""
+    from arb.venues.common import book
+
+    monkeypatch.setattr(book, "_apply_frame", book._apply_frame_py)
+    b = _book()
+    b.apply([("117053.41", "0.1"), ("117053.45", "3")], [("117145.49", "0"), ("117147.5", "2")])
+    bids, asks = b.top(10)
+    assert bids == [Level(117053.45, 3.0), Level(117053.41, 0.1), Level(117053.40, 0.5), Level(117050.0, 2.0)]
+    assert asks == [Level(117146.0, 1.0), Level(117147.5, 2.0), Level(117150.0, 4.0)]
+
+
+def test_apply_side_updates_a_dict_and_its_sorted_prices() -> None:
+    """apply_side, for books with the same layout, updates one side's dict and ascending price list."""
+    from arb.venues.common.book import apply_side
+
+    levels: dict[float, float] = {}
+    px: list[float] = []
+    apply_side(levels, px, [(2.0, 1.0), ("1", "3"), (3.0, 1.0), ("2.0", "0")])
+    assert levels == {1.0: 3.0, 3.0: 1.0} and px == [1.0, 3.0]
