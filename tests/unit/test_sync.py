@@ -4,6 +4,7 @@ import pytest
 from arb.core.enums import BookState
 from arb.core.market_data import Level
 from arb.venues.common import sync as s
+from arb.venues.common.book import L2Book
 from arb.venues.common.sync import GATE_RULE, MEXC_RULE, BookSync
 
 pytestmark = pytest.mark.unit
@@ -296,3 +297,21 @@ def test_gate_full_push_recovers_from_gap() -> None:
     sy.begin_snapshot()
     assert sy.on_full(GATE_u + 10, [["5", "1"]], [["6", "1"]]) is True
     assert sy.state is BookState.OK and sy.book.seq == GATE_u + 10
+
+
+def test_the_venue_apply_function_takes_every_diff_live_and_replayed() -> None:
+    """BookSync puts a diff's levels in through the venue's ``apply`` (here: sizes in lots of 10), whether the diff
+    is applied live or replayed from the buffer after a snapshot; the rules share one ``next``."""
+    calls = []
+
+    def lots(book: L2Book, bids: list, asks: list) -> None:
+        calls.append(len(bids) + len(asks))
+        L2Book.apply(book, [(p, n / 10) for p, n in bids], [(p, n / 10) for p, n in asks])
+
+    sy = BookSync(GATE_RULE, apply=lots)
+    sy.on_diff(GATE_U, GATE_u, [(100.0, 5)], [])  # buffered: no snapshot yet
+    sy.begin_snapshot()
+    assert sy.on_snapshot(GATE_U, [(99.0, 1.0)], [(101.0, 1.0)])
+    assert sy.on_diff(GATE_u + 1, GATE_u + 1, [], [(101.0, 30)]) is True
+    assert calls == [1, 1] and sy.book.top(2) == ([Level(100.0, 0.5), Level(99.0, 1.0)], [Level(101.0, 3.0)])
+    assert GATE_RULE.next is MEXC_RULE.next

@@ -33,6 +33,9 @@ an OK book is dropped: during a connection rotation the new socket's first (full
 old socket already carried the book past it, and installing it would move the id back and turn the old
 socket's next diff into a gap. A book that is not OK takes any full push (ids may have been reset).
 
+``next`` is the same for both venues (an update-id stream without holes), so it is written once
+(``UpdateIdRule``); each venue's rule supplies only its ``first``.
+
 A diff that overlaps the local book without starting right after it (``first <= local < last`` but
 ``first != local + 1``) is a GAP under both rules, as the venues' docs prescribe, although applying it
 would be harmless with absolute sizes: correct first, and it does not happen when venues fan out the same
@@ -46,14 +49,19 @@ asked for yet (start-up, gap, crossed book, disconnect, a silent socket: ``mark_
 back to ``STALE``. Diffs received while not OK are buffered (bounded, oldest dropped first) and replayed
 on top of the next snapshot.
 
+How a diff's levels go into the book is the venue's to say when its decoded levels are not ``(price, size)``
+pairs in base units (Gate futures: ``{p, s}`` in contracts): ``BookSync(rule, apply=...)`` takes a function
+``apply(book, bids, asks)``; the default is ``L2Book.apply``. Snapshots and full pushes are always ``(price, size)``
+pairs in base units (``L2Book.replace``). BookSync calls nothing else on the book than ``L2Book`` has.
+
 Nothing here logs or formats strings per diff; transitions carry a constant ``reason`` string.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from ...core.enums import BookState
 from .book import L2Book, PriceSize
@@ -84,8 +92,24 @@ class SyncRule(Protocol):
     def next(self, local: int, first: int, last: int) -> int: ...
 
 
-class MexcRule:
-    """MEXC spot aggre depth (``fromVersion``/``toVersion``), exchange-facts 1.7."""
+class UpdateIdRule:
+    """Every diff after the first: it continues the last applied one exactly, or is already in the book."""
+
+    __slots__ = ()
+    name = "update_id"
+
+    @staticmethod
+    def next(local: int, first: int, last: int) -> int:
+        if last <= local:
+            return DROP
+        if first == local + 1:
+            return APPLY
+        return GAP
+
+
+class MexcRule(UpdateIdRule):
+    """MEXC spot aggre depth (``fromVersion``/``toVersion``), exchange-facts 1.7: a first diff whose toVersion equals
+    the snapshot's ``lastUpdateId`` contains it and is applied."""
 
     __slots__ = ()
     name = "mexc"
@@ -98,17 +122,10 @@ class MexcRule:
             return GAP
         return APPLY
 
-    @staticmethod
-    def next(local: int, first: int, last: int) -> int:
-        if last <= local:
-            return DROP
-        if first == local + 1:
-            return APPLY
-        return GAP
 
-
-class GateRule:
-    """Gate.io spot / USDT futures ``order_book_update`` (``U``/``u``), exchange-facts 2.10."""
+class GateRule(UpdateIdRule):
+    """Gate.io spot / USDT futures ``order_book_update`` (``U``/``u``), exchange-facts 2.10: the first diff must
+    reach past the snapshot's ``id`` (``U <= id + 1 <= u``)."""
 
     __slots__ = ()
     name = "gateio"
@@ -121,14 +138,9 @@ class GateRule:
             return GAP
         return APPLY
 
-    @staticmethod
-    def next(local: int, first: int, last: int) -> int:
-        if last <= local:
-            return DROP
-        if first == local + 1:
-            return APPLY
-        return GAP
 
+# how one diff's levels (as the venue's parser decoded them) go into the book
+ApplyLevels = Callable[[L2Book, Any, Any], None]
 
 MEXC_RULE = MexcRule()
 GATE_RULE = GateRule()
@@ -148,6 +160,7 @@ class BookSync:
 
     __slots__ = (
         "_anchored",
+        "_apply",
         "_buffer",
         "applied",
         "book",
@@ -162,11 +175,13 @@ class BookSync:
         "state",
     )
 
-    def __init__(self, rule: SyncRule, book: L2Book | None = None, max_buffer: int = 1000) -> None:
+    def __init__(self, rule: SyncRule, book: L2Book | None = None, max_buffer: int = 1000,
+                 apply: ApplyLevels | None = None) -> None:
         if max_buffer < 1:
             raise ValueError("max_buffer must be >= 1")
         self.rule = rule
         self.book = book if book is not None else L2Book()
+        self._apply: ApplyLevels = apply if apply is not None else L2Book.apply
         self.state = BookState.STALE
         self.reason = R_INIT
         self.needs_snapshot = True
@@ -200,7 +215,7 @@ class BookSync:
         else:
             verdict = self.rule.first(book.seq, first, last)
         if verdict == APPLY:
-            book.apply(bids, asks)
+            self._apply(book, bids, asks)
             book.seq = last
             self._anchored = True
             self.applied += 1
@@ -297,7 +312,7 @@ class BookSync:
                 buf.appendleft((first, last, b, a))  # keep it: a newer snapshot may be continued by it
                 self._lose(R_STALE_SNAPSHOT if not self._anchored else R_GAP, True, was_ok)
                 return False
-            book.apply(b, a)
+            self._apply(book, b, a)
             book.seq = last
             self._anchored = True
             self.applied += 1
@@ -328,8 +343,10 @@ __all__ = [
     "GAP",
     "GATE_RULE",
     "MEXC_RULE",
+    "ApplyLevels",
     "BookSync",
     "GateRule",
     "MexcRule",
     "SyncRule",
+    "UpdateIdRule",
 ]

@@ -62,7 +62,7 @@ from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
-from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, BookSync
+from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, ApplyLevels, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
@@ -86,23 +86,16 @@ SELL = Side.SELL
 SNAPSHOT_LIMIT = int(BOOK_LEVELS)
 
 
-class ContractBook(L2Book):
-    """An L2Book fed futures levels as decoded (``FLevel`` {p, s contracts}), stored in base (s / contracts-per-base).
+def contract_levels(mult: float) -> ApplyLevels:
+    """How a futures diff goes into the book: levels as decoded (``FLevel`` {p, s contracts}), stored in base
+    (s / contracts-per-base), without building a (price, size) tuple per level on the hot path. Works on
+    ``L2Book``'s layout (price -> size dict, ascending price list per side), as ``float_pairs`` does."""
 
-    Saves building a (price, size) tuple per level on the hot path; snapshots still arrive as tuples
-    (already in base) through ``replace``.
-    """
+    def apply(book: L2Book, bids: list[FLevel], asks: list[FLevel]) -> None:
+        _apply_levels(book.bids, book._bid_px, bids, mult)
+        _apply_levels(book.asks, book._ask_px, asks, mult)
 
-    __slots__ = ("mult",)
-
-    def __init__(self, mult: float) -> None:
-        super().__init__()
-        self.mult = mult
-
-    def apply(self, bids: Any, asks: Any) -> None:
-        m = self.mult
-        _apply_levels(self.bids, self._bid_px, bids, m)
-        _apply_levels(self.asks, self._ask_px, asks, m)
+    return apply
 
 
 def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLevel], m: float) -> None:
@@ -118,15 +111,11 @@ def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLe
             del px[bisect_left(px, p)]
 
 
-class FloatBook(L2Book):
-    """An L2Book fed spot levels already decoded as float pairs (msgspec parses Gate's decimal strings),
-    so the per-level ``float()`` of the generic path is skipped."""
-
-    __slots__ = ()
-
-    def apply(self, bids: Any, asks: Any) -> None:
-        _apply_pairs(self.bids, self._bid_px, bids)
-        _apply_pairs(self.asks, self._ask_px, asks)
+def float_pairs(book: L2Book, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> None:
+    """How a spot diff goes into the book: levels already decoded as float pairs (msgspec parses Gate's decimal
+    strings), so the per-level ``float()`` of ``L2Book.apply`` is skipped."""
+    _apply_pairs(book.bids, book._bid_px, bids)
+    _apply_pairs(book.asks, book._ask_px, asks)
 
 
 def _apply_pairs(levels: dict[float, float], px: list[float], updates: list[tuple[float, float]]) -> None:
@@ -144,6 +133,7 @@ class _Book:
     """Per-symbol state."""
 
     __slots__ = (
+        "apply",
         "bbo_conn",
         "bbo_stale",
         "bbo_u",
@@ -177,6 +167,7 @@ class _Book:
         self.venue_symbol = venue_symbol
         self.subj = subj
         self.mult = mult
+        self.apply = contract_levels(mult) if mult != 1.0 else float_pairs  # a diff's levels into the book
         self.sync = self.new_sync()
         self.src: Any = None  # the WsConnection whose diffs feed ``sync`` (None: the next one to deliver)
         self.pending: BookSync | None = None  # the book rebuilt from a rotation's new socket, until it takes over
@@ -201,7 +192,7 @@ class _Book:
         self.funding_stale = False  # futures tickers (funding, mark, index): the same
 
     def new_sync(self) -> BookSync:
-        return BookSync(GATE_RULE, book=ContractBook(self.mult) if self.mult != 1.0 else FloatBook(), max_buffer=2000)
+        return BookSync(GATE_RULE, max_buffer=2000, apply=self.apply)
 
     def bbo_news(self, conn: Any, u: int) -> bool:
         """The book ticker with id ``u`` from ``conn`` is not one the other socket of a rotation already told."""
@@ -471,8 +462,8 @@ class GatePublicGateway:
             m = b.mult
             changed = sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
         elif b.mult != 1.0:
-            changed = sync.on_diff(r.U, r.u, r.b, r.a)  # ContractBook reads FLevel and scales to base
-        else:  # multiplier 1: FloatBook takes float pairs
+            changed = sync.on_diff(r.U, r.u, r.b, r.a)  # contract_levels reads FLevel and scales to base
+        else:  # multiplier 1: float_pairs takes float pairs
             changed = sync.on_diff(r.U, r.u, [(lv.p, lv.s) for lv in r.b], [(lv.p, lv.s) for lv in r.a])
         self._after_book(b, sync, changed, ts_recv)
 
