@@ -142,6 +142,7 @@ class _Book:
         "funding_interval_s",
         "funding_next_s",
         "funding_stale",
+        "futures",
         "last_book_ns",
         "last_state",
         "mult",
@@ -162,12 +163,15 @@ class _Book:
         "venue_symbol",
     )
 
-    def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float) -> None:  # mult: contracts per base unit (1 / quanto_multiplier)
+    def __init__(self, name: str, venue_symbol: str, subj: MdSubjects, mult: float, futures: bool | None = None) -> None:
+        """``mult``: contracts per base unit (1 / quanto_multiplier; spot 1.0); ``futures``: levels are {p, s
+        contracts} (default: ``mult != 1.0``)."""
         self.name = name
         self.venue_symbol = venue_symbol
         self.subj = subj
         self.mult = mult
-        self.apply = contract_levels(mult) if mult != 1.0 else float_pairs  # a diff's levels into the book
+        self.futures = mult != 1.0 if futures is None else futures
+        self.apply = contract_levels(mult) if self.futures else float_pairs  # a diff's levels into the book
         self.sync = self.new_sync()
         self.src: Any = None  # the WsConnection whose diffs feed ``sync`` (None: the next one to deliver)
         self.pending: BookSync | None = None  # the book rebuilt from a rotation's new socket, until it takes over
@@ -193,6 +197,31 @@ class _Book:
 
     def new_sync(self) -> BookSync:
         return BookSync(GATE_RULE, max_buffer=2000, apply=self.apply)
+
+    def feed(self, sync: BookSync, r: Any) -> bool:
+        """One ``order_book_update`` result of either market into ``sync``: a ``full`` push replaces the book (futures:
+        not documented, handled the same), a diff goes through ``self.apply``."""
+        if r.full:
+            return sync.on_full(r.u, self.base(r.b), self.base(r.a))
+        return sync.on_diff(r.U, r.u, r.b, r.a)
+
+    def base(self, levels: Any) -> Any:
+        """Levels of a snapshot or full push as (price, size in base) pairs: futures {p, s contracts} are divided
+        by contracts-per-base; spot levels already are float pairs."""
+        if self.futures:
+            m = self.mult
+            return [(lv.p, lv.s / m) for lv in levels]
+        return levels
+
+    def trade_news(self, conn: Any, tid: int) -> bool:
+        """Trade ``tid`` from ``conn`` is not one the other socket of a rotation already told (ids only grow)."""
+        if conn is not self.trade_conn:
+            if tid <= self.trade_id:
+                return False
+            self.trade_conn = conn
+        if tid > self.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
+            self.trade_id = tid
+        return True
 
     def bbo_news(self, conn: Any, u: int) -> bool:
         """The book ticker with id ``u`` from ``conn`` is not one the other socket of a rotation already told."""
@@ -263,7 +292,8 @@ class GatePublicGateway:
             # ``mult`` holds contracts per base unit (1 / quanto_multiplier, e.g. 10000.0): dividing by an exact
             # float is correctly rounded (416 / 10000 -> 0.0416) where multiplying drifts (416 * 0.0001 -> 0.041600000000000005).
             mult = float(1 / info.contract_multiplier) if self.market is Market.FUTURES else 1.0
-            b = _Book(name, info.venue_symbol, MdSubjects.of(V, self.market, name, prefix), mult)
+            b = _Book(name, info.venue_symbol, MdSubjects.of(V, self.market, name, prefix), mult,
+                      futures=self.market is Market.FUTURES)
             meta = self.meta.get(info.venue_symbol)
             if meta is not None:
                 b.funding_interval_s = meta.funding_interval_s
@@ -374,9 +404,9 @@ class GatePublicGateway:
 
     def _handlers(self) -> dict[type, Any]:
         if self.market is Market.SPOT:
-            return {SpotBookTickerFrame: self.on_spot_bbo, SpotBookUpdateFrame: self.on_spot_book,
+            return {SpotBookTickerFrame: self.on_spot_bbo, SpotBookUpdateFrame: self.on_book,
                     SpotTradeFrame: self.on_spot_trade}
-        return {FuturesBookTickerFrame: self.on_fut_bbo, FuturesBookUpdateFrame: self.on_fut_book,
+        return {FuturesBookTickerFrame: self.on_fut_bbo, FuturesBookUpdateFrame: self.on_book,
                 FuturesTradesFrame: self.on_fut_trades, FuturesTickersFrame: self.on_fut_tickers}
 
     def on_control(self, c: Control) -> None:
@@ -391,18 +421,7 @@ class GatePublicGateway:
 
     def on_spot_bbo(self, f: SpotBookTickerFrame, ts_recv: int) -> None:
         r = f.result
-        b = self.books.get(r.s)
-        if b is None:
-            return
-        self.n["bbo"] += 1
-        if not b.bbo_news(self._wsm.current, r.u):
-            return
-        if r.b >= r.a and r.a > 0.0:
-            b.crossed_bbo += 1
-            return
-        if b.bbo_stale:
-            self._feed_ok(b, "bbo", ts_recv)
-        self.pub.bbo(b.subj, b.name, r.b, r.B, r.a, r.A, r.u, r.t * 1_000_000, ts_recv)
+        self._bbo(r.s, r.b, r.B, r.a, r.A, r.u, r.t, ts_recv)
 
     def on_fut_bbo(self, f: FuturesBookTickerFrame, ts_recv: int) -> None:
         r = f.result
@@ -414,11 +433,15 @@ class GatePublicGateway:
         except ValueError:
             self.on_malformed("futures.book_ticker", r)
             return
-        b = self.books.get(r.s)
+        self._bbo(r.s, bp, bq, ap, aq, r.u, r.t, ts_recv)
+
+    def _bbo(self, vs: str, bp: float, bq: float, ap: float, aq: float, u: int, t_ms: int, ts_recv: int) -> None:
+        """One book ticker of either market (sizes as the venue sends them: futures in contracts)."""
+        b = self.books.get(vs)
         if b is None:
             return
         self.n["bbo"] += 1
-        if not b.bbo_news(self._wsm.current, r.u):
+        if not b.bbo_news(self._wsm.current, u):
             return
         if bp >= ap > 0.0:
             b.crossed_bbo += 1
@@ -426,46 +449,27 @@ class GatePublicGateway:
         if b.bbo_stale:
             self._feed_ok(b, "bbo", ts_recv)
         m = b.mult
-        self.pub.bbo(b.subj, b.name, bp, bq / m, ap, aq / m, r.u, r.t * 1_000_000, ts_recv)
+        self.pub.bbo(b.subj, b.name, bp, bq / m, ap, aq / m, u, t_ms * 1_000_000, ts_recv)
 
-    def on_spot_book(self, f: SpotBookUpdateFrame, ts_recv: int) -> None:
+    def on_book(self, f: SpotBookUpdateFrame | FuturesBookUpdateFrame, ts_recv: int) -> None:
+        """``spot.order_book_update`` / ``futures.order_book_update``: the same frame for both markets (``U``/``u``,
+        ``full``); only the levels differ (spot float pairs, futures ``{p, s}`` in contracts), and ``_Book`` knows
+        how to take them."""
         r = f.result
         b = self.books.get(r.s)
         if b is None:
             return
         self.n["book"] += 1
-        if self._wsm.current is not b.src:
-            self._from_other(b, r, ts_recv)
-            return
+        conn = self._wsm.current
+        if conn is not b.src:
+            if b.src is not None:
+                self._from_other(b, conn, r, ts_recv)
+                return
+            b.src = conn  # start-up or after a disconnect: the book is (re)built from this socket
         sync = b.sync
         b.ts_event = r.t * 1_000_000
         b.ts_recv = ts_recv
-        if r.full:
-            changed = sync.on_full(r.u, r.b, r.a)
-        else:
-            changed = sync.on_diff(r.U, r.u, r.b, r.a)
-        self._after_book(b, sync, changed, ts_recv)
-
-    def on_fut_book(self, f: FuturesBookUpdateFrame, ts_recv: int) -> None:
-        r = f.result
-        b = self.books.get(r.s)
-        if b is None:
-            return
-        self.n["book"] += 1
-        if self._wsm.current is not b.src:
-            self._from_other(b, r, ts_recv)
-            return
-        sync = b.sync
-        b.ts_event = r.t * 1_000_000
-        b.ts_recv = ts_recv
-        if r.full:  # not documented for futures; handled like a snapshot (levels as base tuples)
-            m = b.mult
-            changed = sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
-        elif b.mult != 1.0:
-            changed = sync.on_diff(r.U, r.u, r.b, r.a)  # contract_levels reads FLevel and scales to base
-        else:  # multiplier 1: float_pairs takes float pairs
-            changed = sync.on_diff(r.U, r.u, [(lv.p, lv.s) for lv in r.b], [(lv.p, lv.s) for lv in r.a])
-        self._after_book(b, sync, changed, ts_recv)
+        self._after_book(b, sync, b.feed(sync, r), ts_recv)
 
     def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
         if sync.state is not b.last_state:
@@ -483,51 +487,32 @@ class GatePublicGateway:
 
     # ------------------------------------------------------------------ which socket feeds a book (rotation)
 
-    def _from_other(self, b: _Book, r: Any, ts_recv: int) -> None:
-        """A book frame from a socket that is not the book's source (start-up, a rotation's overlap, after it).
+    def _from_other(self, b: _Book, conn: Any, r: Any, ts_recv: int) -> None:
+        """A book frame from a socket that is not the book's source (a rotation's overlap, after it).
 
         Gate gives each subscription its own U..u windows, so the two sockets of a rotation cannot feed one
         BookSync: the new socket's frames build a pending book of their own, which takes over once it is OK and
         not behind; the old socket's frames are then ignored.
         """
-        conn = self._wsm.current
         src = b.src
-        if src is None:  # start-up or after a disconnect: the book is (re)built from this socket
-            b.src = conn
-        elif conn.serial < src.serial:
+        if conn.serial < src.serial:
             return  # the retiring socket of a rotation whose replacement already took this book over
-        else:
-            p = b.pending
-            if p is None or b.pending_conn is not conn:
-                p = b.pending = b.new_sync()
-                b.pending_conn = conn
-                b.pend_attempt = 0
-                b.pend_not_before = 0.0
-            self._feed(b, p, r)
-            if p.ok and p.book.seq >= b.sync.book.seq:
-                b.ts_event = r.t * 1_000_000
-                b.ts_recv = ts_recv
-                self._switch(b, ts_recv)
-            elif src.closed:
-                # the old socket was retired before the new one had this book in sync: a possible hole
-                self._promote(b, ts_recv)
-            elif p.needs_snapshot:
-                self._snap_event.set()
-            return
-        sync = b.sync
-        b.ts_event = r.t * 1_000_000
-        b.ts_recv = ts_recv
-        self._after_book(b, sync, self._feed(b, sync, r), ts_recv)
-
-    def _feed(self, b: _Book, sync: BookSync, r: Any) -> bool:
-        if self.market is Market.SPOT:
-            return sync.on_full(r.u, r.b, r.a) if r.full else sync.on_diff(r.U, r.u, r.b, r.a)
-        m = b.mult
-        if r.full:
-            return sync.on_full(r.u, [(lv.p, lv.s / m) for lv in r.b], [(lv.p, lv.s / m) for lv in r.a])
-        if m != 1.0:
-            return sync.on_diff(r.U, r.u, r.b, r.a)
-        return sync.on_diff(r.U, r.u, [(lv.p, lv.s) for lv in r.b], [(lv.p, lv.s) for lv in r.a])
+        p = b.pending
+        if p is None or b.pending_conn is not conn:
+            p = b.pending = b.new_sync()
+            b.pending_conn = conn
+            b.pend_attempt = 0
+            b.pend_not_before = 0.0
+        b.feed(p, r)
+        if p.ok and p.book.seq >= b.sync.book.seq:
+            b.ts_event = r.t * 1_000_000
+            b.ts_recv = ts_recv
+            self._switch(b, ts_recv)
+        elif src.closed:
+            # the old socket was retired before the new one had this book in sync: a possible hole
+            self._promote(b, ts_recv)
+        elif p.needs_snapshot:
+            self._snap_event.set()
 
     def _take_pending(self, b: _Book) -> BookSync:
         """Make the pending book the book (its socket the source), keeping the counters of the one it replaces."""
@@ -582,14 +567,8 @@ class GatePublicGateway:
         if b is None:
             return
         self.n["trade"] += 1
-        tid = r.id
-        conn = self._wsm.current
-        if conn is not b.trade_conn:  # the other socket of a rotation: only trades it is first to tell
-            if tid <= b.trade_id:
-                return
-            b.trade_conn = conn
-        if tid > b.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
-            b.trade_id = tid
+        if not b.trade_news(self._wsm.current, r.id):
+            return
         ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else r.create_time * 1_000_000_000
         self.pub.trade(b.subj, b.name, r.price, r.amount, BUY if r.side == "buy" else SELL, str(r.id), ts_event,
                        ts_recv)
@@ -603,13 +582,8 @@ class GatePublicGateway:
             if b is None:
                 continue
             self.n["trade"] += 1
-            tid = r.id
-            if conn is not b.trade_conn:  # the other socket of a rotation: only trades it is first to tell
-                if tid <= b.trade_id:
-                    continue
-                b.trade_conn = conn
-            if tid > b.trade_id:  # noqa: PLR1730 -- max() costs a call per trade
-                b.trade_id = tid
+            if not b.trade_news(conn, r.id):
+                continue
             ts_event = int(r.create_time_ms * 1_000_000) if r.create_time_ms else int(r.create_time * 1e9)
             size = r.size
             trade(b.subj, b.name, r.price, abs(size) / b.mult, BUY if size > 0 else SELL, str(r.id), ts_event, ts_recv)
@@ -721,18 +695,12 @@ class GatePublicGateway:
         if main:
             self._status(b, time.time_ns())
         try:
-            if self.market is Market.SPOT:
-                s = await self.rest.spot_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
-            else:
-                s = await self.rest.futures_order_book(b.venue_symbol, SNAPSHOT_LIMIT)
+            fetch = self.rest.spot_order_book if self.market is Market.SPOT else self.rest.futures_order_book
+            s = await fetch(b.venue_symbol, SNAPSHOT_LIMIT)
             self.snapshots += 1
             if sync.state is not BookState.RESYNCING:
                 return  # made stale during the fetch (socket silent or lost), or synced by a full push: not installed
-            if self.market is Market.SPOT:
-                ok = sync.on_snapshot(s.id, s.bids, s.asks)
-            else:
-                m = b.mult
-                ok = sync.on_snapshot(s.id, [(lv.p, lv.s / m) for lv in s.bids], [(lv.p, lv.s / m) for lv in s.asks])
+            ok = sync.on_snapshot(s.id, b.base(s.bids), b.base(s.asks))
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
