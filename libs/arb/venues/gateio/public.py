@@ -89,7 +89,8 @@ SNAPSHOT_LIMIT = int(BOOK_LEVELS)
 def contract_levels(mult: float) -> ApplyLevels:
     """How a futures diff goes into the book: levels as decoded (``FLevel`` {p, s contracts}), stored in base
     (s / contracts-per-base), without building a (price, size) tuple per level on the hot path. Works on
-    ``L2Book``'s layout (price -> size dict, ascending price list per side), as ``float_pairs`` does."""
+    ``L2Book``'s layout (price -> size dict, ascending price list per side). Spot levels are float pairs, which
+    ``L2Book.apply`` (compiled) takes as they are."""
 
     def apply(book: L2Book, bids: list[FLevel], asks: list[FLevel]) -> None:
         _apply_levels(book.bids, book._bid_px, bids, mult)
@@ -106,24 +107,6 @@ def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLe
             if p not in levels:
                 insort(px, p)
             levels[p] = s / m
-        elif p in levels:
-            del levels[p]
-            del px[bisect_left(px, p)]
-
-
-def float_pairs(book: L2Book, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> None:
-    """How a spot diff goes into the book: levels already decoded as float pairs (msgspec parses Gate's decimal
-    strings), so the per-level ``float()`` of ``L2Book.apply`` is skipped."""
-    _apply_pairs(book.bids, book._bid_px, bids)
-    _apply_pairs(book.asks, book._ask_px, asks)
-
-
-def _apply_pairs(levels: dict[float, float], px: list[float], updates: list[tuple[float, float]]) -> None:
-    for p, s in updates:
-        if s > 0.0:
-            if p not in levels:
-                insort(px, p)
-            levels[p] = s
         elif p in levels:
             del levels[p]
             del px[bisect_left(px, p)]
@@ -171,7 +154,7 @@ class _Book:
         self.subj = subj
         self.mult = mult
         self.futures = mult != 1.0 if futures is None else futures
-        self.apply = contract_levels(mult) if self.futures else float_pairs  # a diff's levels into the book
+        self.apply = contract_levels(mult) if self.futures else None  # a diff's levels into the book (None: L2Book's)
         self.sync = self.new_sync()
         self.src: Any = None  # the WsConnection whose diffs feed ``sync`` (None: the next one to deliver)
         self.pending: BookSync | None = None  # the book rebuilt from a rotation's new socket, until it takes over
