@@ -41,3 +41,21 @@ def test_bound_children_count() -> None:
     assert REGISTRY.get_sample_value("arb_gateway_book_gaps_total", {"venue": "mexc", "market": "spot"}) >= 1
     le = {"venue": "mexc", "market": "spot", "kind": "book", "le": "0.0025"}
     assert REGISTRY.get_sample_value("arb_gateway_exchange_to_publish_seconds_bucket", le) >= 1
+
+
+def test_export_adds_what_the_plain_totals_grew_since_the_last_call() -> None:
+    """A gateway's plain int totals reach Prometheus as deltas: a second export of the same totals adds nothing."""
+    m = gm.bind("gateio", "futures")
+    labels = {"venue": "gateio", "market": "futures"}
+
+    def now() -> tuple[float, float, float]:
+        return (REGISTRY.get_sample_value("arb_gateway_messages_total", {**labels, "kind": "ticker"}) or 0.0,
+                REGISTRY.get_sample_value("arb_gateway_parse_errors_total", labels) or 0.0,
+                REGISTRY.get_sample_value("arb_gateway_book_resyncs_total", labels) or 0.0)
+
+    before = now()
+    m.export({"ticker": 5}, 2, 0, 1)
+    m.export({"ticker": 5}, 2, 0, 1)
+    m.export({"ticker": 7}, 3, 0, 1)
+    after = now()
+    assert [a - b for a, b in zip(after, before, strict=True)] == [7, 3, 1]

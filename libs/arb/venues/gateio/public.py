@@ -259,8 +259,6 @@ class GatePublicGateway:
         # plain counters (exported every second)
         self.n = {"bbo": 0, "book": 0, "trade": 0, "ticker": 0, "control": 0}
         self.parse_errors = 0
-        self._exported = {"gaps": 0, "resyncs": 0, "reconnects": 0, "parse_errors": 0}
-        self._exported_n = dict.fromkeys(self.n, 0)
         self.frames = self._handlers()
         self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
@@ -796,20 +794,7 @@ class GatePublicGateway:
                     self.rlog("refresh", "gateio %s: symbol refresh failed: %r", self.market.value, e)
 
     def export_metrics(self) -> None:
-        m = self.metrics
-        for kind, v in self.n.items():
-            d = v - self._exported_n[kind]
-            if d:
-                m.messages(kind).inc(d)
-                self._exported_n[kind] = v
-        gaps = sum(b.sync.gaps for b in self.books.values())
-        resyncs = sum(b.sync.resyncs for b in self.books.values())
-        for key, val, ctr in (("gaps", gaps, m.book_gaps), ("resyncs", resyncs, m.book_resyncs),
-                              ("parse_errors", self.parse_errors, m.parse_errors)):
-            d = val - self._exported[key]
-            if d > 0:
-                ctr.inc(d)
-                self._exported[key] = val
+        self.metrics.export(self.n, self.parse_errors, self.gaps, self.resyncs)
 
     @property
     def gaps(self) -> int:

@@ -155,7 +155,6 @@ class MexcPublicGateway:
         self.unrouted = 0
         self.parse_errors = 0
         self.snapshots = 0
-        self._exported: dict[str, int] = {}
         self._started = False
         self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
@@ -502,31 +501,12 @@ class MexcPublicGateway:
             self._export_metrics()
 
     def _export_metrics(self) -> None:
-        m = self.metrics
-        ctl = self.adapter.acks + self.adapter.pongs + self.adapter.refused + self.adapter.control_errors
-        current = {
-            "book": self.frames[_DEPTH],
-            "bbo": self.frames[_BBO],
-            "trade": self.frames[_DEALS],
-            "control": ctl,
-            "unknown": self.unrouted,
-            "_parse": self.parse_errors,
-            "_gaps": sum(f.sync.gaps for f in self.feeds.values()),
-            "_resyncs": sum(f.sync.resyncs for f in self.feeds.values()),
-        }
-        for k, v in current.items():
-            d = v - self._exported.get(k, 0)
-            if d <= 0:
-                continue
-            self._exported[k] = v
-            if k == "_parse":
-                m.parse_errors.inc(d)
-            elif k == "_gaps":
-                m.book_gaps.inc(d)
-            elif k == "_resyncs":
-                m.book_resyncs.inc(d)
-            else:
-                m.messages(k).inc(d)
+        a = self.adapter
+        feeds = self.feeds.values()
+        self.metrics.export(
+            {"book": self.frames[_DEPTH], "bbo": self.frames[_BBO], "trade": self.frames[_DEALS],
+             "control": a.acks + a.pongs + a.refused + a.control_errors, "unknown": self.unrouted},
+            self.parse_errors, sum(f.sync.gaps for f in feeds), sum(f.sync.resyncs for f in feeds))
 
     # ------------------------------------------------------------------ introspection (tests, ops)
 
