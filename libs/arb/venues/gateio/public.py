@@ -718,10 +718,9 @@ class GatePublicGateway:
                 return bool(getattr(sh, "live", sh.connected))
         return bool(ws.connected)
 
-    def _on_disconnect(self, conn: Any) -> None:
-        """A socket died (not a rotation): the books it fed are stale, unless a rotation's new socket already
-        holds them in sync (then that one takes over); a pending book of the dead socket is dropped."""
-        now = time.time_ns()
+    def _books_of(self, conn: Any) -> list[_Book]:
+        """The books ``conn`` carries; a pending book it was building is dropped (its socket is gone or silent)."""
+        out = []
         for vs in conn.subscriptions:
             b = self.books.get(vs)
             if b is None:
@@ -729,6 +728,14 @@ class GatePublicGateway:
             if b.pending_conn is conn:
                 b.pending = None
                 b.pending_conn = None
+            out.append(b)
+        return out
+
+    def _on_disconnect(self, conn: Any) -> None:
+        """A socket died (not a rotation): the books it fed are stale, unless a rotation's new socket already
+        holds them in sync (then that one takes over); a pending book of the dead socket is dropped."""
+        now = time.time_ns()
+        for b in self._books_of(conn):
             if b.trade_conn is conn:  # no overlap to deduplicate any more (and a venue may have reset its ids)
                 b.trade_conn = None
                 b.trade_id = 0
@@ -753,13 +760,7 @@ class GatePublicGateway:
         """No frame, not even a pong, for ``stale_after_s``: every feed the socket carries is stale at once (a book
         another socket already feeds after a rotation is left alone). Books resync once frames are back."""
         now = time.time_ns()
-        for vs in conn.subscriptions:
-            b = self.books.get(vs)
-            if b is None:
-                continue
-            if b.pending_conn is conn:
-                b.pending = None
-                b.pending_conn = None
+        for b in self._books_of(conn):
             src = b.src
             if src is None or src is conn or src.closed:
                 b.sync.mark_stale(R_SILENT)
