@@ -46,6 +46,7 @@ from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
+from ..common.lifecycle import cancel_tasks
 from ..common.outbox import EventOutbox
 from ..common.trading import CommandHandler, PreparedOrder
 from . import parse as P
@@ -423,11 +424,7 @@ class GatePrivateGateway:
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
-        tasks = [t for t in [*self._tasks, self._reconciling, self._balance_refresh] if t is not None]
-        for t in tasks:
-            t.cancel()
-        if tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
-            await asyncio.wait(tasks, timeout=2.0)
+        await cancel_tasks([*self._tasks, self._reconciling, self._balance_refresh])
         self._tasks.clear()
         try:  # what the user stream delivered last still goes out (bounded)
             await asyncio.wait_for(self.outbox.close(), 10.0)

@@ -58,6 +58,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import L2Book
+from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
@@ -314,13 +315,7 @@ class GatePublicGateway:
         self._started = False
         if self.ws is not None:
             await self.ws.stop()
-        for t in self._tasks:
-            t.cancel()
-        if self._tasks:  # bounded: a cancel lost inside a library call must not hang shutdown
-            await asyncio.wait(self._tasks, timeout=2.0)
-            for t in self._tasks:
-                if t.done() and not t.cancelled():
-                    t.exception()  # mark retrieved
+        await cancel_tasks(self._tasks)
         self._tasks.clear()
         await self.pub.close(2.0)
 

@@ -38,6 +38,7 @@ from ...core.errors import ConfigError, RateLimited, ValidationError, VenueClien
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
+from ..common.lifecycle import cancel_tasks
 from ..common.outbox import EventOutbox
 from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
@@ -348,11 +349,7 @@ class MexcPrivateGateway:
         if self.ws is not None:
             await self.ws.stop()
         self._closing = True
-        tasks = self._tasks + ([self._reconcile_task] if self._reconcile_task else [])
-        for t in tasks:
-            t.cancel()
-        if tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
-            await asyncio.wait(tasks, timeout=2.0)
+        await cancel_tasks([*self._tasks, self._reconcile_task])
         self._tasks = []
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.outbox.close(), 10.0)

@@ -47,6 +47,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
+from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
@@ -199,10 +200,7 @@ class MexcPublicGateway:
         self._started = False
         if self.ws is not None:
             await self.ws.stop()
-        for t in self._tasks:
-            t.cancel()
-        if self._tasks:  # bounded: a cancel swallowed inside a library call must not hang shutdown
-            await asyncio.wait(self._tasks, timeout=2.0)
+        await cancel_tasks(self._tasks)
         self._tasks = []
         await self.pub.close(2.0)
         self._export_metrics()
