@@ -48,6 +48,7 @@ from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
 from ..common.lifecycle import cancel_tasks
 from ..common.outbox import EventOutbox
+from ..common.reconcile import Reconciler
 from ..common.trading import CommandHandler, PreparedOrder
 from . import parse as P
 from . import symbols as gsym
@@ -378,14 +379,12 @@ class GatePrivateGateway:
                                   on_overflow=lambda: self._schedule_reconcile())
         self._tasks: list[asyncio.Task] = []
         self._started = False
-        self._synced_once = False  # venue truth published once since start (ready only after that)
-        self._reconciling: asyncio.Task | None = None
-        self._reconcile_again = False  # a reconnect during a reconcile: run once more when it ends
+        self.reconciler = Reconciler(lambda: self.handler.reconcile(self.options.reconcile_fills_lookback_s),
+                                     f"gateio {market.value} {account}")
         self._closing = False
         self._balance_refresh: asyncio.Task | None = None
         self._balance_again = False  # a balance push arrived while the account was being re-read
         self.parse_errors = 0
-        self.reconciles = 0
         self.sub_errors: deque[str] = deque(maxlen=100)  # the latest venue error replies, for diagnosis
         self.subs_refused = 0  # private subscriptions the venue refused (each one closes its socket)
         self._sub_refused = False  # this socket's subscriptions are incomplete: not ready until resubscribed
@@ -420,11 +419,12 @@ class GatePrivateGateway:
 
     async def stop(self) -> None:
         self._started = False
-        self._closing = True  # no reconcile is scheduled from here on (a reconnect callback could)
+        self._closing = True
+        self.reconciler.close()  # no reconcile is scheduled from here on (a reconnect callback could)
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
-        await cancel_tasks([*self._tasks, self._reconciling, self._balance_refresh])
+        await cancel_tasks([*self._tasks, self.reconciler.task, self._balance_refresh])
         self._tasks.clear()
         try:  # what the user stream delivered last still goes out (bounded)
             await asyncio.wait_for(self.outbox.close(), 10.0)
@@ -432,7 +432,7 @@ class GatePrivateGateway:
             self.rlog(("outbox",), "gateio %s: events left unpublished at stop: %s", self.market.value, e)
 
     def ready(self) -> bool:
-        return (self._started and self._synced_once and not self._sub_refused and not self.trader.dual_mode
+        return (self._started and self.reconciler.synced_once and not self._sub_refused and not self.trader.dual_mode
                 and self.ws is not None
                 and self.ws.connected == len(self.ws.shards))
 
@@ -443,31 +443,11 @@ class GatePrivateGateway:
         self._schedule_reconcile()
 
     def _schedule_reconcile(self) -> None:
-        if self._closing:
-            return
-        if self._reconciling is not None and not self._reconciling.done():
-            self._reconcile_again = True
-            return
-        self._reconciling = asyncio.get_running_loop().create_task(self._reconcile())
+        self.reconciler.schedule()
 
-    async def _reconcile(self) -> None:
-        delay = 0.5
-        while True:
-            self._reconcile_again = False
-            try:
-                counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
-                self.reconciles += 1
-                self._synced_once = True
-                log.info("gateio %s %s: reconciled %s", self.market.value, self.account, counts)
-                if not self._reconcile_again:
-                    return
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 -- a loop/peer that must survive any failure
-                self.rlog("reconcile", "gateio %s %s: reconcile failed, retrying: %r", self.market.value,
-                          self.account, e)
-                await asyncio.sleep(delay)
-                delay = min(30.0, delay * 2)
+    @property
+    def reconciles(self) -> int:
+        return self.reconciler.reconciles
 
     # ---------------------------------------------------------------------------------------- user stream
 

@@ -40,6 +40,7 @@ from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
 from ..common.lifecycle import cancel_tasks
 from ..common.outbox import EventOutbox
+from ..common.reconcile import Reconciler
 from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
 from . import parse
@@ -302,8 +303,8 @@ class MexcPrivateGateway:
                                                    "balance": self.handler.on_balance},
                                   on_overflow=lambda: self._schedule_reconcile())
         self._tasks: list[asyncio.Task] = []
-        self._reconcile_task: asyncio.Task | None = None
-        self._reconcile_again = False
+        self.reconciler = Reconciler(lambda: self.handler.reconcile(self.options.reconcile_fills_lookback_s),
+                                     f"mexc spot private {account}")
         self._rlog = RateLimitedLog(log, 10.0)
         self.frames = 0
         self.duplicates = 0
@@ -311,12 +312,10 @@ class MexcPrivateGateway:
         self._recent_set: set[bytes] = set()
         self.parse_errors = 0
         self.unrouted = 0
-        self.reconciles = 0
         self.key_renewals = 0
         self.keepalives = 0
         self._started = False
         self._closing = False
-        self._synced_once = False
 
     @property
     def symbols(self) -> SymbolMap:
@@ -345,11 +344,12 @@ class MexcPrivateGateway:
 
     async def stop(self) -> None:
         self._started = False
+        self.reconciler.close()  # no reconcile is scheduled from here on (a reconnect callback could)
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
         self._closing = True
-        await cancel_tasks([*self._tasks, self._reconcile_task])
+        await cancel_tasks([*self._tasks, self.reconciler.task])
         self._tasks = []
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.outbox.close(), 10.0)
@@ -359,7 +359,7 @@ class MexcPrivateGateway:
 
     def ready(self) -> bool:
         ws = self.ws
-        return self._started and self._synced_once and ws is not None and ws.connected == len(ws.shards)
+        return self._started and self.reconciler.synced_once and ws is not None and ws.connected == len(ws.shards)
 
     async def _load_symbols(self) -> None:
         info = await self.rest.exchange_info()
@@ -484,30 +484,14 @@ class MexcPrivateGateway:
         assert self.ws is not None
         while not await self.ws.wait_connected(5.0):
             pass
-        await self._reconcile_loop()
+        self.reconciler.schedule()
 
     def _schedule_reconcile(self) -> None:
-        if self._reconcile_task is not None and not self._reconcile_task.done():
-            self._reconcile_again = True
-            return
-        self._reconcile_task = asyncio.get_running_loop().create_task(self._reconcile_loop())
+        self.reconciler.schedule()
 
-    async def _reconcile_loop(self) -> None:
-        attempt = 0
-        while True:
-            self._reconcile_again = False
-            try:
-                counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
-            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
-                self._rlog(("reconcile",), "mexc spot private: reconcile failed: %s", e)
-                await asyncio.sleep(min(0.5 * 2 ** attempt, 30.0))
-                attempt += 1
-                continue
-            self.reconciles += 1
-            self._synced_once = True
-            log.info("mexc spot private %s: reconciled %s", self.account, counts)
-            if not self._reconcile_again:
-                return
+    @property
+    def reconciles(self) -> int:
+        return self.reconciler.reconciles
 
     # ------------------------------------------------------------------ housekeeping
 
