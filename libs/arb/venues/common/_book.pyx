@@ -17,7 +17,7 @@ implementations against a dict + sorted reference over random operations.
 
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_Insert
 from cpython.number cimport PyNumber_Float
-from cpython.object cimport Py_LT, PyObject_RichCompareBool
+from cpython.object cimport Py_GE, Py_LT, PyObject_RichCompareBool
 from cpython.ref cimport PyObject
 
 
@@ -90,3 +90,134 @@ def apply_frame(dict bids not None, list bid_px not None, dict asks not None, li
     """``apply_side`` for both sides in one call (one depth frame)."""
     _apply(bids, bid_px, bid_updates)
     _apply(asks, ask_px, ask_updates)
+
+
+cdef inline bint _crossed(list bid_px, list ask_px) except -1:
+    """Best bid >= best ask (``L2Book.is_crossed``): both sides non-empty and the last bid not below the first ask."""
+    cdef Py_ssize_t nb = PyList_GET_SIZE(bid_px)
+    if nb == 0 or PyList_GET_SIZE(ask_px) == 0:
+        return False
+    cdef PyObject *b = PyList_GET_ITEM(bid_px, nb - 1)
+    cdef PyObject *a = PyList_GET_ITEM(ask_px, 0)
+    if _is_float(b) and _is_float(a):
+        return _as_double(b) >= _as_double(a)
+    return PyObject_RichCompareBool(<object>b, <object>a, Py_GE)
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+    PyObject *_slot "*(PyObject **)"(char *addr)
+
+
+cdef class _Slots:
+    """Where instances of one class keep ``p`` and ``s`` (their slot member descriptors), read without getattr."""
+
+    cdef object cls
+    cdef Py_ssize_t off_p, off_s
+
+
+class _HasSlot:
+    __slots__ = ("x",)
+
+
+cdef type _member_descriptor = type(_HasSlot.__dict__["x"])
+
+
+cdef _Slots _slots_of(object cls):
+    """The slot offsets of ``cls.p`` / ``cls.s`` when both are plain object slots (msgspec Struct fields), else None."""
+    cdef _Slots sl
+    cdef object dp, ds
+    try:
+        dp = cls.__dict__["p"]
+        ds = cls.__dict__["s"]
+    except KeyError:
+        return None
+    if type(dp) is not _member_descriptor or type(ds) is not _member_descriptor:
+        return None
+    if (<PyMemberDescrObject *>dp).d_member.type != 16 or (<PyMemberDescrObject *>ds).d_member.type != 16:
+        return None  # not T_OBJECT_EX
+    sl = _Slots()
+    sl.cls = cls
+    sl.off_p = (<PyMemberDescrObject *>dp).d_member.offset
+    sl.off_s = (<PyMemberDescrObject *>ds).d_member.offset
+    return sl
+
+
+cdef int _apply_scaled(dict levels, list px, object updates, double div, _Slots sl) except -1:
+    """Levels with ``.p`` (price, the key as it is) and ``.s`` (size, stored as ``s / div``), as Gate futures'
+    ``{p, s contracts}``: the same steps as ``_apply`` with the size divided (``div`` > 0 keeps its sign). Levels of
+    the class ``sl`` describes are read from their slots (getattr otherwise, or when a slot is unset)."""
+    cdef object p, s, lv
+    cdef PyObject *pp
+    cdef PyObject *ps
+    cdef double sz
+    cdef bint pos
+    cdef Py_ssize_t i, n
+    for lv in updates:
+        pp = ps = NULL
+        if sl is not None and type(lv) is sl.cls:
+            pp = _slot(<char *><PyObject *>lv + sl.off_p)
+            ps = _slot(<char *><PyObject *>lv + sl.off_s)
+        if pp != NULL and ps != NULL:
+            p = <object>pp
+            s = <object>ps
+        else:
+            p = lv.p
+            s = lv.s
+        if _is_float(<PyObject *>s):
+            pos = _as_double(<PyObject *>s) > 0.0
+        else:
+            pos = s > 0.0
+        if pos:
+            sz = PyNumber_Float(s)
+            n = PyDict_GET_SIZE(levels)
+            PyDict_SetItem(levels, p, sz / div)
+            if PyDict_GET_SIZE(levels) != n:
+                PyList_Insert(px, _bisect_right(px, p), p)
+        elif PyDict_Contains(levels, p):
+            PyDict_DelItem(levels, p)
+            i = _bisect_left(px, p)
+            _list_del(px, i, i + 1, NULL)
+    return 0
+
+
+def apply_book(book, bid_updates, ask_updates):
+    """``L2Book.apply`` on ``book`` (``bids``/``_bid_px``/``asks``/``_ask_px``), then ``book.is_crossed()``'s answer."""
+    cdef list bid_px = book._bid_px
+    cdef list ask_px = book._ask_px
+    _apply(book.bids, bid_px, bid_updates)
+    _apply(book.asks, ask_px, ask_updates)
+    return _crossed(bid_px, ask_px)
+
+
+def apply_book_scaled(book, bid_updates, ask_updates, double div):
+    """``apply_book`` for levels with ``.p`` / ``.s`` whose sizes are stored divided by ``div``."""
+    cdef list bid_px = book._bid_px
+    cdef list ask_px = book._ask_px
+    _apply_scaled(book.bids, bid_px, bid_updates, div, None)
+    _apply_scaled(book.asks, ask_px, ask_updates, div, None)
+    return _crossed(bid_px, ask_px)
+
+
+cdef class ScaledApply:
+    """``apply_book_scaled(book, bids, asks, div)`` bound to one ``div``, callable as ``(book, bids, asks)`` (a
+    ``BookSync`` apply function) without a Python frame per diff. ``level_type``: the class of the levels (e.g. a
+    msgspec Struct with fields ``p``, ``s``), whose fields are then read from their slots."""
+
+    cdef readonly double div
+    cdef _Slots sl
+
+    def __init__(self, double div, level_type=None):
+        self.div = div
+        self.sl = _slots_of(level_type) if isinstance(level_type, type) else None
+
+    def __call__(self, book, bid_updates, ask_updates):
+        cdef list bid_px = book._bid_px
+        cdef list ask_px = book._ask_px
+        _apply_scaled(book.bids, bid_px, bid_updates, self.div, self.sl)
+        _apply_scaled(book.asks, ask_px, ask_updates, self.div, self.sl)
+        return _crossed(bid_px, ask_px)

@@ -24,15 +24,19 @@ deleting a level we do not hold is a no-op (venues delete levels outside the sna
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ...core.market_data import Level
 
 try:
+    from ._book import ScaledApply as _ScaledApply_c
+    from ._book import apply_book as _apply_book_c
+    from ._book import apply_book_scaled as _apply_book_scaled_c
     from ._book import apply_frame as _apply_frame_c
     from ._book import apply_side as _apply_side_c
 except ImportError:  # built without a C compiler; .ci/run insists on the compiled one where a compiler is
-    _apply_frame_c = _apply_side_c = None
+    _apply_frame_c = _apply_side_c = _apply_book_c = _apply_book_scaled_c = _ScaledApply_c = None
 
 PriceSize = Sequence[str | float]  # (price, size) as the venue's decimal strings or floats
 
@@ -166,6 +170,49 @@ apply_side = _apply_side if _apply_side_c is None else _apply_side_c
 _apply_frame = _apply_frame_py if _apply_frame_c is None else _apply_frame_c
 
 
+def _apply_book_py(book: L2Book, bids: Iterable[PriceSize], asks: Iterable[PriceSize]) -> bool:
+    _apply_frame(book.bids, book._bid_px, book.asks, book._ask_px, bids, asks)
+    return book.is_crossed()
+
+
+def _apply_scaled_side(levels: dict[float, float], px: list[float], updates: Iterable[object], div: float) -> None:
+    for lv in updates:
+        p = lv.p  # type: ignore[attr-defined]
+        s = lv.s  # type: ignore[attr-defined]
+        if s > 0.0:
+            if p not in levels:
+                insort(px, p)
+            levels[p] = s / div
+        elif p in levels:
+            del levels[p]
+            del px[bisect_left(px, p)]
+
+
+def _apply_book_scaled_py(book: L2Book, bids: Iterable[object], asks: Iterable[object], div: float) -> bool:
+    _apply_scaled_side(book.bids, book._bid_px, bids, div)
+    _apply_scaled_side(book.asks, book._ask_px, asks, div)
+    return book.is_crossed()
+
+
+# a diff into a book, answering whether it came out crossed (``L2Book.apply`` then ``is_crossed``), in one call:
+# ``apply_book(book, bids, asks)`` for (price, size) pairs; ``apply_book_scaled(book, bids, asks, div)`` for levels
+# with ``.p`` / ``.s`` whose sizes are stored as ``s / div`` (Gate futures contracts -> base)
+apply_book = _apply_book_py if _apply_book_c is None else _apply_book_c
+apply_book_scaled = _apply_book_scaled_py if _apply_book_scaled_c is None else _apply_book_scaled_c
+
+
+def scaled_apply(div: float, level_type: type | None = None) -> Callable[[L2Book, Any, Any], bool]:
+    """``apply_book_scaled`` bound to ``div``, called as ``(book, bids, asks)`` (compiled: no Python frame per diff;
+    levels of ``level_type``, a class whose ``p`` and ``s`` are slots such as a msgspec Struct, are read from them)."""
+    if _ScaledApply_c is not None:
+        return _ScaledApply_c(div, level_type)  # type: ignore[no-any-return]
+
+    def apply(book: L2Book, bids: Any, asks: Any) -> bool:
+        return _apply_book_scaled_py(book, bids, asks, div)
+
+    return apply
+
+
 def _set(levels: dict[float, float], px: list[float], p: float, s: float) -> None:
     if s > 0.0:
         if p not in levels:
@@ -176,4 +223,4 @@ def _set(levels: dict[float, float], px: list[float], p: float, s: float) -> Non
         del px[bisect_left(px, p)]
 
 
-__all__ = ["IMPL", "L2Book", "Level", "PriceSize", "apply_side"]
+__all__ = ["IMPL", "L2Book", "Level", "PriceSize", "apply_book", "apply_book_scaled", "apply_side", "scaled_apply"]

@@ -51,7 +51,9 @@ on top of the next snapshot.
 
 How a diff's levels go into the book is the venue's to say when its decoded levels are not ``(price, size)``
 pairs in base units (Gate futures: ``{p, s}`` in contracts): ``BookSync(rule, apply=...)`` takes a function
-``apply(book, bids, asks)``; the default is ``L2Book.apply``. Snapshots and full pushes are always ``(price, size)``
+``apply(book, bids, asks)``; the default is ``book.apply_book`` (``L2Book.apply`` and ``is_crossed`` in one compiled
+call). ``apply`` may return whether the book came out crossed (saving the check); if it returns None, BookSync asks
+``book.is_crossed()``. Snapshots and full pushes are always ``(price, size)``
 pairs in base units (``L2Book.replace``). BookSync calls nothing else on the book than ``L2Book`` has.
 
 Nothing here logs or formats strings per diff; transitions carry a constant ``reason`` string.
@@ -64,7 +66,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ...core.enums import BookState
-from .book import L2Book, PriceSize
+from .book import L2Book, PriceSize, apply_book
 
 DROP = 0
 APPLY = 1
@@ -139,8 +141,11 @@ class GateRule(UpdateIdRule):
         return APPLY
 
 
-# how one diff's levels (as the venue's parser decoded them) go into the book
-ApplyLevels = Callable[[L2Book, Any, Any], None]
+# how one diff's levels (as the venue's parser decoded them) go into the book; returns whether the book is now
+# crossed, or None (BookSync then asks ``book.is_crossed()``)
+ApplyLevels = Callable[[L2Book, Any, Any], "bool | None"]
+_OK = BookState.OK
+_std_next = UpdateIdRule.next
 
 MEXC_RULE = MexcRule()
 GATE_RULE = GateRule()
@@ -162,6 +167,7 @@ class BookSync:
         "_anchored",
         "_apply",
         "_buffer",
+        "_std",
         "applied",
         "book",
         "crossed",
@@ -181,7 +187,8 @@ class BookSync:
             raise ValueError("max_buffer must be >= 1")
         self.rule = rule
         self.book = book if book is not None else L2Book()
-        self._apply: ApplyLevels = apply if apply is not None else L2Book.apply
+        self._apply: ApplyLevels = apply if apply is not None else apply_book
+        self._std = getattr(type(rule), "next", None) is _std_next  # next() is UpdateIdRule's: inlined in on_diff
         self.state = BookState.STALE
         self.reason = R_INIT
         self.needs_snapshot = True
@@ -200,7 +207,7 @@ class BookSync:
 
     def on_diff(self, first: int, last: int, bids: Iterable[PriceSize], asks: Iterable[PriceSize]) -> bool:
         """Feed one diff covering update ids ``first..last``. True when the book changed and is OK."""
-        if self.state is not BookState.OK:
+        if self.state is not _OK:
             buf = self._buffer
             if len(buf) == buf.maxlen:
                 self.overflows += 1
@@ -211,15 +218,16 @@ class BookSync:
             self._lose(R_MALFORMED, True, True)
             return False
         if self._anchored:
-            verdict = self.rule.next(book.seq, first, last)
+            # UpdateIdRule.next inlined for its APPLY case (first == local + 1 <= last)
+            verdict = APPLY if first == book.seq + 1 and self._std else self.rule.next(book.seq, first, last)
         else:
             verdict = self.rule.first(book.seq, first, last)
         if verdict == APPLY:
-            self._apply(book, bids, asks)
+            crossed = self._apply(book, bids, asks)
             book.seq = last
             self._anchored = True
             self.applied += 1
-            if book.is_crossed():
+            if crossed or (crossed is None and book.is_crossed()):
                 self.crossed += 1
                 self._lose(R_CROSSED, False, True)
                 return False
@@ -312,11 +320,11 @@ class BookSync:
                 buf.appendleft((first, last, b, a))  # keep it: a newer snapshot may be continued by it
                 self._lose(R_STALE_SNAPSHOT if not self._anchored else R_GAP, True, was_ok)
                 return False
-            self._apply(book, b, a)
+            crossed = self._apply(book, b, a)
             book.seq = last
             self._anchored = True
             self.applied += 1
-            if book.is_crossed():
+            if crossed or (crossed is None and book.is_crossed()):
                 self.crossed += 1
                 self._lose(R_CROSSED, False, was_ok)
                 return False

@@ -44,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from bisect import bisect_left, insort
 from typing import Any
 
 import aiohttp
@@ -57,7 +56,7 @@ from ...core.errors import SymbolError
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
-from ..common.book import L2Book
+from ..common.book import scaled_apply
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
@@ -89,28 +88,11 @@ SNAPSHOT_LIMIT = int(BOOK_LEVELS)
 
 def contract_levels(mult: float) -> ApplyLevels:
     """How a futures diff goes into the book: levels as decoded (``FLevel`` {p, s contracts}), stored in base
-    (s / contracts-per-base), without building a (price, size) tuple per level on the hot path. Works on
-    ``L2Book``'s layout (price -> size dict, ascending price list per side). Spot levels are float pairs, which
-    ``L2Book.apply`` (compiled) takes as they are."""
-
-    def apply(book: L2Book, bids: list[FLevel], asks: list[FLevel]) -> None:
-        _apply_levels(book.bids, book._bid_px, bids, mult)
-        _apply_levels(book.asks, book._ask_px, asks, mult)
-
-    return apply
-
-
-def _apply_levels(levels: dict[float, float], px: list[float], updates: list[FLevel], m: float) -> None:
-    for lv in updates:
-        p = lv.p
-        s = lv.s
-        if s > 0.0:
-            if p not in levels:
-                insort(px, p)
-            levels[p] = s / m
-        elif p in levels:
-            del levels[p]
-            del px[bisect_left(px, p)]
+    (s / contracts-per-base), without building a (price, size) tuple per level on the hot path: one compiled call
+    for both sides (``scaled_apply``), which also answers whether the book came out crossed. Works on ``L2Book``'s
+    layout (price -> size dict, ascending price list per side). Spot levels are float pairs, which BookSync's
+    default (``apply_book``, compiled) takes as they are."""
+    return scaled_apply(mult, FLevel)
 
 
 class _Book:
@@ -445,15 +427,16 @@ class GatePublicGateway:
         sync = b.sync
         b.ts_event = r.t * 1_000_000
         b.ts_recv = ts_recv
-        self._after_book(b, sync, b.feed(sync, r), ts_recv)
-
-    def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
+        # _Book.feed inlined (one frame, the hot path)
+        if r.full:
+            changed = sync.on_full(r.u, b.base(r.b), b.base(r.a))
+        else:
+            changed = sync.on_diff(r.U, r.u, r.b, r.a)
         if sync.state is not b.last_state:
             self._status(b, ts_recv)
             if sync.needs_snapshot:
                 self._snap_event.set()
-            return
-        if changed:
+        elif changed:
             if ts_recv - b.last_book_ns >= self._interval_ns:
                 self._publish_book(b, ts_recv)
             else:
