@@ -31,6 +31,26 @@ cdef extern from "Python.h":
     int _list_del "PyList_SetSlice"(object l, Py_ssize_t lo, Py_ssize_t hi, PyObject *v) except -1
 
 
+cdef extern from *:
+    """
+    /* dict.pop(key, deflt): one lookup where ``in`` then ``del`` take two (float keys of nearby prices collide) */
+    #if PY_VERSION_HEX >= 0x030D0000
+    static PyObject *_book_dict_pop(PyObject *d, PyObject *k, PyObject *deflt) {
+        PyObject *r = NULL;
+        if (PyDict_Pop(d, k, &r) < 0) return NULL;
+        if (r == NULL) { Py_INCREF(deflt); return deflt; }
+        return r;
+    }
+    #else
+    static PyObject *_book_dict_pop(PyObject *d, PyObject *k, PyObject *deflt) { return _PyDict_Pop(d, k, deflt); }
+    #endif
+    """
+    object _dict_pop "_book_dict_pop"(object d, object k, object deflt)
+
+
+cdef object _MISSING = object()
+
+
 cdef inline bint _lt(PyObject *a, PyObject *b) except -1:
     """a < b, as ``bisect`` evaluates it."""
     if _is_float(a) and _is_float(b):
@@ -73,8 +93,7 @@ cdef int _apply(dict levels, list px, object updates) except -1:
             PyDict_SetItem(levels, p, s)  # one hash and probe; the dict grew iff the price is new
             if PyDict_GET_SIZE(levels) != n:
                 PyList_Insert(px, _bisect_right(px, p), p)
-        elif PyDict_Contains(levels, p):
-            PyDict_DelItem(levels, p)
+        elif _dict_pop(levels, p, _MISSING) is not _MISSING:  # a level we hold: removed
             i = _bisect_left(px, p)
             _list_del(px, i, i + 1, NULL)
     return 0
@@ -178,8 +197,7 @@ cdef int _apply_scaled(dict levels, list px, object updates, double div, _Slots 
             PyDict_SetItem(levels, p, sz / div)
             if PyDict_GET_SIZE(levels) != n:
                 PyList_Insert(px, _bisect_right(px, p), p)
-        elif PyDict_Contains(levels, p):
-            PyDict_DelItem(levels, p)
+        elif _dict_pop(levels, p, _MISSING) is not _MISSING:  # a level we hold: removed
             i = _bisect_left(px, p)
             _list_del(px, i, i + 1, NULL)
     return 0

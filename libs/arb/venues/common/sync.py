@@ -207,19 +207,28 @@ class BookSync:
 
     def on_diff(self, first: int, last: int, bids: Iterable[PriceSize], asks: Iterable[PriceSize]) -> bool:
         """Feed one diff covering update ids ``first..last``. True when the book changed and is OK."""
+        book = self.book
+        if first == book.seq + 1 and self._anchored and self.state is _OK and first <= last and self._std:
+            # the common case: it continues the last applied diff (UpdateIdRule.next's APPLY, inlined)
+            crossed = self._apply(book, bids, asks)
+            book.seq = last
+            self.applied += 1
+            if crossed or (crossed is None and book.is_crossed()):
+                self.crossed += 1
+                self._lose(R_CROSSED, False, True)
+                return False
+            return True
         if self.state is not _OK:
             buf = self._buffer
             if len(buf) == buf.maxlen:
                 self.overflows += 1
             buf.append((first, last, bids, asks))
             return False
-        book = self.book
         if first > last:
             self._lose(R_MALFORMED, True, True)
             return False
         if self._anchored:
-            # UpdateIdRule.next inlined for its APPLY case (first == local + 1 <= last)
-            verdict = APPLY if first == book.seq + 1 and self._std else self.rule.next(book.seq, first, last)
+            verdict = self.rule.next(book.seq, first, last)
         else:
             verdict = self.rule.first(book.seq, first, last)
         if verdict == APPLY:
