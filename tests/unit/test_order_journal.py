@@ -57,12 +57,14 @@ class MemoryKV:
         return self._write(key, value)
 
     async def update(self, key: str, value: bytes, last: int | None = None) -> int:
+        await asyncio.sleep(0)  # a real KV answers later: let the other process run meanwhile
         cur = self.data.get(key)
         if (cur.revision if cur else 0) != (last or 0):
             raise KeyWrongLastSequenceError(description="wrong last sequence")
         return self._write(key, value)
 
     async def put(self, key: str, value: bytes) -> int:
+        await asyncio.sleep(0)
         if self.fail_after_create:
             raise TimeoutError("nats: timeout")
         return self._write(key, value)
@@ -332,3 +334,38 @@ def test_every_client_id_has_its_own_valid_kv_key(cid: str):
     key = cid_key(cid)
     assert key[0] == "c" and all(ch.isalnum() or ch in "-_" for ch in key)
     assert cid_key(cid + "x") != key
+
+
+async def test_two_processes_resolving_one_absent_id_send_it_once():
+    """Even without the writer lease (two copies at once), the journal alone lets one of them resend an id
+    found absent: the ABSENT mark is a compare-and-set on the revision each read. Here B reads the entry, A
+    then resolves and resends it, and only then does B's venue query answer "not found"."""
+    venue, kv, clock = Venue_(), MemoryKV(), Clock()
+    venue.lose_request = True
+    await _handler(venue, kv, clock).handle(_buy("c13"))
+    venue.lose_request = False
+    clock.ns += int(13e9)
+
+    class Slow(Venue_):
+        def __init__(self) -> None:
+            super().__init__()
+            self.go = asyncio.Event()
+            self.asked = asyncio.Event()
+
+        async def query(self, symbol: str, client_order_id: str, venue_order_id: str) -> Order | None:
+            self.asked.set()
+            await self.go.wait()
+            return None  # what B's query saw: not found (A's order lands after it read)
+
+        async def place(self, p: PreparedOrder) -> Order:
+            return await venue.place(p)
+
+    slow = Slow()
+    b = asyncio.create_task(_handler(slow, kv, clock).handle(_buy("c13")))  # type: ignore[arg-type]
+    await asyncio.wait_for(slow.asked.wait(), 5)
+    a = await _handler(venue, kv, clock).handle(_buy("c13"))
+    assert isinstance(a, OrderReply)
+    slow.go.set()
+    rb = await asyncio.wait_for(b, 5)
+    assert isinstance(rb, ErrorReply) and rb.status_unknown, rb
+    assert venue.sent == ["c13", "c13"]  # the lost first request, then exactly one resend

@@ -116,10 +116,19 @@ class OrderJournal:
         return rev
 
     async def mark(self, cmd: PlaceOrder, ts_intent: int, state: IntentState, ts: int, venue_order_id: str = "",
-                   note: str = "") -> int:
-        rev = await self.kv.put(self.key(cmd.client_order_id),
-                          _encode(Intent(cmd=cmd, state=state, ts_intent=ts_intent, venue_order_id=venue_order_id,
-                                         ts_resolved=ts, note=note)))
+                   note: str = "", last: int | None = None) -> int | None:
+        """Write the entry's new state; with ``last``, only if nobody wrote since that revision (None if someone
+        did): a decision taken on what was read (e.g. ABSENT) must not overwrite a newer one."""
+        value = _encode(Intent(cmd=cmd, state=state, ts_intent=ts_intent, venue_order_id=venue_order_id,
+                               ts_resolved=ts, note=note))
+        key = self.key(cmd.client_order_id)
+        if last is None:
+            rev = await self.kv.put(key, value)
+        else:
+            try:
+                rev = await self.kv.update(key, value, last=last)
+            except KeyWrongLastSequenceError:
+                return None
         self.writes += 1
         return rev
 

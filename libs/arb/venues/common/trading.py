@@ -414,7 +414,7 @@ class CommandHandler:
                 await self.bus.reply(msg, refusal)
             return
         self._audit("command", cmd)
-        reply = await self.handle(cmd)
+        reply = await self._dispatch(cmd)  # intake() checked it already
         if isinstance(reply, ErrorReply):
             self.errors += 1
         self._audit("reply", reply)
@@ -448,8 +448,15 @@ class CommandHandler:
         return ErrorReply(ErrorKind.VALIDATION, reason.upper(), message)
 
     async def handle(self, cmd: Any) -> Any:
+        """A command from anywhere but the bus intake (tests, in-process callers): checked, then served."""
         try:
             check_command(cmd)
+        except ValidationError as exc:
+            return error_reply(exc)
+        return await self._dispatch(cmd)
+
+    async def _dispatch(self, cmd: Any) -> Any:
+        try:
             if isinstance(cmd, PlaceOrder):
                 return await self._place(cmd)
             if isinstance(cmd, CancelOrder):
@@ -551,7 +558,7 @@ class CommandHandler:
             if diff is not None:
                 return self._conflict(cid, diff)
             self._asked.setdefault(cid, entry.cmd)
-            return await self._resolve_claimed(cmd, entry)
+            return await self._resolve_claimed(cmd, entry, rev)
         self._asked[cid] = cmd
         if len(self._asked) > self.KNOWN_MAX:
             self._asked.popitem(last=False)
@@ -582,7 +589,7 @@ class CommandHandler:
         await asyncio.wait_for(self.journal.mark(cmd, ts, IntentState.PENDING, ts), self.JOURNAL_TIMEOUT_S)
         return ts
 
-    async def _resolve_claimed(self, cmd: PlaceOrder, entry: Intent) -> Any:
+    async def _resolve_claimed(self, cmd: PlaceOrder, entry: Intent, rev: int) -> Any:
         """An id the journal holds as PENDING or PLACED: the venue's answer, never a second order."""
         cid = cmd.client_order_id
         self.resolved_from_journal += 1
@@ -616,8 +623,9 @@ class CommandHandler:
         assert self.journal is not None
         rev = await asyncio.wait_for(
             self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
-                              note=f"not found at the venue {age_s:.1f} s after it was recorded"), self.JOURNAL_TIMEOUT_S)
-        if await self._reclaim(cmd, rev) is None:
+                              note=f"not found at the venue {age_s:.1f} s after it was recorded", last=rev),
+            self.JOURNAL_TIMEOUT_S)
+        if rev is None or await self._reclaim(cmd, rev) is None:  # another process decided first
             return ErrorReply(ErrorKind.VENUE_SERVER, "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
                               retryable=True, status_unknown=True)
         return await self._place_once(cmd, self._clock())
