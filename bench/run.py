@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_book",
     "bench.bench_sim",
     "bench.bench_trading",
+    "bench.bench_strategy",
 ]
 
 
