@@ -85,3 +85,9 @@ def test_the_simulator_never_imports_the_gateways():
 def test_the_bus_contract_imports_no_venue_or_simulator():
     """A new service is written against the bus alone: nothing it imports from arb.bus pulls venue code in."""
     assert _broken("arb.bus", ("arb.venues", "arb.sim")) == []
+
+
+def test_the_strategy_core_imports_only_the_domain():
+    """The strategy is pure: no bus, config, venue, simulator, logging or test code (a replay runs the same code)."""
+    assert _broken("arb.strategy", ("arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim", "arb.tools",
+                                    "arb.testing")) == []

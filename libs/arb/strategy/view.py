@@ -6,13 +6,21 @@ reads a clock: every question about age takes ``now`` (ns) from the caller.
 
 A book is tradable only when its gateway says it is in sync (state ``ok``), no gap was seen since the last snapshot,
 and its newest update is younger than the task's ``max_book_age_s``. A ``bbo`` newer than the book trims the book's
-top: levels better than the fresher best price are gone, whatever the older book said.
+top: the bbo's level is the best one, and levels at or better than it in the older book are gone.
 """
 
 from __future__ import annotations
 
 from ..core.enums import BookState
-from ..core.market_data import BookDelta, BookSnapshot, BookTicker, FundingRate, IndexPrice, MarketStatus, MarkPrice
+from ..core.market_data import (
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+)
 
 _INF = float("inf")
 
@@ -20,8 +28,8 @@ _INF = float("inf")
 class BookView:
     """Top-N of one market: bids high to low, asks low to high, as ``[price, size]`` float pairs (base sizes)."""
 
-    __slots__ = ("ask_px", "ask_sz", "asks", "bbo_ts", "bid_px", "bid_sz", "bids", "gapped", "seq", "state",
-                 "ts", "ts_recv")
+    __slots__ = ("_asks", "_bids", "ask_px", "ask_sz", "asks", "bbo_ts", "bid_px", "bid_sz", "bids", "gapped", "seq",
+                 "state", "ts", "ts_recv")
 
     def __init__(self) -> None:
         self.bids: list[tuple[float, float]] = []
@@ -36,6 +44,8 @@ class BookView:
         self.bid_sz = 0.0
         self.ask_px = _INF
         self.ask_sz = 0.0
+        self._bids: list[tuple[float, float]] | None = None  # side(False), cached until the next update
+        self._asks: list[tuple[float, float]] | None = None
 
     def on_snapshot(self, ev: BookSnapshot) -> None:
         self.bids = [(lv.price, lv.size) for lv in ev.bids]
@@ -45,6 +55,7 @@ class BookView:
         self.gapped = False
         self.ts = ev.ts_event or ev.ts_recv
         self.ts_recv = ev.ts_recv
+        self._bids = self._asks = None
 
     def on_delta(self, ev: BookDelta) -> None:
         """Absolute sizes at changed levels; a delta that does not follow the book marks it gapped until a snapshot."""
@@ -56,10 +67,12 @@ class BookView:
         self.seq = ev.last_seq
         self.ts = ev.ts_event or ev.ts_recv
         self.ts_recv = ev.ts_recv
+        self._bids = self._asks = None
 
     def on_bbo(self, ev: BookTicker) -> None:
         self.bid_px, self.bid_sz, self.ask_px, self.ask_sz = ev.bid_px, ev.bid_sz, ev.ask_px, ev.ask_sz
         self.bbo_ts = ev.ts_event or ev.ts_recv
+        self._bids = self._asks = None
 
     def on_status(self, ev: MarketStatus) -> None:
         if ev.feed == "book":
@@ -85,22 +98,24 @@ class BookView:
         return ""
 
     def side(self, buy: bool) -> list[tuple[float, float]]:
-        """Levels a taker walks: asks to buy, bids to sell; trimmed by a fresher bbo (see module doc)."""
+        """Levels a taker walks: asks to buy, bids to sell, best first; with a fresher bbo its level replaces every
+        level at or better than it (see module doc). Computed once per update."""
         if buy:
-            levels = self.asks
-            if self.bbo_ts > self.ts and levels and levels[0][0] < self.ask_px:
-                px = self.ask_px
-                levels = [lv for lv in levels if lv[0] >= px]
-                if not levels or levels[0][0] != px:
-                    levels.insert(0, (px, self.ask_sz))
+            if self._asks is None:
+                self._asks = self._fresh(self.asks, self.ask_px, self.ask_sz, True)
+            return self._asks
+        if self._bids is None:
+            self._bids = self._fresh(self.bids, self.bid_px, self.bid_sz, False)
+        return self._bids
+
+    def _fresh(self, levels: list[tuple[float, float]], px: float, sz: float, asks: bool) -> list[tuple[float, float]]:
+        if self.bbo_ts <= self.ts or sz <= 0 or not (0 < px < _INF):
             return levels
-        levels = self.bids
-        if self.bbo_ts > self.ts and levels and levels[0][0] > self.bid_px:
-            px = self.bid_px
-            levels = [lv for lv in levels if lv[0] <= px]
-            if not levels or levels[0][0] != px:
-                levels.insert(0, (px, self.bid_sz))
-        return levels
+        if levels and levels[0][0] == px:
+            return [(px, sz), *levels[1:]]
+        if asks:
+            return [(px, sz), *(lv for lv in levels if lv[0] > px)]
+        return [(px, sz), *(lv for lv in levels if lv[0] < px)]
 
     def best(self, buy: bool) -> float:
         levels = self.side(buy)
