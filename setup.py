@@ -13,5 +13,6 @@ setup(
     ext_modules=[
         Extension("arb.venues.mexc._wire", ["libs/arb/venues/mexc/_wire.pyx"], optional=True),
         Extension("arb.venues.common._book", ["libs/arb/venues/common/_book.pyx"], optional=True),
+        Extension("arb.venues.gateio._wire", ["libs/arb/venues/gateio/_wire.pyx"], optional=True),
     ]
 )

@@ -239,3 +239,53 @@ cdef class ScaledApply:
         _apply_scaled(book.bids, bid_px, bid_updates, self.div, self.sl)
         _apply_scaled(book.asks, ask_px, ask_updates, self.div, self.sl)
         return _crossed(bid_px, ask_px)
+
+
+cdef int _apply_flat(dict levels, list px, list flat, double div) except -1:
+    """``_apply`` for one side given as ``[price, size, price, size, ...]`` (floats, or what ``float()`` takes), the
+    sizes stored divided by ``div`` (1.0: the size as it is, the same float)."""
+    cdef object p, s
+    cdef Py_ssize_t i, j, n = PyList_GET_SIZE(flat) - 1
+    j = 0
+    while j < n:
+        p = PyNumber_Float(<object>PyList_GET_ITEM(flat, j))
+        s = PyNumber_Float(<object>PyList_GET_ITEM(flat, j + 1))
+        j += 2
+        if _as_double(<PyObject *>s) > 0.0:
+            if div != 1.0:
+                s = _as_double(<PyObject *>s) / div
+            i = PyDict_GET_SIZE(levels)
+            PyDict_SetItem(levels, p, s)  # one hash and probe; the dict grew iff the price is new
+            if PyDict_GET_SIZE(levels) != i:
+                PyList_Insert(px, _bisect_right(px, p), p)
+        elif _dict_pop(levels, p, _MISSING) is not _MISSING:  # a level we hold: removed
+            i = _bisect_left(px, p)
+            _list_del(px, i, i + 1, NULL)
+    return 0
+
+
+def apply_flat(book, list bids not None, list asks not None, double div=1.0):
+    """``apply_book`` for sides given flat, ``[price, size, price, size, ...]``, sizes stored as ``size / div``: the
+    book's answer to ``is_crossed()`` after it."""
+    cdef list bid_px = book._bid_px
+    cdef list ask_px = book._ask_px
+    _apply_flat(book.bids, bid_px, bids, div)
+    _apply_flat(book.asks, ask_px, asks, div)
+    return _crossed(bid_px, ask_px)
+
+
+cdef class FlatApply:
+    """``apply_flat(book, bids, asks, div)`` bound to one ``div``, callable as ``(book, bids, asks)`` (a ``BookSync``
+    apply function) without a Python frame per diff."""
+
+    cdef readonly double div
+
+    def __init__(self, double div=1.0):
+        self.div = div
+
+    def __call__(self, book, list bids not None, list asks not None):
+        cdef list bid_px = book._bid_px
+        cdef list ask_px = book._ask_px
+        _apply_flat(book.bids, bid_px, bids, self.div)
+        _apply_flat(book.asks, ask_px, asks, self.div)
+        return _crossed(bid_px, ask_px)

@@ -30,13 +30,14 @@ from typing import Any
 from ...core.market_data import Level
 
 try:
+    from ._book import FlatApply as _FlatApply_c
     from ._book import ScaledApply as _ScaledApply_c
     from ._book import apply_book as _apply_book_c
     from ._book import apply_book_scaled as _apply_book_scaled_c
     from ._book import apply_frame as _apply_frame_c
     from ._book import apply_side as _apply_side_c
 except ImportError:  # built without a C compiler; .ci/run insists on the compiled one where a compiler is
-    _apply_frame_c = _apply_side_c = _apply_book_c = _apply_book_scaled_c = _ScaledApply_c = None
+    _apply_frame_c = _apply_side_c = _apply_book_c = _apply_book_scaled_c = _ScaledApply_c = _FlatApply_c = None
 
 PriceSize = Sequence[str | float]  # (price, size) as the venue's decimal strings or floats
 
@@ -213,6 +214,34 @@ def scaled_apply(div: float, level_type: type | None = None) -> Callable[[L2Book
     return apply
 
 
+def _apply_flat_side(levels: dict[float, float], px: list[float], flat: list[float], div: float) -> None:
+    for j in range(0, len(flat) - 1, 2):
+        p = float(flat[j])
+        s = float(flat[j + 1])
+        if s > 0.0:
+            if p not in levels:
+                insort(px, p)
+            levels[p] = s / div if div != 1.0 else s
+        elif p in levels:
+            del levels[p]
+            del px[bisect_left(px, p)]
+
+
+def flat_apply(div: float = 1.0) -> Callable[[L2Book, list[float], list[float]], bool]:
+    """How a diff read flat goes into the book, called as ``(book, bids, asks)`` with each side ``[price, size, price,
+    size, ...]`` and sizes stored as ``size / div`` (1.0: as they are), answering whether the book came out crossed
+    (``L2Book.apply`` then ``is_crossed``, in one compiled call where the extension was built)."""
+    if _FlatApply_c is not None:
+        return _FlatApply_c(div)  # type: ignore[no-any-return]
+
+    def apply(book: L2Book, bids: list[float], asks: list[float]) -> bool:
+        _apply_flat_side(book.bids, book._bid_px, bids, div)
+        _apply_flat_side(book.asks, book._ask_px, asks, div)
+        return book.is_crossed()
+
+    return apply
+
+
 def _set(levels: dict[float, float], px: list[float], p: float, s: float) -> None:
     if s > 0.0:
         if p not in levels:
@@ -223,4 +252,6 @@ def _set(levels: dict[float, float], px: list[float], p: float, s: float) -> Non
         del px[bisect_left(px, p)]
 
 
-__all__ = ["IMPL", "L2Book", "Level", "PriceSize", "apply_book", "apply_book_scaled", "apply_side", "scaled_apply"]
+__all__ = [
+    "IMPL", "L2Book", "Level", "PriceSize", "apply_book", "apply_book_scaled", "apply_side", "flat_apply", "scaled_apply",
+]

@@ -249,6 +249,23 @@ class BookSync:
         self._buffer.append((first, last, bids, asks))
         return False
 
+    def continue_with(self, first: int, last: int, bids: Any, asks: Any, apply: ApplyLevels) -> bool | None:
+        """``on_diff``'s common case alone, for levels in another form that ``apply`` takes (a venue's compiled frame
+        reader): when the diff continues the OK book, it is applied and the answer is ``on_diff``'s, with the same
+        counters and transitions. Otherwise None, with nothing touched: the caller feeds the diff to ``on_diff`` as
+        its parser decodes it (a diff that is buffered or replayed keeps the levels ``self._apply`` takes)."""
+        book = self.book
+        if first != book.seq + 1 or not self._anchored or self.state is not _OK or first > last or not self._std:
+            return None
+        crossed = apply(book, bids, asks)
+        book.seq = last
+        self.applied += 1
+        if crossed or (crossed is None and book.is_crossed()):
+            self.crossed += 1
+            self._lose(R_CROSSED, False, True)
+            return False
+        return True
+
     # ------------------------------------------------------------------ snapshot side
 
     def begin_snapshot(self) -> None:

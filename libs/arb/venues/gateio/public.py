@@ -56,7 +56,7 @@ from ...core.errors import SymbolError
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
-from ..common.book import scaled_apply
+from ..common.book import flat_apply, scaled_apply
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
@@ -84,6 +84,7 @@ V = Venue.GATEIO
 BUY = Side.BUY
 SELL = Side.SELL
 SNAPSHOT_LIMIT = int(BOOK_LEVELS)
+_OK = BookState.OK
 
 
 def contract_levels(mult: float) -> ApplyLevels:
@@ -117,6 +118,7 @@ class _Book:
         "pend_not_before",
         "pending",
         "pending_conn",
+        "read_apply",
         "snap_attempt",
         "snap_not_before",
         "src",
@@ -138,6 +140,7 @@ class _Book:
         self.mult = mult
         self.futures = mult != 1.0 if futures is None else futures
         self.apply = contract_levels(mult) if self.futures else None  # a diff's levels into the book (None: L2Book's)
+        self.read_apply = flat_apply(mult if self.futures else 1.0)  # the same for levels the compiled reader read
         self.sync = self.new_sync()
         self.src: Any = None  # the WsConnection whose diffs feed ``sync`` (None: the next one to deliver)
         self.pending: BookSync | None = None  # the book rebuilt from a rotation's new socket, until it takes over
@@ -427,11 +430,41 @@ class GatePublicGateway:
         sync = b.sync
         b.ts_event = r.t * 1_000_000
         b.ts_recv = ts_recv
-        # _Book.feed inlined (one frame, the hot path)
+        # _Book.feed inlined
         if r.full:
             changed = sync.on_full(r.u, b.base(r.b), b.base(r.a))
         else:
             changed = sync.on_diff(r.U, r.u, r.b, r.a)
+        self._after_book(b, sync, changed, ts_recv)
+
+    def on_book_read(self, r: tuple, ts_recv: int) -> bool:
+        """An ``order_book_update`` as the compiled reader read it (``ws.BookReader``: ``(s, U, u, t, bids, asks)``, each
+        side flat ``[price, size, ...]``; never a ``full`` push): the hot path. It handles only the common case, a
+        diff from the book's source that continues its OK book, exactly as ``on_book`` would; for anything else it
+        returns False having touched nothing, and the frame goes through msgspec and ``on_book``."""
+        s, first, last, t, bids, asks = r
+        b = self.books.get(s)
+        if b is None or self._wsm.current is not b.src:
+            return False
+        sync = b.sync
+        changed = sync.continue_with(first, last, bids, asks, b.read_apply)
+        if changed is None:
+            return False
+        self.n["book"] += 1
+        b.ts_event = t * 1_000_000
+        b.ts_recv = ts_recv
+        if changed and b.last_state is _OK:  # _after_book's common branch, inlined
+            if ts_recv - b.last_book_ns >= self._interval_ns:
+                self._publish_book(b, ts_recv)
+            else:
+                b.dirty = True
+        else:
+            self._after_book(b, sync, changed, ts_recv)
+        return True
+
+    def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
+        """A book frame was fed to ``sync`` (``changed``: the book changed and is OK): a status when its state moved,
+        else the book (at most every ``book_interval_ms``; marked dirty for the flusher in between)."""
         if sync.state is not b.last_state:
             self._status(b, ts_recv)
             if sync.needs_snapshot:

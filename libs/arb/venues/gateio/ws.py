@@ -31,6 +31,11 @@ from ..common.ws import WsConfig, WsConnection, WsManager
 from .auth import Signer
 from .schemas import Control, Route
 
+try:
+    from ._wire import BookReader  # type: ignore[import-not-found]
+except ImportError:  # built without a C compiler: every frame goes through msgspec (.ci/run insists where one is)
+    BookReader = None
+
 BOOK_LEVELS = "100"  # the subscription depth and the REST snapshot depth (Gate advises <= 100)
 BOOK_INTERVAL = "100ms"
 MAX_SYMBOLS_PER_CONN = 50  # undocumented limit; keep frames per socket moderate
@@ -67,9 +72,17 @@ class _Base:
         self._known = frozenset(t.__struct_config__.tag for t in types)
         self._ping_channel = self.prefix + ".ping"
         self.sub_errors = 0
+        # order_book_update frames through the compiled reader, when the sink takes them that way (``on_book_read``)
+        self._read_book: Callable[[str], Any] | None = None
+        self._on_book_read: Callable[[Any, int], bool] | None = None
 
     def on_text(self, data: str) -> None:
         ts_recv = time.time_ns()
+        read = self._read_book
+        if read is not None:
+            r = read(data)
+            if r is not None and self._on_book_read(r, ts_recv):  # type: ignore[misc]
+                return
         try:
             f = self._decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -117,6 +130,10 @@ class PublicWs(_Base):
 
     def __init__(self, market: Market, sink: Sink) -> None:
         super().__init__(market, sink)
+        on_read = getattr(sink, "on_book_read", None)
+        if on_read is not None and BookReader is not None:
+            self._read_book = BookReader(market is Market.FUTURES).read
+            self._on_book_read = on_read
 
     async def on_open(self, conn: WsConnection) -> None:
         syms = list(conn.subscriptions)
