@@ -26,11 +26,32 @@ from decimal import Decimal
 from ..core.commands import CancelOrder, PlaceOrder, QueryOrder
 from ..core.enums import Market, OrderStatus, OrderType, Side, SymbolStatus, TimeInForce
 from ..core.execution import Balance, Fill, OrderUpdate, Position
-from ..core.market_data import (BookDelta, BookSnapshot, BookTicker, FundingRate, IndexPrice, MarketStatus,
-                                MarkPrice)
+from ..core.market_data import (
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+)
 from ..core.refdata import SymbolRef
-from .events import (CommandFailed, CycleReport, ExposureReport, Flatten, FundingPaid, Halt, OrderNotFound,
-                     RebalanceNeed, Resume, SendCommand, Start, State, Tick, Transition)
+from .events import (
+    CommandFailed,
+    CycleReport,
+    ExposureReport,
+    Flatten,
+    FundingPaid,
+    Halt,
+    OrderNotFound,
+    RebalanceNeed,
+    Resume,
+    SendCommand,
+    Start,
+    State,
+    Tick,
+    Transition,
+)
 from .ledger import ZERO, Cycle, OrderTrack, Role, TaskState, book_fill, realised
 from .opportunity import Direction, Opportunity, closing_spread_bps, evaluate
 from .params import TaskParams
@@ -242,20 +263,20 @@ class Strategy:
 
     def _a_start(self, kind: Ev, ev) -> None:
         if self._has_position():
-            self._go(State.REBALANCING, "a position is left over from before")
+            self._rebalance("a position is left over from before", kind, ev)
         else:
             self._go(State.SYNCING, "enabled")
 
     def _a_wake(self, kind: Ev, ev) -> None:
         s = self.state
         if self._has_position() and not self._live():
-            self._go(State.REBALANCING, "a position is left over")
+            self._rebalance("a position is left over", kind, ev)
         elif s.enabled and self._now - s.last_close_ns >= self.p.cooldown_s * NS:
             self._go(State.SYNCING, "cooled down")
 
     def _a_late(self, kind: Ev, ev) -> None:
         if self._has_position() or abs(self.net) > self.tolerance():
-            self._go(State.REBALANCING, f"a late {kind.value} left a position")
+            self._rebalance(f"a late {kind.value} left a position", kind, ev)
 
     def _a_sync(self, kind: Ev, ev) -> None:
         if not self._why_not_ready():
@@ -273,7 +294,7 @@ class Strategy:
             self._go(State.HALTED, f"daily loss {s.day_pnl} beyond max_daily_loss {self.p.max_daily_loss}")
             return
         if self._has_position():
-            self._go(State.REBALANCING, "a position is open outside a cycle")
+            self._rebalance("a position is open outside a cycle", kind, ev)
             return
         if kind is not Ev.MARKET and kind is not Ev.TICK:
             return
@@ -300,6 +321,12 @@ class Strategy:
                 self._out.append(Opportunity(**{**_fields(best), "reason": why}))
             return
         self._open(best)
+
+    def _rebalance(self, reason: str, kind: Ev, ev) -> None:
+        # Act on the position in the step that found it: waiting for the next event left it unhedged (a late fill
+        # in a quiet market stayed open until some book moved).
+        self._go(State.REBALANCING, reason)
+        self._a_rebalance(kind, ev)
 
     def _a_rebalance(self, kind: Ev, ev) -> None:
         self._drive()
@@ -801,8 +828,7 @@ class Strategy:
         if abs(net) > self.tolerance():
             if c.unhedged_since == 0:
                 c.unhedged_since = now
-            if abs(net) > c.max_unhedged:
-                c.max_unhedged = abs(net)
+            c.max_unhedged = max(c.max_unhedged, abs(net))
             c.max_unhedged_ns = max(c.max_unhedged_ns, now - c.unhedged_since)
         elif c.unhedged_since:
             c.max_unhedged_ns = max(c.max_unhedged_ns, now - c.unhedged_since)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from ..core.commands import PlaceOrder
-from ..core.enums import BookState, Market, OrderStatus, OrderType, Side, TimeInForce, Venue
+from ..core.enums import BookState, Market, OrderStatus, OrderType, TimeInForce, Venue
 from ..core.execution import Balance, Fill, Order, OrderUpdate
 from ..core.market_data import BookSnapshot, FundingRate, Level
 from ..core.refdata import SymbolRef
@@ -23,6 +23,7 @@ from ..strategy.params import MarketSpec, TaskParams
 D = Decimal
 NS = 1_000_000_000
 T0 = 1_780_000_000 * NS  # a fixed start time: tests are deterministic
+TAKER_FEE = D("0.0005")
 
 MEXC_SPOT = MarketSpec(venue=Venue.MEXC, market=Market.SPOT, account="main")
 GATE_SPOT = MarketSpec(venue=Venue.GATEIO, market=Market.SPOT, account="main")
@@ -46,8 +47,8 @@ def refs(symbol: str = "BTC-USDT", multiplier: str = "0.0001", funding_interval_
 
 
 def params(**kw) -> TaskParams:
-    base = dict(task="t1", symbol="BTC-USDT", markets=(MEXC_SPOT, GATE_SPOT, GATE_PERP), size=D("0.01"),
-                entry_bps=10.0, exit_bps=2.0, slippage_bps=1.0, cooldown_s=0.0)
+    base = {"task": "t1", "symbol": "BTC-USDT", "markets": (MEXC_SPOT, GATE_SPOT, GATE_PERP), "size": D("0.01"),
+            "entry_bps": 10.0, "exit_bps": 2.0, "slippage_bps": 1.0, "cooldown_s": 0.0}
     base.update(kw)
     return TaskParams(**base)
 
@@ -82,11 +83,28 @@ def fill_all(cmd: SendCommand) -> tuple[Decimal, bool]:
     return D(1), False
 
 
+def fill_of(sent: SendCommand, qty: Decimal, trade_id: str, *, price: Decimal | None = None, fee: Decimal = TAKER_FEE,
+            now: int = T0) -> Fill:
+    """The fill a gateway publishes for ``qty`` base of the PlaceOrder in ``sent`` (at its limit price by default)."""
+    cmd = sent.command
+    px = cmd.price if price is None else price
+    return Fill(sent.venue, cmd.market, sent.account, cmd.symbol, cmd.client_order_id, "v-" + cmd.client_order_id,
+                trade_id, cmd.side, px, qty, (px * qty * fee).quantize(D("0.00000001")), "USDT", False, now, now, now)
+
+
+def update_of(sent: SendCommand, filled: Decimal, status: OrderStatus, *, now: int = T0) -> OrderUpdate:
+    """The order update a gateway publishes for the PlaceOrder in ``sent``: ``filled`` base so far, ``status``."""
+    cmd = sent.command
+    return OrderUpdate(Order(sent.venue, cmd.market, sent.account, cmd.symbol, cmd.client_order_id,
+                             "v-" + cmd.client_order_id, cmd.side, OrderType.LIMIT, TimeInForce.IOC, cmd.price, cmd.qty,
+                             filled, cmd.price if filled > 0 else None, status, cmd.reduce_only, now, now, now))
+
+
 class Venue3:
     """A stand-in for the three venues: answers each PlaceOrder as ``policy`` says, with the update and fill events
     a trading gateway would publish, at the order's limit price, fee in quote (taker fee of ``fee``)."""
 
-    def __init__(self, policy: Policy = fill_all, fee: Decimal = D("0.0005")) -> None:
+    def __init__(self, policy: Policy = fill_all, fee: Decimal = TAKER_FEE) -> None:
         self.policy = policy
         self.fee = fee
         self.placed: list[PlaceOrder] = []
@@ -125,8 +143,9 @@ class Venue3:
         return events
 
 
-def run(strategy, events: list, now: int, venue: Venue3 | None = None, max_steps: int = 10_000) -> list:
-    """Step ``events`` through ``strategy`` at ``now``, feeding the venue's answers back in until quiet."""
+def run(strategy, events: list, now: int, venue: Venue3 | None = None, max_steps: int = 10_000, dt: int = 0) -> list:
+    """Step ``events`` through ``strategy`` from ``now`` (``dt`` ns later each step), feeding the venue's answers back
+    in until quiet."""
     queue = list(events)
     out_all: list = []
     steps = 0
@@ -138,8 +157,9 @@ def run(strategy, events: list, now: int, venue: Venue3 | None = None, max_steps
         out_all.extend(out)
         if venue is not None:
             queue.extend(venue.answer(out, now))
+        now += dt
     return out_all
 
 
-__all__ = ["GATE_PERP", "GATE_SPOT", "MEXC_SPOT", "NS", "T0", "Venue3", "balances", "book", "fill_all", "funding",
-           "params", "refs", "run"]
+__all__ = ["GATE_PERP", "GATE_SPOT", "MEXC_SPOT", "NS", "T0", "Venue3", "balances", "book", "fill_all", "fill_of",
+           "funding", "params", "refs", "run", "update_of"]

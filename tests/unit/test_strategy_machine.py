@@ -1,0 +1,548 @@
+"""The strategy's state machine on real-looking BTC-USDT books of MEXC spot, Gate spot and the Gate USDT perpetual."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+from arb.core.commands import CancelOrder, PlaceOrder, QueryOrder
+from arb.core.enums import BookState, Market, OrderStatus, Side, Venue
+from arb.core.execution import Fill
+from arb.core.market_data import BookDelta, Level, MarketStatus
+from arb.strategy import Strategy
+from arb.strategy.events import (
+    CommandFailed,
+    CycleReport,
+    Flatten,
+    FundingPaid,
+    Halt,
+    SendCommand,
+    Start,
+    State,
+    Tick,
+    Transition,
+)
+from arb.strategy.ledger import TaskState
+from arb.strategy.opportunity import Opportunity
+from arb.testing.strategy_kit import (
+    GATE_PERP,
+    GATE_SPOT,
+    MEXC_SPOT,
+    NS,
+    T0,
+    Venue3,
+    balances,
+    book,
+    fill_of,
+    funding,
+    params,
+    refs,
+    run,
+    update_of,
+)
+
+pytestmark = pytest.mark.unit
+
+D = Decimal
+MS = 1_000_000
+PERP_RICH = 60400.0  # the perpetual 66 bps over both spots: buy MEXC spot, sell the perpetual
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def market(now: int = T0, *, perp: float = PERP_RICH, rate: float = 0.0001) -> list:
+    """Rules, balances, the three books and the perpetual's funding, all fresh at ``now``."""
+    return [*refs(), *balances(ts=now), book(MEXC_SPOT, 60000, ts=now), book(GATE_SPOT, 60000, ts=now),
+            book(GATE_PERP, perp, ts=now), funding(rate, now + 3600 * NS, ts=now)]
+
+
+def analyzing(p=None, *, perp: float = PERP_RICH, rate: float = 0.0001, now: int = T0) -> Strategy:
+    """A started task in ANALYZING with every market known and fresh."""
+    st = Strategy(p or params())
+    for ev in [*market(now, perp=perp, rate=rate), Start(), Tick()]:
+        st.step(ev, now)
+    assert st.state.state is State.ANALYZING
+    return st
+
+
+def steps(st: Strategy, events: list, now: int) -> list:
+    out: list = []
+    for ev in events:
+        out += st.step(ev, now)
+    return out
+
+
+def sent(out: list, kind: type = PlaceOrder) -> list[SendCommand]:
+    return [x for x in out if isinstance(x, SendCommand) and isinstance(x.command, kind)]
+
+
+def news(out: list) -> list[State]:
+    return [x.new for x in out if isinstance(x, Transition)]
+
+
+def reports(out: list) -> list[CycleReport]:
+    return [x for x in out if isinstance(x, CycleReport)]
+
+
+def cash_of(fills: list[Fill]) -> Decimal:
+    """Sells bring price x qty, buys cost it, fees (all in USDT here) are paid."""
+    return sum(((f.price * f.qty if f.side is Side.SELL else -f.price * f.qty) - f.fee for f in fills), D(0))
+
+
+def funding_paid(amount: str, now: int = T0) -> FundingPaid:
+    return FundingPaid(venue=Venue.GATEIO, market=Market.FUTURES, symbol="BTC-USDT", amount=D(amount), rate=0.0001,
+                       ts=now)
+
+
+def enter(st: Strategy, now: int = T0 + MS) -> SendCommand:
+    """Let the task take the perp-rich opportunity; return the lead's command."""
+    out = st.step(Tick(), now)
+    (lead,) = sent(out)
+    assert st.state.state is State.MANAGING_ORDERS
+    return lead
+
+
+# ------------------------------------------------------------------ full cycle
+
+
+def test_full_cycle_spot_long_perp_short_books_fills_and_funding_to_the_cent() -> None:
+    """A cycle goes IDLE -> ... -> IDLE; its realised PnL is the fills' cash minus fees plus funding, exactly."""
+    # Arrange
+    st = Strategy(params())
+    v = Venue3()
+    # Act
+    out = run(st, [*market(), Start(), Tick(), Tick()], T0, v)
+    out += steps(st, [funding_paid("0.0604", T0 + 2 * NS)], T0 + 2 * NS)
+    out += run(st, [book(GATE_PERP, 60000, ts=T0 + 3 * NS), Tick()], T0 + 3 * NS, v)
+    # Assert
+    assert news(out) == [State.SYNCING, State.ANALYZING, State.MANAGING_ORDERS, State.WAITING_ORDERS,
+                         State.MONITORING, State.COMPLETING, State.FINALIZING, State.IDLE]
+    placed = [(c.client_order_id, c.market, c.side, c.qty) for c in v.placed]
+    assert placed == [("t1-1-L1", Market.SPOT, Side.BUY, D("0.01")), ("t1-1-H1", Market.FUTURES, Side.SELL, D("0.01")),
+                      ("t1-1-X1", Market.SPOT, Side.SELL, D("0.01")), ("t1-1-H2", Market.FUTURES, Side.BUY, D("0.01"))]
+    (rep,) = reports(out)
+    expected = cash_of(v.fills) + D("0.0604")
+    assert rep.realised == expected
+    assert rep.cash - rep.fees_quote + rep.funding == expected
+    assert rep.funding == D("0.0604")
+    assert rep.qty == D("0.01")
+    assert st.state.realised == expected
+    assert all(q == 0 for q in st.state.pos.values())
+    assert st.state.orders == {} and st.state.cur is None
+
+
+# ------------------------------------------------------------------ execution rules
+
+
+def test_partial_lead_fill_is_hedged_for_exactly_the_filled_base() -> None:
+    """A lead filled 0.004 of 0.01 and expired: the hedge sells exactly 0.004 on the perpetual, then MONITORING."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    # Act
+    out = steps(st, [fill_of(lead, D("0.004"), "a1"), update_of(lead, D("0.004"), OrderStatus.EXPIRED)], T0 + 2 * MS)
+    (hedge,) = sent(out)
+    out += steps(st, [fill_of(hedge, D("0.004"), "a2"), update_of(hedge, D("0.004"), OrderStatus.FILLED)], T0 + 3 * MS)
+    # Assert
+    assert hedge.command.market is Market.FUTURES and hedge.command.side is Side.SELL
+    assert hedge.command.qty == D("0.004")
+    assert st.state.state is State.MONITORING
+    assert st.state.pos == {"mexc.spot": D("0.004"), "gateio.spot": D(0), "gateio.futures": D("-0.004")}
+
+
+def test_each_partial_fill_is_hedged_as_it_arrives() -> None:
+    """Two fills of a working lead: the first is hedged at once, the second once the first hedge is done."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    st.step(update_of(lead, D(0), OrderStatus.NEW), T0 + 2 * MS)
+    # Act
+    h1 = sent(st.step(fill_of(lead, D("0.003"), "a1"), T0 + 3 * MS))
+    during = sent(st.step(fill_of(lead, D("0.002"), "a2"), T0 + 4 * MS))
+    steps(st, [fill_of(h1[0], D("0.003"), "b1")], T0 + 5 * MS)
+    h2 = sent(st.step(update_of(h1[0], D("0.003"), OrderStatus.FILLED), T0 + 6 * MS))
+    # Assert
+    assert [x.command.qty for x in h1] == [D("0.003")]
+    assert during == []  # one working order per market
+    assert [(x.command.client_order_id, x.command.qty) for x in h2] == [("t1-1-H2", D("0.002"))]
+
+
+def test_hedge_refused_is_retried_then_the_lead_is_unwound_and_the_exposure_reported() -> None:
+    """Hedges refused hedge_attempts times (new id each) unwind the lead; the report names the exposure and its time."""
+    # Arrange
+    st = analyzing(params(hedge_attempts=3))
+    lead = enter(st)
+    # Act: the lead fills at t=2 ms, every hedge is refused 1 ms later, the unwind fills at t=6 ms
+    out = steps(st, [fill_of(lead, D("0.01"), "a1"), update_of(lead, D("0.01"), OrderStatus.FILLED)], T0 + 2 * MS)
+    hedges = []
+    for i in range(3):
+        (h,) = sent(out)
+        hedges.append(h.command)
+        out = st.step(CommandFailed(client_order_id=h.command.client_order_id, kind="venue_client",
+                                    message="balance not enough"), T0 + (3 + i) * MS)
+    (unwind,) = sent(out)
+    out = steps(st, [fill_of(unwind, D("0.01"), "a2"), update_of(unwind, D("0.01"), OrderStatus.FILLED)], T0 + 6 * MS)
+    # Assert
+    assert [h.client_order_id for h in hedges] == ["t1-1-H1", "t1-1-H2", "t1-1-H3"]
+    assert all(h.market is Market.FUTURES and h.side is Side.SELL and h.qty == D("0.01") for h in hedges)
+    assert unwind.command.client_order_id == "t1-1-U1"
+    assert (unwind.command.market, unwind.command.side, unwind.command.qty) == (Market.SPOT, Side.SELL, D("0.01"))
+    (rep,) = reports(out)
+    assert rep.max_unhedged == D("0.01")
+    assert rep.max_unhedged_ns == 4 * MS
+    assert st.state.state is State.IDLE
+    assert all(q == 0 for q in st.state.pos.values())
+
+
+def test_cancel_that_races_a_fill_is_resolved_by_the_fill() -> None:
+    """Halt cancels the working lead; the lead's fill arriving after the cancel is hedged all the same."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    st.step(update_of(lead, D(0), OrderStatus.NEW), T0 + 2 * MS)
+    cancel = sent(st.step(Halt(), T0 + 3 * MS), CancelOrder)
+    # Act
+    out = st.step(fill_of(lead, D("0.01"), "a1"), T0 + 4 * MS)
+    out += st.step(update_of(lead, D("0.01"), OrderStatus.FILLED), T0 + 5 * MS)
+    (hedge,) = sent(out)
+    out += steps(st, [fill_of(hedge, D("0.01"), "a2"), update_of(hedge, D("0.01"), OrderStatus.FILLED)], T0 + 6 * MS)
+    # Assert
+    assert [c.command.client_order_id for c in cancel] == ["t1-1-L1"]
+    assert (hedge.command.market, hedge.command.side, hedge.command.qty) == (Market.FUTURES, Side.SELL, D("0.01"))
+    assert st.state.state is State.HALTED
+    assert st.state.pos["mexc.spot"] + st.state.pos["gateio.futures"] == 0
+
+
+def test_contract_multiplier_hedges_whole_contracts_and_leaves_the_residual_within_tolerance() -> None:
+    """A lead fill of 0.00123 BTC is hedged with 12 contracts of 0.0001 (0.0012 BTC); the 0.00003 left is within
+    tolerance and, being above MEXC's 1 USDT minimum, trimmed on the spot market."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    # Act
+    out = steps(st, [fill_of(lead, D("0.00123"), "a1"), update_of(lead, D("0.00123"), OrderStatus.EXPIRED)],
+                T0 + 2 * MS)
+    (hedge,) = sent(out)
+    out = steps(st, [fill_of(hedge, hedge.command.qty, "a2"), update_of(hedge, hedge.command.qty, OrderStatus.FILLED)],
+                T0 + 3 * MS)
+    residual = st.net
+    (trim,) = sent(out)
+    steps(st, [fill_of(trim, trim.command.qty, "a3"), update_of(trim, trim.command.qty, OrderStatus.FILLED)],
+          T0 + 4 * MS)
+    # Assert
+    assert hedge.command.qty == D("0.0012")
+    assert hedge.command.qty / D("0.0001") == 12
+    assert residual == D("0.00003")
+    assert abs(residual) <= st.tolerance() == D("0.0001")
+    assert (trim.command.market, trim.venue, trim.command.side, trim.command.qty) == (
+        Market.SPOT, Venue.MEXC, Side.SELL, D("0.00003"))
+    assert st.net == 0
+    assert st.state.state is State.MONITORING
+
+
+def test_fill_for_an_unknown_client_id_of_this_task_is_an_error() -> None:
+    """A fill naming an id of this task that it never sent cannot be explained: ERROR with the id in the reason."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    ghost = SendCommand(task="t1", cycle=1, venue=lead.venue, account=lead.account,
+                        command=msgspec.structs.replace(lead.command, client_order_id="t1-1-L7"), ts=0)
+    # Act
+    out = st.step(fill_of(ghost, D("0.01"), "z1"), T0 + 2 * MS)
+    # Assert
+    assert news(out) == [State.ERROR]
+    assert "t1-1-L7" in st.state.reason
+    assert sent(out) == []
+
+
+def test_fill_for_another_task_is_not_ours() -> None:
+    """A fill whose id belongs to another task is ignored: no output, no state change."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    other = SendCommand(task="t2", cycle=1, venue=lead.venue, account=lead.account,
+                        command=msgspec.structs.replace(lead.command, client_order_id="t2-1-L1"), ts=0)
+    # Act
+    out = st.step(fill_of(other, D("0.01"), "z1"), T0 + 2 * MS)
+    # Assert
+    assert out == []
+    assert st.state.state is State.MANAGING_ORDERS
+
+
+def test_status_unknown_failure_asks_the_venue_and_never_resends() -> None:
+    """A PlaceOrder whose fate is unknown is queried by its id; no PlaceOrder is sent again."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    # Act
+    out = st.step(CommandFailed(client_order_id="t1-1-L1", kind="timeout", message="no reply", status_unknown=True),
+                  T0 + 2 * MS)
+    out += st.step(Tick(), T0 + 3 * MS)
+    # Assert
+    assert [x.command.client_order_id for x in sent(out, QueryOrder)] == [lead.command.client_order_id]
+    assert sent(out) == []
+
+
+def test_no_answer_within_the_order_timeout_asks_the_venue() -> None:
+    """A lead unanswered for order_timeout_s is queried once per timeout, never resent."""
+    # Arrange
+    st = analyzing(params(order_timeout_s=10.0))
+    lead = enter(st, T0 + MS)
+    # Act
+    early = st.step(Tick(), T0 + MS + 9 * NS)
+    late = st.step(Tick(), T0 + MS + 10 * NS)
+    again = st.step(Tick(), T0 + MS + 11 * NS)
+    later = st.step(Tick(), T0 + MS + 20 * NS)
+    # Assert
+    assert sent(early, QueryOrder) == []
+    assert [x.command.client_order_id for x in sent(late, QueryOrder)] == [lead.command.client_order_id]
+    assert sent(again, QueryOrder) == []
+    assert len(sent(later, QueryOrder)) == 1
+    assert sent(early + late + again + later) == []
+
+
+# ------------------------------------------------------------------ entry guards
+
+
+@pytest.mark.parametrize("spoil", [
+    pytest.param(lambda: book(GATE_PERP, PERP_RICH, ts=T0, state=BookState.STALE), id="stale"),
+    pytest.param(lambda: book(GATE_PERP, PERP_RICH, ts=T0, state=BookState.RESYNCING), id="resyncing"),
+    pytest.param(lambda: MarketStatus(Venue.MEXC, Market.SPOT, "BTC-USDT", BookState.STALE, "gap", T0, T0, T0),
+                 id="status-stale"),
+    pytest.param(lambda: BookDelta(Venue.MEXC, Market.SPOT, "BTC-USDT", [Level(59999.0, 1.0)], [], 7, 7, T0, T0, T0),
+                 id="gapped"),
+])
+def test_an_untradable_book_blocks_entry(spoil) -> None:
+    """A stale, resyncing or gapped book sends the task back to SYNCING and nothing is entered."""
+    # Arrange
+    st = analyzing()
+    # Act
+    out = st.step(spoil(), T0 + MS)
+    out += st.step(Tick(), T0 + 2 * MS)
+    # Assert
+    assert news(out) == [State.SYNCING]
+    assert sent(out) == []
+
+
+def test_an_old_book_blocks_entry() -> None:
+    """A book older than max_book_age_s is not traded on: SYNCING, no order."""
+    # Arrange
+    st = analyzing(params(max_book_age_s=5.0))
+    # Act
+    out = st.step(Tick(), T0 + 5 * NS + 1)
+    # Assert
+    assert news(out) == [State.SYNCING]
+    assert sent(out) == []
+
+
+def test_a_size_below_gate_spot_min_notional_is_never_proposed() -> None:
+    """0.00004 BTC (2.4 USDT) is under Gate spot's 3 USDT minimum: no Gate spot direction, and no order there."""
+    # Arrange: Gate spot far below MEXC, a huge spread that only a below-minimum size could take
+    st = Strategy(params(size=D("0.00004")))
+    evs = [*refs(), *balances(), book(MEXC_SPOT, 60000), book(GATE_SPOT, 59000), book(GATE_PERP, 60000),
+           funding(0.0, T0 + 3600 * NS), Start(), Tick()]
+    # Act
+    out = steps(st, evs, T0) + steps(st, [Tick()] * 3, T0 + MS)
+    # Assert
+    opps = [x for x in out if isinstance(x, Opportunity)]
+    assert all("gateio.spot" not in (o.buy, o.sell) or o.reason for o in opps)
+    assert all(c.command.market is not Market.SPOT or c.venue is not Venue.GATEIO for c in sent(out))
+    assert st.state.state is State.ANALYZING
+
+
+def test_minimum_checked_on_the_hedge_leg_too() -> None:
+    """0.00005 BTC fits MEXC's 1 USDT minimum but not a whole perpetual contract pair with Gate spot's 3 USDT: the
+    only tradable direction at that size is MEXC spot / Gate perpetual, and both legs pass their minimums."""
+    # Arrange
+    st = Strategy(params(size=D("0.00005")))
+    evs = [*refs(), *balances(), book(MEXC_SPOT, 60000), book(GATE_SPOT, 60000), book(GATE_PERP, 61000),
+           funding(0.0, T0 + 3600 * NS), Start(), Tick()]
+    # Act
+    out = steps(st, evs, T0) + steps(st, [Tick()], T0 + MS)
+    # Assert
+    for c in sent(out):
+        assert c.command.qty * c.command.price >= (D(3) if c.venue is Venue.GATEIO and c.command.market is Market.SPOT
+                                                   else D(1))
+
+
+# ------------------------------------------------------------------ exits
+
+
+def _monitoring(p=None, rate: float = 0.0001) -> tuple[Strategy, Venue3]:
+    st = analyzing(p, rate=rate)
+    v = Venue3()
+    run(st, [Tick()], T0 + MS, v)
+    assert st.state.state is State.MONITORING
+    return st, v
+
+
+def test_funding_turning_against_the_short_perpetual_exits() -> None:
+    """Holding short perpetual: a funding rate going negative (shorts pay) beyond funding_exit_bps exits the cycle."""
+    # Arrange
+    st, v = _monitoring()
+    # Act
+    out = run(st, [funding(-0.0002, T0 + 3600 * NS, ts=T0 + NS), Tick()], T0 + NS, v)
+    # Assert
+    assert news(out)[:1] == [State.COMPLETING]
+    assert "funding" in next(x.reason for x in out if isinstance(x, Transition))
+    assert news(out)[-1] is State.IDLE
+
+
+def test_max_hold_exits() -> None:
+    """A cycle held max_hold_s exits even though the spread has not converged."""
+    # Arrange
+    st, v = _monitoring(params(max_hold_s=60.0, max_book_age_s=1e9))
+    # Act
+    before = run(st, [Tick()], T0 + MS + 59 * NS, v)
+    out = run(st, [Tick()], T0 + MS + 60 * NS, v)
+    # Assert
+    assert news(before) == []
+    assert news(out)[0] is State.COMPLETING and "max_hold_s" in reports(out)[0].reason
+    assert news(out)[-1] is State.IDLE
+
+
+# ------------------------------------------------------------------ kill states and risk
+
+
+def test_halt_cancels_the_working_lead_and_neutralises_net_exposure() -> None:
+    """Halt mid-entry: the lead is cancelled, its partial fill hedged, and the task stays HALTED with net flat."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    steps(st, [update_of(lead, D(0), OrderStatus.NEW)], T0 + 2 * MS)
+    # Act
+    out = st.step(Halt(reason="test"), T0 + 3 * MS)
+    out += steps(st, [fill_of(lead, D("0.006"), "a1"), update_of(lead, D("0.006"), OrderStatus.CANCELED)], T0 + 4 * MS)
+    (hedge,) = sent(out)
+    out += steps(st, [fill_of(hedge, D("0.006"), "a2"), update_of(hedge, D("0.006"), OrderStatus.FILLED)], T0 + 5 * MS)
+    out += st.step(Tick(), T0 + 6 * MS)
+    # Assert
+    assert [x.command.client_order_id for x in sent(out, CancelOrder)] == ["t1-1-L1"]
+    assert hedge.command.qty == D("0.006")
+    assert st.state.state is State.HALTED
+    assert st.net == 0
+    assert not any(o.live for o in st.state.orders.values())
+
+
+def test_halt_with_nothing_filled_books_the_empty_cycle() -> None:
+    """Halt while the lead is working and it then expires unfilled: the empty cycle is booked, HALTED."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    # Act
+    out = st.step(Halt(), T0 + 2 * MS)
+    out += st.step(update_of(lead, D(0), OrderStatus.CANCELED), T0 + 3 * MS)
+    # Assert
+    assert st.state.state is State.HALTED
+    assert [r.realised for r in reports(out)] == [D(0)]
+    assert st.state.cur is None
+
+
+def test_flatten_closes_every_leg_then_halts() -> None:
+    """Flatten while hedged: both legs are closed and the task ends HALTED, flat, its cycle booked."""
+    # Arrange
+    st, v = _monitoring()
+    # Act
+    out = run(st, [Flatten(reason="test")], T0 + 2 * MS, v)
+    # Assert
+    assert news(out)[0] is State.COMPLETING and news(out)[-1] is State.HALTED
+    assert all(q == 0 for q in st.state.pos.values())
+    (rep,) = reports(out)
+    assert rep.realised == cash_of(v.fills)
+    assert st.state.state is State.HALTED and not st.state.enabled
+
+
+def test_daily_loss_halts() -> None:
+    """A realised loss beyond max_daily_loss today stops entering: HALTED with the reason."""
+    # Arrange
+    st = analyzing(params(max_daily_loss=1.0))
+    st.step(funding_paid("-1.5"), T0 + MS)  # funding outside a cycle: straight to the day's PnL
+    # Act
+    out = st.step(Tick(), T0 + 2 * MS)
+    # Assert
+    assert news(out) == [State.HALTED]
+    assert "daily loss" in st.state.reason
+    assert sent(out) == []
+
+
+# ------------------------------------------------------------------ late events
+
+
+def test_a_late_fill_after_the_cycle_closed_is_neutralised_by_rebalancing() -> None:
+    """A fill beyond what the lead's update reported arrives after the cycle closed: REBALANCING trades the excess
+    back at once, and the task's realised PnL is every fill's cash minus fees."""
+    # Arrange: the lead reports 0.004 filled but its fill never comes; the cycle is booked after fill_wait_s
+    st = analyzing(params(fill_wait_s=1.0))
+    v = Venue3()
+    lead = enter(st)
+    (hedge,) = sent(st.step(update_of(lead, D("0.004"), OrderStatus.EXPIRED), T0 + 2 * MS))
+    manual = [fill_of(hedge, D("0.004"), "h1")]
+    run(st, [manual[0], update_of(hedge, D("0.004"), OrderStatus.FILLED)], T0 + 3 * MS, v)
+    run(st, [book(GATE_PERP, 60000, ts=T0 + 4 * MS), Tick()], T0 + 4 * MS, v)
+    closed = run(st, [*market(T0 + 3 * NS, perp=60000), Tick()], T0 + 3 * NS, v)
+    assert [r.fills_missing for r in reports(closed)] == [True]
+    assert st.state.state is State.ANALYZING
+    # Act: the venue's fill says 0.006 were bought
+    manual.append(fill_of(lead, D("0.006"), "a1"))
+    out = run(st, [manual[1]], T0 + 4 * NS, v)
+    # Assert
+    assert news(out)[0] is State.REBALANCING
+    (trim,) = sent(out)
+    assert (trim.venue, trim.command.side, trim.command.qty) == (Venue.MEXC, Side.SELL, D("0.002"))
+    assert all(q == 0 for q in st.state.pos.values())
+    assert st.state.realised == cash_of(manual + v.fills)
+
+
+# ------------------------------------------------------------------ restart and determinism
+
+
+def test_restore_mid_cycle_from_encoded_state_finishes_without_reusing_an_id() -> None:
+    """TaskState through msgspec JSON mid-hedge: a new Strategy on it hedges, exits and closes with fresh ids only."""
+    # Arrange: lead filled, hedge sent and not answered when the process stops
+    st = analyzing()
+    lead = enter(st)
+    (hedge,) = sent(steps(st, [fill_of(lead, D("0.01"), "a1"), update_of(lead, D("0.01"), OrderStatus.FILLED)],
+                          T0 + 2 * MS))
+    blob = msgspec.json.encode(st.state)
+    ids_before = {"t1-1-L1", hedge.command.client_order_id}
+    # Act
+    st2 = Strategy(params(), msgspec.json.decode(blob, type=TaskState))
+    v = Venue3()
+    out = run(st2, [*market(T0 + NS), Tick()], T0 + NS, v)
+    out += run(st2, [fill_of(hedge, D("0.01"), "a2"), update_of(hedge, D("0.01"), OrderStatus.FILLED)], T0 + NS, v)
+    out += run(st2, [book(GATE_PERP, 60000, ts=T0 + 2 * NS), Tick()], T0 + 2 * NS, v)
+    # Assert
+    assert State.MONITORING in news(out) and news(out)[-1] is State.IDLE
+    ids_after = [c.client_order_id for c in v.placed]
+    assert ids_after and len(set(ids_after)) == len(ids_after)
+    assert not ids_before & set(ids_after)
+    assert all(q == 0 for q in st2.state.pos.values())
+    (rep,) = reports(out)
+    assert rep.realised == cash_of([fill_of(lead, D("0.01"), "a1"), fill_of(hedge, D("0.01"), "a2"), *v.fills])
+
+
+def _session(policy) -> tuple[list, list]:
+    st = Strategy(params(hedge_attempts=2))
+    v = Venue3(policy)
+    out = run(st, [*market(), Start(), Tick(), Tick()], T0, v, dt=MS)
+    out += run(st, [book(GATE_PERP, 60000, ts=T0 + NS), Tick()], T0 + NS, v, dt=MS)
+    out += run(st, [*market(T0 + 2 * NS), Tick(), Tick()], T0 + 2 * NS, v, dt=MS)
+    return out, v.placed
+
+
+def test_same_events_give_the_same_outputs_and_client_ids() -> None:
+    """Two runs of one event sequence (partial fills, refusals) emit equal outputs with the same client order ids."""
+    # Arrange
+    def policy(x: SendCommand) -> tuple[Decimal, bool]:
+        cid = x.command.client_order_id
+        return (D("0.5"), False) if "-L" in cid else (D(0), True) if cid.endswith("H1") else (D(1), False)
+
+    # Act
+    out1, placed1 = _session(policy)
+    out2, placed2 = _session(policy)
+    # Assert
+    assert len(placed1) >= 4
+    assert [c.client_order_id for c in placed1] == [c.client_order_id for c in placed2]
+    assert msgspec.json.encode(out1) == msgspec.json.encode(out2)
