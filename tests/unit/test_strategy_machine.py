@@ -17,14 +17,17 @@ from arb.strategy.events import (
     Flatten,
     FundingPaid,
     Halt,
+    OrderNotFound,
+    Resume,
     SendCommand,
     Start,
     State,
     Tick,
     Transition,
 )
-from arb.strategy.ledger import TaskState
+from arb.strategy.ledger import OrderTrack, TaskState
 from arb.strategy.opportunity import Opportunity
+from arb.strategy.table import TABLE, Ev
 from arb.testing.strategy_kit import (
     GATE_PERP,
     GATE_SPOT,
@@ -546,3 +549,184 @@ def test_same_events_give_the_same_outputs_and_client_ids() -> None:
     assert len(placed1) >= 4
     assert [c.client_order_id for c in placed1] == [c.client_order_id for c in placed2]
     assert msgspec.json.encode(out1) == msgspec.json.encode(out2)
+
+
+# ------------------------------------------------------------------ every (state, event kind) of the table
+
+NOW = T0 + 5 * NS  # when the representative event is stepped
+
+
+def _s_idle_disabled() -> Strategy:
+    st = Strategy(params())
+    steps(st, market(NOW), T0)
+    return st
+
+
+def _s_idle_after_cycle() -> Strategy:
+    st, v = _monitoring(params(max_book_age_s=60.0, cooldown_s=60.0))
+    run(st, [book(GATE_PERP, 60000, ts=T0 + 2 * MS), Tick()], T0 + 2 * MS, v)
+    assert st.state.state is State.IDLE and st.state.enabled  # cooling down
+    return st
+
+
+def _s_syncing() -> Strategy:
+    st = Strategy(params())
+    st.step(Start(), T0)
+    return st
+
+
+def _s_analyzing() -> Strategy:
+    return analyzing(params(max_book_age_s=60.0))
+
+
+def _s_rebalancing() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    st.state.pos["mexc.spot"] = D("0.003")  # a position outside any cycle (a restart found it)
+    out = st.step(Tick(), T0 + MS)
+    assert st.state.state is State.REBALANCING and sent(out)
+    return st
+
+
+def _s_managing() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    enter(st)
+    return st
+
+
+def _s_waiting() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    lead = enter(st)
+    st.step(update_of(lead, D(0), OrderStatus.NEW), T0 + 2 * MS)
+    assert st.state.state is State.WAITING_ORDERS
+    return st
+
+
+def _s_waiting_hedging() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    lead = enter(st)
+    steps(st, [update_of(lead, D(0), OrderStatus.NEW), fill_of(lead, D("0.004"), "a1")], T0 + 2 * MS)
+    assert st.state.state is State.WAITING_ORDERS
+    return st
+
+
+def _s_monitoring() -> Strategy:
+    return _monitoring(params(max_book_age_s=60.0))[0]
+
+
+def _s_completing() -> Strategy:
+    st = _monitoring(params(max_book_age_s=60.0))[0]
+    steps(st, [book(GATE_PERP, 60000, ts=T0 + 2 * MS), Tick()], T0 + 2 * MS)
+    assert st.state.state is State.COMPLETING
+    return st
+
+
+def _s_finalizing() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    v = Venue3()
+    lead = enter(st)
+    (hedge,) = sent(st.step(update_of(lead, D("0.004"), OrderStatus.EXPIRED), T0 + 2 * MS))  # its fill never comes
+    run(st, [fill_of(hedge, D("0.004"), "h1"), update_of(hedge, D("0.004"), OrderStatus.FILLED)], T0 + 3 * MS, v)
+    run(st, [book(GATE_PERP, 60000, ts=T0 + 4 * MS), Tick()], T0 + 4 * MS, v)
+    assert st.state.state is State.FINALIZING
+    return st
+
+
+def _s_halted() -> Strategy:
+    st = analyzing(params(max_book_age_s=60.0))
+    st.step(Halt(), T0 + MS)
+    return st
+
+
+def _s_halted_holding() -> Strategy:
+    st = _monitoring(params(max_book_age_s=60.0))[0]
+    st.step(Halt(), T0 + 2 * MS)
+    assert st.state.state is State.HALTED and st.state.cur is not None
+    return st
+
+
+def _s_error() -> Strategy:
+    st = _s_waiting()
+    ghost = update_of(SendCommand(task="t1", cycle=1, venue=Venue.MEXC, account="main", ts=0,
+                                  command=PlaceOrder("t1-1-L9", "BTC-USDT", Market.SPOT, Side.BUY, D("0.01"))),
+                      D(0), OrderStatus.NEW)
+    st.step(ghost, T0 + 3 * MS)
+    assert st.state.state is State.ERROR
+    return st
+
+
+BUILDERS = {
+    State.IDLE: [_s_idle_disabled, _s_idle_after_cycle], State.SYNCING: [_s_syncing],
+    State.ANALYZING: [_s_analyzing], State.REBALANCING: [_s_rebalancing], State.MANAGING_ORDERS: [_s_managing],
+    State.WAITING_ORDERS: [_s_waiting, _s_waiting_hedging], State.MONITORING: [_s_monitoring],
+    State.COMPLETING: [_s_completing], State.FINALIZING: [_s_finalizing],
+    State.HALTED: [_s_halted, _s_halted_holding], State.ERROR: [_s_error],
+}
+
+
+def _an_order(st: Strategy) -> tuple[SendCommand, OrderTrack | None]:
+    """A command standing for the task's newest live order (else its newest order, else one it never sent)."""
+    orders = list(st.state.orders.values())
+    live = [o for o in orders if o.live]
+    o = (live or orders or [None])[-1]
+    spec = {"mexc.spot": MEXC_SPOT, "gateio.spot": GATE_SPOT, "gateio.futures": GATE_PERP}[o.key if o else "mexc.spot"]
+    cmd = PlaceOrder(o.cid if o else "t1-9-L1", "BTC-USDT", spec.market, o.side if o else Side.BUY,
+                     o.qty if o else D("0.01"), price=o.price if o else D("60000"))
+    return SendCommand(task="t1", cycle=1, venue=spec.venue, account="main", command=cmd, ts=0), o
+
+
+def _event(kind: Ev, st: Strategy):
+    sc, _ = _an_order(st)
+    cid = sc.command.client_order_id
+    return {
+        Ev.MARKET: lambda: book(GATE_PERP, PERP_RICH, ts=NOW),
+        Ev.REF: lambda: refs()[0],
+        Ev.INVENTORY: lambda: balances(ts=NOW)[0],
+        Ev.ORDER: lambda: update_of(sc, sc.command.qty, OrderStatus.FILLED, now=NOW),
+        Ev.FILL: lambda: fill_of(sc, sc.command.qty, "rep1", now=NOW),
+        Ev.FAILED: lambda: CommandFailed(client_order_id=cid, kind="venue_client", message="refused"),
+        Ev.NOT_FOUND: lambda: OrderNotFound(client_order_id=cid),
+        Ev.FUNDING_PAID: lambda: funding_paid("0.05", NOW),
+        Ev.TICK: Tick, Ev.START: Start, Ev.HALT: Halt, Ev.RESUME: Resume, Ev.FLATTEN: Flatten,
+    }[kind]()
+
+
+def _reachable(state: State) -> frozenset[State]:
+    return frozenset().union(*(r.to for r in TABLE[state].values()))
+
+
+def assert_path_allowed(before: State, kind: Ev, out: list, after: State) -> None:
+    """Every Transition goes along an edge of TABLE; the state reached is the last one; staying is allowed."""
+    ts = [x for x in out if isinstance(x, Transition)]
+    cur = before
+    for i, t in enumerate(ts):
+        assert t.old is cur, (before, kind, ts)
+        allowed = TABLE[before][kind].to if i == 0 else _reachable(cur)
+        assert t.new in allowed, f"{before.value} --{kind.value}--> ... {cur.value} -> {t.new.value} not in table"
+        cur = t.new
+    assert after is cur
+    if not ts:
+        assert before in TABLE[before][kind].to, f"{before.value} --{kind.value}--> stays, the table says it moves"
+
+
+CASES = [pytest.param(b, k, id=f"{s.value}-{b.__name__[3:]}-{k.value}")
+         for s, row in TABLE.items() for k in row for b in BUILDERS[s]]
+
+
+def test_every_state_has_a_builder_and_every_row_is_complete() -> None:
+    """The table has a rule for every (state, event kind) and the test below builds every state."""
+    assert set(BUILDERS) == set(State) == set(TABLE)
+    assert all(set(row) == set(Ev) for row in TABLE.values())
+
+
+@pytest.mark.parametrize(("build", "kind"), CASES)
+def test_every_state_and_event_kind_moves_along_the_table(build, kind: Ev) -> None:
+    """Stepping any event kind in any state raises nothing and moves only along edges the table allows."""
+    # Arrange
+    st = build()
+    before = st.state.state
+    ev = _event(kind, st)
+    # Act
+    out = st.step(ev, NOW)
+    # Assert
+    assert_path_allowed(before, kind, out, st.state.state)
+    assert all(x.command.client_order_id for x in sent(out))
