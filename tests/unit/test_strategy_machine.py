@@ -133,7 +133,7 @@ def test_full_cycle_spot_long_perp_short_books_fills_and_funding_to_the_cent() -
     assert rep.qty == D("0.01")
     assert st.state.realised == expected
     assert all(q == 0 for q in st.state.pos.values())
-    assert st.state.orders == {} and st.state.cur is None
+    assert not any(o.live for o in st.state.orders.values()) and st.state.cur is None
 
 
 # ------------------------------------------------------------------ execution rules
@@ -496,6 +496,27 @@ def test_a_late_fill_after_the_cycle_closed_is_neutralised_by_rebalancing() -> N
     assert (trim.venue, trim.command.side, trim.command.qty) == (Venue.MEXC, Side.SELL, D("0.002"))
     assert all(q == 0 for q in st.state.pos.values())
     assert st.state.realised == cash_of(manual + v.fills)
+
+
+def test_echoes_of_a_closed_cycle_are_not_errors() -> None:
+    """A lead's acknowledgement and a repeated fill arriving after its cycle was booked change nothing: no ERROR."""
+    # Arrange: a full cycle, its lead's NEW ack held back by the venue
+    st = analyzing()
+    v = Venue3()
+    lead = enter(st)
+    run(st, [fill_of(lead, D("0.01"), "a1"), update_of(lead, D("0.01"), OrderStatus.FILLED)], T0 + 2 * MS, v)
+    run(st, [book(GATE_PERP, 60000, ts=T0 + 3 * MS), Tick()], T0 + 3 * MS, v)
+    assert st.state.cur is None and st.state.state is not State.ERROR
+    realised = st.state.realised
+    # Act
+    out = st.step(update_of(lead, D(0), OrderStatus.NEW), T0 + 4 * MS)
+    out += st.step(fill_of(lead, D("0.01"), "a1"), T0 + 5 * MS)
+    out += st.step(v.fills[-1], T0 + 6 * MS)
+    # Assert
+    assert State.ERROR not in news(out)
+    assert sent(out) == []
+    assert st.state.realised == realised
+    assert all(q == 0 for q in st.state.pos.values())
 
 
 # ------------------------------------------------------------------ restart and determinism

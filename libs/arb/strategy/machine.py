@@ -591,8 +591,11 @@ class Strategy:
         self._day_add(rl)
         s.cycles_today += 1
         s.last_close_ns = self._now
-        for o in mine:
-            if o.settled:
+        # The closed cycle's orders stay known until the next cycle closes: an acknowledgement or a repeated fill
+        # that trails the close (separate streams, reconciliation corrections) is an echo to absorb, not an order
+        # "this task has no record of" (that sent the task to ERROR). Older settled orders are dropped here.
+        for o in list(s.orders.values()):
+            if o.cycle < c.n and o.settled:
                 del s.orders[o.cid]
         s.cur = None
         if s.halt_after:
