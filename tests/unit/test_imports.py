@@ -37,6 +37,8 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 # the simulator owns its config section (AppConfig.sim), so its config module, and the empty package above it,
 # are the only simulator modules a gateway may load
 SIM_ALLOWED = {"arb.sim", "arb.sim.config"}
+# the same for the coordinator's section (AppConfig.coordinator: its tasks are strategy parameters)
+COORDINATOR_ALLOWED = {"arb.coordinator", "arb.coordinator.config", "arb.strategy", "arb.strategy.params"}
 NEVER = ("arb.sim.engine", "arb.sim.context", "arb.sim.market", "arb.sim.server", "arb.sim.mexc", "arb.sim.gateio",
          "arb.testing", "arb.tools", "ccxt", "gate_api", "gate_ws", "pytest", "testcontainers")
 
@@ -78,6 +80,15 @@ def test_gateway_loads_no_simulator_code() -> None:
     assert sim <= SIM_ALLOWED, f"a gateway loads simulator code: {sorted(sim - SIM_ALLOWED)}"
 
 
+def test_gateway_loads_no_strategy_or_coordinator_code() -> None:
+    """A gateway process loads the coordinator's config section only: no strategy machine, no coordinator runner."""
+    mods = gateway_modules()
+
+    loaded = {m for m in mods if m.split(".")[:2] in (["arb", "strategy"], ["arb", "coordinator"])}
+
+    assert loaded <= COORDINATOR_ALLOWED, f"a gateway loads strategy code: {sorted(loaded - COORDINATOR_ALLOWED)}"
+
+
 def test_gateway_loads_no_test_or_dev_packages() -> None:
     """Nothing a gateway loads is test support, a tool, or a dev-only package (ccxt, the Gate SDKs, pytest)."""
     mods = gateway_modules()
@@ -88,13 +99,15 @@ def test_gateway_loads_no_test_or_dev_packages() -> None:
 
 
 def test_gateway_project_packages() -> None:
-    """The project packages a gateway loads are the recorded set: core, bus, config, obs, venues (+ sim config)."""
+    """The project packages a gateway loads are the recorded set: core, bus, config, obs, venues (+ the sim's and
+    the coordinator's config sections)."""
     mods = gateway_modules()
 
     arb = {".".join(m.split(".")[:2]) for m in mods if m.startswith("arb.")}
     top = {m.split(".")[0] for m in mods if "." not in m}
 
-    assert arb == {"arb.core", "arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim"}
+    assert arb == {"arb.core", "arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim", "arb.strategy",
+                   "arb.coordinator"}
     assert {"arb", "services", "proto"} <= top
 
 

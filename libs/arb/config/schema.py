@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from ..bus.streams import StreamLimits
+from ..coordinator.config import CoordinatorConfig
 from ..sim.config import SimConfig
 from .checks import check_url, in_range, non_empty, positive
 
@@ -157,6 +158,7 @@ class AppConfig(msgspec.Struct, **_STRICT):
     database: DatabaseConfig = DatabaseConfig()
     gateway: GatewayOptions = GatewayOptions()
     sim: SimConfig = SimConfig()
+    coordinator: CoordinatorConfig = CoordinatorConfig()
     shutdown_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
