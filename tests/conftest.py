@@ -88,7 +88,7 @@ async def js_streams(bus: Bus, subject_prefix: str, nats_url: str) -> AsyncItera
     finally:
         cleaner = bus if bus.connected else await Bus.connect(nats_url, name="pytest-cleanup")
         try:
-            for name in [*names, f"KV_{lease_bucket(subject_prefix)}"]:
+            for name in [*names, f"KV_{lease_bucket(subject_prefix)}", f"KV_{stream_name_prefix(subject_prefix)}TASKS"]:
                 try:
                     await cleaner.js.delete_stream(name)
                 except NotFoundError:

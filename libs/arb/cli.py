@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("services.sim.main", "venue simulator: MEXC spot, Gate.io spot and USDT perpetual on loopback"),
     "md-gateway": ("services.md_gateway.main", "public market-data gateway for one venue and market"),
     "trade-gateway": ("services.trade_gateway.main", "private trading gateway for one venue account"),
+    "coordinator": ("services.coordinator.main", "the strategy tasks live on the bus, persisted and recoverable"),
+    "ctl": ("arb.tools.ctl", "ask the coordinator: status, halt, resume, flatten"),
 }
 
 

@@ -40,13 +40,22 @@ from ..core.commands import (
 )
 from ..core.enums import Market, Venue
 from ..core.errors import StorageError
-from ..core.execution import Fill, OrderUpdate, Position
-from ..core.market_data import BookSnapshot, BookTicker
+from ..core.execution import Balance, Fill, OrderUpdate, Position
+from ..core.market_data import (
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+)
 from ..core.refdata import SymbolRef
 from ..obs.log import get_logger
 from ..strategy.events import (
     CommandFailed,
     Flatten,
+    FundingPaid,
     Halt,
     OrderNotFound,
     Resume,
@@ -64,6 +73,10 @@ from .metrics import CoordinatorMetrics
 from .store import TaskSnapshot, TaskStore
 
 _COALESCE = (BookSnapshot, BookTicker)
+# What the strategy steps (everything else on the subjects the runner reads, trades for one, is not its input).
+_TAKES = frozenset({BookSnapshot, BookTicker, BookDelta, MarketStatus, FundingRate, MarkPrice, IndexPrice, SymbolRef,
+                    Balance, Position, OrderUpdate, Fill, CommandFailed, OrderNotFound, FundingPaid, Tick, Start,
+                    Halt, Resume, Flatten})
 _VERB = {PlaceOrder: "place", CancelOrder: "cancel", QueryOrder: "query"}
 _state_enc = msgspec.json.Encoder()
 log = get_logger(__name__)
@@ -104,6 +117,8 @@ class TaskRunner:
 
     def put(self, ev: Any) -> None:
         t = type(ev)
+        if t not in _TAKES:
+            return  # trades and other kinds the strategy does not use
         if t in _COALESCE:
             key = (t, ev.venue, ev.market)
             if key not in self._latest:
@@ -144,10 +159,10 @@ class TaskRunner:
                      {k: str(v) for k, v in snap.state.pos.items() if v})
         for m in p.markets:
             self._subs.append(await self.bus.subscribe(
-                subjects.md(m.venue, m.market, p.symbol, "*", self.prefix), self._on_bus))
+                _any(subjects.md(m.venue, m.market, p.symbol, "bbo", self.prefix)), self._on_bus))
         for venue, account in sorted({(m.venue, m.account) for m in p.markets}):
             self._subs.append(await self.bus.subscribe(
-                subjects.ord_evt(venue, account, "*", self.prefix), self._on_bus))
+                _any(subjects.ord_evt(venue, account, "order", self.prefix)), self._on_bus))
         # Reference data: what is known now, then every update.
         for m in p.markets:
             ref = refs.find(m.venue, m.market, p.symbol)
@@ -157,7 +172,7 @@ class TaskRunner:
         if snap is not None:
             since = snap.ts - int(self.cfg.replay_margin_s * 1e9)
             for venue, account in sorted({(m.venue, m.account) for m in p.markets}):
-                subject = subjects.ord_evt(venue, account, "*", self.prefix)
+                subject = _any(subjects.ord_evt(venue, account, "order", self.prefix))
                 try:
                     async for ev in replay(self.bus.js, subject, since, timeout=30.0):
                         if isinstance(ev, (Fill, OrderUpdate)):
@@ -314,6 +329,11 @@ class TaskRunner:
             t.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
+
+
+def _any(subject: str) -> str:
+    """``a.b.c.kind`` -> ``a.b.c.*``: every kind of one instrument or account (the builders check each token)."""
+    return subject.rpartition(".")[0] + ".*"
 
 
 CONTROLS = {"halt": Halt, "resume": Resume, "flatten": Flatten}

@@ -1,0 +1,194 @@
+"""The coordinator with real processes (`arb sim`, two md-gateways, two trade-gateways, `arb coordinator`) over real
+NATS: a dislocation traded through every state back to IDLE with its PnL equal to the simulator's balance changes;
+kill -9 of the coordinator while it holds a position, with a second coordinator standing by; flatten (issue 13)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import aiohttp
+import pytest
+from arb.bus import codec
+from arb.bus.connection import Bus
+from arb.coordinator.control import CtlReply, CtlRequest
+from arb.core.commands import PlaceOrder
+from arb.sim.config import DEFAULT_ACCOUNTS
+from arb.strategy.events import CycleReport, SendCommand, Transition
+from arb.testing.poll import bounded, eventually
+from arb.testing.procs import SIM_ENDPOINTS, Service, account_env, start_sim
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+DEMO = {a.name: a for a in DEFAULT_ACCOUNTS}
+TASK = "btc"
+MARKETS = (("mexc", "spot", "mexc-demo"), ("gateio", "futures", "gateio-demo"))
+
+
+def _config(urls: dict[str, str], cooldown_s: float = 3600.0) -> str:
+    venues = {"mexc": {}, "gateio": {}}
+    for venue, market, _ in MARKETS:
+        rest, ws = SIM_ENDPOINTS[(venue, market)]
+        venues[venue][market] = (urls[rest], urls[ws])
+    lines = ["http:\n  port: 0", "shutdown_timeout_s: 5", "gateway:\n  lease_ttl_s: 4\n  request_timeout_s: 15",
+             "venues:"]
+    for venue, markets in venues.items():
+        lines.append(f"  {venue}:")
+        for market, (rest, ws) in markets.items():
+            lines.append(f"    {market}:\n      rest_url: {rest}\n      ws_url: {ws}")
+    lines.append(f"""coordinator:
+  tick_s: 0.2
+  reconcile_s: 5
+  lease_ttl_s: 4
+  not_found_after_s: 70
+  tasks:
+    - task: {TASK}
+      symbol: BTC-USDT
+      size: "0.01"
+      entry_bps: 8
+      exit_bps: 4
+      slippage_bps: 1
+      funding_exit_bps: 100
+      cooldown_s: {cooldown_s}
+      max_book_age_s: 30
+      order_timeout_s: 5
+      markets:
+        - {{venue: mexc, market: spot, account: mexc-demo}}
+        - {{venue: gateio, market: futures, account: gateio-demo}}""")
+    return "\n".join(lines) + "\n"
+
+
+class Stack(NamedTuple):
+    urls: dict[str, str]
+    env: dict[str, str]
+    config: Path
+    tmp: Path
+    prefix: str
+    bus: Bus
+    log: list[Any]  # every strat.<task>.* event, in order
+    watched: list[Service]  # processes whose exit fails the test at once
+
+    def coordinator(self, name: str = "coordinator") -> Service:
+        p = Service(["coordinator", "--config", str(self.config), "--paper"], self.env, self.tmp / f"{name}.log")
+        self.watched.append(p)
+        return p
+
+    async def admin(self, path: str, body: dict | None = None) -> Any:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            if body is None:
+                async with http.get(self.urls["admin"] + path) as r:
+                    assert r.status == 200, await r.text()
+                    return await r.json()
+            async with http.post(self.urls["admin"] + path, json=body) as r:
+                assert r.status == 200, await r.text()
+                return await r.json()
+
+    async def ctl(self, verb: str, task: str = "") -> CtlReply:
+        msg = await self.bus.nc.request(f"{self.prefix}ctl.coordinator.{verb}", codec.encode(CtlRequest(task=task)),
+                                        timeout=10)
+        reply = codec.decode(msg.data)
+        assert isinstance(reply, CtlReply), reply
+        return reply
+
+    async def state(self) -> str:
+        for p in self.watched:
+            if not p.alive():
+                raise RuntimeError(f"{p.name} exited: {p.log()[-3000:]}")
+        try:
+            reply = await self.ctl("status")
+        except Exception:  # noqa: BLE001 -- no coordinator answering yet
+            return ""
+        return reply.tasks[0].state if reply.tasks else ""
+
+    async def state_is(self, want: str) -> bool:
+        return await self.state() == want
+
+    async def holdings(self) -> dict[str, Decimal]:
+        """USDT and BTC of the demo accounts where the task trades: MEXC spot wallet, Gate futures wallet and
+        position (available + locked)."""
+        st = await self.admin("/state")
+        acc = {a["name"]: a for a in st["accounts"]}
+        out: dict[str, Decimal] = {}
+        for asset, b in acc["mexc-demo"]["wallets"]["spot"].items():
+            out[f"mexc.{asset}"] = Decimal(b["available"]) + Decimal(b["locked"])
+        for asset, b in acc["gateio-demo"]["wallets"]["futures"].items():
+            out[f"gateio.futures.{asset}"] = Decimal(b["available"]) + Decimal(b["locked"])
+        pos = [p for p in acc["gateio-demo"]["positions"] if p["symbol"] == "BTC_USDT"]
+        out["gateio.futures.position"] = Decimal(pos[0]["size"]) if pos else Decimal(0)
+        return out
+
+    def transitions(self) -> list[str]:
+        return [e.new.value for e in self.log if isinstance(e, Transition)]
+
+    def placed(self) -> list[PlaceOrder]:
+        return [e.command for e in self.log if isinstance(e, SendCommand) and isinstance(e.command, PlaceOrder)]
+
+
+@contextlib.asynccontextmanager
+async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: float = 3600.0) -> AsyncIterator[Stack]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
+    env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
+    sim, urls = await start_sim(env, tmp / "sim.log", "--seed", "3")
+    procs = [sim]
+    log: list[Any] = []
+
+    async def on(ev: Any, msg: Any) -> None:
+        log.append(ev)
+
+    try:
+        cfg = tmp / "stack.yaml"
+        cfg.write_text(_config(urls, cooldown_s))
+        await bounded(bus.subscribe(f"{prefix}strat.{TASK}.>", on), 5, "subscribe strat")
+        for venue, market, account in MARKETS:
+            procs.append(Service(["md-gateway", "--config", str(cfg), "--venue", venue, "--market", market,
+                                  "--symbols", "BTC-USDT"], env, tmp / f"md-{venue}-{market}.log"))
+            a = DEMO[account]
+            procs.append(Service(["trade-gateway", "--config", str(cfg), "--venue", venue, "--market", market,
+                                  "--account", account, "--symbols", "BTC-USDT"],
+                                 account_env(env, account, a.api_key, a.api_secret),
+                                 tmp / f"trade-{venue}-{market}.log"))
+        for p in procs[1:]:
+            await p.wait_ready(60)
+        yield Stack(urls, env, cfg, tmp, prefix, bus, log, [])
+    finally:
+        for p in reversed(procs):
+            p.stop(timeout=20)
+
+
+async def _dislocate(s: Stack, bps: float, seconds: float) -> None:
+    await s.admin("/dislocate", {"symbol": "BTC-USDT", "venue": "gateio", "market": "futures", "bps": bps,
+                                 "seconds": seconds})
+
+
+def _quote_change(before: dict[str, Decimal], after: dict[str, Decimal]) -> Decimal:
+    return (after["mexc.USDT"] - before["mexc.USDT"]) + (after["gateio.futures.USDT"] - before["gateio.futures.USDT"])
+
+
+async def test_a_dislocation_is_traded_through_every_state_and_its_pnl_is_the_balance_change_to_the_cent(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """A rich perpetual is entered (buy MEXC spot, short Gate perp), held, exited when the dislocation ends, and
+    the cycle's realised PnL equals the change of the demo accounts' USDT to the cent; net exposure ends at 0."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            before = await s.holdings()
+            await _dislocate(s, 60, 12)
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=90, what="a cycle booked")
+            after = await s.holdings()
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    seen = s.transitions()
+    for state in ("syncing", "analyzing", "managing_orders", "waiting_orders", "monitoring", "completing",
+                  "finalizing", "idle"):
+        assert state in seen, (state, seen)
+    assert report.qty == Decimal("0.01") and not report.fills_missing
+    assert report.realised == _quote_change(before, after), (report, before, after)
+    assert after["gateio.futures.position"] == 0
+    assert abs(after["mexc.BTC"] - before["mexc.BTC"]) < Decimal("0.0001")  # dust of base fees at most
+    assert len({c.client_order_id for c in s.placed()}) == len(s.placed())
