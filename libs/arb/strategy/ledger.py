@@ -50,7 +50,7 @@ class OrderTrack(msgspec.Struct, kw_only=True):
 
     @property
     def done(self) -> Decimal:
-        return self.reported if self.reported > self.filled else self.filled
+        return max(self.filled, self.reported)
 
     @property
     def live(self) -> bool:
@@ -119,6 +119,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     inventory: dict[str, dict[str, Decimal]] = msgspec.field(default_factory=dict)  # market -> asset -> free
     needs: list[str] = msgspec.field(default_factory=list)  # rebalance needs reported and not yet resolved
     seen: int = 0  # opportunities priced above zero
+    funding_reported: list[str] = msgspec.field(default_factory=list)  # markets whose FundingPaid the shell sends
 
 
 def book_fill(c: Cycle | None, side: Side, price: Decimal, qty: Decimal, fee: Decimal, fee_asset: str,

@@ -135,7 +135,10 @@ class Strategy:
             key = self._route.get((ev.venue, ev.market))
             if key is None:
                 return False
-            self.views[key].on_event(ev)
+            v = self.views[key]
+            if type(ev) is FundingRate and v.perp:
+                self._funding_settled(key, v.funding_rate, v.next_funding_ns, ev)
+            v.on_event(ev)
         elif kind is Ev.REF:
             key = self._route.get((ev.venue, ev.market))
             if key is None or ev.symbol != self.p.symbol:
@@ -163,8 +166,11 @@ class Strategy:
                 return True
             getattr(self, "_x_" + kind.value)(o, ev)
         elif kind is Ev.FUNDING_PAID:
-            if ev.symbol != self.p.symbol or self._route.get((ev.venue, ev.market)) is None:
+            key = self._route.get((ev.venue, ev.market))
+            if ev.symbol != self.p.symbol or key is None:
                 return False
+            if key not in self.state.funding_reported:
+                self.state.funding_reported.append(key)
             c = self.state.cur
             if c is not None:
                 c.funding += ev.amount
@@ -174,6 +180,27 @@ class Strategy:
         elif kind is Ev.START or kind is Ev.RESUME:
             self.state.enabled = True
         return True
+
+    def _funding_settled(self, key: str, rate: float, at_ns: int, ev: FundingRate) -> None:
+        """A funding time passed while the task held the perpetual (the venue moved ``next_funding_ns`` on): book
+        what it paid or received, ``-position x mark x rate`` (longs pay a positive rate), at the rate that applied
+        then and the mark now. A market whose settlements the shell reports (``FundingPaid``, the venue's own
+        record) is never estimated."""
+        s = self.state
+        if at_ns <= 0 or ev.next_funding_ns <= at_ns or self._now < at_ns or key in s.funding_reported:
+            return
+        pos = s.pos.get(key, ZERO)
+        v = self.views[key]
+        mark = v.mark or v.book.mid()
+        if pos == 0 or not rate or not mark:
+            return
+        amount = -(pos * Decimal(repr(mark)) * Decimal(repr(rate)))
+        c = s.cur
+        if c is not None:
+            c.funding += amount
+        else:
+            s.realised += amount
+            self._day_add(amount)
 
     def _directions(self) -> None:
         keys = [m.key for m in self.p.markets]
@@ -483,6 +510,11 @@ class Strategy:
             return
         side = Side.SELL if net > 0 else Side.BUY
         qty = r.floor_base(abs(net))
+        if role is Role.HEDGE and r.base_step > 0 and qty + r.base_step - abs(net) <= min(abs(net) - qty,
+                                                                                         self.tolerance()):
+            # nearer the next step than this one, by no more than the tolerance: hedge to the nearer step (a buy of
+            # 0.01 with its fee taken in base holds 0.009995: hedged by 0.0100, not 0.0099 and a 0.000095 trim)
+            qty += r.base_step
         price = self._aggressive_price(key, side)
         if qty > 0 and price > 0 and not r.check(price, qty):
             if c is not None and role is Role.HEDGE:
@@ -713,9 +745,21 @@ class Strategy:
             return ""
         held = float(abs(self.state.pos.get(c.lead, ZERO))) or float(c.qty)
         close = closing_spread_bps(buy, sell, held)
-        if close is not None and close <= p.exit_bps:
+        if close is not None and close <= p.exit_bps and self._carry_bps(c) < p.entry_bps:
             return f"converged: closing spread {close:.1f} bps <= exit_bps {p.exit_bps}"
         return ""
+
+    def _carry_bps(self, c: Cycle) -> float:
+        """Funding the held position expects over ``expected_hold_s`` from now (bps, + = earned): a cycle whose
+        holding still earns an entry's worth is not closed because the spread converged."""
+        total = 0.0
+        for key in (c.buy, c.sell):
+            v = self.views[key]
+            pos = self.state.pos.get(key, ZERO)
+            if v.perp and pos:
+                side = 1 if pos < 0 else -1  # a short receives a positive rate
+                total += side * v.funding_rate * v.fundings_within(self._now, self.p.expected_hold_s) * 1e4
+        return total
 
     # ------------------------------------------------------------------ orders out
 

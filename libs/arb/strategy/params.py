@@ -10,6 +10,7 @@ a price ratio, never sent to a venue).
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -84,7 +85,7 @@ class TaskParams(msgspec.Struct, **_STRICT):
         for name in ("entry_bps", "slippage_bps", "hedge_slippage_bps", "funding_exit_bps", "max_hold_s", "expected_hold_s",
                      "max_book_age_s", "order_timeout_s", "fill_wait_s", "max_notional", "max_daily_loss"):
             v = getattr(self, name)
-            if not (v == v and 0 <= v < float("inf")):
+            if not (math.isfinite(v) and v >= 0):
                 raise ValueError(f"{name}: must be a finite number >= 0, got {v}")
         if self.exit_bps >= self.entry_bps:
             raise ValueError(f"exit_bps: must be below entry_bps ({self.entry_bps}), got {self.exit_bps}")

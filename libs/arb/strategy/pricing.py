@@ -53,8 +53,21 @@ def depth_within(levels: list[tuple[float, float]], limit: float, buy: bool) -> 
 class LegRules:
     """One market's rules in base units, with float copies for evaluation and Decimals for orders."""
 
-    __slots__ = ("base_min", "base_step", "maker_fee", "market", "min_notional", "multiplier", "perp", "ref",
-                 "taker_fee", "tick", "f_base_min", "f_min_notional", "f_step")
+    __slots__ = (
+        "base_min",
+        "base_step",
+        "f_base_min",
+        "f_min_notional",
+        "f_step",
+        "maker_fee",
+        "market",
+        "min_notional",
+        "multiplier",
+        "perp",
+        "ref",
+        "taker_fee",
+        "tick",
+    )
 
     def __init__(self, ref: SymbolRef) -> None:
         self.ref = ref
