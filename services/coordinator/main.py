@@ -110,8 +110,12 @@ def run(args: argparse.Namespace) -> int:
                 await bus.nc.publish(msg.reply, bus_encode(CtlReply(tasks=[], error=f"bad request: {e}")))
                 return
             chosen = [r for name, r in sorted(runners.items()) if not req.task or name == req.task]
-            if req.task and not chosen:
-                reply = CtlReply(tasks=[], error=f"no task {req.task!r} runs here (running: {sorted(runners)})")
+            if not chosen:
+                if req.task and req.task not in {t.task for t in tasks}:
+                    reply = CtlReply(tasks=[], error=f"no task {req.task!r} is configured here "
+                                                     f"(configured: {sorted(t.task for t in tasks)})")
+                else:
+                    return  # standing by (or starting): the process running the task answers
             else:
                 if verb in CONTROLS:
                     await asyncio.gather(*(asyncio.wait_for(r.control(CONTROLS[verb](reason=req.reason)), 10.0)
