@@ -6,7 +6,7 @@ PIP ?= .venv/bin/pip
 
 install: .venv/.installed
 
-.venv/.installed: pyproject.toml setup.py libs/arb/venues/mexc/_wire.pyx libs/arb/venues/common/_book.pyx \
+.venv/.installed: pyproject.toml setup.py libs/arb/venues/mexc/_wire.pyx libs/arb/venues/common/_book.pyx libs/arb/venues/common/_book.pxd \
 		libs/arb/venues/gateio/_wire.pyx
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip

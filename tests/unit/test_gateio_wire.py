@@ -223,7 +223,9 @@ def test_minus_zero_reads_as_msgspec_reads_it():
     assert [struct.pack("<d", x) for x in reader.read(text)[4][3::2]] == [struct.pack("<d", x) for x in (0.0, -0.0, 0.0)]
 
 
-def _gateway(market: Market, read: bool) -> tuple[GatePublicGateway, object]:
+def _gateway(market: Market, read: bool | str, interval_ms: int = 0) -> tuple[GatePublicGateway, object]:
+    """``read``: "feed" (the reader and the common case in one compiled call, as the gateway runs), True (the reader,
+    then ``on_book_read`` in Python), False (every frame through msgspec and ``on_book``)."""
     from arb.bus.subjects import MdSubjects
     from arb.config.schema import GatewayOptions, VenueEndpoints
     from arb.core.enums import Venue
@@ -232,20 +234,25 @@ def _gateway(market: Market, read: bool) -> tuple[GatePublicGateway, object]:
 
     gw = GatePublicGateway(market, ["BTC-USDT"], None, None, None,  # type: ignore[arg-type]
                            VenueEndpoints(rest_url="http://x/api/v4", ws_url="ws://x/ws"),
-                           GatewayOptions(book_interval_ms=0))
+                           GatewayOptions(book_interval_ms=interval_ms))
     gw.books["BTC_USDT"] = _Book("BTC-USDT", "BTC_USDT", MdSubjects.of(Venue.GATEIO, market, "BTC-USDT"),
                                  10000.0 if market is Market.FUTURES else 1.0)
     ws = PublicWs(market, gw)
+    if read != "feed":
+        ws._feed_book = None  # the reader's tuple through on_book_read, as before BookFeed
     if not read:
         ws._read_book = None  # every frame through msgspec and on_book, as without the compiled reader
     return gw, ws
 
 
 @needs_compiled
+@pytest.mark.parametrize("interval_ms", [0, 1], ids=["every-diff", "dirty-between"])
 @pytest.mark.parametrize("market", [Market.SPOT, Market.FUTURES], ids=["spot", "futures"])
-def test_gateway_publishes_the_same_with_and_without_the_reader(market: Market, monkeypatch: pytest.MonkeyPatch):
+def test_gateway_publishes_the_same_with_and_without_the_reader(market: Market, interval_ms: int,
+                                                                 monkeypatch: pytest.MonkeyPatch):
     """A stream with a snapshot, gaps, duplicates, crossing diffs, full pushes and other symbols: the gateway
-    publishes the same events and holds the same book whether book frames go through the reader or msgspec."""
+    publishes the same events and holds the same book whether book frames go through the compiled feed (reader and
+    common case in one call), the reader then ``on_book_read``, or msgspec."""
     # Arrange
     futures = market is Market.FUTURES
     rng = random.Random(5)
@@ -270,10 +277,22 @@ def test_gateway_publishes_the_same_with_and_without_the_reader(market: Market, 
         frames.append(json.dumps({"time": 1, "time_ms": 1, "channel": ("futures" if futures else "spot")
                                   + ".order_book_update", "event": "update", "result": result}))
     runs = []
-    for read in (True, False):
+    fed = 0
+    for read in ("feed", True, False):
         clock = iter(range(10**9, 2 * 10**9))
         monkeypatch.setattr(ws_module, "time", type("Clock", (), {"time_ns": staticmethod(clock.__next__)}))
-        gw, ws = _gateway(market, read)
+        gw, ws = _gateway(market, read, interval_ms)
+        if read == "feed":
+            assert ws._feed_book is not None
+            feed = ws._feed_book
+
+            def counting(text: str, ts: int, feed=feed) -> object:
+                nonlocal fed
+                r = feed(text, ts)
+                fed += r is True
+                return r
+
+            ws._feed_book = counting
         b = gw.books["BTC_USDT"]
         b.sync.on_snapshot(100, [(100 - k / 10, 1.0) for k in range(1, 31)], [(100 + k / 10, 1.0) for k in range(31)])
         b.last_state = b.sync.state
@@ -290,8 +309,12 @@ def test_gateway_publishes_the_same_with_and_without_the_reader(market: Market, 
                 b.sync.on_snapshot(ids[i], [(100 - k / 10, 1.0) for k in range(1, 31)],
                                    [(100 + k / 10, 1.0) for k in range(31)])
         runs.append((events, b.sync.book.bids, b.sync.book.asks, b.sync.book.seq, b.sync.applied, b.sync.gaps,
-                     b.sync.dropped, b.sync.crossed, gw.n["book"]))
+                     b.sync.dropped, b.sync.crossed, gw.n["book"], b.ts_event, b.ts_recv, b.dirty, b.last_book_ns,
+                     b.sync.state, b.sync.reason, b.sync.resyncs))
 
     # Assert
     assert runs[0] == runs[1]
+    assert runs[1] == runs[2]
     assert runs[0][4] > 1000  # most diffs were applied (the reader's path was exercised)
+    assert fed > 1000  # ... and most of them by the compiled feed
+    assert runs[0][7] > 0  # crossed books were among them

@@ -18,11 +18,16 @@ implementations against a dict + sorted reference over random operations.
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE, PyList_Insert
 from cpython.number cimport PyNumber_Float
 from cpython.object cimport Py_GE, Py_LT, PyObject_RichCompareBool
+from cpython.float cimport PyFloat_FromDouble
+from cpython.long cimport PyLong_FromLongLong
 from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t
 
 
 cdef extern from "Python.h":
     bint _is_float "PyFloat_CheckExact"(PyObject *o)
+    bint _is_long "PyLong_CheckExact"(PyObject *o)
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     double _as_double "PyFloat_AS_DOUBLE"(PyObject *o)
     int PyDict_Contains(object d, object key) except -1
     Py_ssize_t PyDict_GET_SIZE(object d)
@@ -49,6 +54,7 @@ cdef extern from *:
 
 
 cdef object _MISSING = object()
+cdef object _TRUE_OBJ = True
 
 
 cdef inline bint _lt(PyObject *a, PyObject *b) except -1:
@@ -129,7 +135,6 @@ cdef extern from "Python.h":
         Py_ssize_t offset
     ctypedef struct PyMemberDescrObject:
         PyMemberDef *d_member
-    PyObject *_slot "*(PyObject **)"(char *addr)
 
 
 cdef class _Slots:
@@ -179,8 +184,8 @@ cdef int _apply_scaled(dict levels, list px, object updates, double div, _Slots 
     for lv in updates:
         pp = ps = NULL
         if sl is not None and type(lv) is sl.cls:
-            pp = _slot(<char *><PyObject *>lv + sl.off_p)
-            ps = _slot(<char *><PyObject *>lv + sl.off_s)
+            pp = slot_get(lv, sl.off_p)
+            ps = slot_get(lv, sl.off_s)
         if pp != NULL and ps != NULL:
             p = <object>pp
             s = <object>ps
@@ -276,9 +281,7 @@ def apply_flat(book, list bids not None, list asks not None, double div=1.0):
 
 cdef class FlatApply:
     """``apply_flat(book, bids, asks, div)`` bound to one ``div``, callable as ``(book, bids, asks)`` (a ``BookSync``
-    apply function) without a Python frame per diff."""
-
-    cdef readonly double div
+    apply function) without a Python frame per diff. (``div`` is declared in _book.pxd.)"""
 
     def __init__(self, double div=1.0):
         self.div = div
@@ -289,3 +292,119 @@ cdef class FlatApply:
         _apply_flat(book.bids, bid_px, bids, self.div)
         _apply_flat(book.asks, ask_px, asks, self.div)
         return _crossed(bid_px, ask_px)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# BookSync.continue_with in one compiled call, for levels a compiled reader holds as C doubles (gateio/_wire.pyx)
+
+
+cdef int _apply_flat_c(dict levels, list px, const double *flat, Py_ssize_t n, double div) except -1:
+    """``_apply_flat`` for a side given as C doubles ``[price, size, ...]`` (``n`` of them): the same steps, the
+    same floats (``float(x)`` of a float is that float; the price key is a new float of the same value)."""
+    cdef object p, s
+    cdef double sz
+    cdef Py_ssize_t i, j = 0
+    n -= 1
+    while j < n:
+        p = PyFloat_FromDouble(flat[j])
+        sz = flat[j + 1]
+        j += 2
+        if sz > 0.0:
+            s = PyFloat_FromDouble(sz / div if div != 1.0 else sz)
+            i = PyDict_GET_SIZE(levels)
+            PyDict_SetItem(levels, p, s)
+            if PyDict_GET_SIZE(levels) != i:
+                PyList_Insert(px, _bisect_right(px, p), p)
+        elif _dict_pop(levels, p, _MISSING) is not _MISSING:
+            i = _bisect_left(px, p)
+            _list_del(px, i, i + 1, NULL)
+    return 0
+
+
+cdef Py_ssize_t slot_offset(object cls, str name) except -1:
+    """Where instances of ``cls`` keep the slot ``name`` (a plain object slot: ``__slots__``, a msgspec field), found
+    once so that a compiled hot path reads and writes it as ``slot_get`` / ``slot_put`` (_book.pxd) without getattr."""
+    cdef object d = None
+    for k in cls.__mro__:
+        d = k.__dict__.get(name)
+        if d is not None:
+            break
+    if type(d) is not _member_descriptor or (<PyMemberDescrObject *>d).d_member.type != 16:
+        raise TypeError(f"{cls.__name__}.{name} is not an object slot")
+    return (<PyMemberDescrObject *>d).d_member.offset
+
+
+cdef class FlatSync:
+    """``BookSync.continue_with(first, last, bids, asks, FlatApply(div))`` for levels held as C doubles, reading and
+    writing the slots of ``BookSync`` and ``L2Book`` directly (exact classes only; anything else is not taken).
+    ``cont`` answers -1 (not taken, nothing touched: the caller takes the Python path), 0 (applied, the book
+    changed and is OK: ``continue_with``'s True) or 1 (applied and crossed: counted and lost as there, False).
+    tests/unit/test_gateio_wire.py checks it against the Python path on streams with gaps and crossed books."""
+
+    def __init__(self, sync_cls, book_cls, ok, crossed_reason):
+        self.sync_cls = sync_cls
+        self.book_cls = book_cls
+        self.ok = ok
+        self.crossed_reason = crossed_reason
+        self.o_book = slot_offset(sync_cls, "book")
+        self.o_anchored = slot_offset(sync_cls, "_anchored")
+        self.o_state = slot_offset(sync_cls, "state")
+        self.o_std = slot_offset(sync_cls, "_std")
+        self.o_applied = slot_offset(sync_cls, "applied")
+        self.o_seq = slot_offset(book_cls, "seq")
+        self.o_bids = slot_offset(book_cls, "bids")
+        self.o_asks = slot_offset(book_cls, "asks")
+        self.o_bid_px = slot_offset(book_cls, "_bid_px")
+        self.o_ask_px = slot_offset(book_cls, "_ask_px")
+
+    cdef int cont(self, object sync, int64_t first, int64_t last, const double *bids, Py_ssize_t nb,
+                  const double *asks, Py_ssize_t na, double div) except -2:
+        cdef PyObject *book
+        cdef PyObject *x
+        cdef PyObject *bd
+        cdef PyObject *ad
+        cdef PyObject *bp
+        cdef PyObject *ap
+        cdef int overflow = 0
+        cdef long long seq
+        if type(sync) is not self.sync_cls:
+            return -1
+        book = slot_get(sync, self.o_book)
+        if book == NULL or type(<object>book) is not self.book_cls:
+            return -1
+        # first != book.seq + 1 or not self._anchored or self.state is not _OK or first > last or not self._std
+        x = slot_get(<object>book, self.o_seq)
+        if x == NULL or not _is_long(x):
+            return -1
+        seq = PyLong_AsLongLongAndOverflow(<object>x, &overflow)
+        if overflow or seq == 0x7FFFFFFFFFFFFFFF or first != seq + 1:
+            return -1
+        x = slot_get(sync, self.o_anchored)
+        if x != <PyObject *>_TRUE_OBJ:
+            return -1
+        x = slot_get(sync, self.o_state)
+        if x != <PyObject *>self.ok or first > last:
+            return -1
+        x = slot_get(sync, self.o_std)
+        if x != <PyObject *>_TRUE_OBJ:
+            return -1
+        bd = slot_get(<object>book, self.o_bids)
+        ad = slot_get(<object>book, self.o_asks)
+        bp = slot_get(<object>book, self.o_bid_px)
+        ap = slot_get(<object>book, self.o_ask_px)
+        if (bd == NULL or ad == NULL or bp == NULL or ap == NULL or type(<object>bd) is not dict
+                or type(<object>ad) is not dict or type(<object>bp) is not list or type(<object>ap) is not list):
+            return -1
+        x = slot_get(sync, self.o_applied)
+        if x == NULL:
+            return -1
+        _apply_flat_c(<dict>bd, <list>bp, bids, nb, div)
+        _apply_flat_c(<dict>ad, <list>ap, asks, na, div)
+        crossed = _crossed(<list>bp, <list>ap)
+        slot_put(<object>book, self.o_seq, PyLong_FromLongLong(last))
+        slot_put(sync, self.o_applied, <object>slot_get(sync, self.o_applied) + 1)
+        if crossed:
+            sync.crossed += 1
+            sync._lose(self.crossed_reason, False, True)
+            return 1
+        return 0

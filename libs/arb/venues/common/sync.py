@@ -68,6 +68,11 @@ from typing import Any, Protocol
 from ...core.enums import BookState
 from .book import L2Book, PriceSize, apply_book
 
+try:
+    from ._book import FlatSync as _FlatSync_c
+except ImportError:  # built without a C compiler: continue_with in Python only
+    _FlatSync_c = None
+
 DROP = 0
 APPLY = 1
 GAP = 2
@@ -369,6 +374,11 @@ class BookSync:
         self._anchored = False
         if reason == R_CROSSED or reason == R_MALFORMED:
             self._buffer.clear()  # the diffs that produced corruption cannot be trusted for replay
+
+
+# ``continue_with`` with ``FlatApply`` levels in one compiled call, for a venue's compiled reader that holds the levels
+# as C doubles (``_book.FlatSync.cont``, reading BookSync's and L2Book's slots; None without the extension)
+FLAT_SYNC = _FlatSync_c(BookSync, L2Book, _OK, R_CROSSED) if _FlatSync_c is not None else None
 
 
 __all__ = [

@@ -62,7 +62,7 @@ from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
-from ..common.sync import GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, ApplyLevels, BookSync
+from ..common.sync import FLAT_SYNC, GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, ApplyLevels, BookSync
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
@@ -77,7 +77,7 @@ from .schemas import (
     SpotBookUpdateFrame,
     SpotTradeFrame,
 )
-from .ws import BOOK_LEVELS, PublicWs, manager, ws_config
+from .ws import BOOK_LEVELS, BookFeed, PublicWs, manager, ws_config
 
 log = get_logger(__name__)
 V = Venue.GATEIO
@@ -461,6 +461,13 @@ class GatePublicGateway:
         else:
             self._after_book(b, sync, changed, ts_recv)
         return True
+
+    def book_feed(self, futures: bool) -> Any:
+        """``on_book_read``'s common case and the reader in one compiled call (``ws.BookFeed``, reading this
+        gateway's ``books``, ``n``, ``_wsm`` and ``_interval_ns`` per frame), or None without the extensions."""
+        if BookFeed is None or FLAT_SYNC is None:
+            return None
+        return BookFeed(futures, self, _Book, _OK, FLAT_SYNC)
 
     def _after_book(self, b: _Book, sync: BookSync, changed: bool, ts_recv: int) -> None:
         """A book frame was fed to ``sync`` (``changed``: the book changed and is OK): a status when its state moved,

@@ -32,9 +32,9 @@ from .auth import Signer
 from .schemas import Control, Route
 
 try:
-    from ._wire import BookReader  # type: ignore[import-not-found]
+    from ._wire import BookFeed, BookReader  # type: ignore[import-not-found]
 except ImportError:  # built without a C compiler: every frame goes through msgspec (.ci/run insists where one is)
-    BookReader = None
+    BookReader = BookFeed = None
 
 BOOK_LEVELS = "100"  # the subscription depth and the REST snapshot depth (Gate advises <= 100)
 BOOK_INTERVAL = "100ms"
@@ -75,11 +75,18 @@ class _Base:
         # order_book_update frames through the compiled reader, when the sink takes them that way (``on_book_read``)
         self._read_book: Callable[[str], Any] | None = None
         self._on_book_read: Callable[[Any, int], bool] | None = None
+        # ... and their common case in the same compiled call, when the sink builds one (``book_feed``): True when
+        # handled, None when not read (msgspec's), else the reader's tuple for ``on_book_read``
+        self._feed_book: Callable[[str, int], Any] | None = None
 
     def on_text(self, data: str) -> None:
         ts_recv = time.time_ns()
-        read = self._read_book
-        if read is not None:
+        feed = self._feed_book
+        if feed is not None:
+            r = feed(data, ts_recv)
+            if r is True or (r is not None and self._on_book_read(r, ts_recv)):  # type: ignore[misc]
+                return
+        elif (read := self._read_book) is not None:
             r = read(data)
             if r is not None and self._on_book_read(r, ts_recv):  # type: ignore[misc]
                 return
@@ -134,6 +141,10 @@ class PublicWs(_Base):
         if on_read is not None and BookReader is not None:
             self._read_book = BookReader(market is Market.FUTURES).read
             self._on_book_read = on_read
+            make_feed = getattr(sink, "book_feed", None)
+            feed = make_feed(market is Market.FUTURES) if make_feed is not None else None
+            if feed is not None:
+                self._feed_book = feed.feed
 
     async def on_open(self, conn: WsConnection) -> None:
         syms = list(conn.subscriptions)
