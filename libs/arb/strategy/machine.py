@@ -378,6 +378,9 @@ class Strategy:
         self._drive()
 
     def _a_monitor(self, kind: Ev, ev) -> None:
+        # A hedge sent here (for a late fill) may be live: an unanswered one is queried like anywhere else (it was
+        # not: only execution events reached the driver in this state).
+        self._timeouts()
         c = self.state.cur
         if c is None:
             self._go(State.FINALIZING, "no cycle")
@@ -582,11 +585,12 @@ class Strategy:
                     self.state.halt_after = True
                     self._go(State.HALTED, f"exit incomplete after {c.exit_orders} orders: {s.pos}")
                     return
-                c.exit_orders += 1
             else:
                 price = self._aggressive_price(key, side)
             if price <= 0 or r.check(price, qty):
                 continue
+            if role is Role.EXIT:
+                c.exit_orders += 1  # orders sent, not attempts: a dust residual no order can carry is not one
             self._place(c, key, role, side, qty, price, reduce=self._reduces(key, side, qty))
             return
 
@@ -839,11 +843,23 @@ class Strategy:
         return [o for o in self.state.orders.values() if o.cycle == c.n and o.role is role]
 
     def _has_position(self) -> bool:
-        """Any market holding more than it can trade away (a dust residual below a step or minimum is not)."""
+        """Any market holding more than dust: what no order can trade away (below a step, the minimum quantity, or
+        the minimum notional at the market's price). Dust is reported as a cycle's residual, never chased."""
         for k, v in self.state.pos.items():
-            r = self.rules.get(k)
-            if v != 0 and (r is None or abs(v) >= max(r.base_step, r.base_min)):
+            if v != 0 and not self._dust(k, v):
                 return True
+        return False
+
+    def _dust(self, key: str, v: Decimal) -> bool:
+        r = self.rules.get(key)
+        if r is None:
+            return False
+        q = r.floor_base(abs(v))
+        if q <= 0 or q < r.base_min:
+            return True
+        if r.min_notional > 0:
+            px = self.views[key].book.mid() or self.views[key].mark
+            return bool(px) and q * Decimal(repr(px)) < r.min_notional
         return False
 
     def _why_not_ready(self) -> str:
