@@ -145,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
             runner = TaskRunner(params, ccfg, bus, store, clients, metrics, prefix)
             runner.fence = lease.problem
             rt.on_stop(runner.close)
+            runners[params.task] = runner  # before start: a rule published meanwhile reaches its queue
             await runner.start(refs)
-            runners[params.task] = runner
             rt.log.info("task %s: running (%s on %s)", params.task, params.symbol,
                         ", ".join(m.key for m in params.markets))
 

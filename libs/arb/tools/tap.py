@@ -21,7 +21,10 @@ import nats
 from ..bus import codec
 from ..bus.connection import Bus
 from ..config.loader import load_config, redact_url
+from ..coordinator import control as _control  # noqa: F401 -- registers the ctl.coordinator messages
 from ..core.errors import BusUnavailable, ConfigError
+from ..strategy import events as _events  # noqa: F401 -- registers the strat.<task>.* messages
+from ..strategy import opportunity as _opportunity  # noqa: F401
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
