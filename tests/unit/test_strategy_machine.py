@@ -751,3 +751,19 @@ def test_every_state_and_event_kind_moves_along_the_table(build, kind: Ev) -> No
     # Assert
     assert_path_allowed(before, kind, out, st.state.state)
     assert all(x.command.client_order_id for x in sent(out))
+
+
+def test_a_hedge_sent_while_monitoring_is_queried_when_unanswered() -> None:
+    """A late lead fill hedged in MONITORING: no answer for that hedge within order_timeout_s asks the venue."""
+    # Arrange: the lead reported 0.004 and was hedged; its fills then say 0.006
+    st = analyzing(params(order_timeout_s=10.0, max_book_age_s=60.0))
+    lead = enter(st)
+    (h1,) = sent(st.step(update_of(lead, D("0.004"), OrderStatus.EXPIRED), T0 + 2 * MS))
+    steps(st, [fill_of(h1, D("0.004"), "h1"), update_of(h1, D("0.004"), OrderStatus.FILLED)], T0 + 3 * MS)
+    assert st.state.state is State.MONITORING
+    (h2,) = sent(st.step(fill_of(lead, D("0.006"), "a1"), T0 + 4 * MS))
+    # Act
+    out = st.step(Tick(), T0 + 4 * MS + 10 * NS)
+    # Assert
+    assert h2.command.qty == D("0.002")
+    assert [x.command.client_order_id for x in sent(out, QueryOrder)] == [h2.command.client_order_id]

@@ -12,7 +12,8 @@ and resume. After every step:
    (whose reason names what could not be explained). This is the exposure invariant the machine can keep: while an order is live the net may be
    off by what that order is there to fix, and once nothing is live it must have nothing left to fix;
 4. every CycleReport's realised PnL equals, computed here from the venue's fills, the cash of the fills of that
-   cycle delivered before the report minus their fees plus the funding paid while it was open; when the report
+   cycle delivered before the report minus their fees plus the funding of it (reported by the shell, or estimated
+   when a funding time passed while the perpetual was held, until the shell reports any); when the report
    says no fill is missing, that is every fill the venue made for the cycle;
 5. whenever no cycle is open, the task's realised PnL equals every delivered fill's cash minus fees plus all funding.
 """
@@ -27,7 +28,7 @@ import pytest
 from arb.core.commands import PlaceOrder, QueryOrder
 from arb.core.enums import BookState, Market, OrderStatus, Side, Venue
 from arb.core.execution import Fill, OrderUpdate
-from arb.core.market_data import MarketStatus
+from arb.core.market_data import BookSnapshot, FundingRate, MarketStatus
 from arb.strategy import Strategy
 from arb.strategy.events import (
     CommandFailed,
@@ -92,6 +93,10 @@ class World:
     updates: list[OrderUpdate] = field(default_factory=list)  # updates delivered (for late repeats)
     placed: set[str] = field(default_factory=set)
     funding: dict[int, Decimal] = field(default_factory=dict)  # cycle (0 = none open) -> funding paid
+    perp_mid: float = 60000.0  # the perpetual's book mid as last sent
+    rate: float = 0.0  # the perpetual's funding rate and next time as last sent
+    next_ns: int = 0
+    reported: bool = False  # the shell reported a FundingPaid: the machine stops estimating
     booked: dict[int, Decimal] = field(default_factory=dict)  # delivered fills' cash by cycle, before its report
     trade: int = 0
 
@@ -152,9 +157,17 @@ def _step(w: World, ev, data) -> None:
             w.booked[n] = w.booked.get(n, D(0)) + _cash(ev)
     if isinstance(ev, OrderUpdate):
         w.updates.append(ev)
+    n = s.state.cur.n if s.state.cur is not None else 0
     if isinstance(ev, FundingPaid):
-        n = s.state.cur.n if s.state.cur is not None else 0
+        w.reported = True
         w.funding[n] = w.funding.get(n, D(0)) + ev.amount
+    if isinstance(ev, FundingRate):  # a funding time passed with the perpetual held: -position x mark x rate
+        pos = s.state.pos["gateio.futures"]
+        if not w.reported and 0 < w.next_ns < ev.next_funding_ns and w.now >= w.next_ns and pos and w.rate:
+            w.funding[n] = w.funding.get(n, D(0)) - pos * D(repr(w.perp_mid)) * D(repr(w.rate))
+        w.rate, w.next_ns = ev.rate, ev.next_funding_ns
+    if isinstance(ev, BookSnapshot) and ev.market is Market.FUTURES:
+        w.perp_mid = (ev.bids[0].price + ev.asks[0].price) / 2
     out = s.step(ev, w.now)
     for x in out:
         if isinstance(x, SendCommand) and isinstance(x.command, PlaceOrder):
@@ -190,6 +203,7 @@ def _check(w: World) -> None:
 
 
 def _start(w: World) -> None:
+    w.rate, w.next_ns = 0.0001, T0 + 3600 * NS
     for ev in [*refs(), *balances(), book(MEXC_SPOT, 60000), book(GATE_SPOT, 60000), book(GATE_PERP, 60400),
                funding(0.0001, T0 + 3600 * NS), Start(), Tick()]:
         w.strat.step(ev, w.now)
@@ -239,6 +253,7 @@ def _act(w: World, action: str, data) -> None:
     elif action == "restart":  # the coordinator restarts from its snapshot; market data and rules come again
         state = msgspec.json.decode(msgspec.json.encode(s.state), type=TaskState)
         w.strat = Strategy(s.p, state)
+        w.next_ns = 0  # the new views know no funding time yet
         for ev in [*refs(), *balances(ts=w.now)] + [book(spec, MIDS[k][1], ts=w.now) for k, spec in SPECS.items()]:
             _step(w, ev, data)
         _step(w, funding(0.0001, w.now + 3600 * NS, ts=w.now), data)
