@@ -769,7 +769,6 @@ def test_a_hedge_sent_while_monitoring_is_queried_when_unanswered() -> None:
     assert [x.command.client_order_id for x in sent(out, QueryOrder)] == [h2.command.client_order_id]
 
 
-@pytest.mark.xfail(reason="design: an estimated settlement is not replaced by the shell's FundingPaid for it", strict=True)
 def test_funding_estimated_then_reported_for_the_same_settlement_is_booked_once() -> None:
     """A funding time passes (estimated from the rate), then the shell reports that settlement: booked once."""
     # Arrange

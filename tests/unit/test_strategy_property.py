@@ -98,6 +98,8 @@ class World:
     next_ns: int = 0
     reported: bool = False  # the shell reported a FundingPaid: the machine stops estimating
     booked: dict[int, Decimal] = field(default_factory=dict)  # delivered fills' cash by cycle, before its report
+    estimates: list[tuple[int, Decimal, int]] = field(default_factory=list)  # (funding time, amount, cycle)
+    interval_s: int = 0  # the perpetual's funding interval as the machine's view knows it
     trade: int = 0
 
 
@@ -160,12 +162,20 @@ def _step(w: World, ev, data) -> None:
     n = s.state.cur.n if s.state.cur is not None else 0
     if isinstance(ev, FundingPaid):
         w.reported = True
+        half = max(w.interval_s, 60) * NS // 2  # the venue's record replaces the estimate of that settlement
+        for est in list(w.estimates):
+            if abs(est[0] - ev.ts) <= half:
+                w.estimates.remove(est)
+                w.funding[est[2]] = w.funding.get(est[2], D(0)) - est[1]
+                break
         w.funding[n] = w.funding.get(n, D(0)) + ev.amount
     if isinstance(ev, FundingRate):  # a funding time passed with the perpetual held: -position x mark x rate
         pos = s.state.pos["gateio.futures"]
         if not w.reported and 0 < w.next_ns < ev.next_funding_ns and w.now >= w.next_ns and pos and w.rate:
-            w.funding[n] = w.funding.get(n, D(0)) - pos * D(repr(w.perp_mid)) * D(repr(w.rate))
-        w.rate, w.next_ns = ev.rate, ev.next_funding_ns
+            amount = -(pos * D(repr(w.perp_mid)) * D(repr(w.rate)))
+            w.funding[n] = w.funding.get(n, D(0)) + amount
+            w.estimates = [*w.estimates, (w.next_ns, amount, n)][-8:]
+        w.rate, w.next_ns, w.interval_s = ev.rate, ev.next_funding_ns, ev.interval_s
     if isinstance(ev, BookSnapshot) and ev.market is Market.FUTURES:
         w.perp_mid = (ev.bids[0].price + ev.asks[0].price) / 2
     out = s.step(ev, w.now)
@@ -254,6 +264,7 @@ def _act(w: World, action: str, data) -> None:
         state = msgspec.json.decode(msgspec.json.encode(s.state), type=TaskState)
         w.strat = Strategy(s.p, state)
         w.next_ns = 0  # the new views know no funding time yet
+        w.interval_s = 0
         for ev in [*refs(), *balances(ts=w.now)] + [book(spec, MIDS[k][1], ts=w.now) for k, spec in SPECS.items()]:
             _step(w, ev, data)
         _step(w, funding(0.0001, w.now + 3600 * NS, ts=w.now), data)

@@ -100,6 +100,15 @@ class Cycle(msgspec.Struct, kw_only=True):
         return f"{task}-{self.n}-{role.value}{n}"
 
 
+class FundingEstimate(msgspec.Struct, kw_only=True):
+    """A settlement booked from rate x mark (no venue record yet); replaced by the venue's ``FundingPaid``."""
+
+    key: str
+    at_ns: int
+    amount: Decimal
+    cycle: int  # the cycle it was booked to (0: the task)
+
+
 class TaskState(msgspec.Struct, kw_only=True):
     """Everything a task must keep across a restart (snapshotted by the coordinator on every transition)."""
 
@@ -120,6 +129,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     needs: list[str] = msgspec.field(default_factory=list)  # rebalance needs reported and not yet resolved
     seen: int = 0  # opportunities priced above zero
     funding_reported: list[str] = msgspec.field(default_factory=list)  # markets whose FundingPaid the shell sends
+    funding_estimates: list[FundingEstimate] = msgspec.field(default_factory=list)  # newest last, at most 8
 
 
 def book_fill(c: Cycle | None, side: Side, price: Decimal, qty: Decimal, fee: Decimal, fee_asset: str,

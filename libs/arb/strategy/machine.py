@@ -52,7 +52,7 @@ from .events import (
     Tick,
     Transition,
 )
-from .ledger import ZERO, Cycle, OrderTrack, Role, TaskState, book_fill, realised
+from .ledger import ZERO, Cycle, FundingEstimate, OrderTrack, Role, TaskState, book_fill, realised
 from .opportunity import Direction, Opportunity, closing_spread_bps, evaluate
 from .params import TaskParams
 from .pricing import LegRules, walk
@@ -171,12 +171,15 @@ class Strategy:
                 return False
             if key not in self.state.funding_reported:
                 self.state.funding_reported.append(key)
-            c = self.state.cur
-            if c is not None:
-                c.funding += ev.amount
-            else:
-                self.state.realised += ev.amount
-                self._day_add(ev.amount)
+            # The venue's record of a settlement replaces the estimate booked for it (same market, the funding time
+            # within half an interval), so it is counted once.
+            half = max(self.views[key].funding_interval_s, 60) * NS // 2
+            for est in list(self.state.funding_estimates):
+                if est.key == key and abs(est.at_ns - ev.ts) <= half:
+                    self.state.funding_estimates.remove(est)
+                    self._book_funding(-est.amount, est.cycle)
+                    break
+            self._book_funding(ev.amount, self.state.cur.n if self.state.cur is not None else 0)
         elif kind is Ev.START or kind is Ev.RESUME:
             self.state.enabled = True
         return True
@@ -195,9 +198,16 @@ class Strategy:
         if pos == 0 or not rate or not mark:
             return
         amount = -(pos * Decimal(repr(mark)) * Decimal(repr(rate)))
-        c = s.cur
-        if c is not None:
-            c.funding += amount
+        n = s.cur.n if s.cur is not None else 0
+        self._book_funding(amount, n)
+        s.funding_estimates.append(FundingEstimate(key=key, at_ns=at_ns, amount=amount, cycle=n))
+        del s.funding_estimates[:-8]  # a venue reports within the next interval or not at all
+
+    def _book_funding(self, amount: Decimal, cycle: int) -> None:
+        """To the open cycle it belongs to, else straight to the task's realised PnL."""
+        s = self.state
+        if s.cur is not None and s.cur.n == cycle:
+            s.cur.funding += amount
         else:
             s.realised += amount
             self._day_add(amount)
@@ -331,7 +341,7 @@ class Strategy:
         p = self.p
         for d in self.directions:
             o = evaluate(p.task, d, views[d.buy], views[d.sell], now, exit_bps=p.exit_bps,
-                         slippage_bps=p.slippage_bps, hold_s=p.expected_hold_s)
+                         slippage_bps=p.slippage_bps + p.entry_slippage_bps, hold_s=p.expected_hold_s)
             if o is not None and (best is None or o.net_bps > best.net_bps):
                 best = o
         self.decisions += 1
@@ -523,6 +533,7 @@ class Strategy:
             if c is not None and role is Role.HEDGE:
                 if c.hedge_fail >= self.p.hedge_attempts or c.hedge_orders >= 10 * self.p.hedge_attempts:
                     c.unwinding = True
+                    c.exit_reason = f"hedge failed {c.hedge_fail} times on {c.hedge}: unwound on {c.lead}"
                     self._neutralise()
                     return
                 c.hedge_orders += 1
@@ -651,7 +662,11 @@ class Strategy:
         c = self._new_cycle(o)
         lead_buy = c.lead == o.buy
         r = self.rules[c.lead]
-        price = r.limit_price(o.buy_limit if lead_buy else o.sell_limit, Side.BUY if lead_buy else Side.SELL)
+        # The lead's IOC may pay entry_slippage_bps beyond the worst level walked (the book it priced may already have
+        # moved at the venue); the edge counted that allowance as a cost, so the entry still clears the threshold.
+        slip = self.p.entry_slippage_bps * 1e-4
+        limit = o.buy_limit * (1 + slip) if lead_buy else o.sell_limit * (1 - slip)
+        price = r.limit_price(limit, Side.BUY if lead_buy else Side.SELL)
         self._out.append(Opportunity(**{**_fields(o), "taken": True}))
         self._go(State.MANAGING_ORDERS, f"cycle {c.n}: buy {o.buy} sell {o.sell} {o.qty} at {o.net_bps:.1f} bps net")
         self._place(c, c.lead, Role.LEAD, Side.BUY if lead_buy else Side.SELL, o.qty, price)

@@ -50,6 +50,7 @@ class TaskParams(msgspec.Struct, **_STRICT):
     entry_bps: float = 20.0  # net edge (after fees, exit cost, slippage and funding) needed to enter
     exit_bps: float = 2.0  # exit when the spread that opened the cycle has converged below this (gross, bps)
     slippage_bps: float = 2.0  # allowance for the exit's slippage in the entry edge
+    entry_slippage_bps: float = 2.0  # the lead's IOC may pay this beyond the worst level walked (counted in the edge)
     hedge_slippage_bps: float = 10.0  # a hedge may pay up to this much beyond the current best price
     funding_exit_bps: float = 1.0  # exit when the next funding costs the position at least this (bps of notional)
     max_hold_s: float = 8 * 3600.0  # exit a cycle held longer than this
@@ -82,7 +83,7 @@ class TaskParams(msgspec.Struct, **_STRICT):
             raise ValueError(f"markets: expected two or three distinct venue markets, got {keys}")
         if self.size <= 0:
             raise ValueError(f"size: must be positive, got {self.size}")
-        for name in ("entry_bps", "slippage_bps", "hedge_slippage_bps", "funding_exit_bps", "max_hold_s", "expected_hold_s",
+        for name in ("entry_bps", "slippage_bps", "entry_slippage_bps", "hedge_slippage_bps", "funding_exit_bps", "max_hold_s", "expected_hold_s",
                      "max_book_age_s", "order_timeout_s", "fill_wait_s", "max_notional", "max_daily_loss"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
