@@ -36,7 +36,7 @@ def _config(urls: dict[str, str], cooldown_s: float = 3600.0) -> str:
     for venue, market, _ in MARKETS:
         rest, ws = SIM_ENDPOINTS[(venue, market)]
         venues[venue][market] = (urls[rest], urls[ws])
-    lines = ["http:\n  port: 0", "shutdown_timeout_s: 5", "gateway:\n  lease_ttl_s: 4\n  request_timeout_s: 15",
+    lines = ["http:\n  port: 0", "shutdown_timeout_s: 5", "gateway:\n  lease_ttl_s: 4\n  request_timeout_s: 15\n  stale_after_s: 1",
              "venues:"]
     for venue, markets in venues.items():
         lines.append(f"  {venue}:")
@@ -135,7 +135,9 @@ class Stack(NamedTuple):
 async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: float = 3600.0) -> AsyncIterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
-    sim, urls = await start_sim(env, tmp / "sim.log", "--seed", "3")
+    sim_cfg = tmp / "sim.yaml"  # no random dislocations: every cycle here is the one a test makes
+    sim_cfg.write_text("sim:\n  dislocations:\n    enabled: false\n")
+    sim, urls = await start_sim(env, tmp / "sim.log", "--seed", "3", "--config", str(sim_cfg))
     procs = [sim]
     log: list[Any] = []
 
@@ -269,3 +271,75 @@ async def test_flatten_while_holding_closes_every_leg_and_halts(nats_url: str, s
     assert report.reason.startswith("flatten")
     assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
     assert s.transitions()[-1] == "halted"
+
+
+async def _arm(s: Stack, name: str, venue: str, market: str, count: int = 1, **params: Any) -> None:
+    await s.admin("/faults", {"name": name, "venue": venue, "market": market, "count": count, "params": params})
+
+
+async def test_a_refused_hedge_is_retried_then_the_lead_is_unwound_with_the_exposure_reported(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """Gate refuses the perpetual hedge three times (hedge_attempts): each retry is a new client id, then the MEXC
+    lead is sold back; the task ends flat, and the cycle reports the unhedged 0.01 BTC and how long it lasted."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            before = await s.holdings()
+            await _arm(s, "order_reject", "gateio", "futures", count=3)
+            await _dislocate(s, 60, 10)
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=90, what="the cycle booked")
+            after = await s.holdings()
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    ids = [c.client_order_id for c in s.placed()]
+    assert ids[:5] == ["btc-1-L1", "btc-1-H1", "btc-1-H2", "btc-1-H3", "btc-1-U1"], ids
+    assert report.reason.startswith("hedge failed 3 times"), report.reason
+    # 0.01 bought, less MEXC's fee taken in BTC; unhedged from the lead's fill until the unwind's
+    assert Decimal("0.0099") < report.max_unhedged <= Decimal("0.01") and 0 < report.max_unhedged_ns < 30 * 10**9
+    assert after["gateio.futures.position"] == 0
+    assert abs(after["mexc.BTC"] - before["mexc.BTC"]) < Decimal("0.0001")
+    assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
+
+
+async def test_a_gapped_book_blocks_entry_until_it_is_in_sync_again(nats_url: str, subject_prefix: str, bus: Bus,
+                                                                    js_streams, tmp_path: Path):
+    """MEXC skips a depth update: the gateway publishes the book resyncing, the task leaves ANALYZING for SYNCING
+    naming the book and sends nothing until the book is in sync again; then it analyses again."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            await _arm(s, "book_skip", "mexc", "spot", count=3)
+            stale = await eventually(lambda: next((e for e in s.log if isinstance(e, Transition)
+                                                   and e.new.value == "syncing" and "mexc.spot" in e.reason), None),
+                                     timeout=30, what="syncing on a gapped MEXC book")
+            back = await eventually(lambda: next((e for e in s.log if isinstance(e, Transition)
+                                                  and e.new.value == "analyzing" and e.ts > stale.ts), None),
+                                    timeout=60, what="analyzing again")
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    assert "stale" in stale.reason or "resyncing" in stale.reason or "old" in stale.reason, stale.reason
+    sent = [e for e in s.log if isinstance(e, SendCommand) and stale.ts <= e.ts < back.ts]
+    assert sent == []
+
+
+async def test_funding_turning_against_the_position_closes_the_cycle(nats_url: str, subject_prefix: str, bus: Bus,
+                                                                     js_streams, tmp_path: Path):
+    """Holding short perpetual / long MEXC while the perpetual stays rich, the funding rate turns to -2 %: shorts
+    pay, so the cycle is closed at once (before the dislocation ends) and booked with that reason."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            await _dislocate(s, 60, 120)
+            await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
+            await s.admin("/funding", {"symbol": "BTC-USDT", "rate": "-0.02"})
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=60, what="the cycle booked")
+            after = await s.holdings()
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    assert report.reason.startswith("funding turned against the position"), report.reason
+    assert after["gateio.futures.position"] == 0
