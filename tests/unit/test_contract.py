@@ -11,6 +11,7 @@ import pytest
 from arb.bus import codec, contract
 from arb.bus.subjects import CMD_VERBS, MdSubjects, OrdSubjects
 from arb.core.commands import COMMAND_VERBS, ErrorKind, ErrorReply, PlaceOrder, QueryBalances
+from arb.core.control import CtlRequest
 from arb.core.enums import Market, Venue
 from arb.core.execution import Fill, OrderUpdate
 from arb.core.market_data import BookTicker
@@ -101,7 +102,8 @@ def test_verbs_are_named_once_on_the_command_classes() -> None:
     """A command's verb is its tag; the subject builders and the catalogue take it from there."""
     assert COMMAND_VERBS[PlaceOrder] == "place" and COMMAND_VERBS[QueryBalances] == "balances"
     assert CMD_VERBS == tuple(COMMAND_VERBS.values())
-    assert [e.kind for e in contract.CATALOGUE if e.delivery is contract.Delivery.REQUEST] == list(CMD_VERBS)
+    assert [e.kind for e in contract.CATALOGUE
+            if e.delivery is contract.Delivery.REQUEST and e.pattern.startswith("ord.")] == list(CMD_VERBS)
 
 
 def test_catalogue_matches_the_subject_builders() -> None:
@@ -149,6 +151,11 @@ def _spec_entries() -> dict[str, tuple[list[str], list[str], list[str]]]:
         out[contract.CMD_PATTERN.format(verb=verb.strip("`"))] = (_names(request), _names(reply), [verb.strip("`")])
     for kind, tag, payload in _table("Orders", "| kind | type tag | payload"):
         out[contract.EVT_PATTERN.format(kind=kind.strip("`"))] = (_names(payload), [], [tag.strip("`")])
+    for kind, tags, payload in _table("Strategy and control", "| kind | type tags | payload"):
+        out[contract.STRAT_PATTERN.format(kind=kind.strip("`"))] = (_names(payload), [], _names(tags))
+    for verb, request, reply in _table("Strategy and control", "| verb | request | reply"):
+        out[contract.CTL_PATTERN.format(verb=verb.strip("`"))] = (_names(request), _names(reply),
+                                                                  [t.__struct_config__.tag for t in (CtlRequest,)])
     return out
 
 

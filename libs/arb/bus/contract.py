@@ -30,6 +30,8 @@ from ..core.commands import (
     QueryOrder,
     SetLeverage,
 )
+from ..core.control import VERBS as CTL_VERBS
+from ..core.control import CtlReply, CtlRequest
 from ..core.execution import Balance, Fill, OrderUpdate, Position
 from ..core.market_data import (
     BookDelta,
@@ -40,6 +42,22 @@ from ..core.market_data import (
     MarketStatus,
     MarkPrice,
     Trade,
+)
+from ..core.strategy import (
+    CommandFailed,
+    CycleReport,
+    ExposureReport,
+    Flatten,
+    FundingPaid,
+    Halt,
+    Opportunity,
+    OrderNotFound,
+    RebalanceNeed,
+    Resume,
+    SendCommand,
+    Start,
+    Tick,
+    Transition,
 )
 from .subjects import EVT_KINDS, MD_KINDS
 
@@ -70,12 +88,22 @@ class Entry(msgspec.Struct, frozen=True):
 MD_PATTERN = "md.<venue>.<market>.<symbol>.{kind}"
 CMD_PATTERN = "ord.<venue>.<account>.cmd.<market>.{verb}"
 EVT_PATTERN = "ord.<venue>.<account>.evt.{kind}"
+STRAT_PATTERN = "strat.<task>.{kind}"
+CTL_PATTERN = "ctl.coordinator.{verb}"
 
 _MD: dict[str, type] = {
     "bbo": BookTicker, "book": BookSnapshot, "delta": BookDelta, "trade": Trade,
     "funding": FundingRate, "mark": MarkPrice, "index": IndexPrice, "status": MarketStatus,
 }
 _EVT: dict[str, type] = {"order": OrderUpdate, "fill": Fill, "balance": Balance, "position": Position}
+# What the coordinator logs per task (specs/coordinator.md): its outputs, and the input a step acted on as it came.
+_STRAT: dict[str, tuple[type, ...]] = {
+    "cmd": (SendCommand,), "transition": (Transition,), "opp": (Opportunity,), "exposure": (ExposureReport,),
+    "cycle": (CycleReport,), "rebalance": (RebalanceNeed,),
+    "input": (BookSnapshot, BookDelta, BookTicker, MarketStatus, FundingRate, MarkPrice, IndexPrice, Balance,
+              Position, OrderUpdate, Fill, CommandFailed, OrderNotFound, FundingPaid, Tick, Start, Halt, Resume,
+              Flatten),
+}
 # What a gateway answers to each command besides ErrorReply.
 REPLY_OF: dict[type, type] = {
     PlaceOrder: OrderReply, CancelOrder: OrderReply, CancelAll: OrdersReply, QueryOrder: OrderReply,
@@ -87,6 +115,8 @@ CATALOGUE: tuple[Entry, ...] = (
     *(Entry(CMD_PATTERN.format(verb=v), (t,), Delivery.REQUEST, replies=(REPLY_OF[t], ErrorReply))
       for t, v in COMMAND_VERBS.items()),
     *(Entry(EVT_PATTERN.format(kind=k), (_EVT[k],), Delivery.ACKED, stream="ORD") for k in EVT_KINDS),
+    *(Entry(STRAT_PATTERN.format(kind=k), t, Delivery.ACKED, stream="STRAT") for k, t in _STRAT.items()),
+    *(Entry(CTL_PATTERN.format(verb=v), (CtlRequest,), Delivery.REQUEST, replies=(CtlReply,)) for v in CTL_VERBS),
 )
 
 
@@ -124,7 +154,7 @@ def union(types: tuple[type, ...]) -> Any:
 
 @functools.cache
 def _by_command() -> dict[type, Entry]:
-    return {e.types[0]: e for e in CATALOGUE if e.delivery is Delivery.REQUEST}
+    return {e.types[0]: e for e in CATALOGUE if e.delivery is Delivery.REQUEST and e.types[0] in COMMAND_VERBS}
 
 
 if set(_MD) != set(MD_KINDS) or set(_EVT) != set(EVT_KINDS) or set(REPLY_OF) != set(COMMAND_VERBS):

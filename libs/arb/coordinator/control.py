@@ -1,50 +1,7 @@
-"""``ctl.coordinator.<verb>`` (request/reply): status, halt, resume, flatten, for one task or all of them."""
+"""``ctl.coordinator.<verb>`` (request/reply): the messages, defined in ``arb.core.control``."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from ..core.control import VERBS, CtlReply, CtlRequest, OpenOrder, TaskStatus
 
-import msgspec
-
-from ..core.messages import message
-
-VERBS = ("status", "halt", "resume", "flatten")
-
-
-@message
-class CtlRequest(msgspec.Struct, frozen=True, kw_only=True, tag="ctl_request"):
-    task: str = ""  # "" = every task this coordinator runs
-    reason: str = "operator"
-
-
-class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
-    client_order_id: str
-    market: str
-    side: str
-    qty: Decimal
-    filled: Decimal
-    status: str
-
-
-@message
-class TaskStatus(msgspec.Struct, frozen=True, kw_only=True, tag="task_status"):
-    task: str
-    state: str
-    reason: str
-    enabled: bool
-    cycle: int
-    positions: dict[str, Decimal]
-    net: Decimal
-    realised: Decimal
-    day_pnl: Decimal
-    cycles_today: int
-    open_orders: list[OpenOrder]
-    unrealised: Decimal = Decimal(0)
-    max_unhedged: Decimal = Decimal(0)
-    max_unhedged_ns: int = 0
-
-
-@message
-class CtlReply(msgspec.Struct, frozen=True, kw_only=True, tag="ctl_reply"):
-    tasks: list[TaskStatus]
-    error: str = ""
+__all__ = ["VERBS", "CtlReply", "CtlRequest", "OpenOrder", "TaskStatus"]

@@ -250,7 +250,8 @@ class TaskRunner:
                 await self.store.save(TaskSnapshot(task=self.p.task, state=self.strategy.state, ts=now,
                                                    steps=self._steps))
                 self._saved = state
-                await self.store.log(self.p.task, [ev, *out])
+                # the input as it came (a rule update is not logged: REF keeps its revisions), then the outputs
+                await self.store.log(self.p.task, [*([] if type(ev) is SymbolRef else [ev]), *out])
         for o in out:
             self.m.observe(self.p.task, o, self.strategy)
             if type(o) is SendCommand:

@@ -19,33 +19,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import msgspec
-
-from ..core.messages import message
+from ..core.strategy import Opportunity
 from .pricing import LegRules, common_step, walk
 from .view import MarketView
-
-
-@message
-class Opportunity(msgspec.Struct, frozen=True, kw_only=True, tag="opportunity"):
-    """One priced direction: buy ``qty`` base on ``buy``, sell it on ``sell`` (published sampled on strat.<task>.opp)."""
-
-    task: str
-    buy: str  # market key, e.g. mexc.spot
-    sell: str
-    qty: Decimal  # base, on both legs' grids
-    buy_vwap: float
-    sell_vwap: float
-    buy_limit: float  # worst level touched: an IOC at this price takes the walked depth
-    sell_limit: float
-    spread_bps: float  # gross entry spread
-    fees_bps: float  # entry + exit taker fees of both legs
-    funding_bps: float  # expected carry over the hold (signed, + = earned)
-    net_bps: float
-    net_quote: float
-    ts: int
-    taken: bool = False
-    reason: str = ""  # why it was not taken ("" when taken or only seen)
 
 
 class Direction:
