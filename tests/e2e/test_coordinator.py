@@ -74,6 +74,7 @@ class Stack(NamedTuple):
     bus: Bus
     log: list[Any]  # every strat.<task>.* event, in order
     watched: list[Service]  # processes whose exit fails the test at once
+    procs: list[Service]  # every process of the stack (stopped at the end)
 
     def coordinator(self, name: str = "coordinator") -> Service:
         p = Service(["coordinator", "--config", str(self.config), "--paper"], self.env, self.tmp / f"{name}.log")
@@ -158,7 +159,7 @@ async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: flo
                                  tmp / f"trade-{venue}-{market}.log"))
         for p in procs[1:]:
             await p.wait_ready(60)
-        yield Stack(urls, env, cfg, tmp, prefix, bus, log, [])
+        yield Stack(urls, env, cfg, tmp, prefix, bus, log, [], procs)
     finally:
         for p in reversed(procs):
             p.stop(timeout=20)
@@ -167,6 +168,11 @@ async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: flo
 async def _dislocate(s: Stack, bps: float, seconds: float) -> None:
     await s.admin("/dislocate", {"symbol": "BTC-USDT", "venue": "gateio", "market": "futures", "bps": bps,
                                  "seconds": seconds})
+
+
+def gw_env(s: Stack, account: str) -> dict[str, str]:
+    a = DEMO[account]
+    return account_env(s.env, account, a.api_key, a.api_secret)
 
 
 def _quote_change(before: dict[str, Decimal], after: dict[str, Decimal]) -> Decimal:
@@ -343,3 +349,69 @@ async def test_funding_turning_against_the_position_closes_the_cycle(nats_url: s
             assert coord.stop() == 0, coord.log()[-3000:]
     assert report.reason.startswith("funding turned against the position"), report.reason
     assert after["gateio.futures.position"] == 0
+
+
+@pytest.mark.parametrize(("state", "slow"), [("managing_orders", ("mexc", "spot")),
+                                             ("waiting_orders", ("gateio", "futures"))],
+                         ids=["managing_orders", "waiting_orders"])
+async def test_kill9_with_an_order_in_flight_the_restarted_coordinator_adopts_it_and_sends_nothing_twice(
+        state: str, slow: tuple[str, str], nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """The venue holds the lead (MANAGING_ORDERS) or the hedge (WAITING_ORDERS) for 8 s before acting; the
+    coordinator is killed meanwhile and started again: it asks about the order in flight, adopts it when the venue
+    acts, hedges what is owed once, and closes the cycle; every order the venue saw was sent once."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        first = s.coordinator("coordinator-1")
+        await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+        before = await s.holdings()
+        venue_before = await _engine_orders(s)
+        await _arm(s, "rest_slow", *slow, ms=8000)
+        await _dislocate(s, 60, 25)
+        await eventually(lambda: s.state_is(state), timeout=30, interval=0.01, what=state)
+        s.watched.remove(first)
+        first.proc.kill()
+        first.proc.wait(timeout=10)
+        second = s.coordinator("coordinator-2")
+        try:
+            await eventually(lambda: f"restored in {state}" in second.log(), timeout=30, what="restored")
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=120, what="the cycle booked after the restart")
+            after = await s.holdings()
+            venue_after = await _engine_orders(s)
+        finally:
+            first.stop()
+            assert second.stop() == 0, second.log()[-3000:]
+    placed = s.placed()
+    assert len({c.client_order_id for c in placed}) == len(placed)
+    assert venue_after - venue_before == len(placed), (venue_after - venue_before, [c.client_order_id for c in placed])
+    assert report.qty == Decimal("0.01")
+    assert after["gateio.futures.position"] == 0
+    assert abs(after["mexc.BTC"] - before["mexc.BTC"]) < Decimal("0.0001")
+    assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
+
+
+async def test_kill9_of_a_trading_gateway_while_holding_the_cycle_still_closes(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """The Gate futures trading gateway is killed while the task holds its position and started again; the task
+    keeps the position (a missing report is not flat), and when the dislocation ends it closes both legs."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            before = await s.holdings()
+            await _dislocate(s, 60, 20)
+            await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
+            gw = next(p for p in s.procs if "trade-gateway" in p.args and "gateio-demo" in p.args)
+            gw.proc.kill()
+            gw.proc.wait(timeout=10)
+            status = (await s.ctl("status", TASK)).tasks[0]
+            assert status.state == "monitoring" and status.positions["gateio.futures"] < 0
+            again = Service(gw.args[3:], gw_env(s, "gateio-demo"), tmp_path / "trade-gateio-futures-2.log")
+            s.procs.append(again)
+            await again.wait_ready(60)
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=90, what="the cycle booked")
+            after = await s.holdings()
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    assert report.qty == Decimal("0.01") and after["gateio.futures.position"] == 0
+    assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
