@@ -270,7 +270,7 @@ async def test_flatten_while_holding_closes_every_leg_and_halts(nats_url: str, s
             after = await s.holdings()
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
-    assert status.open_orders == [] and status.net == 0
+    assert status.open_orders == [] and abs(status.net) < Decimal("0.0001")
     assert all(v == 0 for v in status.positions.values()) or status.positions == {}
     assert after["gateio.futures.position"] == 0
     report = next(e for e in s.log if isinstance(e, CycleReport))
@@ -415,3 +415,27 @@ async def test_kill9_of_a_trading_gateway_while_holding_the_cycle_still_closes(
             assert coord.stop() == 0, coord.log()[-3000:]
     assert report.qty == Decimal("0.01") and after["gateio.futures.position"] == 0
     assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
+
+
+async def test_halt_keeps_the_hedged_position_with_nothing_working_and_resume_carries_on(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """`halt` while holding: no open order, net exposure zero, both legs kept; nothing is entered or closed while
+    halted; `resume` returns to MONITORING and the cycle closes when the dislocation ends."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            await _dislocate(s, 60, 15)
+            await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
+            halted = (await s.ctl("halt", TASK)).tasks[0]
+            sent = len(s.placed())
+            resumed = (await s.ctl("resume", TASK)).tasks[0]
+            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
+                                      timeout=90, what="the cycle booked after resume")
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    # net zero to within the tolerance (one contract): what is left is MEXC's fee taken in BTC
+    assert halted.state == "halted" and halted.open_orders == [] and abs(halted.net) < Decimal("0.0001")
+    assert halted.positions["gateio.futures"] < 0 < halted.positions["mexc.spot"]
+    assert resumed.state == "monitoring" and len(s.placed()) > sent
+    assert report.qty == Decimal("0.01")
