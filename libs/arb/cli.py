@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trade-gateway": ("services.trade_gateway.main", "private trading gateway for one venue account"),
     "coordinator": ("services.coordinator.main", "the strategy tasks live on the bus, persisted and recoverable"),
     "ctl": ("arb.tools.ctl", "ask the coordinator: status, halt, resume, flatten"),
+    "recorder": ("services.recorder.main", "record the MD, ORD and STRAT streams into PostgreSQL / TimescaleDB"),
 }
 
 

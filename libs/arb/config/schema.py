@@ -11,6 +11,7 @@ import msgspec
 
 from ..bus.streams import StreamLimits
 from ..coordinator.config import CoordinatorConfig
+from ..recorder.config import RecorderConfig
 from ..sim.config import SimConfig
 from .checks import check_url, in_range, non_empty, positive
 
@@ -159,6 +160,7 @@ class AppConfig(msgspec.Struct, **_STRICT):
     gateway: GatewayOptions = GatewayOptions()
     sim: SimConfig = SimConfig()
     coordinator: CoordinatorConfig = CoordinatorConfig()
+    recorder: RecorderConfig = RecorderConfig()
     shutdown_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:

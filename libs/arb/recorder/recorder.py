@@ -1,0 +1,195 @@
+"""The recorder: durable JetStream pull consumers on MD, ORD and STRAT, each feeding a ``Writer``; acks after commit.
+
+Per stream, two tasks joined by a queue of at most ``queue_batches`` batches:
+
+* fetch: ``fetch(batch_size)`` on the durable consumer (shared by every replica: JetStream hands each message to
+  one of them), put the batch on the queue (waits while the queue is full: backpressure, bounded memory);
+* write: take a batch, ``Writer.write`` it (retried until committed), then ack every message of it.
+
+A message is acked only after the transaction holding its row (or its dead letter) committed. A recorder killed
+at any point leaves its unacked messages to JetStream, which redelivers them after ``ack_wait_s`` to whichever
+replica fetches next; rows already committed are found by the unique keys and not inserted twice. While
+PostgreSQL is down the writer keeps its batch and tells JetStream the messages are in progress, so they are
+neither acked nor handed to another replica meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import nats.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from ..bus.streams import stream_name_prefix
+from .config import RecorderConfig
+from .metrics import RecorderMetrics
+from .writer import Stopped, Writer
+
+FILTERS = {"MD": "md.>", "ORD": "ord.*.*.evt.>", "STRAT": "strat.>"}
+
+
+class StreamStats:
+    __slots__ = ("acked", "batches", "dead", "inserted")
+
+    def __init__(self) -> None:
+        self.acked = self.batches = self.dead = self.inserted = 0
+
+
+class Recorder:
+    def __init__(self, js: Any, dsn: str, cfg: RecorderConfig, subject_prefix: str, log: Any,
+                 metrics: RecorderMetrics | None = None, name: str = "recorder") -> None:
+        self.js = js
+        self.dsn = dsn
+        self.cfg = cfg
+        self.prefix = subject_prefix
+        self.log = log
+        self.m = metrics if metrics is not None else RecorderMetrics()
+        self.name = name
+        self.stats = {s: StreamStats() for s in cfg.streams}
+        self.stop = asyncio.Event()  # stop fetching; what was fetched is still written and acked
+        self._abandon = asyncio.Event()  # stop retrying a write too (shutdown while PostgreSQL is down)
+        self.mode = ""
+        self.running = False
+        self._subs: dict[str, Any] = {}
+        self._writers: dict[str, Writer] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Apply the schema (waiting for PostgreSQL), bind the durable consumers, start fetching and writing."""
+        first = Writer(self.dsn, self.cfg, self.log, self.m, self.name)
+        applied, self.mode = await first.migrate(self._abandon)
+        if applied:
+            self.log.info("schema: applied %s", ", ".join(applied))
+        if self.mode == "timescaledb":
+            self.log.info("storage mode: TimescaleDB (hypertables, compression, retention, continuous aggregates)")
+        else:
+            self.log.info("storage mode: plain PostgreSQL (no timescaledb extension): the recorder keeps the 1-minute "
+                          "rollups bbo_1m, funding_1m, prices_1m itself")
+        n = stream_name_prefix(self.prefix)
+        for i, s in enumerate(self.cfg.streams):
+            cc = ConsumerConfig(durable_name=self.cfg.consumer, ack_policy=AckPolicy.EXPLICIT,
+                                deliver_policy=DeliverPolicy.ALL, ack_wait=self.cfg.ack_wait_s,
+                                max_ack_pending=self.cfg.max_ack_pending, max_deliver=-1,
+                                max_waiting=512, filter_subject=self.prefix + FILTERS[s])
+            self._subs[s] = await self.js.pull_subscribe(self.prefix + FILTERS[s], durable=self.cfg.consumer,
+                                                         stream=n + s, config=cc)
+            self._writers[s] = first if i == 0 else Writer(self.dsn, self.cfg, self.log, self.m, self.name)
+        for s in self.cfg.streams:
+            q: asyncio.Queue = asyncio.Queue(maxsize=self.cfg.queue_batches)
+            self._tasks.append(asyncio.create_task(self._fetch(s, q), name=f"recorder-fetch-{s}"))
+            self._tasks.append(asyncio.create_task(self._write(s, q), name=f"recorder-write-{s}"))
+        self._tasks.append(asyncio.create_task(self._lag(), name="recorder-lag"))
+        self.running = True
+
+    async def _fetch(self, stream: str, q: asyncio.Queue) -> None:
+        sub = self._subs[stream]
+        n, timeout = self.cfg.batch_size, self.cfg.fetch_timeout_s
+        failing = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    msgs = await sub.fetch(n, timeout=timeout)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 -- NATS away or reconnecting: wait, fetch again
+                    if not failing:
+                        self.log.warning("%s: fetch from %s failed (%s: %s); retrying", self.name, stream,
+                                         type(e).__name__, e)
+                        failing = True
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), self.cfg.backoff_initial_s)
+                    continue
+                failing = False
+                if msgs:
+                    await q.put(msgs)
+        finally:
+            await q.put(None)  # the writer finishes what is queued, then ends
+
+    async def _write(self, stream: str, q: asyncio.Queue) -> None:
+        w = self._writers[stream]
+        st = self.stats[stream]
+        ack_every = max(self.cfg.ack_wait_s / 3, 0.5)
+
+        while True:
+            msgs = await q.get()
+            if msgs is None:
+                return
+            last = [time.monotonic()]
+
+            async def still_working(msgs: list = msgs, last: list = last) -> None:
+                if time.monotonic() - last[0] >= ack_every:  # keep them ours while PostgreSQL is away
+                    last[0] = time.monotonic()
+                    for m in msgs:
+                        await m.in_progress()
+
+            try:
+                res = await w.write(stream, msgs, self._abandon, still_working)
+            except Stopped:
+                self.log.warning("%s: %d messages from %s not committed at stop; JetStream redelivers them",
+                                 self.name, len(msgs), stream)
+                return
+            for m in msgs:
+                try:
+                    await m.ack()
+                except Exception:  # noqa: BLE001 -- NATS away: redelivered later and found by the unique keys
+                    break
+            st.batches += 1
+            st.acked += len(msgs)
+            st.dead += res.dead
+            st.inserted += sum(res.inserted.values())
+            self.m.ack_pending.labels(stream).set(q.qsize() * self.cfg.batch_size)
+
+    async def _lag(self) -> None:
+        while not self.stop.is_set():
+            for s, sub in self._subs.items():
+                try:
+                    info = await sub.consumer_info()
+                except Exception:  # noqa: BLE001, S112 -- NATS away: the gauge keeps its last value
+                    continue
+                self.m.lag.labels(s).set(info.num_pending)
+                self.m.ack_pending.labels(s).set(info.num_ack_pending)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.cfg.lag_interval_s)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop fetching, write and ack what was fetched (for at most ``timeout``), close the connections."""
+        self.stop.set()
+        writers = [t for t in self._tasks if t.get_name().startswith("recorder-write")]
+        others = [t for t in self._tasks if t not in writers]
+        try:
+            await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), timeout)
+            _done, pending = await asyncio.wait(writers, timeout=timeout) if writers else (set(), set())
+        except TimeoutError:
+            pending = set(writers)
+        if pending:
+            self._abandon.set()  # PostgreSQL still down: give up the batch unacked (redelivered later)
+            await asyncio.wait(pending, timeout=2.0)
+        for t in self._tasks:
+            if not t.done():
+                t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        for sub in self._subs.values():
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        for w in set(self._writers.values()):
+            await w.close()
+        self.running = False
+
+    async def wait(self) -> None:
+        """Until a task fails (a bug) or close(): re-raises the first failure."""
+        if not self._tasks:
+            return
+        done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+
+__all__ = ["FILTERS", "Recorder", "StreamStats"]

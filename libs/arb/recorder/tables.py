@@ -1,0 +1,301 @@
+"""Which bus message goes to which table, as which row, and the SQL that merges a staged batch.
+
+Each ``Table`` names its staging columns (what the recorder COPYs: the message's fields as they come, ids
+resolved, nanosecond stamps as bigints) and how each target column is computed from them (``time`` from the
+ns stamp, jsonb from text). The merge is one statement per table::
+
+    WITH ins AS (INSERT INTO t (...) SELECT ... FROM stage_t ON CONFLICT DO NOTHING RETURNING ...)
+    [, rollup AS (INSERT INTO t_1m ... SELECT ... FROM ins GROUP BY ... ON CONFLICT ... DO UPDATE ...)]
+    SELECT count(*) FROM ins
+
+so a duplicate costs only its own row (never its batch), and in plain PostgreSQL mode the 1-minute rollup counts
+exactly the rows that were new. SQL is built once, here, from this fixed list of identifiers; data only ever
+travels as COPY records or bind parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from ..core.execution import Balance, Fill, OrderUpdate, Position
+from ..core.market_data import (
+    BookSnapshot,
+    BookTicker,
+    FundingRate,
+    IndexPrice,
+    MarketStatus,
+    MarkPrice,
+    Trade,
+)
+from ..strategy.events import CycleReport, ExposureReport, RebalanceNeed, SendCommand, Transition
+from ..strategy.opportunity import Opportunity
+
+_json = msgspec.json.Encoder(decimal_format="string")
+
+TS = (("ts_event", "bigint"), ("ts_recv", "bigint"), ("ts_pub", "bigint"))
+EX_SYM = (("exchange_id", "smallint"), ("symbol_id", "integer"))
+
+
+class Table:
+    """One target table: staging columns, the target columns and their expressions, an optional rollup."""
+
+    __slots__ = ("columns", "merge_plain", "merge_timescale", "name", "stage", "stage_ddl", "time_from")
+
+    def __init__(self, name: str, stage: tuple[tuple[str, str], ...], time_from: str,
+                 casts: dict[str, tuple[str, str]] | None = None, rollup: str = "", returning: str = "1",
+                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+        self.name = name
+        self.stage = "stage_" + name
+        self.columns = tuple(c for c, _ in stage)
+        self.time_from = time_from
+        casts = casts or {}
+        self.stage_ddl = (f"CREATE TEMP TABLE IF NOT EXISTS {self.stage} ("
+                          + ", ".join(f"{c} {t}" for c, t in stage) + ") ON COMMIT DELETE ROWS")
+        target = ["time", *(casts.get(c, (c, c))[0] for c in self.columns), *(c for c, _ in extra), "ts_rec"]
+        exprs = [f"ns_to_ts({time_from})", *(casts.get(c, (c, c))[1] for c in self.columns), *(e for _, e in extra),
+                 "$1::bigint"]
+        insert = (f"INSERT INTO {name} ({', '.join(target)}) SELECT {', '.join(exprs)} FROM {self.stage} "
+                  f"ON CONFLICT DO NOTHING")
+        self.merge_timescale = f"WITH ins AS ({insert} RETURNING 1) SELECT count(*) FROM ins"
+        self.merge_plain = (f"WITH ins AS ({insert} RETURNING {returning}), rollup AS ({rollup}) "
+                            f"SELECT count(*) FROM ins") if rollup else self.merge_timescale
+
+
+def _last(col: str) -> str:
+    return f"(array_agg({col} ORDER BY time DESC))[1]"
+
+
+def _keep_last(*cols: str) -> str:
+    return ", ".join(f"{c} = CASE WHEN excluded.last_time >= r.last_time THEN excluded.{c} ELSE r.{c} END"
+                     for c in (*cols, "last_time"))
+
+
+_MID = "(bid_px + ask_px) / 2"
+_SPREAD = "CASE WHEN bid_px + ask_px > 0 THEN (ask_px - bid_px) / (bid_px + ask_px) * 2e4 ELSE 0 END"
+
+BBO_ROLLUP = (
+    "INSERT INTO bbo_1m AS r (exchange_id, symbol_id, bucket, n, sum_mid, sum_spread_bps, min_mid, max_mid, "
+    "last_bid, last_ask, last_time) "
+    f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum({_MID}), sum({_SPREAD}), "
+    f"min({_MID}), max({_MID}), {_last('bid_px')}, {_last('ask_px')}, max(time) "
+    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+    "sum_mid = r.sum_mid + excluded.sum_mid, sum_spread_bps = r.sum_spread_bps + excluded.sum_spread_bps, "
+    "min_mid = LEAST(r.min_mid, excluded.min_mid), max_mid = GREATEST(r.max_mid, excluded.max_mid), "
+    + _keep_last("last_bid", "last_ask"))
+FUNDING_ROLLUP = (
+    "INSERT INTO funding_1m AS r (exchange_id, symbol_id, bucket, n, sum_rate, last_rate, last_next_funding_ns, "
+    "interval_s, last_time) "
+    f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum(rate), {_last('rate')}, "
+    f"{_last('next_funding_ns')}, max(interval_s), max(time) "
+    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
+    "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+    "sum_rate = r.sum_rate + excluded.sum_rate, interval_s = GREATEST(r.interval_s, excluded.interval_s), "
+    + _keep_last("last_rate", "last_next_funding_ns"))
+PRICES_ROLLUP = (
+    "INSERT INTO prices_1m AS r (exchange_id, symbol_id, kind, bucket, n, sum_price, last_price, last_time) "
+    f"SELECT exchange_id, symbol_id, kind, date_trunc('minute', time), count(*), sum(price), {_last('price')}, "
+    "max(time) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
+    "ON CONFLICT (exchange_id, symbol_id, kind, bucket) DO UPDATE SET n = r.n + excluded.n, "
+    "sum_price = r.sum_price + excluded.sum_price, " + _keep_last("last_price"))
+
+_JSONB = "jsonb"
+
+BOOK_TICKERS = Table("book_tickers", (*EX_SYM, ("bid_px", "float8"), ("bid_sz", "float8"), ("ask_px", "float8"),
+                                      ("ask_sz", "float8"), ("seq", "bigint"), *TS), "ts_event",
+                     rollup=BBO_ROLLUP, returning="exchange_id, symbol_id, time, bid_px, ask_px")
+BOOK_SNAPSHOTS = Table("book_snapshots", (*EX_SYM, ("state", "text"), ("seq", "bigint"), ("bid_px", "float8[]"),
+                                          ("bid_sz", "float8[]"), ("ask_px", "float8[]"), ("ask_sz", "float8[]"),
+                                          *TS), "ts_event")
+TRADES = Table("trades", (*EX_SYM, ("price", "float8"), ("size", "float8"), ("side", "text"), ("trade_id", "text"),
+                          *TS), "ts_event")
+FUNDING_RATES = Table("funding_rates", (*EX_SYM, ("rate", "float8"), ("next_funding_ns", "bigint"),
+                                        ("interval_s", "bigint"), *TS), "ts_event",
+                      rollup=FUNDING_ROLLUP, returning="exchange_id, symbol_id, time, rate, next_funding_ns, interval_s")
+PRICES = Table("prices", (*EX_SYM, ("kind", "text"), ("price", "float8"), *TS), "ts_event",
+               rollup=PRICES_ROLLUP, returning="exchange_id, symbol_id, kind, time, price")
+BOOK_STATUS = Table("book_status", (*EX_SYM, ("feed", "text"), ("state", "text"), ("reason", "text"), *TS),
+                    "ts_event")
+ORDERS = Table("orders", (("exchange_id", "smallint"), ("account", "text"), ("symbol_id", "integer"),
+                          ("client_order_id", "text"), ("venue_order_id", "text"), ("side", "text"),
+                          ("order_type", "text"), ("tif", "text"), ("price", "numeric"), ("qty", "numeric"),
+                          ("filled_qty", "numeric"), ("avg_price", "numeric"), ("status", "text"),
+                          ("reduce_only", "boolean"), ("contracts", "numeric"), ("correction", "boolean"), *TS),
+               "ts_event")
+FILLS = Table("fills", (("exchange_id", "smallint"), ("account", "text"), ("symbol_id", "integer"),
+                        ("client_order_id", "text"), ("venue_order_id", "text"), ("trade_id", "text"),
+                        ("side", "text"), ("price", "numeric"), ("qty", "numeric"), ("fee", "numeric"),
+                        ("fee_asset", "text"), ("is_maker", "boolean"), ("correction", "boolean"), *TS), "ts_event")
+BALANCES = Table("balances", (("exchange_id", "smallint"), ("account", "text"), ("asset", "text"),
+                              ("free", "numeric"), ("locked", "numeric"), ("correction", "boolean"), *TS), "ts_event")
+POSITIONS = Table("positions", (("exchange_id", "smallint"), ("account", "text"), ("symbol_id", "integer"),
+                                ("size", "numeric"), ("contracts", "numeric"), ("entry_price", "numeric"),
+                                ("mark_price", "numeric"), ("leverage", "bigint"), ("margin", "numeric"),
+                                ("unrealised_pnl", "numeric"), ("liq_price", "numeric"), ("correction", "boolean"),
+                                *TS), "ts_event")
+OPPORTUNITIES = Table("opportunities", (("task", "text"), ("buy", "text"), ("sell", "text"), ("qty", "numeric"),
+                                        ("buy_vwap", "float8"), ("sell_vwap", "float8"), ("buy_limit", "float8"),
+                                        ("sell_limit", "float8"), ("spread_bps", "float8"), ("fees_bps", "float8"),
+                                        ("funding_bps", "float8"), ("net_bps", "float8"), ("net_quote", "float8"),
+                                        ("taken", "boolean"), ("reason", "text"), ("ts", "bigint")), "ts")
+TRANSITIONS = Table("strategy_transitions", (("task", "text"), ("cycle", "bigint"), ("old", "text"),
+                                             ("new", "text"), ("reason", "text"), ("ts", "bigint")), "ts")
+CYCLES = Table("cycles", (("task", "text"), ("cycle", "bigint"), ("buy", "text"), ("sell", "text"),
+                          ("qty", "numeric"), ("entry_spread_bps", "float8"), ("expected_net_bps", "float8"),
+                          ("cash", "numeric"), ("fees", "text"), ("fees_quote", "numeric"), ("funding", "numeric"),
+                          ("realised", "numeric"), ("residual", "text"), ("residual_value", "numeric"),
+                          ("pnl", "numeric"), ("max_unhedged", "numeric"), ("max_unhedged_ns", "bigint"),
+                          ("orders", "bigint"), ("reason", "text"), ("fills_missing", "boolean"),
+                          ("opened_ns", "bigint"), ("closed_ns", "bigint")), "closed_ns",
+               casts={"fees": ("fees", "fees::jsonb"), "residual": ("residual", "residual::jsonb")},
+               extra=(("opened", "ns_to_ts(opened_ns)"),))
+COMMANDS = Table("strategy_commands", (("task", "text"), ("cycle", "bigint"), ("venue", "text"), ("account", "text"),
+                                       ("verb", "text"), ("client_order_id", "text"), ("command", "text"),
+                                       ("ts", "bigint")), "ts", casts={"command": ("command", "command::jsonb")})
+EXPOSURES = Table("exposures", (("task", "text"), ("cycle", "bigint"), ("net", "numeric"), ("positions", "text"),
+                                ("max_unhedged", "numeric"), ("max_unhedged_ns", "bigint"), ("ts", "bigint")), "ts",
+                  casts={"positions": ("positions", "positions::jsonb")})
+REBALANCES = Table("rebalance_needs", (("task", "text"), ("asset", "text"), ("market", "text"), ("have", "numeric"),
+                                       ("need", "numeric"), ("source", "text"), ("within_venue", "boolean"),
+                                       ("ts", "bigint")), "ts")
+
+TABLES: tuple[Table, ...] = (BOOK_TICKERS, BOOK_SNAPSHOTS, TRADES, FUNDING_RATES, PRICES, BOOK_STATUS, ORDERS, FILLS,
+                             BALANCES, POSITIONS, OPPORTUNITIES, TRANSITIONS, CYCLES, COMMANDS, EXPOSURES, REBALANCES)
+
+DEAD_LETTER_SQL = ("INSERT INTO dead_letters (stream, stream_seq, subject, data, reason) VALUES ($1, $2, $3, $4, $5) "
+                   "ON CONFLICT (stream, stream_seq, subject) DO NOTHING")
+
+# -------------------------------------------------------------------------------------------------------- rows
+# A row builder takes the message and an id resolver (ids(venue, market, symbol) -> (exchange_id, symbol_id),
+# ex(venue, market) -> exchange_id) and returns the staging tuple. Names needing an id are listed by ``needs``.
+
+Ids = Callable[[Any, Any, str], tuple[int, int]]
+Ex = Callable[[Any, Any], int]
+
+
+def _v(x: Any) -> str:
+    return x.value if hasattr(x, "value") else str(x)
+
+
+def _bbo(m: BookTicker, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.bid_px, m.bid_sz, m.ask_px, m.ask_sz, m.seq, m.ts_event,
+            m.ts_recv, m.ts_pub)
+
+
+def _book(m: BookSnapshot, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), _v(m.state), m.seq, [lv.price for lv in m.bids],
+            [lv.size for lv in m.bids], [lv.price for lv in m.asks], [lv.size for lv in m.asks], m.ts_event,
+            m.ts_recv, m.ts_pub)
+
+
+def _trade(m: Trade, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.price, m.size, _v(m.side), m.trade_id, m.ts_event, m.ts_recv,
+            m.ts_pub)
+
+
+def _funding(m: FundingRate, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.rate, m.next_funding_ns, m.interval_s, m.ts_event, m.ts_recv,
+            m.ts_pub)
+
+
+def _mark(m: MarkPrice, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), "mark", m.price, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _index(m: IndexPrice, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), "index", m.price, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _status(m: MarketStatus, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.feed, _v(m.state), m.reason, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _order(m: OrderUpdate, ids: Ids, ex: Ex) -> tuple:
+    o = m.order
+    e, s = ids(o.venue, o.market, o.symbol)
+    return (e, o.account, s, o.client_order_id, o.venue_order_id, _v(o.side), _v(o.order_type), _v(o.tif), o.price,
+            o.qty, o.filled_qty, o.avg_price, _v(o.status), o.reduce_only, o.contracts, m.correction, o.ts_event,
+            o.ts_recv, o.ts_pub)
+
+
+def _fill(m: Fill, ids: Ids, ex: Ex) -> tuple:
+    e, s = ids(m.venue, m.market, m.symbol)
+    return (e, m.account, s, m.client_order_id, m.venue_order_id, m.trade_id, _v(m.side), m.price, m.qty, m.fee,
+            m.fee_asset, m.is_maker, m.correction, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _balance(m: Balance, ids: Ids, ex: Ex) -> tuple:
+    return (ex(m.venue, m.market), m.account, m.asset, m.free, m.locked, m.correction, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _position(m: Position, ids: Ids, ex: Ex) -> tuple:
+    e, s = ids(m.venue, m.market, m.symbol)
+    return (e, m.account, s, m.size, m.contracts, m.entry_price, m.mark_price, m.leverage, m.margin,
+            m.unrealised_pnl, m.liq_price, m.correction, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _opp(m: Opportunity, ids: Ids, ex: Ex) -> tuple:
+    return (m.task, m.buy, m.sell, m.qty, m.buy_vwap, m.sell_vwap, m.buy_limit, m.sell_limit, m.spread_bps,
+            m.fees_bps, m.funding_bps, m.net_bps, m.net_quote, m.taken, m.reason, m.ts)
+
+
+def _transition(m: Transition, ids: Ids, ex: Ex) -> tuple:
+    return (m.task, m.cycle, _v(m.old), _v(m.new), m.reason, m.ts)
+
+
+def _cycle(m: CycleReport, ids: Ids, ex: Ex) -> tuple:
+    return (m.task, m.cycle, m.buy, m.sell, m.qty, m.entry_spread_bps, m.expected_net_bps, m.cash,
+            _json.encode(m.fees).decode(), m.fees_quote, m.funding, m.realised, _json.encode(m.residual).decode(),
+            m.residual_value, m.pnl, m.max_unhedged, m.max_unhedged_ns, m.orders, m.reason, m.fills_missing,
+            m.opened_ns, m.closed_ns)
+
+
+def _command(m: SendCommand, ids: Ids, ex: Ex) -> tuple:
+    c = m.command
+    return (m.task, m.cycle, _v(m.venue), m.account, type(c).__struct_config__.tag,
+            getattr(c, "client_order_id", ""), _json.encode(c).decode(), m.ts)
+
+
+def _exposure(m: ExposureReport, ids: Ids, ex: Ex) -> tuple:
+    return (m.task, m.cycle, m.net, _json.encode(m.positions).decode(), m.max_unhedged, m.max_unhedged_ns, m.ts)
+
+
+def _rebalance(m: RebalanceNeed, ids: Ids, ex: Ex) -> tuple:
+    return (m.task, m.asset, m.market, m.have, m.need, m.source, m.within_venue, m.ts)
+
+
+# message type -> (table, row builder)
+ROUTES: dict[type, tuple[Table, Callable[..., tuple]]] = {
+    BookTicker: (BOOK_TICKERS, _bbo),
+    BookSnapshot: (BOOK_SNAPSHOTS, _book),
+    Trade: (TRADES, _trade),
+    FundingRate: (FUNDING_RATES, _funding),
+    MarkPrice: (PRICES, _mark),
+    IndexPrice: (PRICES, _index),
+    MarketStatus: (BOOK_STATUS, _status),
+    OrderUpdate: (ORDERS, _order),
+    Fill: (FILLS, _fill),
+    Balance: (BALANCES, _balance),
+    Position: (POSITIONS, _position),
+    Opportunity: (OPPORTUNITIES, _opp),
+    Transition: (TRANSITIONS, _transition),
+    CycleReport: (CYCLES, _cycle),
+    SendCommand: (COMMANDS, _command),
+    ExposureReport: (EXPOSURES, _exposure),
+    RebalanceNeed: (REBALANCES, _rebalance),
+}
+
+
+def needs(m: Any) -> tuple[Any, Any, str | None] | None:
+    """(venue, market, symbol or None) whose ids the row of ``m`` needs, or None (strategy messages)."""
+    o = m.order if type(m) is OrderUpdate else m
+    venue = getattr(o, "venue", None)
+    if venue is None or type(m) is SendCommand:
+        return None
+    return venue, o.market, getattr(o, "symbol", None)
+
+
+__all__ = ["DEAD_LETTER_SQL", "ROUTES", "TABLES", "Table", "needs"]

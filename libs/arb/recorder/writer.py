@@ -1,0 +1,322 @@
+"""Batches of bus messages into PostgreSQL: decode, route, COPY into staging, merge, commit; retried until it is in.
+
+``Writer.write(stream, msgs)`` returns only once every message of the batch is accounted for in one committed
+transaction: a row inserted, a duplicate found (ON CONFLICT DO NOTHING: nothing inserted, nothing else lost), a
+dead letter (undecodable, or refused by a constraint), or skipped (a type with no table, e.g. a BookDelta or a
+control event on ``strat.<task>.input``). Only then may the caller ack them.
+
+Failures:
+* transient (connection refused or lost, server restarting, deadlock, any non-data error): the connection is
+  dropped, and the whole batch is tried again after a backoff doubling up to ``backoff_max_s``, for as long as it
+  takes; ``on_wait`` runs before each wait (the recorder tells JetStream the messages are still in progress).
+  ``stop`` ends the retries with ``Stopped``: nothing was committed, nothing is acked, JetStream redelivers.
+* data (a CHECK, a foreign key, a value out of range): the batch is written again with each table's rows merged
+  one by one in savepoints; the refused rows become dead letters naming the constraint, the rest go in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from ..bus import codec
+from ..coordinator import control as _control  # noqa: F401  (registers the control messages: decoded, then skipped)
+from ..strategy import events as _events  # noqa: F401  (registers the strategy's messages)
+from ..strategy import opportunity as _opportunity  # noqa: F401
+from . import schema
+from .config import RecorderConfig
+from .metrics import RecorderMetrics
+from .tables import DEAD_LETTER_SQL, ROUTES, TABLES, Table
+
+_DATA_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, OverflowError, TypeError, ValueError)
+
+
+class Stopped(Exception):
+    """The writer was asked to stop before the batch was committed: do not ack it."""
+
+
+class DataRefused(Exception):
+    def __init__(self, table: str, cause: BaseException) -> None:
+        super().__init__(f"{table}: {cause}")
+        self.table = table
+        self.cause = cause
+
+
+class BatchResult(msgspec.Struct):
+    messages: int = 0
+    inserted: dict[str, int] = msgspec.field(default_factory=dict)
+    duplicates: dict[str, int] = msgspec.field(default_factory=dict)
+    dead: int = 0
+    skipped: int = 0
+    attempts: int = 1
+
+
+def _stream_seq(msg: Any) -> int:
+    try:
+        return int(msg.metadata.sequence.stream)
+    except Exception:  # noqa: BLE001 -- not a JetStream message (tests, the bench): no sequence
+        return 0
+
+
+def _reason(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:2000]
+
+
+class Writer:
+    """One PostgreSQL connection (re-opened on failure) and its staging tables; one batch at a time."""
+
+    def __init__(self, dsn: str, cfg: RecorderConfig, log: Any, metrics: RecorderMetrics | None = None,
+                 name: str = "recorder") -> None:
+        self.dsn = dsn
+        self.cfg = cfg
+        self.log = log
+        self.m = metrics
+        self.name = name
+        self.mode = schema.PLAIN
+        self._conn: asyncpg.Connection | None = None
+        self._ex: dict[tuple[Any, Any], int] = {}
+        self._ids: dict[tuple[Any, Any, str], tuple[int, int]] = {}
+        self._failing = False
+
+    # ------------------------------------------------------------------------------------------ connection
+    async def _connect(self) -> asyncpg.Connection:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        conn = await asyncpg.connect(self.dsn, timeout=self.cfg.connect_timeout_s,
+                                     server_settings={"application_name": f"arb-{self.name}"})
+        try:
+            for t in TABLES:
+                await conn.execute(t.stage_ddl)
+            self.mode = await schema.mode(conn)
+        except BaseException:
+            await self._close(conn)
+            raise
+        self._conn = conn
+        return conn
+
+    @staticmethod
+    async def _close(conn: asyncpg.Connection | None) -> None:
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 2.0)
+            except BaseException:  # noqa: BLE001 -- a dead server: just drop it
+                conn.terminate()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        await self._close(conn)
+
+    async def migrate(self, stop: asyncio.Event | None = None) -> tuple[list[str], str]:
+        """Apply the missing migrations (retrying while PostgreSQL is unreachable); return them and the mode."""
+        async def once() -> tuple[list[str], str]:
+            conn = await asyncpg.connect(self.dsn, timeout=self.cfg.connect_timeout_s)
+            try:
+                applied = await schema.apply(conn)
+                return applied, await schema.mode(conn)
+            finally:
+                await self._close(conn)
+
+        applied, self.mode = await self._retrying(once, stop, "migrate")
+        return applied, self.mode
+
+    async def _retrying(self, fn: Callable[[], Awaitable[Any]], stop: asyncio.Event | None, what: str,
+                        on_wait: Callable[[], Awaitable[None]] | None = None) -> Any:
+        delay = self.cfg.backoff_initial_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                out = await fn()
+            except (asyncpg.InvalidCatalogNameError, asyncpg.InvalidPasswordError,
+                    asyncpg.InvalidAuthorizationSpecificationError):
+                raise  # a configuration error, not an outage: retrying cannot help
+            except DataRefused:
+                raise
+            except Exception as e:  # noqa: BLE001 -- PostgreSQL down or restarting: keep the batch and retry
+                if self.m is not None:
+                    self.m.db_errors.labels("transient").inc()
+                    self.m.db_up.set(0)
+                if not self._failing:
+                    self.log.warning("%s: %s: PostgreSQL unavailable (%s); retrying with backoff, nothing acked "
+                                     "meanwhile", self.name, what, _reason(e))
+                    self._failing = True
+                await self.close()
+                if on_wait is not None:
+                    try:
+                        await on_wait()
+                    except Exception:  # noqa: BLE001, S110 -- best effort (NATS may be down too)
+                        pass
+                wait = delay * (0.5 + random.random() / 2)
+                delay = min(delay * 2, self.cfg.backoff_max_s)
+                if stop is None:
+                    await asyncio.sleep(wait)
+                else:
+                    try:
+                        await asyncio.wait_for(stop.wait(), wait)
+                    except TimeoutError:
+                        pass
+                    else:
+                        raise Stopped(f"{what}: stopped while PostgreSQL was unavailable") from e
+                continue
+            if self._failing:
+                self.log.info("%s: %s: PostgreSQL available again after %d attempts", self.name, what, attempt)
+                self._failing = False
+            if self.m is not None:
+                self.m.db_up.set(1)
+            return out
+
+    # ------------------------------------------------------------------------------------------------ ids
+    async def _resolve(self, conn: asyncpg.Connection, venue: Any, market: Any, symbol: str | None) -> None:
+        ek = (venue, market)
+        if ek not in self._ex:
+            self._ex[ek] = await conn.fetchval(
+                "INSERT INTO exchanges (venue, market) VALUES ($1, $2) ON CONFLICT (venue, market) "
+                "DO UPDATE SET venue = excluded.venue RETURNING id", venue.value, market.value)
+        if symbol is not None and (venue, market, symbol) not in self._ids:
+            eid = self._ex[ek]
+            sid = await conn.fetchval("SELECT id FROM symbols WHERE exchange_id = $1 AND name = $2", eid, symbol)
+            if sid is None:
+                sid = await conn.fetchval(
+                    "INSERT INTO symbols (exchange_id, name) VALUES ($1, $2) ON CONFLICT (exchange_id, name) "
+                    "DO UPDATE SET name = excluded.name RETURNING id", eid, symbol)
+            self._ids[(venue, market, symbol)] = (eid, sid)
+
+    def _id(self, venue: Any, market: Any, symbol: str) -> tuple[int, int]:
+        return self._ids[(venue, market, symbol)]
+
+    def _exid(self, venue: Any, market: Any) -> int:
+        return self._ex[(venue, market)]
+
+    # ---------------------------------------------------------------------------------------------- write
+    async def write(self, stream: str, msgs: Sequence[Any], stop: asyncio.Event | None = None,
+                    on_wait: Callable[[], Awaitable[None]] | None = None) -> BatchResult:
+        """Commit ``msgs`` (each with ``.subject`` and ``.data``); retried until done. Raises ``Stopped`` only."""
+        t0 = time.perf_counter()
+        dec = codec.decode
+        routed: list[tuple[Table, Any, Any, Any]] = []  # (table, builder, message, msg)
+        dead: list[tuple[Any, str]] = []
+        skipped: dict[str, int] = {}
+        for msg in msgs:
+            try:
+                m = dec(msg.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as e:
+                dead.append((msg, f"undecodable: {e}"))
+                continue
+            route = ROUTES.get(type(m))
+            if route is None:
+                tag = type(m).__struct_config__.tag
+                skipped[tag] = skipped.get(tag, 0) + 1
+                continue
+            routed.append((route[0], route[1], m, msg))
+        res = BatchResult(messages=len(msgs), skipped=sum(skipped.values()))
+        careful = False
+        attempts = 0
+
+        async def once() -> BatchResult:
+            nonlocal attempts
+            attempts += 1
+            conn = await self._connect()
+            return await self._write_once(conn, stream, routed, dead, res, careful)
+
+        while True:
+            try:
+                out = await self._retrying(once, stop, f"batch of {len(msgs)} from {stream}", on_wait)
+                break
+            except DataRefused as e:
+                if careful:
+                    raise RuntimeError(f"a refused row escaped isolation: {e}") from e
+                if self.m is not None:
+                    self.m.db_errors.labels("data").inc()
+                self.log.warning("%s: batch from %s refused by %s; writing it row by row to isolate the bad rows",
+                                 self.name, stream, e)
+                careful = True
+        out.attempts = attempts
+        if self.m is not None:
+            m = self.m
+            for tag, n in skipped.items():
+                m.skipped.labels(tag).inc(n)
+            for t, n in out.inserted.items():
+                m.rows.labels(t).inc(n)
+            for t, n in out.duplicates.items():
+                if n:
+                    m.duplicates.labels(t).inc(n)
+            if out.dead:
+                m.dead.labels(stream).inc(out.dead)
+            m.messages.labels(stream).inc(len(msgs))
+            m.batch.labels(stream).observe(time.perf_counter() - t0)
+            m.batch_rows.labels(stream).observe(len(msgs))
+        return out
+
+    async def _write_once(self, conn: asyncpg.Connection, stream: str, routed: list, dead_in: list,
+                          res: BatchResult, careful: bool) -> BatchResult:
+        dead = list(dead_in)
+        rows: dict[Table, list[tuple[tuple, Any]]] = {}
+        ids, ex = self._id, self._exid
+        missing: list[tuple[Table, Any, Any, Any]] = []
+        for entry in routed:
+            table, build, m, msg = entry
+            try:
+                rows.setdefault(table, []).append((build(m, ids, ex), msg))
+            except KeyError:
+                missing.append(entry)
+        for table, build, m, msg in missing:
+            o = getattr(m, "order", m)
+            try:
+                await self._resolve(conn, o.venue, o.market, getattr(o, "symbol", None))
+            except _DATA_ERRORS as e:
+                dead.append((msg, f"unknown symbol {getattr(o, 'symbol', None)!r} refused: {_reason(e)}"))
+                continue
+            rows.setdefault(table, []).append((build(m, ids, ex), msg))
+        ts_rec = time.time_ns()
+        out = BatchResult(messages=res.messages, skipped=res.skipped)
+        async with conn.transaction():
+            for table, entries in rows.items():
+                merge = table.merge_plain if self.mode == schema.PLAIN else table.merge_timescale
+                if not careful:
+                    try:
+                        await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
+                                                         columns=table.columns)
+                        n = await conn.fetchval(merge, ts_rec)
+                    except _DATA_ERRORS as e:
+                        raise DataRefused(table.name, e) from e
+                    refused = 0
+                else:
+                    n = refused = 0
+                    for r, msg in entries:
+                        try:
+                            async with conn.transaction():  # a savepoint: a refused row takes only itself back
+                                await conn.copy_records_to_table(table.stage, records=[r], columns=table.columns)
+                                n += await conn.fetchval(merge, ts_rec)
+                                await conn.execute(f"DELETE FROM {table.stage}")
+                        except _DATA_ERRORS as e:
+                            refused += 1
+                            dead.append((msg, f"refused by {table.name}: {_reason(e)}"))
+                out.inserted[table.name] = n
+                out.duplicates[table.name] = len(entries) - n - refused
+            if dead:
+                await conn.executemany(DEAD_LETTER_SQL, [(stream, _stream_seq(msg), msg.subject, bytes(msg.data),
+                                                          why) for msg, why in dead])
+        out.dead = len(dead)
+        if self.m is not None and rows:
+            now = time.time_ns()
+            for table, entries in rows.items():
+                ts = _event_ns(entries[0][0], table)
+                if ts:
+                    self.m.exchange_to_record.labels(table.name).observe(max(0.0, (now - ts) / 1e9))
+        return out
+
+
+def _event_ns(row: tuple, table: Table) -> int:
+    try:
+        return int(row[table.columns.index(table.time_from)])
+    except (ValueError, TypeError, IndexError):
+        return 0
+
+
+__all__ = ["BatchResult", "Stopped", "Writer"]

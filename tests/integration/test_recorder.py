@@ -1,0 +1,236 @@
+"""The recorder with the real NATS JetStream and PostgreSQL: every message type to its row, replays and redeliveries
+inserting nothing twice, bad messages dead-lettered without stopping the rest, two replicas, a PostgreSQL outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from arb.bus import codec, subjects
+from arb.core.enums import Market, Venue
+from arb.recorder.config import RecorderConfig
+from arb.recorder.recorder import Recorder
+from arb.testing.poll import bounded, eventually
+from arb.testing.recorder_kit import SAMPLE_TABLES, PgProxy, bbo, count, samples, skipped_samples
+
+pytestmark = pytest.mark.integration
+
+LOG = logging.getLogger("test-recorder")
+FAST = {"fetch_timeout_s": 0.1, "ack_wait_s": 2.0, "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
+        "lag_interval_s": 0.5}
+
+
+@pytest.fixture
+async def recorders(bus, js_streams, pg_dsn) -> AsyncIterator[Callable[..., asyncio.Future]]:
+    """Start recorders on this test's streams (``await start(consumer="recorder", dsn=pg_dsn, **cfg)``); closed after."""
+    made: list[Recorder] = []
+
+    async def start(consumer: str = "recorder", dsn: str = pg_dsn, **cfg) -> Recorder:
+        rec = Recorder(bus.js, dsn, RecorderConfig(consumer=consumer, **{**FAST, **cfg}), js_streams.subject_prefix,
+                       LOG, name=f"rec{len(made)}")
+        made.append(rec)
+        await bounded(rec.start(), 30, "recorder start")
+        return rec
+
+    try:
+        yield start
+    finally:
+        for rec in made:
+            await bounded(rec.close(5.0), 15, "recorder close")
+
+
+async def _publish(bus, prefix: str, items, concurrency: int = 64) -> int:
+    """JetStream-acked publishes (stored before this returns), ``concurrency`` in flight."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(subject: str, data: bytes) -> None:
+        async with sem:
+            await bus.js.publish(prefix + subject, data, timeout=10)
+
+    await bounded(asyncio.gather(*(one(s, m if isinstance(m, bytes) else codec.encode(m)) for s, m in items)), 60,
+                  "publish")
+    return len(items)
+
+
+async def _rows(dsn: str, table: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetch(f"SELECT * FROM {table}", timeout=10)  # a fixed table name
+    finally:
+        await conn.close(timeout=5)
+
+
+def _bbos(n: int, start: int = 0) -> list[tuple[str, object]]:
+    return [(subjects.md(Venue.MEXC, Market.SPOT, "BTC-USDT", "bbo"), bbo(i)) for i in range(start, start + n)]
+
+
+async def _all_in(dsn: str, table: str, n: int, timeout: float = 30.0) -> None:
+    async def done() -> bool:
+        assert await count(dsn, table) == n
+        return True
+
+    await eventually(done, timeout=timeout, interval=0.1, what=f"{n} rows in {table}")
+
+
+async def test_every_recorded_message_type_becomes_its_row(bus, js_streams, pg_dsn, recorders):
+    """Each message type published on its subject comes out as one row of its table, its fields intact."""
+    p = js_streams.subject_prefix
+    rec = await recorders()
+    await _publish(bus, p, samples() + skipped_samples())
+
+    async def all_there() -> bool:
+        for table in set(SAMPLE_TABLES):
+            assert await count(pg_dsn, table) == SAMPLE_TABLES.count(table), table
+        return True
+
+    await eventually(all_there, timeout=20, interval=0.1, what="one row per sample")
+    bt = (await _rows(pg_dsn, "book_tickers"))[0]
+    assert (bt["bid_px"], bt["bid_sz"], bt["ask_px"], bt["ask_sz"], bt["seq"]) == (100.0, 1.5, 100.5, 2.0, 0)
+    assert bt["time"].timestamp() == 1_750_000_000 and bt["ts_recv"] == bbo(0).ts_recv and bt["ts_rec"] > 0
+    book = (await _rows(pg_dsn, "book_snapshots"))[0]
+    assert (book["bid_px"], book["bid_sz"], book["ask_px"], book["state"]) == ([100.0, 99.5], [1.0, 2.0], [100.5], "ok")
+    trade = (await _rows(pg_dsn, "trades"))[0]
+    assert (trade["price"], trade["size"], trade["side"], trade["trade_id"]) == (2500.5, 0.25, "sell", "t-9")
+    assert sorted((r["kind"], r["price"]) for r in await _rows(pg_dsn, "prices")) == [("index", 100.1), ("mark", 100.2)]
+    funding = (await _rows(pg_dsn, "funding_rates"))[0]
+    assert (funding["rate"], funding["interval_s"]) == (0.0001, 28800)
+    assert (await _rows(pg_dsn, "book_status"))[0]["reason"] == "gap 5 -> 7"
+    order = (await _rows(pg_dsn, "orders"))[0]
+    assert (order["price"], order["filled_qty"], order["status"], order["contracts"]) == (
+        Decimal("100.1"), Decimal("0.01"), "filled", Decimal(1))
+    fill = (await _rows(pg_dsn, "fills"))[0]
+    assert (fill["price"], fill["qty"], fill["fee"], fill["fee_asset"]) == (
+        Decimal("100.05"), Decimal("0.01"), Decimal("0.0005"), "USDT")
+    bal = (await _rows(pg_dsn, "balances"))[0]
+    assert (bal["asset"], bal["free"], bal["locked"]) == ("USDT", Decimal("1000.5"), Decimal(2))
+    pos = (await _rows(pg_dsn, "positions"))[0]
+    assert (pos["size"], pos["leverage"], pos["liq_price"]) == (Decimal("-0.01"), 3, Decimal(130))
+    cyc = (await _rows(pg_dsn, "cycles"))[0]
+    assert (cyc["pnl"], cyc["fees_quote"], cyc["funding"], cyc["orders"]) == (
+        Decimal("0.0041"), Decimal("0.002"), Decimal("0.0001"), 4)
+    assert '"USDT": "0.002"' in cyc["fees"] and (cyc["time"] - cyc["opened"]).total_seconds() == 60
+    assert (await _rows(pg_dsn, "strategy_transitions"))[0]["new"] == "managing_orders"
+    cmd = (await _rows(pg_dsn, "strategy_commands"))[0]
+    assert (cmd["verb"], cmd["client_order_id"]) == ("place", "c1") and '"qty": "0.01"' in cmd["command"]
+    assert (await _rows(pg_dsn, "opportunities"))[0]["taken"] is True
+    assert (await _rows(pg_dsn, "exposures"))[0]["net"] == Decimal("0.0001")
+    assert (await _rows(pg_dsn, "rebalance_needs"))[0]["need"] == Decimal("0.01")
+    # the symbols each market saw, under the exchange of that market
+    syms = {(r["venue"], r["market"], r["name"]) for r in await _fetch(pg_dsn, (
+        "SELECT e.venue, e.market, s.name FROM symbols s JOIN exchanges e ON e.id = s.exchange_id"))}
+    assert syms == {("mexc", "spot", "BTC-USDT"), ("gateio", "spot", "ETH-USDT"), ("gateio", "futures", "BTC-USDT")}
+    # the delta and the tick have no table: skipped, not dead letters; every message acked
+    await eventually(lambda: sum(s.acked for s in rec.stats.values()) == len(samples()) + len(skipped_samples()),
+                     timeout=10, what="all acked")
+    assert await count(pg_dsn, "dead_letters") == 0
+    roll = await _fetch(pg_dsn, "SELECT n, sum_mid, last_bid, last_ask FROM bbo_1m")
+    assert [tuple(r) for r in roll] == [(1, 100.25, 100.0, 100.5)]
+
+
+async def _fetch(dsn: str, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        return await conn.fetch(sql, timeout=10)
+    finally:
+        await conn.close(timeout=5)
+
+
+async def test_a_replay_inserts_nothing_twice(bus, js_streams, pg_dsn, recorders):
+    """A second consumer replaying the whole streams into the same database adds no row and no rollup count."""
+    p = js_streams.subject_prefix
+    first = await recorders("first")
+    n = await _publish(bus, p, _bbos(3000) + samples())
+    await _all_in(pg_dsn, "book_tickers", 3000)
+    await eventually(lambda: sum(s.acked for s in first.stats.values()) == n, timeout=20, what="first acked all")
+    before = {t: await count(pg_dsn, t) for t in set(SAMPLE_TABLES)}
+    second = await recorders("second")  # a new durable: delivered everything again from the start
+    await eventually(lambda: sum(s.acked for s in second.stats.values()) == n, timeout=30, what="replay acked all")
+    after = {t: await count(pg_dsn, t) for t in set(SAMPLE_TABLES)}
+    assert after == before and after["book_tickers"] == 3000  # samples()[0] is bbo(0) again
+    assert sum(s.inserted for s in second.stats.values()) == 0
+    assert (await _fetch(pg_dsn, "SELECT sum(n) FROM bbo_1m"))[0][0] == 3000  # the rollup counted each row once
+
+
+async def test_malformed_messages_are_dead_lettered_and_the_next_ones_recorded(bus, js_streams, pg_dsn, recorders):
+    """Garbage bytes, a crossed book and an invalid symbol go to dead_letters (subject, bytes, reason); the good
+    messages around them, in the same batch, are recorded; every message is acked."""
+    p = js_streams.subject_prefix
+    subj = subjects.md(Venue.MEXC, Market.SPOT, "BTC-USDT", "bbo")
+    garbage = b"\x93\x01\x02not a message"
+    crossed = bbo(5, bid=101.0, ask=100.0)
+    bad_symbol = bbo(6, symbol="btc usdt")
+    rec = await recorders()
+    items = [(subj, bbo(1)), (subj, garbage), (subj, bbo(2)), (subj, crossed), (subj, bad_symbol), (subj, bbo(3))]
+    await _publish(bus, p, items, concurrency=1)
+    await _all_in(pg_dsn, "dead_letters", 3)
+    await _all_in(pg_dsn, "book_tickers", 3)
+    dead = sorted(await _rows(pg_dsn, "dead_letters"), key=lambda r: r["stream_seq"])
+    assert [r["subject"] for r in dead] == [p + subj] * 3
+    assert bytes(dead[0]["data"]) == garbage and dead[0]["reason"].startswith("undecodable")
+    assert bytes(dead[1]["data"]) == codec.encode(crossed) and "book_tickers_crossed" in dead[1]["reason"]
+    assert bytes(dead[2]["data"]) == codec.encode(bad_symbol) and "symbols_name" in dead[2]["reason"]
+    assert dead[0]["stream"] == "MD" and dead[0]["stream_seq"] == 2
+    assert sorted(r["seq"] for r in await _rows(pg_dsn, "book_tickers")) == [1, 2, 3]
+    await eventually(lambda: rec.stats["MD"].acked == 6, timeout=10, what="all six acked")
+    # and the consumer goes on: a later message is recorded too
+    await _publish(bus, p, [(subj, bbo(4))])
+    await _all_in(pg_dsn, "book_tickers", 4)
+
+
+async def test_two_replicas_share_the_consumers_without_duplicates(bus, js_streams, pg_dsn, recorders):
+    """Two recorders on the same durable consumers each take part of the stream; every row is stored exactly once."""
+    p = js_streams.subject_prefix
+    a = await recorders(batch_size=200)
+    b = await recorders(batch_size=200)
+    n = await _publish(bus, p, _bbos(6000))
+    await _all_in(pg_dsn, "book_tickers", n)
+    distinct = (await _fetch(pg_dsn, "SELECT count(DISTINCT ts_recv) FROM book_tickers"))[0][0]
+    assert distinct == n
+    await eventually(lambda: a.stats["MD"].acked + b.stats["MD"].acked >= n, timeout=10, what="all acked")
+    assert a.stats["MD"].inserted > 0 and b.stats["MD"].inserted > 0  # both did part of the work
+    assert a.stats["MD"].inserted + b.stats["MD"].inserted == n
+
+
+async def test_a_postgres_outage_loses_nothing_and_acks_nothing_early(bus, js_streams, pg_dsn, recorders):
+    """PostgreSQL cut off (every connection dropped, new ones refused) while messages flow, then its backends
+    terminated repeatedly: the recorder retries with backoff, acks nothing meanwhile, and in the end every
+    published message is stored once."""
+    p = js_streams.subject_prefix
+    u = urlsplit(pg_dsn)
+    proxy = await PgProxy(u.hostname or "127.0.0.1", u.port or 5432).start()
+    try:
+        rec = await recorders(dsn=proxy.dsn(pg_dsn), batch_size=250)
+        await _publish(bus, p, _bbos(1000))
+        await _all_in(pg_dsn, "book_tickers", 1000)
+        acked_before = rec.stats["MD"].acked
+        proxy.cut()
+        await _publish(bus, p, _bbos(2000, start=1000))
+        # down: nothing more is stored, nothing more acked, and the consumer holds the fetched messages unacked
+        await eventually(lambda: rec.m.db_up._value.get() == 0, timeout=10, what="the recorder saw the outage")
+        assert await count(pg_dsn, "book_tickers") == 1000 and rec.stats["MD"].acked == acked_before
+        info = await bus.js.consumer_info(js_streams.md, "recorder")
+        assert info.num_ack_pending > 0
+        proxy.restore()
+        # then the backends terminated again and again while it catches up
+        admin = await asyncpg.connect(pg_dsn, timeout=5)
+        try:
+            db = u.path.lstrip("/")
+            for _ in range(5):
+                await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 "
+                                    "AND pid <> pg_backend_pid() AND application_name LIKE 'arb-%'", db, timeout=5)
+                await asyncio.sleep(0.1)  # spacing between terminations (not a wait for a result)
+            await _publish(bus, p, _bbos(1000, start=3000))
+        finally:
+            await admin.close(timeout=5)
+        await _all_in(pg_dsn, "book_tickers", 4000, timeout=40)
+        assert (await _fetch(pg_dsn, "SELECT count(DISTINCT ts_recv) FROM book_tickers"))[0][0] == 4000
+        assert rec.m.db_errors.labels("transient")._value.get() > 0
+    finally:
+        with contextlib.suppress(Exception):
+            await proxy.close()
