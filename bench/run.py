@@ -21,6 +21,7 @@ MODULES = [
     "bench.bench_sim",
     "bench.bench_trading",
     "bench.bench_strategy",
+    "bench.bench_recorder",
 ]
 
 

@@ -1,0 +1,175 @@
+"""Recorder figures: book tickers into local PostgreSQL, 1,000-row batches, one transaction each.
+
+* COPY + merge: the recorder's own statements (COPY into the staging table, INSERT ... SELECT ... ON CONFLICT DO
+  NOTHING with the 1-minute rollup of plain-PostgreSQL mode, commit), on rows already built; peer in the same run:
+  ``executemany`` of an INSERT ... ON CONFLICT DO NOTHING with the same rows (no rollup: the cheaper statement).
+* Writer.write: the same plus what the recorder does in Python per message (decode, route, build the row).
+* End to end: messages already in a JetStream stream, consumed by ``Recorder`` (fetch, write, ack after commit)
+  until every one is acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import types
+import uuid
+
+import asyncpg
+from arb.bus import codec
+from arb.bus.connection import Bus
+from arb.bus.streams import StreamLimits, ensure_streams, stream_name_prefix
+from arb.core.enums import Market, Venue
+from arb.core.market_data import BookTicker
+from arb.recorder import schema
+from arb.recorder.config import RecorderConfig
+from arb.recorder.recorder import Recorder
+from arb.recorder.tables import BOOK_TICKERS, TABLES
+from arb.recorder.writer import Writer
+from arb.testing.servers import create_database, drop_database, find_or_start_nats, find_or_start_postgres
+
+from bench.common import Row, check
+
+BATCH = 1000
+BATCHES = 100
+LOG = logging.getLogger("bench-recorder")
+_N = 0
+
+
+def _bbos(n: int) -> list[BookTicker]:
+    """n book tickers never seen before in this run (distinct ts_recv)."""
+    global _N
+    t = time.time_ns()
+    out = [BookTicker(Venue.MEXC, Market.SPOT, "BTC-USDT", 65000.1, 0.5, 65000.2, 0.7, _N + i, t + (_N + i) * 1000,
+                      t + _N + i, t) for i in range(n)]
+    _N += n
+    return out
+
+
+def _record(m: BookTicker, ex: int, sym: int) -> tuple:
+    return (ex, sym, m.bid_px, m.bid_sz, m.ask_px, m.ask_sz, m.seq, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+async def _db_paths(dsn: str) -> tuple[float, float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        ex = await conn.fetchval("SELECT id FROM exchanges WHERE venue = 'mexc' AND market = 'spot'")
+        sym = await conn.fetchval("INSERT INTO symbols (exchange_id, name) VALUES ($1, 'BTC-USDT') "
+                                  "ON CONFLICT (exchange_id, name) DO UPDATE SET name = excluded.name RETURNING id", ex)
+        for t in TABLES:
+            await conn.execute(t.stage_ddl)
+        batches = [[_record(m, ex, sym) for m in _bbos(BATCH)] for _ in range(BATCHES)]
+        t0 = time.perf_counter()
+        for recs in batches:
+            async with conn.transaction():
+                await conn.copy_records_to_table(BOOK_TICKERS.stage, records=recs, columns=BOOK_TICKERS.columns)
+                assert await conn.fetchval(BOOK_TICKERS.merge_plain, time.time_ns()) == BATCH
+        copy_rate = BATCH * BATCHES / (time.perf_counter() - t0)
+        sql = ("INSERT INTO book_tickers (exchange_id, symbol_id, bid_px, bid_sz, ask_px, ask_sz, seq, ts_event, "
+               "ts_recv, ts_pub, time, ts_rec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ns_to_ts($8), $11) "
+               "ON CONFLICT DO NOTHING")
+        batches = [[(*_record(m, ex, sym), 0) for m in _bbos(BATCH)] for _ in range(BATCHES)]
+        t0 = time.perf_counter()
+        for recs in batches:
+            async with conn.transaction():
+                await conn.executemany(sql, recs)
+        many_rate = BATCH * BATCHES / (time.perf_counter() - t0)
+        return copy_rate, many_rate
+    finally:
+        await conn.close()
+
+
+async def _writer(dsn: str) -> float:
+    w = Writer(dsn, RecorderConfig(), LOG)
+    try:
+        batches = [[types.SimpleNamespace(subject="md.mexc.spot.BTC-USDT.bbo", data=codec.encode(m))
+                    for m in _bbos(BATCH)] for _ in range(BATCHES)]
+        warm = [types.SimpleNamespace(subject="md.mexc.spot.BTC-USDT.bbo", data=codec.encode(m)) for m in _bbos(1)]
+        await w.write("MD", warm)  # connect, staging tables, ids: not part of the figure
+        t0 = time.perf_counter()
+        for b in batches:
+            res = await w.write("MD", b)
+            assert res.inserted["book_tickers"] == BATCH
+        return BATCH * BATCHES / (time.perf_counter() - t0)
+    finally:
+        await w.close()
+
+
+async def _end_to_end(dsn: str, nats_url: str, n: int = 100_000) -> float:
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    bus = await Bus.connect(nats_url, name="bench-recorder")
+    names = await ensure_streams(bus.js, StreamLimits(md_max_age_s=600, md_max_bytes=512 << 20), prefix)
+    try:
+        subject = prefix + "md.mexc.spot.BTC-USDT.bbo"
+        for m in _bbos(n):
+            await bus.nc.publish(subject, codec.encode(m))
+        await bus.nc.flush()
+        md = stream_name_prefix(prefix) + "MD"
+        for _ in range(600):
+            if (await bus.js.stream_info(md)).state.messages >= n:
+                break
+            await asyncio.sleep(0.05)
+        stored = (await bus.js.stream_info(md)).state.messages
+        if stored < n:
+            raise RuntimeError(f"only {stored} of {n} messages reached stream {md}")
+        rec = Recorder(bus.js, dsn, RecorderConfig(streams=("MD",), fetch_timeout_s=0.2), prefix, LOG)
+        await rec.start()
+        try:
+            t0 = time.perf_counter()
+            while rec.stats["MD"].acked < n:
+                if time.perf_counter() - t0 > 120:
+                    raise RuntimeError(f"only {rec.stats['MD'].acked} of {n} acked within 120 s")
+                await asyncio.sleep(0.01)
+            rate = n / (time.perf_counter() - t0)
+        finally:
+            await rec.close()
+        return rate
+    finally:
+        for name in names:
+            try:
+                await bus.js.delete_stream(name)
+            except Exception:  # noqa: BLE001, S110 -- cleanup of a bench stream
+                pass
+        await bus.drain()
+
+
+async def _main(pg_url: str, nats_url: str) -> list[Row]:
+    name = f"bench_rec_{uuid.uuid4().hex[:8]}"
+    dsn = await create_database(pg_url, name)
+    try:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await schema.apply(conn)
+        finally:
+            await conn.close()
+        copy_rate, many_rate = await _db_paths(dsn)
+        writer_rate = await _writer(dsn)
+        e2e = await _end_to_end(dsn, nats_url)
+    finally:
+        await drop_database(pg_url, name)
+    t_copy, t_e2e = ">= 250000", ">= 100000"
+    return [
+        Row(figure="recorder: bbo COPY+merge+rollup, 1k-row txns", ours=copy_rate, unit="rows/s", peer=many_rate,
+            peer_name="executemany INSERT ON CONFLICT", target=t_copy, met=check(copy_rate, t_copy)),
+        Row(figure="recorder: bbo Writer.write (decode+COPY+merge)", ours=writer_rate, unit="rows/s", peer=copy_rate,
+            peer_name="COPY+merge alone", target=t_copy, met=check(writer_rate, t_copy)),
+        Row(figure="recorder: bbo end to end from JetStream, acked", ours=e2e, unit="rows/s", peer=writer_rate,
+            peer_name="Writer.write alone", target=t_e2e, met=check(e2e, t_e2e)),
+    ]
+
+
+def run() -> list[Row]:
+    pg = find_or_start_postgres()
+    nats = find_or_start_nats()
+    try:
+        return asyncio.run(_main(pg.url, nats.url))
+    finally:
+        nats.stop()
+        pg.stop()
+
+
+if __name__ == "__main__":
+    from bench.common import print_table
+
+    print_table(run())
