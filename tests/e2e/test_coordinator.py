@@ -125,6 +125,23 @@ class Stack(NamedTuple):
         out["gateio.futures.position"] = Decimal(pos[0]["size"]) if pos else Decimal(0)
         return out
 
+    async def booked(self, timeout: float = 90, what: str = "a cycle booked") -> CycleReport:
+        """The first CycleReport on strat.<task>.cycle (on failure: the transitions and commands seen, for the log)."""
+        try:
+            return await eventually(lambda: next((e for e in self.log if isinstance(e, CycleReport)), None),
+                                    timeout=timeout, what=what)
+        except AssertionError as e:
+            seen = [(type(x).__name__, getattr(x, "new", None) or getattr(x, "command", None)) for x in self.log
+                    if isinstance(x, (Transition, SendCommand))]
+            raise AssertionError(f"{e}; strat log: {seen}; status: {await self.ctl('status')}") from None
+
+    async def kill9(self, p: Service) -> None:
+        """kill -9 (its exit no longer fails the test)."""
+        if p in self.watched:
+            self.watched.remove(p)
+        p.proc.kill()
+        p.proc.wait(timeout=10)
+
     def transitions(self) -> list[str]:
         return [e.new.value for e in self.log if isinstance(e, Transition)]
 
@@ -195,8 +212,7 @@ async def test_a_dislocation_is_traded_through_every_state_and_its_pnl_is_the_ba
             await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
             before = await s.holdings()
             await _dislocate(s, 60, 12)
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=90, what="a cycle booked")
+            report = await s.booked(90, "a cycle booked")
             after = await s.holdings()
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
@@ -232,12 +248,9 @@ async def test_kill9_while_holding_a_position_a_standby_coordinator_takes_over_a
             await _dislocate(s, 60, 20)
             await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
             held = await s.holdings()
-            s.watched.remove(first)
-            first.proc.kill()
-            first.proc.wait(timeout=10)
+            await s.kill9(first)
             await eventually(lambda: "restored in monitoring" in second.log(), timeout=30, what="takeover")
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=90, what="the cycle booked by the second coordinator")
+            report = await s.booked(90, "the cycle booked by the second coordinator")
             after = await s.holdings()
             venue_after = await _engine_orders(s)
         finally:
@@ -294,8 +307,7 @@ async def test_a_refused_hedge_is_retried_then_the_lead_is_unwound_with_the_expo
             before = await s.holdings()
             await _arm(s, "order_reject", "gateio", "futures", count=3)
             await _dislocate(s, 60, 10)
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=90, what="the cycle booked")
+            report = await s.booked(90, "the cycle booked")
             after = await s.holdings()
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
@@ -342,8 +354,7 @@ async def test_funding_turning_against_the_position_closes_the_cycle(nats_url: s
             await _dislocate(s, 60, 120)
             await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
             await s.admin("/funding", {"symbol": "BTC-USDT", "rate": "-0.02"})
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=60, what="the cycle booked")
+            report = await s.booked(60, "the cycle booked")
             after = await s.holdings()
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
@@ -367,14 +378,11 @@ async def test_kill9_with_an_order_in_flight_the_restarted_coordinator_adopts_it
         await _arm(s, "rest_slow", *slow, ms=8000)
         await _dislocate(s, 60, 25)
         await eventually(lambda: s.state_is(state), timeout=30, interval=0.01, what=state)
-        s.watched.remove(first)
-        first.proc.kill()
-        first.proc.wait(timeout=10)
+        await s.kill9(first)
         second = s.coordinator("coordinator-2")
         try:
             await eventually(lambda: f"restored in {state}" in second.log(), timeout=30, what="restored")
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=120, what="the cycle booked after the restart")
+            report = await s.booked(120, "the cycle booked after the restart")
             after = await s.holdings()
             venue_after = await _engine_orders(s)
         finally:
@@ -401,15 +409,13 @@ async def test_kill9_of_a_trading_gateway_while_holding_the_cycle_still_closes(
             await _dislocate(s, 60, 20)
             await eventually(lambda: s.state_is("monitoring"), timeout=60, what="cycle entered")
             gw = next(p for p in s.procs if "trade-gateway" in p.args and "gateio-demo" in p.args)
-            gw.proc.kill()
-            gw.proc.wait(timeout=10)
+            await s.kill9(gw)
             status = (await s.ctl("status", TASK)).tasks[0]
             assert status.state == "monitoring" and status.positions["gateio.futures"] < 0
             again = Service(gw.args[3:], gw_env(s, "gateio-demo"), tmp_path / "trade-gateio-futures-2.log")
             s.procs.append(again)
             await again.wait_ready(60)
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=90, what="the cycle booked")
+            report = await s.booked(90, "the cycle booked")
             after = await s.holdings()
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
@@ -430,8 +436,7 @@ async def test_halt_keeps_the_hedged_position_with_nothing_working_and_resume_ca
             halted = (await s.ctl("halt", TASK)).tasks[0]
             sent = len(s.placed())
             resumed = (await s.ctl("resume", TASK)).tasks[0]
-            report = await eventually(lambda: next((e for e in s.log if isinstance(e, CycleReport)), None),
-                                      timeout=90, what="the cycle booked after resume")
+            report = await s.booked(90, "the cycle booked after resume")
         finally:
             assert coord.stop() == 0, coord.log()[-3000:]
     # net zero to within the tolerance (one contract): what is left is MEXC's fee taken in BTC
