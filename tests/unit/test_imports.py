@@ -99,15 +99,17 @@ def test_gateway_loads_no_test_or_dev_packages() -> None:
 
 
 def test_gateway_project_packages() -> None:
-    """The project packages a gateway loads are the recorded set: core, bus, config, obs, venues (+ the sim's and
-    the coordinator's config sections)."""
+    """The project packages a gateway loads are the recorded set: core, bus, config, obs, venues (+ the sim's, the
+    coordinator's and the recorder's config sections)."""
     mods = gateway_modules()
 
     arb = {".".join(m.split(".")[:2]) for m in mods if m.startswith("arb.")}
     top = {m.split(".")[0] for m in mods if "." not in m}
 
     assert arb == {"arb.core", "arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim", "arb.strategy",
-                   "arb.coordinator"}
+                   "arb.coordinator", "arb.recorder"}
+    recorder = {m for m in mods if m.startswith("arb.recorder")}
+    assert recorder == {"arb.recorder", "arb.recorder.config"}, "a gateway loads the recorder's config section only"
     assert {"arb", "services", "proto"} <= top
 
 
