@@ -177,16 +177,22 @@ def test_hedge_refused_is_retried_then_the_lead_is_unwound_and_the_exposure_repo
     # Arrange
     st = analyzing(params(hedge_attempts=3))
     lead = enter(st)
-    # Act: the lead fills at t=2 ms, every hedge is refused 1 ms later, the unwind fills at t=6 ms
+    # Act: the lead fills at t=2 ms; each hedge is refused 1 ms after it is sent, and the next order waits its
+    # backoff (0.2 s, 0.4 s, 0.8 s: the next tick after it sends it); the unwind fills 1 ms after it is sent
     out = steps(st, [fill_of(lead, D("0.01"), "a1"), update_of(lead, D("0.01"), OrderStatus.FILLED)], T0 + 2 * MS)
     hedges = []
+    t = T0 + 2 * MS
     for i in range(3):
         (h,) = sent(out)
         hedges.append(h.command)
-        out = st.step(CommandFailed(client_order_id=h.command.client_order_id, kind="venue_client",
-                                    message="balance not enough"), T0 + (3 + i) * MS)
+        t += MS
+        early = st.step(CommandFailed(client_order_id=h.command.client_order_id, kind="venue_client",
+                                      message="balance not enough"), t)
+        assert sent(early) == [] and sent(st.step(Tick(), t + (200 << i) * MS - 1)) == []  # not before its backoff
+        t += (200 << i) * MS
+        out = st.step(Tick(), t)
     (unwind,) = sent(out)
-    out = steps(st, [fill_of(unwind, D("0.01"), "a2"), update_of(unwind, D("0.01"), OrderStatus.FILLED)], T0 + 6 * MS)
+    out = steps(st, [fill_of(unwind, D("0.01"), "a2"), update_of(unwind, D("0.01"), OrderStatus.FILLED)], t + MS)
     # Assert
     assert [h.client_order_id for h in hedges] == ["t1-1-H1", "t1-1-H2", "t1-1-H3"]
     assert all(h.market is Market.FUTURES and h.side is Side.SELL and h.qty == D("0.01") for h in hedges)
@@ -194,7 +200,7 @@ def test_hedge_refused_is_retried_then_the_lead_is_unwound_and_the_exposure_repo
     assert (unwind.command.market, unwind.command.side, unwind.command.qty) == (Market.SPOT, Side.SELL, D("0.01"))
     (rep,) = reports(out)
     assert rep.max_unhedged == D("0.01")
-    assert rep.max_unhedged_ns == 4 * MS
+    assert rep.max_unhedged_ns == (1 + 200 + 1 + 400 + 1 + 800 + 1) * MS  # from the lead's fill to the unwind's
     assert st.state.state is State.IDLE
     assert all(q == 0 for q in st.state.pos.values())
 
@@ -275,14 +281,14 @@ def test_fill_for_another_task_is_not_ours() -> None:
 
 
 def test_status_unknown_failure_asks_the_venue_and_never_resends() -> None:
-    """A PlaceOrder whose fate is unknown is queried by its id; no PlaceOrder is sent again."""
+    """A lead PlaceOrder whose fate is unknown is queried by its id a second later; no PlaceOrder is sent again."""
     # Arrange
     st = analyzing()
     lead = enter(st)
     # Act
     out = st.step(CommandFailed(client_order_id="t1-1-L1", kind="timeout", message="no reply", status_unknown=True),
                   T0 + 2 * MS)
-    out += st.step(Tick(), T0 + 3 * MS)
+    out += st.step(Tick(), T0 + 2 * MS + NS)
     # Assert
     assert [x.command.client_order_id for x in sent(out, QueryOrder)] == [lead.command.client_order_id]
     assert sent(out) == []
@@ -384,7 +390,7 @@ def _monitoring(p=None, rate: float = 0.0001) -> tuple[Strategy, Venue3]:
 def test_funding_turning_against_the_short_perpetual_exits() -> None:
     """Holding short perpetual: a funding rate going negative (shorts pay) beyond funding_exit_bps exits the cycle."""
     # Arrange
-    st, v = _monitoring()
+    st, v = _monitoring(params(funding_exit_bps=1.0))
     # Act
     out = run(st, [funding(-0.0002, T0 + 3600 * NS, ts=T0 + NS), Tick()], T0 + NS, v)
     # Assert
@@ -753,8 +759,9 @@ def test_every_state_and_event_kind_moves_along_the_table(build, kind: Ev) -> No
     assert all(x.command.client_order_id for x in sent(out))
 
 
-def test_a_hedge_sent_while_monitoring_is_queried_when_unanswered() -> None:
-    """A late lead fill hedged in MONITORING: no answer for that hedge within order_timeout_s asks the venue."""
+def test_a_hedge_sent_while_monitoring_is_sent_again_under_its_id_when_unanswered() -> None:
+    """A late lead fill hedged in MONITORING: no answer for that hedge within order_timeout_s sends the very same
+    PlaceOrder again (same client id and parameters; the gateway's journal makes it one order), never a new id."""
     # Arrange: the lead reported 0.004 and was hedged; its fills then say 0.006
     st = analyzing(params(order_timeout_s=10.0, max_book_age_s=60.0))
     lead = enter(st)
@@ -766,7 +773,25 @@ def test_a_hedge_sent_while_monitoring_is_queried_when_unanswered() -> None:
     out = st.step(Tick(), T0 + 4 * MS + 10 * NS)
     # Assert
     assert h2.command.qty == D("0.002")
-    assert [x.command.client_order_id for x in sent(out, QueryOrder)] == [h2.command.client_order_id]
+    assert [x.command for x in sent(out)] == [h2.command]
+    assert sent(out, QueryOrder) == []
+
+
+def test_a_hedge_whose_fate_is_unknown_is_placed_again_under_the_same_id_after_a_second() -> None:
+    """A hedge whose PlaceOrder got no reply (status unknown) is sent again, identical, one second later; a lead in
+    the same case is only asked about (a lead priced on an old book is never re-placed)."""
+    # Arrange
+    st = analyzing()
+    lead = enter(st)
+    (h1,) = sent(st.step(fill_of(lead, D("0.01"), "a1"), T0 + 2 * MS))
+    # Act
+    now = st.step(CommandFailed(client_order_id=h1.command.client_order_id, kind="unavailable", message="NO_REPLY",
+                                status_unknown=True), T0 + 3 * MS)
+    early = st.step(Tick(), T0 + 3 * MS + NS - 1)
+    later = st.step(Tick(), T0 + 3 * MS + NS)
+    # Assert
+    assert sent(now) == [] and sent(early) == []
+    assert [x.command for x in sent(later)] == [h1.command]
 
 
 def test_funding_estimated_then_reported_for_the_same_settlement_is_booked_once() -> None:

@@ -46,6 +46,7 @@ class OrderTrack(msgspec.Struct, kw_only=True):
     filled: Decimal = ZERO  # filled base per fills
     asked_ns: int = 0  # last QueryOrder sent
     answered: bool = False  # the venue answered (an update, a fill, a refusal)
+    reduce_only: bool = False  # as sent (a repeat of the PlaceOrder must carry the same parameters)
     trade_ids: list[str] = msgspec.field(default_factory=list)
 
     @property
@@ -92,6 +93,8 @@ class Cycle(msgspec.Struct, kw_only=True):
     unhedged_since: int = 0
     max_unhedged_ns: int = 0
     finalize_ns: int = 0
+    misses: int = 0  # hedge / unwind / exit / trim orders in a row that took nothing
+    retry_at_ns: int = 0  # the next such order not before this (backoff 0.2 s doubling to 5 s)
 
     def next_id(self, task: str, role: Role) -> str:
         """``<task>-<cycle>-<role><n>``: deterministic, so a replay or a retry names the same order."""
@@ -127,7 +130,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     halt_after: bool = False  # FINALIZING then HALTED (halt or flatten asked mid-cycle)
     inventory: dict[str, dict[str, Decimal]] = msgspec.field(default_factory=dict)  # market -> asset -> free
     needs: list[str] = msgspec.field(default_factory=list)  # rebalance needs reported and not yet resolved
-    seen: int = 0  # opportunities priced above zero
+    pruned_below: int = 0  # settled orders of cycles below this were dropped: their echoes are ignored
     funding_reported: list[str] = msgspec.field(default_factory=list)  # markets whose FundingPaid the shell sends
     funding_estimates: list[FundingEstimate] = msgspec.field(default_factory=list)  # newest last, at most 8
 

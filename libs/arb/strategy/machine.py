@@ -69,6 +69,8 @@ _KIND: dict[type, Ev] = {
     CommandFailed: Ev.FAILED, OrderNotFound: Ev.NOT_FOUND, FundingPaid: Ev.FUNDING_PAID, Tick: Ev.TICK,
     Start: Ev.START, Halt: Ev.HALT, Resume: Ev.RESUME, Flatten: Ev.FLATTEN,
 }
+_DRIVEN = frozenset({State.WAITING_ORDERS, State.MONITORING, State.COMPLETING, State.HALTED, State.REBALANCING})
+_TRANSIENT = frozenset({"unavailable", "rate_limited"})  # ErrorKind values: the gateway could not act now
 _MD_TYPES = (BookSnapshot, BookDelta, BookTicker, MarketStatus, FundingRate, MarkPrice, IndexPrice)
 
 
@@ -90,6 +92,7 @@ class Strategy:
         self._now = 0
         self._pos_changed = False
         self.decisions = 0  # opportunities evaluated (for the benchmark and metrics)
+        self.seen = 0  # opportunities priced (sampling only: not state, so a market tick never dirties a snapshot)
 
     # ------------------------------------------------------------------ entry point
 
@@ -108,9 +111,15 @@ class Strategy:
             rule = TABLE[s.state][kind]
             if rule.action != "ignore":
                 getattr(self, "_a_" + rule.action)(kind, ev)
+        c = s.cur
+        if (c is not None and c.retry_at_ns and self._now >= c.retry_at_ns and s.state in _DRIVEN
+                and self.net != 0):
+            self._neutralise()  # a hedge owed after its backoff goes with whatever event comes first
         if self._pos_changed:
             self._pos_changed = False
             self._track_exposure(True)
+        elif kind is Ev.TICK and s.cur is not None and s.cur.unhedged_since:
+            self._track_exposure(False)  # how long a leg has been naked grows with time, not only with fills
         return out
 
     @property
@@ -162,6 +171,8 @@ class Strategy:
                 return False
             o = self.state.orders.get(cid)
             if o is None:
+                if _cycle_of(cid, self.p.task) < self.state.pruned_below:
+                    return False  # an echo of a settled order of a booked cycle (a replay after a restart)
                 self._go(State.ERROR, f"{kind.value} for order {cid} this task has no record of")
                 return True
             getattr(self, "_x_" + kind.value)(o, ev)
@@ -265,10 +276,13 @@ class Strategy:
             return
         o.answered = True
         if ev.status_unknown:
-            self._query(o)  # it may be at the venue: ask, never resend
+            # It may be at the venue: asked about in a second (a hedge, unwind or trim by the same PlaceOrder again,
+            # same client id and parameters: the gateway's journal answers with that order if it exists and places
+            # it only once the venue provably has none); a new id is never used for it.
+            o.asked_ns = self._now - int(self.p.order_timeout_s * NS) + NS
         elif o.live and o.done == 0:
             o.status = OrderStatus.REJECTED
-            self._ended(o)
+            self._ended(o, transient=ev.kind in _TRANSIENT)
 
     def _x_not_found(self, o: OrderTrack, ev: OrderNotFound) -> None:
         o.answered = True
@@ -278,15 +292,28 @@ class Strategy:
             o.status = OrderStatus.REJECTED
             self._ended(o)
 
-    def _ended(self, o: OrderTrack) -> None:
-        """An order finished: a hedge or unwind that took nothing counts as a failed attempt."""
+    def _ended(self, o: OrderTrack, transient: bool = False) -> None:
+        """An order finished. A hedge or unwind that took nothing counts a failed attempt (unless the gateway was
+        only unavailable or rate limited: retried without counting, bounded by max_unhedged_s); either way the next
+        one waits a backoff. An exit order that took nothing waits a backoff too: never the same miss at once."""
         c = self.state.cur
         if c is None or o.cycle != c.n:
             return
         if o.role is Role.HEDGE:
-            c.hedge_fail = 0 if o.done > 0 else c.hedge_fail + 1
+            if o.done > 0:
+                c.hedge_fail = c.hedge_orders = 0
+            elif not transient:
+                c.hedge_fail += 1
         elif o.role is Role.UNWIND:
-            c.unwind_fail = 0 if o.done > 0 else c.unwind_fail + 1
+            if o.done > 0:
+                c.unwind_fail = 0
+            elif not transient:
+                c.unwind_fail += 1
+        if o.done == 0 and o.role in (Role.HEDGE, Role.UNWIND, Role.EXIT, Role.TRIM):
+            c.misses += 1
+            c.retry_at_ns = self._now + min(NS // 5 << min(c.misses - 1, 5), 5 * NS)
+        elif o.done > 0:
+            c.misses = 0
 
     def _moved(self, o: OrderTrack, old: Decimal) -> None:
         d = o.done - old
@@ -347,14 +374,14 @@ class Strategy:
         self.decisions += 1
         if best is None:
             return
-        s.seen += 1
+        self.seen += 1
         if best.net_bps < p.entry_bps:
-            if s.seen % p.sample_every == 0:
+            if self.seen % p.sample_every == 0:
                 self._out.append(best)
             return
         why = self._blocked(best)
         if why:
-            if s.seen % p.sample_every == 0:
+            if self.seen % p.sample_every == 0:
                 self._out.append(Opportunity(**{**_fields(best), "reason": why}))
             return
         self._open(best)
@@ -388,9 +415,11 @@ class Strategy:
         self._drive()
 
     def _a_monitor(self, kind: Ev, ev) -> None:
-        # A hedge sent here (for a late fill) may be live: an unanswered one is queried like anywhere else (it was
-        # not: only execution events reached the driver in this state).
-        self._timeouts()
+        # A hedge sent here (for a late fill) may be live or owed after a backoff: the driver queries an unanswered
+        # one and sends one owed (only execution events reached the driver in this state before).
+        self._drive()
+        if self.state.state is not State.MONITORING:
+            return
         c = self.state.cur
         if c is None:
             self._go(State.FINALIZING, "no cycle")
@@ -400,7 +429,7 @@ class Strategy:
             c.exiting = True
             c.exit_reason = why
             c.unwinding = False
-            c.hedge_fail = c.unwind_fail = 0
+            c.hedge_fail = c.unwind_fail = c.hedge_orders = 0
             self._go(State.COMPLETING, why)
             self._drive()
 
@@ -442,6 +471,8 @@ class Strategy:
             c = self._new_cycle(None)
         c.exiting = True
         c.flatten = True
+        c.unwinding = False  # closing: a failing hedge is retried, never answered by re-opening the lead
+        c.hedge_fail = c.unwind_fail = c.hedge_orders = 0
         c.exit_reason = f"flatten: {getattr(ev, 'reason', '')}"
         self._go(State.COMPLETING, c.exit_reason)
         self._drive()
@@ -518,6 +549,8 @@ class Strategy:
             return
         if any(o.live and o.key == key for o in s.orders.values()):
             return  # one working order per market: wait for it
+        if c is not None and self._now < c.retry_at_ns:
+            return  # the last attempt took nothing: wait its backoff (a tick brings the driver back)
         r = self.rules.get(key)
         if r is None:
             return
@@ -530,12 +563,15 @@ class Strategy:
             qty += r.base_step
         price = self._aggressive_price(key, side)
         if qty > 0 and price > 0 and not r.check(price, qty):
-            if c is not None and role is Role.HEDGE:
-                if c.hedge_fail >= self.p.hedge_attempts or c.hedge_orders >= 10 * self.p.hedge_attempts:
+            if c is not None and role is Role.HEDGE and not c.exiting:
+                naked_ns = self._now - c.unhedged_since if c.unhedged_since else 0
+                if (c.hedge_fail >= self.p.hedge_attempts or c.hedge_orders >= 10 * self.p.hedge_attempts
+                        or naked_ns > self.p.max_unhedged_s * NS):
                     c.unwinding = True
                     c.exit_reason = f"hedge failed {c.hedge_fail} times on {c.hedge}: unwound on {c.lead}"
                     self._neutralise()
                     return
+            if c is not None and role is Role.HEDGE:
                 c.hedge_orders += 1
             if c is not None and role is Role.UNWIND and c.unwind_fail >= self.p.unwind_attempts:
                 self._go(State.ERROR, f"net {net} {self.p.base} unhedged: hedge failed {c.hedge_fail} times, "
@@ -558,7 +594,7 @@ class Strategy:
 
     def _hedge_market(self, c: Cycle | None, net: Decimal) -> tuple[str | None, Role]:
         if c is not None and c.qty > 0:
-            if c.unwinding:
+            if c.unwinding and not c.exiting:
                 return c.lead, Role.UNWIND
             return c.hedge, Role.HEDGE
         # outside a cycle: reduce the market holding the most on net's side
@@ -587,10 +623,14 @@ class Strategy:
             if qty <= 0:
                 continue
             if role is Role.EXIT:
+                if abs(self.net) > self.tolerance() or self._now < c.retry_at_ns:
+                    return  # a hedge is owed (the exit never adds to an open exposure), or the last exit missed
                 if not self.views[key].book.tradable(self._now, self._max_age_ns) and not c.flatten:
                     return  # wait for a live book to price the exit
                 levels = self.views[key].book.side(side is Side.BUY)
                 _, worst, _ = walk(levels, float(qty))
+                slip = self.p.slippage_bps * 1e-4  # the exit allowance the entry edge counted
+                worst = worst * (1 + slip) if side is Side.BUY else worst * (1 - slip)
                 price = self._aggressive_price(key, side) if c.flatten or worst <= 0 else r.limit_price(worst, side)
                 if c.exit_orders >= self.p.exit_attempts:
                     self.state.halt_after = True
@@ -644,6 +684,7 @@ class Strategy:
         for o in list(s.orders.values()):
             if o.cycle < c.n and o.settled:
                 del s.orders[o.cid]
+        s.pruned_below = max(s.pruned_below, min((o.cycle for o in s.orders.values() if o.cycle < c.n), default=c.n))
         s.cur = None
         if s.halt_after:
             self._go(State.HALTED, "cycle booked; halted as asked")
@@ -708,6 +749,12 @@ class Strategy:
             return f"{s.cycles_today} cycles today (max_cycles_per_day)"
         if self._now - s.last_close_ns < p.cooldown_s * NS:
             return "cooling down"
+        for key, short in ((o.sell, True), (o.buy, False)):
+            v = self.views[key]
+            if v.perp and v.funding_interval_s > 0:
+                cost = (-v.funding_rate if short else v.funding_rate) * 1e4
+                if cost >= p.funding_exit_bps:
+                    return f"funding {v.funding_rate:+.6f} on {key} would close the position at once"
         band = p.inventory_band
         needs: list[tuple[str, str, float]] = []  # (market, asset, amount)
         for key, buy, px in ((o.buy, True, o.buy_vwap), (o.sell, False, o.sell_vwap)):
@@ -789,14 +836,34 @@ class Strategy:
             c = self._new_cycle(None) if s.cur is None else s.cur
         cid = c.next_id(self.p.task, role)
         r = self.rules[key]
-        spec = self.p.spec(key)
-        o = OrderTrack(cid=cid, key=key, role=role, side=side, qty=qty, price=price, cycle=c.n, sent_ns=self._now)
+        o = OrderTrack(cid=cid, key=key, role=role, side=side, qty=qty, price=price, cycle=c.n, sent_ns=self._now,
+                       reduce_only=reduce and r.perp)
         s.orders[cid] = o
-        cmd = PlaceOrder(client_order_id=cid, symbol=self.p.symbol, market=spec.market, side=side, qty=qty,
-                         order_type=OrderType.LIMIT, tif=TimeInForce.IOC, price=price,
-                         reduce_only=reduce and r.perp)
-        self._out.append(SendCommand(task=self.p.task, cycle=c.n, venue=spec.venue, account=spec.account,
-                                     command=cmd, ts=self._now))
+        self._out.append(self._place_command(o))
+
+    def _place_command(self, o: OrderTrack) -> SendCommand:
+        """The PlaceOrder of ``o``: the same bytes every time (a repeat is recognised by the gateway's journal)."""
+        spec = self.p.spec(o.key)
+        cmd = PlaceOrder(client_order_id=o.cid, symbol=self.p.symbol, market=spec.market, side=o.side, qty=o.qty,
+                         order_type=OrderType.LIMIT, tif=TimeInForce.IOC, price=o.price, reduce_only=o.reduce_only)
+        return SendCommand(task=self.p.task, cycle=o.cycle, venue=spec.venue, account=spec.account, command=cmd,
+                           ts=self._now)
+
+    def recovery_commands(self, now: int) -> list[SendCommand]:
+        """After a restart, for every order on record as working: a neutralising order (hedge, unwind, trim) the
+        venue never acknowledged gets its PlaceOrder again (the gateway answers with the order if it exists and
+        places it only once the venue provably has none: never a second order); anything else a QueryOrder."""
+        self._now = now
+        out: list[SendCommand] = []
+        for o in self.state.orders.values():
+            if o.live:
+                o.asked_ns = now
+                if _resendable(o):
+                    out.append(self._place_command(o))
+                else:
+                    self._out = out
+                    self._query(o)
+        return out
 
     def _cancel(self, o: OrderTrack) -> None:
         spec = self.p.spec(o.key)
@@ -812,10 +879,17 @@ class Strategy:
                                                         client_order_id=o.cid), ts=self._now))
 
     def _timeouts(self) -> None:
+        """An order without an answer within order_timeout_s: a hedge, unwind or trim never acknowledged gets its
+        PlaceOrder again (same id, idempotent at the gateway: the exposure it closes is owed whenever it lands);
+        anything else a QueryOrder (a lead or exit priced on an old book is asked about, never re-placed)."""
         limit = self.p.order_timeout_s * NS
         for o in self.state.orders.values():
-            if o.live and self._now - max(o.sent_ns, o.asked_ns) >= limit:
-                self._query(o)
+            if o.live and self._now - (o.asked_ns or o.sent_ns) >= limit:
+                if _resendable(o):
+                    o.asked_ns = self._now
+                    self._out.append(self._place_command(o))
+                else:
+                    self._query(o)
 
     def _aggressive_price(self, key: str, side: Side) -> Decimal:
         """Best price on ``key`` plus ``hedge_slippage_bps`` towards crossing, on the tick grid; the mark when the
@@ -924,6 +998,17 @@ class Strategy:
     def _day_add(self, x: Decimal) -> None:
         self._roll_day()
         self.state.day_pnl += x
+
+
+def _resendable(o: OrderTrack) -> bool:
+    """Never acknowledged, and closing exposure: its PlaceOrder may be repeated under the same id."""
+    return o.role in (Role.HEDGE, Role.UNWIND, Role.TRIM) and o.status is OrderStatus.PENDING and o.done == 0
+
+
+def _cycle_of(cid: str, task: str) -> int:
+    """The cycle number in ``<task>-<cycle>-<role><n>`` (-1 when it is not one of ours)."""
+    part = cid[len(task) + 1:].partition("-")[0]
+    return int(part) if part.isdigit() else -1
 
 
 def _fields(o: Opportunity) -> dict:

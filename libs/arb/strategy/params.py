@@ -52,7 +52,9 @@ class TaskParams(msgspec.Struct, **_STRICT):
     slippage_bps: float = 2.0  # allowance for the exit's slippage in the entry edge
     entry_slippage_bps: float = 2.0  # the lead's IOC may pay this beyond the worst level walked (counted in the edge)
     hedge_slippage_bps: float = 10.0  # a hedge may pay up to this much beyond the current best price
-    funding_exit_bps: float = 1.0  # exit when the next funding costs the position at least this (bps of notional)
+    funding_exit_bps: float = 5.0  # exit when the next funding costs the position at least this (bps of notional);
+    # an entry whose position would already pay this much is refused (entry and exit read one rule)
+    max_unhedged_s: float = 10.0  # a leg left unhedged longer than this (gateway unavailable, rate limited) is unwound
     max_hold_s: float = 8 * 3600.0  # exit a cycle held longer than this
     expected_hold_s: float = 3600.0  # horizon of the funding carry counted in the entry edge
     max_book_age_s: float = 5.0  # a book older than this is not tradable
@@ -83,7 +85,8 @@ class TaskParams(msgspec.Struct, **_STRICT):
             raise ValueError(f"markets: expected two or three distinct venue markets, got {keys}")
         if self.size <= 0:
             raise ValueError(f"size: must be positive, got {self.size}")
-        for name in ("entry_bps", "slippage_bps", "entry_slippage_bps", "hedge_slippage_bps", "funding_exit_bps", "max_hold_s", "expected_hold_s",
+        for name in ("entry_bps", "slippage_bps", "entry_slippage_bps", "hedge_slippage_bps", "funding_exit_bps",
+                     "max_unhedged_s", "max_hold_s", "expected_hold_s",
                      "max_book_age_s", "order_timeout_s", "fill_wait_s", "max_notional", "max_daily_loss"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0):
