@@ -113,7 +113,7 @@ class Strategy:
                 getattr(self, "_a_" + rule.action)(kind, ev)
         c = s.cur
         if (c is not None and c.retry_at_ns and self._now >= c.retry_at_ns and s.state in _DRIVEN
-                and self.net != 0):
+                and self.net != 0 and not c.unwinding):  # (an unwind at its limit is the driver's to judge)
             self._neutralise()  # a hedge owed after its backoff goes with whatever event comes first
         if self._pos_changed:
             self._pos_changed = False
