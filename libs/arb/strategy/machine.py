@@ -113,8 +113,8 @@ class Strategy:
                 getattr(self, "_a_" + rule.action)(kind, ev)
         c = s.cur
         if (c is not None and c.retry_at_ns and self._now >= c.retry_at_ns and s.state in _DRIVEN
-                and self.net != 0 and not c.unwinding):  # (an unwind at its limit is the driver's to judge)
-            self._neutralise()  # a hedge owed after its backoff goes with whatever event comes first
+                and self.net != 0):
+            self._neutralise(judge=False)  # a hedge or unwind owed after its backoff goes with any event  # a hedge owed after its backoff goes with whatever event comes first
         if self._pos_changed:
             self._pos_changed = False
             self._track_exposure(True)
@@ -538,7 +538,9 @@ class Strategy:
             else:
                 self._close_positions(c, Role.EXIT)
 
-    def _neutralise(self) -> None:
+    def _neutralise(self, judge: bool = True) -> None:
+        """Send what brings net exposure back within tolerance. ``judge=False``: never decide to unwind or to give
+        up (ERROR) here; only send what is already decided (the wake-up after a backoff, on any event)."""
         s = self.state
         net = self.net
         if net == 0:
@@ -563,7 +565,7 @@ class Strategy:
             qty += r.base_step
         price = self._aggressive_price(key, side)
         if qty > 0 and price > 0 and not r.check(price, qty):
-            if c is not None and role is Role.HEDGE and not c.exiting:
+            if c is not None and role is Role.HEDGE and not c.exiting and judge:
                 naked_ns = self._now - c.unhedged_since if c.unhedged_since else 0
                 if (c.hedge_fail >= self.p.hedge_attempts or c.hedge_orders >= 10 * self.p.hedge_attempts
                         or naked_ns > self.p.max_unhedged_s * NS):
@@ -574,6 +576,8 @@ class Strategy:
             if c is not None and role is Role.HEDGE:
                 c.hedge_orders += 1
             if c is not None and role is Role.UNWIND and c.unwind_fail >= self.p.unwind_attempts:
+                if not judge:
+                    return
                 self._go(State.ERROR, f"net {net} {self.p.base} unhedged: hedge failed {c.hedge_fail} times, "
                                       f"unwind failed {c.unwind_fail} times")
                 return
