@@ -102,7 +102,8 @@ class TaskRunner:
         self.clock = clock
         self.strategy = Strategy(params)
         self._queue: deque[Any] = deque()
-        self._latest: dict[tuple[type, Venue, Market], Any] = {}
+        self._latest: dict[tuple[type, Venue, Market], tuple[int, Any]] = {}
+        self._seq = 0
         self._wake = asyncio.Event()
         self._waiters: deque[tuple[Any, asyncio.Future]] = deque()
         self._tasks: set[asyncio.Task] = set()
@@ -120,10 +121,13 @@ class TaskRunner:
         if t not in _TAKES:
             return  # trades and other kinds the strategy does not use
         if t in _COALESCE:
+            # Only the newest book (bbo) of a market waits, at the tail: it is applied after any status or delta
+            # that came before it (kept where it was, it would be applied before them). A superseded token is
+            # skipped when it comes up.
             key = (t, ev.venue, ev.market)
-            if key not in self._latest:
-                self._queue.append(key)
-            self._latest[key] = ev
+            self._seq += 1
+            self._latest[key] = (self._seq, ev)
+            self._queue.append((key, self._seq))
         elif t is Tick:
             if not any(type(x) is Tick for x in list(self._queue)[-3:]):
                 self._queue.append(ev)
@@ -179,27 +183,27 @@ class TaskRunner:
                             self.put(ev)
                 except StorageError as e:
                     log.warning("task %s: ORD replay of %s failed: %s", p.task, subject, e)
-        await self.read_balances()
-        # Every order on record as working: ask its venue (answers come back as events).
-        for o in list(self.strategy.state.orders.values()):
-            if o.live:
-                spec = p.spec(o.key)
-                await self._send(SendCommand(task=p.task, cycle=o.cycle, venue=spec.venue, account=spec.account,
-                                             command=QueryOrder(symbol=p.symbol, market=spec.market,
-                                                                client_order_id=o.cid), ts=self.clock()))
+        if snap is not None:
+            # Claim the snapshot (compare-and-set on the revision loaded): a previous holder still stepping meets a
+            # moved revision at its next save and stops, rather than this process meeting its write later.
+            await self.store.save(TaskSnapshot(task=p.task, state=self.strategy.state, ts=snap.ts, steps=self._steps))
+        # Balances, and every order on record as working asked about at its venue (a hedge never acknowledged by
+        # its very PlaceOrder again: idempotent at the gateway), all at once; answers come back as events.
+        cmds = self.strategy.recovery_commands(self.clock())
+        await asyncio.gather(self.read_balances(), *(self._send(c) for c in cmds))
         if snap is None:
             self.put(Start())
 
     async def read_balances(self) -> None:
-        for m in self.p.markets:
-            client = self.clients[(m.venue, m.account, m.market)]
-            reply = await client.balances()
-            if isinstance(reply, BalancesReply):
-                for b in reply.balances:
-                    self.put(b)
-            else:
-                log.warning("task %s: balances of %s %s: %s %s", self.p.task, m.key, m.account, reply.code,
-                            reply.message)
+        await asyncio.gather(*(self._balances(m) for m in self.p.markets))
+
+    async def _balances(self, m: Any) -> None:
+        reply = await self.clients[(m.venue, m.account, m.market)].balances()
+        if isinstance(reply, BalancesReply):
+            for b in reply.balances:
+                self.put(b)
+        else:
+            log.warning("task %s: balances of %s %s: %s %s", self.p.task, m.key, m.account, reply.code, reply.message)
 
     def on_ref(self, ref: SymbolRef) -> None:
         if ref.symbol == self.p.symbol:
@@ -220,7 +224,15 @@ class TaskRunner:
                     stop.cancel()
                     continue
                 item = self._queue.popleft()
-                ev = self._latest.pop(item) if type(item) is tuple else item
+                if type(item) is tuple:
+                    key, seq = item
+                    newest = self._latest.get(key)
+                    if newest is None or newest[0] != seq:
+                        continue  # superseded by a newer book further back in the queue
+                    del self._latest[key]
+                    ev = newest[1]
+                else:
+                    ev = item
                 await self.step(ev)
                 if self._waiters and self._waiters[0][0] is ev:
                     _, fut = self._waiters.popleft()
@@ -246,6 +258,9 @@ class TaskRunner:
         if out or type(ev) not in _COALESCE and type(ev) is not Tick:
             state = _state_enc.encode(self.strategy.state)
             if out or state != self._saved:
+                why = self.fence() if self.fence is not None else None
+                if why:  # not the task's writer any more: nothing of this step is recorded or sent
+                    raise Stopped(f"task {self.p.task}: {why}")
                 self._steps += 1
                 await self.store.save(TaskSnapshot(task=self.p.task, state=self.strategy.state, ts=now,
                                                    steps=self._steps))
