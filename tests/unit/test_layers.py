@@ -91,3 +91,13 @@ def test_the_strategy_core_imports_only_the_domain():
     """The strategy is pure: no bus, config, venue, simulator, logging or test code (a replay runs the same code)."""
     assert _broken("arb.strategy", ("arb.bus", "arb.config", "arb.obs", "arb.venues", "arb.sim", "arb.tools",
                                     "arb.testing")) == []
+
+
+def test_the_recorder_imports_no_strategy_coordinator_or_venue_code():
+    """The recorder is written against the bus contract: message types from core, subjects from bus."""
+    assert _broken("arb.recorder", ("arb.strategy", "arb.coordinator", "arb.venues", "arb.sim")) == []
+
+
+def test_the_coordinator_imports_no_venue_or_simulator_code():
+    """The coordinator trades through the bus only: the trading client, reference data, the catalogue."""
+    assert _broken("arb.coordinator", ("arb.venues", "arb.sim", "arb.testing")) == []

@@ -30,8 +30,7 @@ from ..core.market_data import (
     MarkPrice,
     Trade,
 )
-from ..strategy.events import CycleReport, ExposureReport, RebalanceNeed, SendCommand, Transition
-from ..strategy.opportunity import Opportunity
+from ..core.strategy import CycleReport, ExposureReport, Opportunity, RebalanceNeed, SendCommand, Transition
 
 _json = msgspec.json.Encoder(decimal_format="string")
 

@@ -26,9 +26,8 @@ import asyncpg
 import msgspec
 
 from ..bus import codec
-from ..coordinator import control as _control  # noqa: F401  (registers the control messages: decoded, then skipped)
-from ..strategy import events as _events  # noqa: F401  (registers the strategy's messages)
-from ..strategy import opportunity as _opportunity  # noqa: F401
+from ..core import control as _control  # noqa: F401  (registers the control messages: decoded, then skipped)
+from ..core import strategy as _strategy  # noqa: F401  (registers the strategy's messages)
 from . import schema
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
