@@ -17,6 +17,8 @@ from arb.bus import codec
 from arb.bus.connection import Bus
 from arb.coordinator.control import CtlReply, CtlRequest
 from arb.core.commands import PlaceOrder
+from arb.core.enums import Side
+from arb.core.execution import Fill
 from arb.sim.config import DEFAULT_ACCOUNTS
 from arb.strategy.events import CycleReport, SendCommand, Transition
 from arb.testing.poll import bounded, eventually
@@ -29,7 +31,7 @@ TASK = "btc"
 MARKETS = (("mexc", "spot", "mexc-demo"), ("gateio", "futures", "gateio-demo"))
 
 
-def _config(urls: dict[str, str], cooldown_s: float = 3600.0) -> str:
+def _config(urls: dict[str, str], cooldown_s: float = 3600.0, size: str = "0.01") -> str:
     """The stack's config. The simulator settles funding every 60 s (a demo's pace), so ``expected_hold_s`` of 30 s
     counts at most one funding in an entry's edge: the cycles here are the dislocation's, not funding's."""
     venues = {"mexc": {}, "gateio": {}}
@@ -50,7 +52,8 @@ def _config(urls: dict[str, str], cooldown_s: float = 3600.0) -> str:
   tasks:
     - task: {TASK}
       symbol: BTC-USDT
-      size: "0.01"
+      size: "{size}"
+      max_notional: 100000
       entry_bps: 8
       exit_bps: 4
       slippage_bps: 1
@@ -150,7 +153,8 @@ class Stack(NamedTuple):
 
 
 @contextlib.asynccontextmanager
-async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: float = 3600.0) -> AsyncIterator[Stack]:
+async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: float = 3600.0,
+                size: str = "0.01") -> AsyncIterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
     sim_cfg = tmp / "sim.yaml"  # no random dislocations: every cycle here is the one a test makes
@@ -164,7 +168,7 @@ async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: flo
 
     try:
         cfg = tmp / "stack.yaml"
-        cfg.write_text(_config(urls, cooldown_s))
+        cfg.write_text(_config(urls, cooldown_s, size))
         await bounded(bus.subscribe(f"{prefix}strat.{TASK}.>", on), 5, "subscribe strat")
         for venue, market, account in MARKETS:
             procs.append(Service(["md-gateway", "--config", str(cfg), "--venue", venue, "--market", market,
@@ -444,3 +448,26 @@ async def test_halt_keeps_the_hedged_position_with_nothing_working_and_resume_ca
     assert halted.positions["gateio.futures"] < 0 < halted.positions["mexc.spot"]
     assert resumed.state == "monitoring" and len(s.placed()) > sent
     assert report.qty == Decimal("0.01")
+
+
+async def test_a_lead_filled_in_parts_is_hedged_for_exactly_each_filled_quantity(
+        nats_url: str, subject_prefix: str, bus: Bus, js_streams, tmp_path: Path):
+    """A 0.2 BTC lead takes several levels of MEXC's book, so it fills in parts: the first hedge is sent for exactly
+    the first part, the rest follows when it is done (one working order per market), and the hedges add up to what
+    the lead filled (within one contract of MEXC's fee taken in BTC)."""
+    async with stack(nats_url, subject_prefix, bus, tmp_path, size="0.2") as s:
+        coord = s.coordinator()
+        try:
+            await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
+            await _dislocate(s, 80, 10)
+            report = await s.booked(90)
+        finally:
+            assert coord.stop() == 0, coord.log()[-3000:]
+    lead_fills = [e for e in s.log if isinstance(e, Fill) and e.client_order_id == "btc-1-L1"]
+    hedges = [c for c in s.placed() if c.client_order_id.startswith("btc-1-H") and c.side is Side.SELL]  # entry
+    assert len(lead_fills) >= 2, lead_fills  # the lead did fill in parts
+    first = lead_fills[0].qty - (lead_fills[0].fee if lead_fills[0].fee_asset == "BTC" else 0)
+    assert abs(hedges[0].qty - first) < Decimal("0.0001"), (hedges[0], lead_fills[0])
+    filled = sum(f.qty for f in lead_fills)
+    assert abs(sum(h.qty for h in hedges) - filled) < Decimal("0.0002"), (hedges, filled)
+    assert report.qty == filled
