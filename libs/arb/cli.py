@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "coordinator": ("services.coordinator.main", "the strategy tasks live on the bus, persisted and recoverable"),
     "ctl": ("arb.tools.ctl", "ask the coordinator: status, halt, resume, flatten"),
     "recorder": ("services.recorder.main", "record the MD, ORD and STRAT streams into PostgreSQL / TimescaleDB"),
+    "analytics": ("arb.tools.analytics", "spreads, opportunities, performance, funding and feed health from the database"),
 }
 
 
