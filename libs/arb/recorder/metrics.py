@@ -14,6 +14,9 @@ class RecorderMetrics:
                                   "Rows already stored (replay, redelivery, another replica), per table", ["table"])
         self.messages = counter("arb_recorder_messages_total", "Messages committed and acked, per stream", ["stream"])
         self.dead = counter("arb_recorder_dead_letters_total", "Messages put in dead_letters, per stream", ["stream"])
+        self.staged = counter("arb_recorder_staged_batches_total",
+                                "Batches written by staging + merge instead of a direct COPY (a replayed or refused "
+                                "row met), per stream", ["stream"])
         self.skipped = counter("arb_recorder_skipped_total", "Messages of a type with no table, per type", ["type"])
         self.batch = histogram("arb_recorder_batch_seconds", "Write of one batch: COPY, merge, commit", ["stream"],
                                SLOW_BUCKETS)

@@ -26,6 +26,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ..bus.streams import stream_name_prefix
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
+from .pull import fetch
 from .writer import Stopped, Writer
 
 FILTERS = {"MD": "md.>", "ORD": "ord.*.*.evt.>", "STRAT": "strat.>"}
@@ -91,7 +92,7 @@ class Recorder:
         try:
             while not self.stop.is_set():
                 try:
-                    msgs = await sub.fetch(n, timeout=timeout)
+                    msgs = await fetch(sub, n, timeout)
                 except (nats.errors.TimeoutError, TimeoutError):
                     continue
                 except asyncio.CancelledError:

@@ -39,17 +39,25 @@ EX_SYM = (("exchange_id", "smallint"), ("symbol_id", "integer"))
 
 
 class Table:
-    """One target table: staging columns, the target columns and their expressions, an optional rollup."""
+    """One target table: staging columns, the target columns and their expressions, an optional rollup.
 
-    __slots__ = ("columns", "merge_plain", "merge_timescale", "name", "stage", "stage_ddl", "time_from")
+    ``direct``: every target column is a staging column as it is, plus ``time`` (from the ns stamp ``time_from``) and
+    ``ts_rec``, so a batch can be COPYed straight into the table (``direct_columns``, rows made by ``direct_row``)."""
+
+    __slots__ = ("columns", "direct", "direct_columns", "merge_plain", "merge_timescale", "name", "rollup", "stage",
+                 "stage_ddl", "time_at", "time_from")
 
     def __init__(self, name: str, stage: tuple[tuple[str, str], ...], time_from: str,
-                 casts: dict[str, tuple[str, str]] | None = None, rollup: str = "", returning: str = "1",
+                 casts: dict[str, tuple[str, str]] | None = None, rollup: Rollup | None = None,
                  extra: tuple[tuple[str, str], ...] = ()) -> None:
         self.name = name
         self.stage = "stage_" + name
         self.columns = tuple(c for c, _ in stage)
         self.time_from = time_from
+        self.time_at = self.columns.index(time_from)
+        self.rollup = rollup
+        self.direct = not casts and not extra
+        self.direct_columns = ("time", *self.columns, "ts_rec")
         casts = casts or {}
         self.stage_ddl = (f"CREATE TEMP TABLE IF NOT EXISTS {self.stage} ("
                           + ", ".join(f"{c} {t}" for c, t in stage) + ") ON COMMIT DELETE ROWS")
@@ -59,8 +67,16 @@ class Table:
         insert = (f"INSERT INTO {name} ({', '.join(target)}) SELECT {', '.join(exprs)} FROM {self.stage} "
                   f"ON CONFLICT DO NOTHING")
         self.merge_timescale = f"WITH ins AS ({insert} RETURNING 1) SELECT count(*) FROM ins"
-        self.merge_plain = (f"WITH ins AS ({insert} RETURNING {returning}), rollup AS ({rollup}) "
+        self.merge_plain = (f"WITH ins AS ({insert} RETURNING {rollup.returning}), rollup AS ({rollup.sql}) "
                             f"SELECT count(*) FROM ins") if rollup else self.merge_timescale
+
+    def direct_row(self, record: tuple, ts_rec: int) -> tuple:
+        """The target row of a staging record: ``time`` as the ``(microseconds since 2000-01-01,)`` tuple the
+        writer's timestamptz codec sends (the microsecond ``ns_to_ts`` gives), the record, ``ts_rec``."""
+        return ((_us(record[self.time_at]) - PG_EPOCH_US,), *record, ts_rec)
+
+
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z, PostgreSQL's timestamp epoch, in Unix microseconds
 
 
 def _last(col: str) -> str:
@@ -75,37 +91,135 @@ def _keep_last(*cols: str) -> str:
 _MID = "(bid_px + ask_px) / 2"
 _SPREAD = "CASE WHEN bid_px + ask_px > 0 THEN (ask_px - bid_px) / (bid_px + ask_px) * 2e4 ELSE 0 END"
 
+# A rollup is written two ways, with one conflict clause (how a minute already there absorbs new rows):
+# * staging path: aggregated in SQL from the rows the merge really inserted (``FROM ins``, RETURNING);
+# * direct path (the whole batch went in by COPY, so every row is new): pre-aggregated here per minute and upserted
+#   as a few rows (``upsert``). Buckets are UTC minutes in both (the writer's session runs with TimeZone UTC).
+_BBO_INTO = ("INSERT INTO bbo_1m AS r (exchange_id, symbol_id, bucket, n, sum_mid, sum_spread_bps, min_mid, max_mid, "
+             "last_bid, last_ask, last_time) ")
+_BBO_ON = ("ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+           "sum_mid = r.sum_mid + excluded.sum_mid, sum_spread_bps = r.sum_spread_bps + excluded.sum_spread_bps, "
+           "min_mid = LEAST(r.min_mid, excluded.min_mid), max_mid = GREATEST(r.max_mid, excluded.max_mid), "
+           + _keep_last("last_bid", "last_ask"))
 BBO_ROLLUP = (
-    "INSERT INTO bbo_1m AS r (exchange_id, symbol_id, bucket, n, sum_mid, sum_spread_bps, min_mid, max_mid, "
-    "last_bid, last_ask, last_time) "
-    f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum({_MID}), sum({_SPREAD}), "
+    _BBO_INTO
+    + f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum({_MID}), sum({_SPREAD}), "
     f"min({_MID}), max({_MID}), {_last('bid_px')}, {_last('ask_px')}, max(time) "
-    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
-    "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
-    "sum_mid = r.sum_mid + excluded.sum_mid, sum_spread_bps = r.sum_spread_bps + excluded.sum_spread_bps, "
-    "min_mid = LEAST(r.min_mid, excluded.min_mid), max_mid = GREATEST(r.max_mid, excluded.max_mid), "
-    + _keep_last("last_bid", "last_ask"))
+    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 " + _BBO_ON)
+_FUNDING_INTO = ("INSERT INTO funding_1m AS r (exchange_id, symbol_id, bucket, n, sum_rate, last_rate, "
+                 "last_next_funding_ns, interval_s, last_time) ")
+_FUNDING_ON = ("ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+               "sum_rate = r.sum_rate + excluded.sum_rate, interval_s = GREATEST(r.interval_s, excluded.interval_s), "
+               + _keep_last("last_rate", "last_next_funding_ns"))
 FUNDING_ROLLUP = (
-    "INSERT INTO funding_1m AS r (exchange_id, symbol_id, bucket, n, sum_rate, last_rate, last_next_funding_ns, "
-    "interval_s, last_time) "
-    f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum(rate), {_last('rate')}, "
+    _FUNDING_INTO
+    + f"SELECT exchange_id, symbol_id, date_trunc('minute', time), count(*), sum(rate), {_last('rate')}, "
     f"{_last('next_funding_ns')}, max(interval_s), max(time) "
-    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 "
-    "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
-    "sum_rate = r.sum_rate + excluded.sum_rate, interval_s = GREATEST(r.interval_s, excluded.interval_s), "
-    + _keep_last("last_rate", "last_next_funding_ns"))
+    "FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 " + _FUNDING_ON)
+_PRICES_INTO = "INSERT INTO prices_1m AS r (exchange_id, symbol_id, kind, bucket, n, sum_price, last_price, last_time) "
+_PRICES_ON = ("ON CONFLICT (exchange_id, symbol_id, kind, bucket) DO UPDATE SET n = r.n + excluded.n, "
+              "sum_price = r.sum_price + excluded.sum_price, " + _keep_last("last_price"))
 PRICES_ROLLUP = (
-    "INSERT INTO prices_1m AS r (exchange_id, symbol_id, kind, bucket, n, sum_price, last_price, last_time) "
-    f"SELECT exchange_id, symbol_id, kind, date_trunc('minute', time), count(*), sum(price), {_last('price')}, "
-    "max(time) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
-    "ON CONFLICT (exchange_id, symbol_id, kind, bucket) DO UPDATE SET n = r.n + excluded.n, "
-    "sum_price = r.sum_price + excluded.sum_price, " + _keep_last("last_price"))
+    _PRICES_INTO
+    + f"SELECT exchange_id, symbol_id, kind, date_trunc('minute', time), count(*), sum(price), {_last('price')}, "
+    "max(time) FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 " + _PRICES_ON)
+
+_MINUTE_NS = 60_000_000_000
+
+
+def _us(ns: int) -> int:
+    """``ns_to_ts``'s microsecond: ns / 1000 truncated toward zero (PostgreSQL's bigint division)."""
+    return ns // 1000 if ns >= 0 else -(-ns // 1000)
+
+
+def _minute_ns(ns: int) -> int:
+    """``date_trunc('minute', ns_to_ts(ns))`` in UTC, as ns."""
+    return _us(ns) // 60_000_000 * _MINUTE_NS
+
+
+def _agg_bbo(records: list[tuple]) -> list[tuple]:
+    # record: exchange_id, symbol_id, bid_px, bid_sz, ask_px, ask_sz, seq, ts_event, ...
+    g: dict[tuple, list] = {}
+    for r in records:
+        bid, ask, t = r[2], r[4], _us(r[7])
+        mid = (bid + ask) / 2
+        spread = (ask - bid) / (bid + ask) * 2e4 if bid + ask > 0 else 0.0
+        k = (r[0], r[1], t // 60_000_000)
+        a = g.get(k)
+        if a is None:
+            g[k] = [1, mid, spread, mid, mid, bid, ask, t]
+        else:
+            a[0] += 1
+            a[1] += mid
+            a[2] += spread
+            a[3] = min(a[3], mid)
+            a[4] = max(a[4], mid)
+            if t >= a[7]:
+                a[5], a[6], a[7] = bid, ask, t
+    return [(e, s, m * _MINUTE_NS, *a[:7], a[7] * 1000) for (e, s, m), a in g.items()]
+
+
+def _agg_funding(records: list[tuple]) -> list[tuple]:
+    # record: exchange_id, symbol_id, rate, next_funding_ns, interval_s, ts_event, ...
+    g: dict[tuple, list] = {}
+    for r in records:
+        rate, t = r[2], _us(r[5])
+        k = (r[0], r[1], t // 60_000_000)
+        a = g.get(k)
+        if a is None:
+            g[k] = [1, rate, rate, r[3], r[4], t]
+        else:
+            a[0] += 1
+            a[1] += rate
+            a[4] = max(a[4], r[4])
+            if t >= a[5]:
+                a[2], a[3], a[5] = rate, r[3], t
+    return [(e, s, m * _MINUTE_NS, *a[:5], a[5] * 1000) for (e, s, m), a in g.items()]
+
+
+def _agg_prices(records: list[tuple]) -> list[tuple]:
+    # record: exchange_id, symbol_id, kind, price, ts_event, ...
+    g: dict[tuple, list] = {}
+    for r in records:
+        price, t = r[3], _us(r[4])
+        k = (r[0], r[1], r[2], t // 60_000_000)
+        a = g.get(k)
+        if a is None:
+            g[k] = [1, price, price, t]
+        else:
+            a[0] += 1
+            a[1] += price
+            if t >= a[3]:
+                a[2], a[3] = price, t
+    return [(e, s, kind, m * _MINUTE_NS, a[0], a[1], a[2], a[3] * 1000) for (e, s, kind, m), a in g.items()]
+
+
+class Rollup:
+    """A plain-PostgreSQL 1-minute rollup: the SQL aggregating ``ins`` (staging path), and ``aggregate`` + ``upsert``
+    (direct path: groups made here from the batch's records, one upsert row per minute, bucket and last time as ns)."""
+
+    __slots__ = ("aggregate", "returning", "sql", "upsert")
+
+    def __init__(self, sql: str, returning: str, aggregate: Callable[[list[tuple]], list[tuple]], into: str,
+                 values: str, on: str) -> None:
+        self.sql = sql
+        self.returning = returning
+        self.aggregate = aggregate
+        self.upsert = into + "VALUES (" + values + ") " + on
+
+
+BBO_1M = Rollup(BBO_ROLLUP, "exchange_id, symbol_id, time, bid_px, ask_px", _agg_bbo, _BBO_INTO,
+                "$1, $2, ns_to_ts($3), $4, $5, $6, $7, $8, $9, $10, ns_to_ts($11)", _BBO_ON)
+FUNDING_1M = Rollup(FUNDING_ROLLUP, "exchange_id, symbol_id, time, rate, next_funding_ns, interval_s", _agg_funding,
+                    _FUNDING_INTO, "$1, $2, ns_to_ts($3), $4, $5, $6, $7, $8, ns_to_ts($9)", _FUNDING_ON)
+PRICES_1M = Rollup(PRICES_ROLLUP, "exchange_id, symbol_id, kind, time, price", _agg_prices, _PRICES_INTO,
+                   "$1, $2, $3, ns_to_ts($4), $5, $6, $7, ns_to_ts($8)", _PRICES_ON)
 
 _JSONB = "jsonb"
 
 BOOK_TICKERS = Table("book_tickers", (*EX_SYM, ("bid_px", "float8"), ("bid_sz", "float8"), ("ask_px", "float8"),
                                       ("ask_sz", "float8"), ("seq", "bigint"), *TS), "ts_event",
-                     rollup=BBO_ROLLUP, returning="exchange_id, symbol_id, time, bid_px, ask_px")
+                     rollup=BBO_1M)
 BOOK_SNAPSHOTS = Table("book_snapshots", (*EX_SYM, ("state", "text"), ("seq", "bigint"), ("bid_px", "float8[]"),
                                           ("bid_sz", "float8[]"), ("ask_px", "float8[]"), ("ask_sz", "float8[]"),
                                           *TS), "ts_event")
@@ -113,9 +227,9 @@ TRADES = Table("trades", (*EX_SYM, ("price", "float8"), ("size", "float8"), ("si
                           *TS), "ts_event")
 FUNDING_RATES = Table("funding_rates", (*EX_SYM, ("rate", "float8"), ("next_funding_ns", "bigint"),
                                         ("interval_s", "bigint"), *TS), "ts_event",
-                      rollup=FUNDING_ROLLUP, returning="exchange_id, symbol_id, time, rate, next_funding_ns, interval_s")
+                      rollup=FUNDING_1M)
 PRICES = Table("prices", (*EX_SYM, ("kind", "text"), ("price", "float8"), *TS), "ts_event",
-               rollup=PRICES_ROLLUP, returning="exchange_id, symbol_id, kind, time, price")
+               rollup=PRICES_1M)
 BOOK_STATUS = Table("book_status", (*EX_SYM, ("feed", "text"), ("state", "text"), ("reason", "text"), *TS),
                     "ts_event")
 ORDERS = Table("orders", (("exchange_id", "smallint"), ("account", "text"), ("symbol_id", "integer"),
@@ -297,4 +411,4 @@ def needs(m: Any) -> tuple[Any, Any, str | None] | None:
     return venue, o.market, getattr(o, "symbol", None)
 
 
-__all__ = ["DEAD_LETTER_SQL", "ROUTES", "TABLES", "Table", "needs"]
+__all__ = ["DEAD_LETTER_SQL", "ROUTES", "TABLES", "Rollup", "Table", "needs"]

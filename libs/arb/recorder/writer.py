@@ -12,6 +12,16 @@ Failures:
   ``stop`` ends the retries with ``Stopped``: nothing was committed, nothing is acked, JetStream redelivers.
 * data (a CHECK, a foreign key, a value out of range): the batch is written again with each table's rows merged
   one by one in savepoints; the refused rows become dead letters naming the constraint, the rest go in.
+
+Three ways to write a batch, each falling back to the next within the same ``write`` (nothing acked before one
+commits):
+1. direct (the usual case, every row new): COPY straight into each table, rollups pre-aggregated in Python and
+   upserted; one row already stored (a replay, a redelivery) or refused aborts the transaction, then
+2. staged: COPY into ``stage_<table>`` and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (+ the rollup from
+   what was really inserted): a duplicate costs only its own row. A refused row aborts the transaction, then
+3. careful: each row merged in its own savepoint; refused rows become dead letters, the rest go in.
+After a staged batch that met duplicates the next batch is staged too (a replay is a run of them), until one meets
+none. Tables whose rows need SQL casts (jsonb, a second timestamp) are always staged.
 """
 
 from __future__ import annotations
@@ -45,6 +55,15 @@ class DataRefused(Exception):
         super().__init__(f"{table}: {cause}")
         self.table = table
         self.cause = cause
+
+
+class DirectRefused(DataRefused):
+    """The direct COPY of a table was refused (a replayed row's unique key, or a constraint): write the batch again
+    by staging + merge, which absorbs duplicates and, if a constraint refused a row, isolates it."""
+
+
+# how a batch is written (each falls back to the next; see Writer.write)
+DIRECT, STAGED, CAREFUL = "direct", "staged", "careful"
 
 
 class BatchResult(msgspec.Struct):
@@ -82,14 +101,19 @@ class Writer:
         self._ex: dict[tuple[Any, Any], int] = {}
         self._ids: dict[tuple[Any, Any, str], tuple[int, int]] = {}
         self._failing = False
+        self._staged_next = False  # the last staged batch met duplicates (a replay): stage the next one too
 
     # ------------------------------------------------------------------------------------------ connection
     async def _connect(self) -> asyncpg.Connection:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
         conn = await asyncpg.connect(self.dsn, timeout=self.cfg.connect_timeout_s,
-                                     server_settings={"application_name": f"arb-{self.name}"})
+                                     server_settings={"application_name": f"arb-{self.name}", "TimeZone": "UTC"})
         try:
+            # timestamptz travels as PostgreSQL's own (microseconds since 2000-01-01,): the direct COPY computes
+            # ``time`` as an integer (Table.direct_row), no datetime per row. This connection reads no timestamps.
+            await conn.set_type_codec("timestamptz", schema="pg_catalog", encoder=_identity, decoder=_identity,
+                                      format="tuple")
             for t in TABLES:
                 await conn.execute(t.stage_ddl)
             self.mode = await schema.mode(conn)
@@ -214,27 +238,31 @@ class Writer:
                 continue
             routed.append((route[0], route[1], m, msg))
         res = BatchResult(messages=len(msgs), skipped=sum(skipped.values()))
-        careful = False
+        how = STAGED if self._staged_next else DIRECT
         attempts = 0
 
         async def once() -> BatchResult:
             nonlocal attempts
             attempts += 1
             conn = await self._connect()
-            return await self._write_once(conn, stream, routed, dead, res, careful)
+            return await self._write_once(conn, stream, routed, dead, res, how)
 
         while True:
             try:
                 out = await self._retrying(once, stop, f"batch of {len(msgs)} from {stream}", on_wait)
                 break
+            except DirectRefused:
+                how = STAGED  # a replayed row (or a refused one): the same batch again by staging + merge
             except DataRefused as e:
-                if careful:
+                if how == CAREFUL:
                     raise RuntimeError(f"a refused row escaped isolation: {e}") from e
                 if self.m is not None:
                     self.m.db_errors.labels("data").inc()
                 self.log.warning("%s: batch from %s refused by %s; writing it row by row to isolate the bad rows",
                                  self.name, stream, e)
-                careful = True
+                how = CAREFUL
+        # during a replay most batches are duplicates: stage them until one meets none, then go direct again
+        self._staged_next = how != DIRECT and any(out.duplicates.values())
         out.attempts = attempts
         if self.m is not None:
             m = self.m
@@ -248,12 +276,14 @@ class Writer:
             if out.dead:
                 m.dead.labels(stream).inc(out.dead)
             m.messages.labels(stream).inc(len(msgs))
+            if how != DIRECT:
+                m.staged.labels(stream).inc()
             m.batch.labels(stream).observe(time.perf_counter() - t0)
             m.batch_rows.labels(stream).observe(len(msgs))
         return out
 
     async def _write_once(self, conn: asyncpg.Connection, stream: str, routed: list, dead_in: list,
-                          res: BatchResult, careful: bool) -> BatchResult:
+                          res: BatchResult, how: str) -> BatchResult:
         dead = list(dead_in)
         rows: dict[Table, list[tuple[tuple, Any]]] = {}
         ids, ex = self._id, self._exid
@@ -274,19 +304,34 @@ class Writer:
             rows.setdefault(table, []).append((build(m, ids, ex), msg))
         ts_rec = time.time_ns()
         out = BatchResult(messages=res.messages, skipped=res.skipped)
+        plain = self.mode == schema.PLAIN
         async with conn.transaction():
             for table, entries in rows.items():
-                merge = table.merge_plain if self.mode == schema.PLAIN else table.merge_timescale
-                if not careful:
+                merge = table.merge_plain if plain else table.merge_timescale
+                refused = 0
+                if how == DIRECT and table.direct:
+                    # every row new (the usual case): COPY straight into the table, the rollup pre-aggregated here.
+                    # A replayed row's unique key (or a constraint) aborts the transaction: nothing of it stays, and
+                    # write() takes the staging path for the batch.
+                    records = [r for r, _ in entries]
+                    row = table.direct_row
+                    try:
+                        await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
+                                                         columns=table.direct_columns)
+                        if plain and table.rollup is not None:
+                            await conn.executemany(table.rollup.upsert, table.rollup.aggregate(records))
+                    except _DATA_ERRORS as e:
+                        raise DirectRefused(table.name, e) from e
+                    n = len(entries)
+                elif how != CAREFUL:
                     try:
                         await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
                                                          columns=table.columns)
                         n = await conn.fetchval(merge, ts_rec)
                     except _DATA_ERRORS as e:
                         raise DataRefused(table.name, e) from e
-                    refused = 0
                 else:
-                    n = refused = 0
+                    n = 0
                     for r, msg in entries:
                         try:
                             async with conn.transaction():  # a savepoint: a refused row takes only itself back
@@ -309,6 +354,10 @@ class Writer:
                 if ts:
                     self.m.exchange_to_record.labels(table.name).observe(max(0.0, (now - ts) / 1e9))
         return out
+
+
+def _identity(x: Any) -> Any:
+    return x
 
 
 def _event_ns(row: tuple, table: Table) -> int:
