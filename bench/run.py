@@ -22,6 +22,7 @@ MODULES = [
     "bench.bench_trading",
     "bench.bench_strategy",
     "bench.bench_recorder",
+    "bench.bench_analytics",
 ]
 
 
