@@ -101,3 +101,9 @@ def test_the_recorder_imports_no_strategy_coordinator_or_venue_code():
 def test_the_coordinator_imports_no_venue_or_simulator_code():
     """The coordinator trades through the bus only: the trading client, reference data, the catalogue."""
     assert _broken("arb.coordinator", ("arb.venues", "arb.sim", "arb.testing")) == []
+
+
+def test_analytics_reads_the_database_only():
+    """Analytics depends on the schema, not on the code that writes it: no bus, recorder, strategy or venue code."""
+    assert _broken("arb.analytics", ("arb.bus", "arb.recorder", "arb.strategy", "arb.coordinator", "arb.venues",
+                                     "arb.sim", "arb.tools", "arb.testing")) == []
