@@ -105,16 +105,15 @@ class Strategy:
             raise TypeError(f"{self.p.task}: the strategy does not take {type(ev).__name__}")
         s = self.state
         before = s.state
-        if not self._absorb(kind, ev):
-            return out  # another symbol's market data, another task's order: not ours
-        if s.state is before:  # absorbing did not move the task (to ERROR)
+        # not ours (another symbol's market data, another task's order, an echo of a booked cycle): nothing to act on
+        if self._absorb(kind, ev) and s.state is before:  # (absorbing may have moved the task to ERROR)
             rule = TABLE[s.state][kind]
             if rule.action != "ignore":
                 getattr(self, "_a_" + rule.action)(kind, ev)
         c = s.cur
         if (c is not None and c.retry_at_ns and self._now >= c.retry_at_ns and s.state in _DRIVEN
                 and self.net != 0):
-            self._neutralise(judge=False)  # a hedge or unwind owed after its backoff goes with any event  # a hedge owed after its backoff goes with whatever event comes first
+            self._neutralise(judge=False)  # a hedge or unwind owed after its backoff goes with any event
         if self._pos_changed:
             self._pos_changed = False
             self._track_exposure(True)
@@ -309,6 +308,10 @@ class Strategy:
                 c.unwind_fail = 0
             elif not transient:
                 c.unwind_fail += 1
+                if c.unwind_fail >= self.p.unwind_attempts and abs(self.net) > self.tolerance():
+                    # the last unwind the task may send took nothing: said now, not at the next driven event
+                    self._go(State.ERROR, f"net {self.net} {self.p.base} unhedged: hedge failed {c.hedge_fail} "
+                                          f"times, unwind failed {c.unwind_fail} times")
         if o.done == 0 and o.role in (Role.HEDGE, Role.UNWIND, Role.EXIT, Role.TRIM):
             c.misses += 1
             c.retry_at_ns = self._now + min(NS // 5 << min(c.misses - 1, 5), 5 * NS)
@@ -445,6 +448,7 @@ class Strategy:
     def _a_halt(self, kind: Ev, ev) -> None:
         s = self.state
         s.enabled = False
+        self._fresh_attempts()
         for o in list(s.orders.values()):
             if o.live and o.role in (Role.LEAD, Role.EXIT):
                 self._cancel(o)
@@ -490,7 +494,16 @@ class Strategy:
         else:
             self._go(State.SYNCING, "resumed")
 
+    def _fresh_attempts(self) -> None:
+        """An operator's halt (or acknowledgement of an error) gives neutralising a fresh set of attempts: a task
+        out of attempts and halted would otherwise hold its exposure without trying again."""
+        c = self.state.cur
+        if c is not None:
+            c.hedge_fail = c.unwind_fail = c.hedge_orders = c.misses = 0
+            c.retry_at_ns = 0
+
     def _a_resume_error(self, kind: Ev, ev) -> None:
+        self._fresh_attempts()
         self.state.enabled = False
         self._go(State.HALTED, f"error acknowledged: {getattr(ev, 'reason', '')}")
         self._drive()
