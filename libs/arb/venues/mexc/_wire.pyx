@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""One-pass reader of MEXC public pushes (``PushDataV3ApiWrapper`` with an aggre depth, bookTicker or deals body).
+"""One-pass reader of MEXC public pushes (``PushDataV3ApiWrapper`` with any public body of the official schema).
 
 Why this exists: upb parses a depth frame in ~0.4 us, but reading it back through the Python bindings (a
 message object per level, a str per field, then ``float()``) costs ~2 us more. This reader walks the
@@ -7,10 +7,12 @@ protobuf wire format once and builds only what the gateway keeps: floats, ints, 
 
 It returns exactly what ``wire.decode_public_py`` (upb) returns for the same bytes, or None when the frame
 uses something it leaves to upb (a body field repeated, group wire types); tests/unit/test_mexc_wire.py checks
-the two against each other on generated frames, unknown fields and malformed input included.
+the two against each other on generated frames of every public body, unknown fields and malformed input included.
+The hot path is the aggre depth / bookTicker / deals bodies (313/315/314), tested first; the other public bodies
+(limit depth 303 among them) are read after those by ``_book``, ``_flat`` and ``_items``.
 Protobuf rules kept: unknown fields skipped, a field with an unexpected wire type is unknown, the last value
 of a repeated scalar wins, each occurrence of a repeated message field is one more element. Unlike upb it
-does not parse bodies it does not decode (only their field number is returned), nor check that strings it
+does not parse the private bodies (only their field number is returned), nor check that strings it
 never reads (``eventType``, ``symbolId``, the channel when ``symbol`` is
 there) are UTF-8, and it refuses non-finite numbers ("nan", "inf") that ``float()`` would take.
 """
@@ -36,7 +38,17 @@ cdef enum:
     DEPTH = 313
     DEALS = 314
     BBO = 315
+    DEALS_V3 = 301
+    INC_DEPTH = 302
+    LIMIT_DEPTH = 303
+    TICKER = 305
+    KLINE = 308
+    MINI_TICKER = 309
+    MINI_TICKERS = 310
+    TICKER_BATCH = 311
+    INC_DEPTH_BATCH = 312
     MAX_NUM = 63
+    MAX_FLAT = 16
 
 
 cdef inline uint64_t _varint(const unsigned char *p, Py_ssize_t end, Py_ssize_t *pos) except? 0xFFFFFFFFFFFFFFFF:
@@ -134,6 +146,16 @@ cdef inline str _str(const unsigned char *p, Py_ssize_t start, Py_ssize_t stop):
     if start < 0:
         return ""
     return PyUnicode_DecodeUTF8(<const char *>p + start, stop - start, NULL)
+
+
+cdef str _text(const unsigned char *p, Py_ssize_t start, Py_ssize_t stop):
+    """A string field the caller keeps: "" when absent; invalid UTF-8 is a ProtocolError (upb refuses it too)."""
+    if start < 0:
+        return ""
+    try:
+        return PyUnicode_DecodeUTF8(<const char *>p + start, stop - start, NULL)
+    except UnicodeDecodeError:
+        raise ProtocolError("mexc push: string field is not UTF-8") from None
 
 
 cdef tuple _level(const unsigned char *p, Py_ssize_t start, Py_ssize_t end):
@@ -244,14 +266,171 @@ cdef list _deals(const unsigned char *p, Py_ssize_t start, Py_ssize_t end):
     return out
 
 
+# ------------------------------------------------------------------ the other public bodies (not on the hot path)
+
+
+cdef tuple _flat(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, bytes spec):
+    """A message of scalar fields 1..len(spec) -> a tuple in field order, each typed by its letter in ``spec``:
+    ``n`` decimal string -> float (required), ``v`` version string -> int (0 when absent), ``s`` string -> str,
+    ``i`` int32, ``l`` int64, ``-`` not read (``eventType``, ``lastOrderCreateTime``: skipped like unknown fields)."""
+    cdef const char *sp = spec
+    cdef Py_ssize_t n = len(spec), pos = start, s
+    cdef Py_ssize_t st[MAX_FLAT]
+    cdef Py_ssize_t en[MAX_FLAT]
+    cdef int64_t iv[MAX_FLAT]
+    cdef uint64_t tag, fn
+    cdef int wt, i
+    cdef char c
+    cdef list out = []
+    for i in range(n):
+        st[i] = -1
+        en[i] = -1
+        iv[i] = 0
+    while pos < end:
+        tag = _tag(p, end, &pos)
+        fn = tag >> 3
+        wt = <int>(tag & 7)
+        if 1 <= fn <= <uint64_t>n:
+            c = sp[fn - 1]
+            if wt == 2 and (c == c'n' or c == c'v' or c == c's'):
+                s = _len(p, end, &pos)
+                st[fn - 1] = s
+                en[fn - 1] = pos
+                continue
+            if wt == 0 and c == c'i':
+                iv[fn - 1] = <int64_t><int><unsigned int>_varint(p, end, &pos)  # int32: the low 32 bits, signed
+                continue
+            if wt == 0 and c == c'l':
+                iv[fn - 1] = <int64_t>_varint(p, end, &pos)
+                continue
+        _skip(p, end, &pos, wt)
+    for i in range(n):
+        c = sp[i]
+        if c == c'n':
+            out.append(_num(p, st[i], en[i]))
+        elif c == c'v':
+            out.append(_uint(p, st[i], en[i], 0))
+        elif c == c's':
+            out.append(_text(p, st[i], en[i]))
+        elif c == c'i' or c == c'l':
+            out.append(iv[i])
+    return tuple(out)
+
+
+cdef list _items(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, uint64_t key, bytes spec):
+    """Each occurrence of the repeated message field ``key`` (a field key, e.g. 10 = field 1, LEN) as ``_flat``."""
+    cdef Py_ssize_t pos = start, s
+    cdef uint64_t tag
+    cdef list out = []
+    while pos < end:
+        tag = _tag(p, end, &pos)
+        if tag == key:
+            s = _len(p, end, &pos)
+            out.append(_flat(p, s, pos, spec))
+        else:
+            _skip(p, end, &pos, <int>(tag & 7))
+    return out
+
+
+cdef tuple _book(const unsigned char *p, Py_ssize_t start, Py_ssize_t end):
+    """``PublicLimitDepthsV3Api`` / ``PublicIncreaseDepthsV3Api``: asks 1, bids 2, version 4 -> (version, bids, asks)."""
+    cdef Py_ssize_t pos = start, s, vs = -1, ve = -1
+    cdef uint64_t tag
+    cdef list bids = [], asks = []
+    while pos < end:
+        tag = _tag(p, end, &pos)
+        if tag == 10 or tag == 18 or tag == 34:
+            s = _len(p, end, &pos)
+            if tag == 10:
+                asks.append(_level(p, s, pos))
+            elif tag == 18:
+                bids.append(_level(p, s, pos))
+            else:
+                vs = s
+                ve = pos
+        else:
+            _skip(p, end, &pos, <int>(tag & 7))
+    return (_uint(p, vs, ve, 0), bids, asks)
+
+
+cdef list _books(const unsigned char *p, Py_ssize_t start, Py_ssize_t end):
+    """``PublicIncreaseDepthsBatchV3Api``: items = 1 (each a ``PublicIncreaseDepthsV3Api``)."""
+    cdef Py_ssize_t pos = start, s
+    cdef uint64_t tag
+    cdef list out = []
+    while pos < end:
+        tag = _tag(p, end, &pos)
+        if tag == 10:
+            s = _len(p, end, &pos)
+            out.append(_book(p, s, pos))
+        else:
+            _skip(p, end, &pos, <int>(tag & 7))
+    return out
+
+
+cdef tuple _version_of(const unsigned char *p, Py_ssize_t start, Py_ssize_t end, uint64_t key):
+    """The version string at field key ``key`` of a body, as ``(int,)`` (0 when absent)."""
+    cdef Py_ssize_t pos = start, s, vs = -1, ve = -1
+    cdef uint64_t tag
+    while pos < end:
+        tag = _tag(p, end, &pos)
+        if tag == key:
+            s = _len(p, end, &pos)
+            vs = s
+            ve = pos
+        else:
+            _skip(p, end, &pos, <int>(tag & 7))
+    return (_uint(p, vs, ve, 0),)
+
+
+# PublicDealsV3ApiItem: price, quantity, tradeType, time
+_S_DEAL = b"nnil"
+# PublicBookTickerV3Api: bidPrice, bidQuantity, askPrice, askQuantity
+_S_TICKER = b"nnnn"
+# PublicSpotKlineV3Api: interval, windowStart, opening, closing, highest, lowest, volume, amount, windowEnd
+_S_KLINE = b"slnnnnnnl"
+# PublicMiniTickerV3Api: symbol, price, rate, zonedRate, high, low, volume, quantity, lastCloseRate,
+# lastCloseZonedRate, lastCloseHigh, lastCloseLow
+_S_MINI = b"snnnnnnnnnnn"
+
+
+cdef tuple _other(int num, const unsigned char *p, Py_ssize_t bs, Py_ssize_t be):
+    """The body of the other public pushes (see ``decode_public``); () for a body not read (private)."""
+    if num == LIMIT_DEPTH or num == INC_DEPTH:
+        return _book(p, bs, be)
+    if num == DEALS_V3:
+        return (_items(p, bs, be, 10, _S_DEAL),)
+    if num == TICKER:
+        return _flat(p, bs, be, _S_TICKER)
+    if num == TICKER_BATCH:
+        return (_items(p, bs, be, 10, _S_TICKER),) + _version_of(p, bs, be, 18)
+    if num == INC_DEPTH_BATCH:
+        return (_books(p, bs, be),)
+    if num == KLINE:
+        return _flat(p, bs, be, _S_KLINE)
+    if num == MINI_TICKER:
+        return _flat(p, bs, be, _S_MINI)
+    if num == MINI_TICKERS:
+        return (_items(p, bs, be, 10, _S_MINI),)
+    return ()
+
+
 def decode_public(bytes data):
     """A binary push -> ``(body field, venue symbol, venue ms, *body)`` or None (let upb decode it).
 
     ``venue symbol`` is ``symbol`` (3), else the channel's text after its last ``@``; ``venue ms`` is
     ``sendTime`` (6), else ``createTime`` (5), else 0. Bodies: depth 313 -> ``(fromVersion, toVersion, bids,
     asks)`` with ``[(price, qty), ...]`` in wire order; bookTicker 315 -> ``(bid, bid_qty, ask, ask_qty,
-    version or 0)``; deals 314 -> ``([(price, qty, tradeType, time_ms, tradeId), ...],)``; any other or no
-    body -> nothing more. Raises ProtocolError when the bytes are malformed.
+    version or 0)``; deals 314 -> ``([(price, qty, tradeType, time_ms, tradeId), ...],)``. The other public
+    bodies of the official schema (specs/gateways.md has the table): limit depth 303 and increase depth 302 ->
+    ``(version or 0, bids, asks)``; increase depth batch 312 -> ``([(version, bids, asks), ...],)``; deals 301
+    -> ``([(price, qty, tradeType, time_ms), ...],)``; bookTicker 305 -> ``(bid, bid_qty, ask, ask_qty)``;
+    bookTicker batch 311 -> ``([(bid, bid_qty, ask, ask_qty), ...], version or 0)``; kline 308 -> ``(interval,
+    windowStart, open, close, high, low, volume, amount, windowEnd)``; mini ticker 309 -> ``(symbol, price, rate,
+    zonedRate, high, low, volume, quantity, lastCloseRate, lastCloseZonedRate, lastCloseHigh, lastCloseLow)``
+    (decimals as floats); mini tickers 310 -> ``([mini ticker, ...],)``. ``eventType`` and ``lastOrderCreateTime``
+    are not read. A private body (304/306/307) or none -> nothing more. Raises ProtocolError when the bytes are
+    malformed.
     """
     cdef const unsigned char *p = <const unsigned char *>PyBytes_AS_STRING(data)
     cdef Py_ssize_t end = PyBytes_GET_SIZE(data), pos = 0, s
@@ -305,6 +484,8 @@ def decode_public(bytes data):
             return (num, symbol, ms) + _bbo(p, bs, be)
         if num == DEALS:
             return (num, symbol, ms, _deals(p, bs, be))
+        if num:
+            return (num, symbol, ms) + _other(num, p, bs, be)
     except _Slow:
         return None
     return (num, symbol, ms)
