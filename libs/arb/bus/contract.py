@@ -39,8 +39,11 @@ from ..core.market_data import (
     BookTicker,
     FundingRate,
     IndexPrice,
+    Kline,
+    Liquidation,
     MarketStatus,
     MarkPrice,
+    OpenInterest,
     Trade,
 )
 from ..core.strategy import (
@@ -94,6 +97,7 @@ CTL_PATTERN = "ctl.coordinator.{verb}"
 _MD: dict[str, type] = {
     "bbo": BookTicker, "book": BookSnapshot, "delta": BookDelta, "trade": Trade,
     "funding": FundingRate, "mark": MarkPrice, "index": IndexPrice, "status": MarketStatus,
+    "oi": OpenInterest, "liquidation": Liquidation, "kline": Kline,
 }
 _EVT: dict[str, type] = {"order": OrderUpdate, "fill": Fill, "balance": Balance, "position": Position}
 # What the coordinator logs per task (specs/coordinator.md): its outputs, and the input a step acted on as it came.

@@ -16,7 +16,7 @@ from ..core.enums import Market, Venue
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
-MD_KINDS = ("bbo", "book", "delta", "trade", "funding", "mark", "index", "status")
+MD_KINDS = ("bbo", "book", "delta", "trade", "funding", "mark", "index", "status", "oi", "liquidation", "kline")
 EVT_KINDS = ("order", "fill", "balance", "position")
 CMD_VERBS = tuple(COMMAND_VERBS.values())  # a command's verb is its tag, named once on its class
 
@@ -63,6 +63,9 @@ class MdSubjects(msgspec.Struct, frozen=True, gc=False):
     mark: str
     index: str
     status: str
+    oi: str  # open interest (futures)
+    liquidation: str  # public liquidation orders (futures)
+    kline: str  # candles of every configured interval (the interval is a field of the message)
 
     @classmethod
     def of(cls, venue: Venue | str, market: Market | str, symbol: str, prefix: str = "") -> MdSubjects:

@@ -7,6 +7,8 @@ full (checks.py). Credentials are never part of the config (see credentials.py).
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from ..bus.streams import StreamLimits
@@ -127,8 +129,28 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     # renewal; a second gateway waits as a hot standby and takes over at most this long after the first is gone
     lease_ttl_s: float = 10.0
     subject_prefix: str = ""  # filled from nats.subject_prefix by the service
+    # MEXC md gateway: 5, 10 or 20 = books are the venue's top-N limit depth pushes
+    # (spot@public.limit.depth.v3.api.pb@<SYMBOL>@<N>, each a whole top N: no REST snapshot, no diff sync);
+    # 0 = books synced from the aggre depth diffs and a REST snapshot (the default)
+    mexc_limit_depth: int = 0
+    # futures md gateways: open interest read from the venue's contract statistics every this many seconds (the
+    # venue's statistics move in 5-minute buckets, so a minute is close enough and costs 1 request/min/symbol); 0 = off
+    open_interest_poll_s: float = 60.0
+    # futures md gateways: public liquidation orders (the venue's public channel, a REST read at start and after a
+    # reconnect filling the gap, never repeating one)
+    liquidations: bool = True
+    # md gateways: candle intervals in the venue's spelling (Gate: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d); empty = off
+    kline_intervals: tuple[str, ...] = ()
+    kline_backfill: int = 100  # candles per interval read over REST at start (and after a reconnect)
 
     def __post_init__(self) -> None:
+        in_range("open_interest_poll_s", self.open_interest_poll_s, 0, _DAY, zero="off")
+        in_range("kline_backfill", self.kline_backfill, 0, 1000, zero="none")
+        for iv in self.kline_intervals:
+            if not re.match(r"^[0-9]{1,3}[smhdwM]$", iv):
+                raise ValueError(f"kline_intervals: expected e.g. 1m, 5m, 1h, got {iv!r}")
+        if self.mexc_limit_depth not in (0, 5, 10, 20):
+            raise ValueError(f"mexc_limit_depth: expected 0 (off), 5, 10 or 20, got {self.mexc_limit_depth}")
         in_range("depth", self.depth, 1, 1000)
         in_range("book_interval_ms", self.book_interval_ms, 0, 60_000, zero="every update")
         in_range("snapshot_limit", self.snapshot_limit, 1, 5000)

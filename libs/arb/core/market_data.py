@@ -138,3 +138,61 @@ class MarketStatus(msgspec.Struct, frozen=True, gc=False, tag="status"):
     ts_recv: int
     ts_pub: int
     feed: str = "book"
+
+
+@message
+class OpenInterest(msgspec.Struct, frozen=True, gc=False, tag="open_interest"):
+    """The venue's open interest of a perpetual: ``size`` in the base asset (futures: contracts x multiplier) and
+    ``notional`` in the quote asset as the venue states it (0 when it states none). ``ts_event`` is the venue's
+    time of the statistic (Gate: the ``contract_stats`` bucket time), not when it was read."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    size: float
+    notional: float
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+
+
+@message
+class Liquidation(msgspec.Struct, frozen=True, gc=False, tag="liquidation"):
+    """One public liquidation order. ``side`` is the liquidation order's side: ``sell`` closes a liquidated long,
+    ``buy`` a liquidated short. ``size`` in the base asset; ``price`` the venue's price for it (Gate: the order's
+    fill price when it states one, else its order price). ``source`` says where it came from: ``ws`` or ``rest``."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    price: float
+    size: float
+    side: Side
+    ts_event: int
+    ts_recv: int
+    ts_pub: int
+    source: str = "ws"
+
+
+@message
+class Kline(msgspec.Struct, frozen=True, gc=False, tag="kline"):
+    """One candle of ``interval`` (the venue's spelling: ``1m``, ``5m``, ``1h``...), opening at ``open_ns``.
+    ``volume`` in the base asset, ``quote_volume`` in the quote asset (0 when the venue states none). ``closed``:
+    the venue said the window is over (or, for a backfilled candle, its window ended before it was read); an
+    open candle is published again on every update, the same ``open_ns`` with the newer values."""
+
+    venue: Venue
+    market: Market
+    symbol: str
+    interval: str
+    open_ns: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    quote_volume: float
+    closed: bool
+    ts_event: int
+    ts_recv: int
+    ts_pub: int

@@ -1,7 +1,8 @@
 """Market-data publishing, written once for every venue: domain event -> queue -> one task -> NATS core publish.
 
 A venue's public gateway parses and routes its frames, then hands each normalised value to :class:`MdPublisher`
-(``bbo``, ``book``, ``trade``, ``funding``, ``mark``, ``index``, ``status`` for one instrument, named by its
+(``bbo``, ``book``, ``trade``, ``funding``, ``mark``, ``index``, ``status``, and on a perpetual ``oi``,
+``liquidation``, ``kline`` for one instrument, named by its
 ``MdSubjects`` and unified symbol). The handler only builds the event and appends it to a deque: the WS read loop
 never waits on the bus. One task (``run``) drains the deque into core publishes.
 
@@ -36,9 +37,12 @@ from ...core.market_data import (
     BookTicker,
     FundingRate,
     IndexPrice,
+    Kline,
     Level,
+    Liquidation,
     MarketStatus,
     MarkPrice,
+    OpenInterest,
     Trade,
 )
 from ...obs.log import RateLimitedLog
@@ -102,6 +106,24 @@ class MdPublisher:
 
     def index(self, subj: MdSubjects, symbol: str, price: float, ts_event: int, ts_recv: int) -> None:
         self._append((subj.index, IndexPrice(self.venue, self.market, symbol, price, ts_event, ts_recv, 0), "index"))
+        self.wake.set()
+
+    def open_interest(self, subj: MdSubjects, symbol: str, size: float, notional: float, ts_event: int,
+                      ts_recv: int) -> None:
+        self._append((subj.oi, OpenInterest(self.venue, self.market, symbol, size, notional, ts_event, ts_recv, 0),
+                      "oi"))
+        self.wake.set()
+
+    def liquidation(self, subj: MdSubjects, symbol: str, price: float, size: float, side: Side, ts_event: int,
+                    ts_recv: int, source: str) -> None:
+        self._append((subj.liquidation, Liquidation(self.venue, self.market, symbol, price, size, side, ts_event,
+                                                    ts_recv, 0, source), "liquidation"))
+        self.wake.set()
+
+    def kline(self, subj: MdSubjects, symbol: str, interval: str, open_ns: int, o: float, h: float, low: float,
+              c: float, volume: float, quote_volume: float, closed: bool, ts_event: int, ts_recv: int) -> None:
+        self._append((subj.kline, Kline(self.venue, self.market, symbol, interval, open_ns, o, h, low, c, volume,
+                                        quote_volume, closed, ts_event, ts_recv, 0), "kline"))
         self.wake.set()
 
     def status(self, subj: MdSubjects, symbol: str, state: BookState, reason: str, ts: int,

@@ -23,6 +23,13 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   ``futures.tickers`` -> ``mark``, ``index`` and ``funding`` (the current ``funding_rate`` with the next
   funding time from the contract rules, never ``funding_rate_indicative``); the funding-rate history is read
   over REST at start (``funding_history()``);
+* futures, the perpetual's crowding and risk (specs/subjects.md): ``oi`` from ``GET /futures/usdt/contract_stats``
+  (5-minute buckets) every ``options.open_interest_poll_s``, published when the bucket or its value moved;
+  ``liquidation`` from ``futures.public_liquidates``, with ``GET /futures/usdt/liq_orders`` read at start and after
+  every reconnect to fill the gap, both through one ``LiqCursor`` per contract (kept across a stop/start of the
+  gateway) so that no liquidation is published twice; ``kline`` for ``options.kline_intervals`` from
+  ``futures.candlesticks``, backfilled from ``GET /futures/usdt/candlesticks`` at start and after a reconnect
+  (a candle is never published older than one already published);
 * reference data: each configured symbol's rules and fees (futures: with the funding interval) as ``SymbolRef`` into
   the KV bucket ``REF`` at start and whenever a refresh (``options.symbol_refresh_s``) finds a change
   (``arb.venues.common.refpub``).
@@ -52,7 +59,7 @@ from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import BookState, Market, Side, Venue
-from ...core.errors import SymbolError
+from ...core.errors import ConfigError, SymbolError
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
@@ -66,13 +73,17 @@ from ..common.sync import FLAT_SYNC, GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILEN
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
+    Candle,
     Control,
     FLevel,
     FundingPoint,
     FuturesBookTickerFrame,
     FuturesBookUpdateFrame,
+    FuturesCandlesFrame,
+    FuturesLiquidatesFrame,
     FuturesTickersFrame,
     FuturesTradesFrame,
+    LiqOrder,
     SpotBookTickerFrame,
     SpotBookUpdateFrame,
     SpotTradeFrame,
@@ -94,6 +105,52 @@ def contract_levels(mult: float) -> ApplyLevels:
     layout (price -> size dict, ascending price list per side). Spot levels are float pairs, which BookSync's
     default (``apply_book``, compiled) takes as they are."""
     return scaled_apply(mult, FLevel)
+
+
+# Gate's candle intervals (futures.candlesticks / GET candlesticks) -> seconds
+INTERVAL_S = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "8h": 28800,
+              "1d": 86400, "7d": 604800}
+LIQ_WINDOW_S = 3600  # Gate's liq_orders window (from..to) at most; also how far back the first read goes
+LIQ_KEEP_S = 3600  # keys of published liquidations kept this long behind the newest (REST re-reads overlap)
+OI_BUCKET = "5m"
+
+
+class LiqCursor:
+    """The liquidations of one contract already published, so that neither a REST re-read nor the WS channel
+    repeats one: ``sec`` is the newest published (unix s) and ``seen`` the keys (second, signed order contracts,
+    order price) of those within ``LIQ_KEEP_S`` of it. The WS channel and the REST history describe one
+    liquidation with the same three values (WS ``size`` is the order's, REST ``size`` the position's: negated)."""
+
+    __slots__ = ("dropped", "sec", "seen")
+
+    def __init__(self) -> None:
+        self.sec = 0
+        self.seen: set[tuple[int, float, float]] = set()
+        self.dropped = 0
+
+    def admit(self, sec: int, order_size: float, price: float) -> bool:
+        key = (sec, order_size, price)
+        seen = self.seen
+        if key in seen:
+            self.dropped += 1
+            return False
+        seen.add(key)
+        if sec > self.sec:
+            self.sec = sec
+            if len(seen) > 10_000:
+                floor = sec - LIQ_KEEP_S
+                self.seen = {k for k in seen if k[0] >= floor}
+        return True
+
+
+class _KlineState:
+    """The newest candle published for one (contract, interval): never go back to an older window."""
+
+    __slots__ = ("closed", "open_s")
+
+    def __init__(self) -> None:
+        self.open_s = 0
+        self.closed = False
 
 
 class _Book:
@@ -248,6 +305,20 @@ class GatePublicGateway:
         self.frames = self._handlers()
         self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
+        futures = market is Market.FUTURES
+        self.liquidations = futures and options.liquidations  # read by PublicWs.on_open
+        self.kline_intervals = tuple(options.kline_intervals) if futures else ()
+        bad = [iv for iv in self.kline_intervals if iv not in INTERVAL_S]
+        if bad:
+            raise ConfigError(f"gateway.kline_intervals: gateio has no {', '.join(bad)}; it has "
+                              f"{', '.join(INTERVAL_S)}")
+        self.oi_poll_s = options.open_interest_poll_s if futures else 0.0
+        # kept across stop/start: what was published stays published
+        self.liq: dict[str, LiqCursor] = {}
+        self.kl: dict[tuple[str, str], _KlineState] = {}
+        self.oi_last: dict[str, tuple[int, float]] = {}
+        self._catchup = asyncio.Event()  # a (re)connect: read the REST history of liquidations and candles again
+        self.n.update({"oi": 0, "liquidation": 0, "kline": 0})
 
     # ---------------------------------------------------------------------------------------- lifecycle
 
@@ -268,6 +339,9 @@ class GatePublicGateway:
             self.books[info.venue_symbol] = b
         if self.market is Market.FUTURES:
             await self._load_funding_history()
+            for vs in self.books:
+                self.liq.setdefault(vs, LiqCursor())
+            await self._catch_up()  # before the socket: backfilled candles go out before the live ones
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.pub.run(), name="gate-md-publish"))
         adapter = PublicWs(self.market, self)
@@ -289,6 +363,8 @@ class GatePublicGateway:
         self._tasks.append(loop.create_task(self._snapshot_worker(), name="gate-md-snapshots"))
         self._tasks.append(loop.create_task(self._book_flusher(), name="gate-md-flush"))
         self._tasks.append(loop.create_task(self._housekeeping(), name="gate-md-housekeeping"))
+        if self.market is Market.FUTURES:
+            self._tasks.append(loop.create_task(self._stats_worker(), name="gate-md-stats"))
         if self.market is Market.FUTURES:
             for b in self.books.values():
                 meta = self.meta.get(b.venue_symbol)
@@ -368,7 +444,8 @@ class GatePublicGateway:
             return {SpotBookTickerFrame: self.on_spot_bbo, SpotBookUpdateFrame: self.on_book,
                     SpotTradeFrame: self.on_spot_trade}
         return {FuturesBookTickerFrame: self.on_fut_bbo, FuturesBookUpdateFrame: self.on_book,
-                FuturesTradesFrame: self.on_fut_trades, FuturesTickersFrame: self.on_fut_tickers}
+                FuturesTradesFrame: self.on_fut_trades, FuturesTickersFrame: self.on_fut_tickers,
+                FuturesLiquidatesFrame: self.on_fut_liquidates, FuturesCandlesFrame: self.on_fut_candles}
 
     def on_control(self, c: Control) -> None:
         self.n["control"] += 1
@@ -616,6 +693,153 @@ class GatePublicGateway:
             b.funding_next_s = nxt
         self.pub.funding(b.subj, b.name, rate, int(nxt * 1e9), interval, ts_event, ts_recv)
 
+    # ------------------------------------------------------------------ open interest, liquidations, klines
+
+    def on_fut_liquidates(self, f: FuturesLiquidatesFrame, ts_recv: int) -> None:
+        """``futures.public_liquidates``: each order once (``LiqCursor``), size in base, side from the size's sign."""
+        books = self.books
+        for r in f.result:
+            b = books.get(r.contract)
+            if b is None:
+                continue
+            try:
+                t = r.time or r.time_ms
+                ts_event = int(t * 1_000_000) if t > 1e11 else int(t * 1e9)  # ms (2026 docs) or s (before)
+                size = float(r.size)
+                price = float(r.price)
+            except ValueError:
+                self.on_malformed("futures.public_liquidates", r)
+                continue
+            self.n["liquidation"] += 1
+            if self.liq.setdefault(r.contract, LiqCursor()).admit(ts_event // 1_000_000_000, size, price):
+                self.pub.liquidation(b.subj, b.name, price, abs(size) / b.mult, BUY if size > 0 else SELL, ts_event,
+                                     ts_recv, "ws")
+
+    def _rest_liquidation(self, b: _Book, r: LiqOrder, ts_recv: int) -> None:
+        """One ``liq_orders`` row: ``size`` is the liquidated position (> 0 long), so the order is its negation."""
+        try:
+            order_size = -float(r.size)
+            order_price = float(r.order_price)
+            fill = float(r.fill_price) if r.fill_price else 0.0
+        except ValueError:
+            self.on_malformed("liq_orders", r)
+            return
+        sec = int(r.time)
+        if order_size == 0.0 or not self.liq.setdefault(b.venue_symbol, LiqCursor()).admit(sec, order_size,
+                                                                                            order_price):
+            return
+        self.pub.liquidation(b.subj, b.name, fill or order_price, abs(order_size) / b.mult,
+                             BUY if order_size > 0 else SELL, int(r.time * 1e9), ts_recv, "rest")
+
+    def on_fut_candles(self, f: FuturesCandlesFrame, ts_recv: int) -> None:
+        """``futures.candlesticks``: ``n`` is ``<interval>_<contract>``; volume in contracts -> base."""
+        ts_event = f.time_ms * 1_000_000 or ts_recv
+        for r in f.result:
+            iv, _, vs = r.n.partition("_")
+            b = self.books.get(vs)
+            if b is None or iv not in INTERVAL_S:
+                continue
+            self.n["kline"] += 1
+            self._kline(b, iv, r.t, r.o, r.h, r.l, r.c, r.v, 0.0, r.w, ts_event, ts_recv, "futures.candlesticks")
+
+    def _kline(self, b: _Book, iv: str, t: int, o: Any, h: Any, low: Any, c: Any, v: Any, quote: Any, closed: bool,
+               ts_event: int, ts_recv: int, where: str) -> None:
+        st = self.kl.get((b.venue_symbol, iv))
+        if st is None:
+            st = self.kl[(b.venue_symbol, iv)] = _KlineState()
+        if t < st.open_s or (t == st.open_s and st.closed):
+            return  # older than what was published, or that window was already published closed
+        try:
+            vals = (float(o), float(h), float(low), float(c), float(v) / b.mult, float(quote))
+        except ValueError:
+            self.on_malformed(where, (t, o, h, low, c, v))
+            return
+        st.open_s = t
+        st.closed = closed
+        self.pub.kline(b.subj, b.name, iv, t * 1_000_000_000, *vals, closed, ts_event, ts_recv)
+
+    def _backfill_klines(self, b: _Book, iv: str, candles: list[Candle], now_s: float, ts_recv: int) -> None:
+        step = INTERVAL_S[iv]
+        for k in sorted(candles, key=lambda k: k.t):
+            t = int(k.t)
+            closed = t + step <= now_s
+            self._kline(b, iv, t, k.o, k.h, k.l, k.c, k.v, k.sum, closed, t * 1_000_000_000, ts_recv, "candlesticks")
+
+    async def _catch_up(self) -> None:
+        """What a socket cannot replay: liquidations since the cursor and the latest candles, over REST."""
+        for b in list(self.books.values()):
+            vs = b.venue_symbol
+            now_s = time.time()
+            if self.liquidations:
+                cur = self.liq.setdefault(vs, LiqCursor())
+                to_s = int(now_s) + 1
+                from_s = max(cur.sec, to_s - LIQ_WINDOW_S)  # the cursor's own second again: keys drop repeats
+                try:
+                    rows = await self.rest.liq_orders(vs, from_s, to_s)
+                    ts_recv = time.time_ns()
+                    for r in sorted(rows, key=lambda r: r.time):
+                        if r.contract == vs:
+                            self._rest_liquidation(b, r, ts_recv)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 -- history fills a gap; never blocks market data
+                    self.rlog(("liq_orders", vs), "gateio liq_orders %s failed: %r", vs, e)
+            for iv in self.kline_intervals:
+                if self.options.kline_backfill <= 0:
+                    break
+                try:
+                    candles = await self.rest.futures_candles(vs, iv, self.options.kline_backfill)
+                    self._backfill_klines(b, iv, candles, time.time(), time.time_ns())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 -- history; never blocks market data
+                    self.rlog(("candlesticks", vs, iv), "gateio candlesticks %s %s failed: %r", vs, iv, e)
+
+    async def poll_open_interest(self) -> None:
+        """One read of every contract's statistics: the newest bucket is published when it moved."""
+        for b in list(self.books.values()):
+            vs = b.venue_symbol
+            try:
+                stats = await self.rest.contract_stats(vs, int(time.time()) - 900, OI_BUCKET)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 -- a poll that must survive any failure
+                self.rlog(("contract_stats", vs), "gateio contract_stats %s failed: %r", vs, e)
+                continue
+            ts_recv = time.time_ns()
+            if not stats:
+                continue
+            st = max(stats, key=lambda x: x.time)
+            try:
+                oi = float(st.open_interest)
+                usd = float(st.open_interest_usd)
+            except ValueError:
+                self.on_malformed("contract_stats", st)
+                continue
+            if self.oi_last.get(vs) == (st.time, oi):
+                continue
+            self.oi_last[vs] = (st.time, oi)
+            self.n["oi"] += 1
+            self.pub.open_interest(b.subj, b.name, oi / b.mult, usd, st.time * 1_000_000_000, ts_recv)
+
+    async def _stats_worker(self) -> None:
+        """Open interest every ``open_interest_poll_s``; the REST catch-up after every reconnect."""
+        loop = asyncio.get_running_loop()
+        next_oi = loop.time()
+        while True:
+            wait = next_oi - loop.time() if self.oi_poll_s > 0 else 3600.0
+            try:
+                async with asyncio.timeout(max(0.0, wait)):
+                    await self._catchup.wait()
+            except TimeoutError:
+                pass
+            if self._catchup.is_set():
+                self._catchup.clear()
+                await self._catch_up()
+            if self.oi_poll_s > 0 and loop.time() >= next_oi:
+                next_oi = loop.time() + self.oi_poll_s
+                await self.poll_open_interest()
+
     # ---------------------------------------------------------------------------------------- book publishing
 
     def _publish_book(self, b: _Book, now: int) -> None:
@@ -793,6 +1017,7 @@ class GatePublicGateway:
     def _on_reconnect(self, conn: Any) -> None:
         self.metrics.reconnects.inc()
         self._snap_event.set()
+        self._catchup.set()
 
     # ---------------------------------------------------------------------------------------- housekeeping
 

@@ -51,7 +51,9 @@ from ..common.rest import RateLimiter, RestClient, RestRequest
 from .auth import Signer
 from .errors import SERVER_LABELS, VENUE, parse_error, retry_after
 from .schemas import (
+    Candle,
     Contract,
+    ContractStat,
     CurrencyPair,
     FundingPoint,
     FuturesAccount,
@@ -59,6 +61,7 @@ from .schemas import (
     FuturesOrderBook,
     FuturesPosition,
     FuturesTradeRow,
+    LiqOrder,
     SpotAccount,
     SpotOpenOrders,
     SpotOrder,
@@ -74,6 +77,9 @@ LIMITS: dict[str, tuple[float, float]] = {
     "pub:spot_book": _ENDPOINT,
     "pub:fut_book": _ENDPOINT,
     "pub:funding": _ENDPOINT,
+    "pub:contract_stats": _ENDPOINT,
+    "pub:liq_orders": _ENDPOINT,
+    "pub:candles": _ENDPOINT,
     "spot:place": (9.0, 1.0),
     "spot:cancel": _CANCEL,
     "spot:get_order": _ENDPOINT,
@@ -150,6 +156,9 @@ _contracts = msgspec.json.Decoder(list[Contract])
 _spot_book = msgspec.json.Decoder(SpotOrderBook, strict=False)
 _fut_book = msgspec.json.Decoder(FuturesOrderBook, strict=False)
 _funding = msgspec.json.Decoder(list[FundingPoint])
+_stats = msgspec.json.Decoder(list[ContractStat])
+_liqs = msgspec.json.Decoder(list[LiqOrder])
+_candles = msgspec.json.Decoder(list[Candle])
 
 
 class PublicRest:
@@ -179,6 +188,25 @@ class PublicRest:
         params = (("contract", contract), ("limit", limit))
         return await self.http.request("GET", "/futures/usdt/funding_rate", params=params,
                                        cost=COST["pub:funding"], decoder=_funding)
+
+    async def contract_stats(self, contract: str, from_s: int, interval: str = "5m") -> list[ContractStat]:
+        """Open interest and liquidation totals per ``interval`` bucket from ``from_s`` (unix s), oldest first."""
+        params = (("contract", contract), ("from", from_s), ("interval", interval))
+        return await self.http.request("GET", "/futures/usdt/contract_stats", params=params, headers=DECIMAL_SIZE,
+                                       cost=COST["pub:contract_stats"], decoder=_stats)
+
+    async def liq_orders(self, contract: str, from_s: int, to_s: int, limit: int = 1000) -> list[LiqOrder]:
+        """Public liquidation orders of ``contract`` with ``from_s <= time <= to_s`` (unix s; Gate allows at most
+        3600 s between them), newest first."""
+        params = (("contract", contract), ("from", from_s), ("to", to_s), ("limit", limit))
+        return await self.http.request("GET", "/futures/usdt/liq_orders", params=params, headers=DECIMAL_SIZE,
+                                       cost=COST["pub:liq_orders"], decoder=_liqs)
+
+    async def futures_candles(self, contract: str, interval: str, limit: int) -> list[Candle]:
+        """The newest ``limit`` candles of ``interval``, oldest first (the last one still open)."""
+        params = (("contract", contract), ("interval", interval), ("limit", limit))
+        return await self.http.request("GET", "/futures/usdt/candlesticks", params=params, headers=DECIMAL_SIZE,
+                                       cost=COST["pub:candles"], decoder=_candles)
 
 
 _spot_order = msgspec.json.Decoder(SpotOrder)

@@ -214,6 +214,55 @@ class FuturesTickersFrame(msgspec.Struct, gc=False, tag_field="channel", tag="fu
     event: str = ""
 
 
+class PublicLiquidate(msgspec.Struct, gc=False):
+    """futures.public_liquidates item (Gate Futures WS v4 docs, "Public liquidation order channel"): one liquidation
+    order, ``size`` the order's contracts (< 0 sell: a long was liquidated; a JSON integer without
+    ``X-Gate-Size-Decimal: 1``, a decimal string with it), ``price`` the order price. ``time`` was seconds in the
+    docs before 2026-08 and is milliseconds since (both are read; ``time_ms`` is the older docs' field name)::
+
+    {"price":"215.1","size":"-124.5","time":1541486601123,"contract":"BTC_USDT"}
+    """
+
+    contract: str
+    price: Num
+    size: Num
+    time: float = 0.0
+    time_ms: float = 0.0
+
+
+class FuturesLiquidatesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.public_liquidates"):
+    """{"channel":"futures.public_liquidates","event":"update","time":1541505434,"time_ms":1541505434123,
+    "result":[{"price":"215.1","size":"-124.5","time":1541486601123,"contract":"BTC_USDT"}]}"""
+
+    result: list[PublicLiquidate]
+    time_ms: int = 0
+    event: str = ""
+
+
+class FuturesCandle(msgspec.Struct, gc=False):
+    """futures.candlesticks item (Gate Futures WS v4 docs, "Candlesticks channel"; payload ``[interval, contract]``):
+    ``t`` the window's start (unix s), ``v`` volume in contracts, ``n`` ``<interval>_<contract>``, ``w`` true once
+    the window is closed (newer docs; absent before)::
+
+    {"t":1545129300,"v":27525555,"c":"95.4","h":"96.9","l":"89.5","o":"94.3","n":"1m_BTC_USD","a":"314732.87412","w":false}
+    """
+
+    t: int
+    o: Num
+    h: Num
+    l: Num
+    c: Num
+    n: str
+    v: Num = 0
+    w: bool = False
+
+
+class FuturesCandlesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.candlesticks"):
+    result: list[FuturesCandle]
+    time_ms: int = 0
+    event: str = ""
+
+
 # ---------------------------------------------------------------------------------------------- public REST
 
 
@@ -294,6 +343,54 @@ class FundingPoint(msgspec.Struct):
 
     t: int
     r: str
+
+
+class ContractStat(msgspec.Struct):
+    """GET /futures/usdt/contract_stats item (gateapi ``ContractStat``: ``open_interest`` contracts, ``open_interest_usd``
+    quote; statistics per ``interval`` bucket, default 5m; ``time`` the bucket's unix s). Example built from the
+    model's fields (no verbatim docs sample was at hand; specs/sim-deviations.md)::
+
+    {"time":1603865400,"lsr_taker":100,"lsr_account":0.5,"long_liq_size":0,"short_liq_size":0,"open_interest":124724,
+     "open_interest_usd":10204.3,"top_lsr_account":2.2,"top_lsr_size":1.2,"mark_price":8300}
+    """
+
+    time: int
+    open_interest: Num = 0
+    open_interest_usd: Num = 0
+    long_liq_size: Num = 0
+    short_liq_size: Num = 0
+
+
+class LiqOrder(msgspec.Struct):
+    """GET /futures/usdt/liq_orders item (gateapi ``FuturesLiqOrder``: ``size`` the liquidated user's position size, > 0
+    a long; ``order_price`` the liquidation order's price, ``fill_price`` its average taker price; ``time`` unix s).
+    Example built from the model's fields (specs/sim-deviations.md)::
+
+    {"time":1548654951,"contract":"BTC_USDT","size":600,"order_price":"3405","fill_price":"3424","left":0}
+    """
+
+    time: float
+    contract: str
+    size: Num
+    order_price: str = "0"
+    fill_price: str = "0"
+    left: Num = 0
+
+
+class Candle(msgspec.Struct):
+    """GET /futures/usdt/candlesticks item (gateapi ``FuturesCandlestick``: ``t`` window start unix s, ``v`` contracts,
+    ``sum`` volume in the quote currency), oldest first::
+
+    {"t":1539852480,"v":97151,"c":"1.032","h":"1.032","l":"1.032","o":"1.032","sum":"3580"}
+    """
+
+    t: float
+    o: Num
+    h: Num
+    l: Num
+    c: Num
+    v: Num = 0
+    sum: Num = 0
 
 
 class ErrorBody(msgspec.Struct):
