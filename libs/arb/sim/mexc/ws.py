@@ -272,6 +272,8 @@ class WsHub:
                 bad.append(ch)  # "Any subscription will be invalid after the limit is exceeded"
                 continue
             conn.subs.add(ch)
+            if parsed[0] == F.CH_LIMIT:
+                self.state.last_limit.pop(ch, None)  # a new subscriber gets the current top N at the next flush
             conn.no_sub_since = None
             conn.last_activity = time.monotonic()
             self.subscribers.setdefault(ch, set()).add(conn)

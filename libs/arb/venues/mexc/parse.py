@@ -59,6 +59,8 @@ NS_PER_MS = 1_000_000
 CH_DEPTH = "spot@public.aggre.depth.v3.api.pb@{interval}@{symbol}"
 CH_BBO = "spot@public.aggre.bookTicker.v3.api.pb@{interval}@{symbol}"
 CH_DEALS = "spot@public.aggre.deals.v3.api.pb@{interval}@{symbol}"
+CH_LIMIT = "spot@public.limit.depth.v3.api.pb@{symbol}@{level}"  # symbol BEFORE level; level 5, 10 or 20
+LIMIT_LEVELS = (5, 10, 20)
 CH_ORDERS = "spot@private.orders.v3.api.pb"
 CH_MYDEALS = "spot@private.deals.v3.api.pb"
 CH_ACCOUNT = "spot@private.account.v3.api.pb"
@@ -73,11 +75,15 @@ decode_wrapper = PushDataV3ApiWrapper.FromString
 _control = msgspec.json.Decoder(Control).decode
 
 
-def public_channels(venue_symbol: str, interval: str = "100ms") -> tuple[str, str, str]:
-    """(depth, bookTicker, deals) subscription strings of one symbol; symbols are UPPERCASE on MEXC."""
+def public_channels(venue_symbol: str, interval: str = "100ms", limit: int = 0) -> tuple[str, str, str]:
+    """(depth, bookTicker, deals) subscription strings of one symbol; symbols are UPPERCASE on MEXC.
+
+    ``limit`` 5, 10 or 20: the depth channel is the top-N limit depth (body 303) instead of the aggre diffs."""
     s = venue_symbol.upper()
+    if limit and limit not in LIMIT_LEVELS:
+        raise ValueError(f"mexc limit depth: level must be one of {LIMIT_LEVELS}, got {limit}")
     return (
-        CH_DEPTH.format(interval=interval, symbol=s),
+        CH_LIMIT.format(symbol=s, level=limit) if limit else CH_DEPTH.format(interval=interval, symbol=s),
         CH_BBO.format(interval=interval, symbol=s),
         CH_DEALS.format(interval=interval, symbol=s),
     )

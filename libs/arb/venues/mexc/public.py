@@ -22,6 +22,15 @@ that stays silent for ``watchdog_s``.
 A book is only snapshotted while its depth channel is on a live socket; a depth channel the venue refuses
 ("Not Subscribed successfully! [...]") leaves the book stale (``subscription_refused``) until an ack of it.
 
+Limit-depth mode (``options.mexc_limit_depth`` 5, 10 or 20; 0, the default, is the diff-synced book above): the
+depth channel is ``spot@public.limit.depth.v3.api.pb@<SYMBOL>@<N>`` (body 303, ``PublicLimitDepthsV3Api``). Each push
+is the venue's whole top N, so it replaces the book (``BookSync.on_full``) and is published ``ok`` at once: no REST
+snapshot, no fromVersion/toVersion chain. Its ``version`` (the venue's book update id, a decimal string) is the
+published ``seq`` and orders the pushes: one not newer than the book held is dropped (the same push from both
+sockets during a rotation), except after the book went stale (disconnect, silence, refusal, crossed), when the
+next push is taken whatever its version (a venue restart may start the ids again). A push without a version gets
+the held seq + 1. A crossed push leaves the book stale until the next push that is not.
+
 A crossed or gapped book is never published as ``ok``. Every frame is counted per kind; a malformed frame
 is counted and logged (rate-limited) and the loop goes on. Frames are read by ``wire.decode_public`` (a
 compiled one-pass reader; upb when it is not built) and routed on the push's symbol and body field. Publishing is
@@ -67,7 +76,7 @@ _MEXC = Venue.MEXC
 _MS = 1_000_000
 _BUY, _SELL = Side.BUY, Side.SELL
 _decode, _decode_py = wire.decode_public, wire.decode_public_py
-_W_DEPTH, _W_BBO, _W_DEALS = wire.DEPTH, wire.BBO, wire.DEALS
+_W_DEPTH, _W_BBO, _W_DEALS, _W_LIMIT = wire.DEPTH, wire.BBO, wire.DEALS, wire.LIMIT_DEPTH
 R_REFUSED = "subscription_refused"  # MarketStatus.reason when the venue refused the depth channel
 
 
@@ -127,7 +136,7 @@ class MexcPublicGateway:
     venue = Venue.MEXC
 
     def __init__(self, rest: MexcPublicRest, ws_factory: WsFactory, market: Market, symbols: list[str], bus: Bus,
-                 options: GatewayOptions, *, interval: str = "100ms") -> None:
+                 options: GatewayOptions, *, interval: str = "100ms", limit_depth: int | None = None) -> None:
         if market is not Market.SPOT:
             raise ConfigError(f"mexc: only the spot market is supported, not {market.value}")
         self.market = market
@@ -135,6 +144,10 @@ class MexcPublicGateway:
         self.bus = bus
         self.options = options
         self.interval = interval
+        # 5/10/20: books from the top-N limit depth channel (no REST snapshots, no diff sync); 0: aggre diffs
+        self.limit_depth = getattr(options, "mexc_limit_depth", 0) if limit_depth is None else limit_depth
+        if self.limit_depth and self.limit_depth not in parse.LIMIT_LEVELS:
+            raise ConfigError(f"mexc: limit depth must be one of {parse.LIMIT_LEVELS}, got {self.limit_depth}")
         self.configured = list(dict.fromkeys(symbols))
         self.symbols = SymbolMap(Venue.MEXC, market, [])
         self.feeds: dict[str, SymbolFeed] = {}
@@ -173,21 +186,23 @@ class MexcPublicGateway:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self.pub.run(), name="mexc-md-publish"),
-            loop.create_task(self._snapshotter(), name="mexc-md-snapshots"),
             loop.create_task(self._book_flusher(), name="mexc-md-books"),
             loop.create_task(self._metrics_loop(), name="mexc-md-metrics"),
             loop.create_task(self._symbol_refresher(), name="mexc-md-symbols"),
         ]
+        if not self.limit_depth:  # limit depth pushes are whole books: nothing to snapshot
+            self._tasks.append(loop.create_task(self._snapshotter(), name="mexc-md-snapshots"))
         self._started = True
         await self.ws.start()
-        log.info("mexc spot md: %d symbols on %d connection(s), %s frame reader", len(self.feeds),
-                 len(self.ws.shards), wire.IMPL)
+        log.info("mexc spot md: %d symbols on %d connection(s), %s frame reader, books from %s", len(self.feeds),
+                 len(self.ws.shards), wire.IMPL,
+                 f"limit depth top {self.limit_depth}" if self.limit_depth else "aggre depth diffs")
 
     def install_feeds(self, infos: list[SymbolInfo]) -> list[str]:
         """Per-symbol state, subjects and routes (built once); returns the channels to subscribe."""
         subs: list[str] = []
         for info in infos:
-            ch = parse.public_channels(info.venue_symbol, self.interval)
+            ch = parse.public_channels(info.venue_symbol, self.interval, self.limit_depth)
             f = SymbolFeed(info, MdSubjects.of(Venue.MEXC, self.market, info.name, self.options.subject_prefix), ch)
             self.feeds[info.name] = f
             self._by_symbol[info.venue_symbol] = f
@@ -248,6 +263,8 @@ class MexcPublicGateway:
                 self._on_bbo(f, r, ts_recv)
             elif kind == _W_DEALS:
                 self._on_deals(f, r, ts_recv)
+            elif kind == _W_LIMIT and self.limit_depth:
+                self._on_limit(f, r, ts_recv)
             else:
                 self.unrouted += 1
         except Exception as e:  # noqa: BLE001 -- malformed frame: counted, logged (rate-limited), never fatal
@@ -310,6 +327,23 @@ class MexcPublicGateway:
             self._publish_stale(f)
         if sync.needs_snapshot:
             self._snap_wake.set()
+
+    def _on_limit(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
+        """``(303, symbol, ms, version, bids, asks)``: the venue's top N, replacing the book (module docstring)."""
+        self.frames[_DEPTH] += 1
+        sync = f.sync
+        was_ok = sync.state is _OK
+        seq = r[3] or sync.book.seq + 1
+        if sync.on_full(seq, r[4], r[5]):
+            f.ts_event = r[2] * _MS
+            f.ts_recv = ts_recv
+            f.dirty = True
+            if not was_ok:
+                self._publish_synced(f)
+            elif ts_recv - f.last_book_pub >= self._book_interval_ns:
+                self._publish_book(f)
+        elif was_ok and sync.state is not _OK:
+            self._publish_stale(f)  # crossed
 
     # ------------------------------------------------------------------ book publishing
 
