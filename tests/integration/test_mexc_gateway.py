@@ -341,3 +341,64 @@ async def test_unreadable_snapshot_is_retried_and_the_snapshot_loop_survives(
         assert rest.bad == 0 and all(not t.done() for t in gw._tasks)
     finally:
         await bounded(gw.stop(), 15, "gateway stop")
+
+
+async def test_limit_depth_books_from_the_simulator(sim: SimServer, session: aiohttp.ClientSession, bus: Bus,
+                                                    subject_prefix: str) -> None:
+    """mexc_limit_depth=5: books come from the limit depth pushes (303), ok without any REST snapshot, seq = the
+    venue's version, and the book at a version equals the venue's REST top 5 at that version."""
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix, mexc_limit_depth=5, book_interval_ms=0))
+    await bounded(gw.start(), 30, "gateway start")
+    try:
+        assert gw.feeds["BTC-USDT"].channels[0] == "spot@public.limit.depth.v3.api.pb@BTCUSDT@5"
+        await eventually(gw.ready, timeout=10, what="book ok from the first limit depth push")
+        await eventually(lambda: len([b for b in sink.by_kind["book"] if b.state is BookState.OK]) >= 3, timeout=10)
+        books = [b for b in sink.by_kind["book"] if b.state is BookState.OK]
+        assert all(len(b.bids) <= 5 and len(b.asks) <= 5 for b in books)
+        assert all(b.bids[0].price < b.asks[0].price for b in books if b.bids and b.asks)
+        assert [b.seq for b in books] == sorted({b.seq for b in books}), "versions only go up, never twice"
+        rest = MexcPublicRest(session, sim.urls["mexc_rest"].removesuffix("/api/v3"))
+
+        async def same_as_rest() -> bool:
+            d = await rest.depth("BTCUSDT", 5)
+            got = [b for b in sink.by_kind["book"] if b.state is BookState.OK and b.seq == d.lastUpdateId]
+            return bool(got) and (
+                [(x.price, x.size) for x in got[-1].bids] == [(float(p), float(q)) for p, q in d.bids]
+                and [(x.price, x.size) for x in got[-1].asks] == [(float(p), float(q)) for p, q in d.asks])
+
+        for _ in range(100):  # the book moves: find a version seen both on the bus and over REST
+            if await bounded(same_as_rest(), 5, "depth"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("no published limit depth book matched the venue's REST top 5 at its version")
+        c = gw.counters()
+        assert c["snapshots"] == 0 and c["parse_errors"] == 0 and c["gaps"] == 0 and c["frames_depth"] >= 3
+    finally:
+        await bounded(gw.stop(), 15, "gateway stop")
+
+
+async def test_limit_depth_book_stale_on_drop_then_ok_without_snapshot(
+        sim: SimServer, session: aiohttp.ClientSession, bus: Bus, subject_prefix: str) -> None:
+    """A dropped socket: the limit depth book is published stale (disconnected), then ok again from the first
+    push on the new socket, still without a REST snapshot."""
+    sink = await _sink(bus, subject_prefix)
+    gw = build_public(_endpoints(sim), Market.SPOT, ["BTC-USDT"], bus, session,
+                      GatewayOptions(subject_prefix=subject_prefix, mexc_limit_depth=10, backoff_initial_s=0.05,
+                                     backoff_max_s=0.2))
+    await bounded(gw.start(), 30, "gateway start")
+    try:
+        await eventually(gw.ready, timeout=10)
+        sim.ctx.faults.arm("ws_drop", "mexc", "spot", count=1)
+        await eventually(lambda: any(s.state is BookState.STALE and s.reason == "disconnected"
+                                     for s in sink.by_kind["status"]), timeout=10, what="disconnected status")
+        await eventually(lambda: gw.counters()["reconnects"] >= 1, timeout=15)
+        await eventually(gw.ready, timeout=10, what="ok again after the reconnect")
+        stale_at = max(i for i, b in enumerate(sink.by_kind["book"]) if b.state is BookState.STALE)
+        await eventually(lambda: any(b.state is BookState.OK for b in sink.by_kind["book"][stale_at:]), timeout=10)
+        assert gw.counters()["snapshots"] == 0
+        assert all(len(b.bids) <= 10 for b in sink.by_kind["book"])
+    finally:
+        await bounded(gw.stop(), 15, "gateway stop")
