@@ -7,6 +7,8 @@
   POST   /admin/dislocate   {"symbol","venue","market","bps","seconds"}
   POST   /admin/funding     {"symbol","rate"}; add "settle": true to settle funding at once
   GET    /admin/healthz     {"status": "alive"}
+  POST   /admin/open_interest  {"symbol","venue","add"}: raise (or lower) a perpetual's open interest, contracts
+  POST   /admin/liquidate   {"symbol","venue","side","size","price"?}: a public liquidation order (sim/derivs.py)
 
 Errors: HTTP 400 {"error": "<field>: <problem>"}.
 """
@@ -152,4 +154,7 @@ def build_admin_app(ctx: SimContext, market: Market) -> web.Application:
     app.router.add_post("/admin/dislocate", dislocate)
     app.router.add_post("/admin/funding", funding)
     app.router.add_get("/admin/healthz", healthz)
+    from .derivs import add_admin_routes  # derivs imports this module's helpers
+
+    add_admin_routes(app, ctx, market)
     return app

@@ -31,12 +31,17 @@ from typing import Any
 from aiohttp import web
 
 from arb.core.enums import Market, Venue
+from arb.sim import derivs
 from arb.sim.engine import Pos, SimFill, SimOrder, SimReject
 from arb.sim.gateio.book_feed import fmt
 from arb.sim.gateio.common import check_text, dec, json_body, qbool, qint, qreq, sec, sec_float, user_id
 from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, from_reject, invalid_param, missing_param
 
+# Gate's interval spellings (API v4 docs: candlesticks 10s..7d, contract_stats 5m..1d) -> seconds
+CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
+                    "8h": 28800, "1d": 86400, "7d": 604800}
+STAT_INTERVALS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 DEFAULT_TEXT = "api"  # Gate's `text` for an API order placed without one (captured futures.orders frames)
 MAX_ORDER_SIZE = Decimal(1_000_000)
 F = f"{API}/futures/usdt"
@@ -317,6 +322,72 @@ class FuturesRest:
         out = [{"t": ts // 1_000_000_000, "r": fmt(r)} for ts, r in reversed(hist)][:limit]
         return json_response(out)
 
+    # -- contract statistics, liquidations, candles (sim/derivs.py) ----------------------------------
+    async def contract_stats(self, request: web.Request) -> web.Response:
+        """GET /futures/usdt/contract_stats: the current bucket of ``interval`` only (the simulator keeps no
+        statistics history: specs/sim-deviations.md), with open interest and the bucket's liquidations."""
+        sd = size_decimal(request)
+        inst = self._inst(qreq(request, "contract"))
+        step = STAT_INTERVALS.get(request.query.get("interval") or "5m")
+        if step is None:
+            raise invalid_param("interval", request.query.get("interval", ""))
+        qint(request, "limit", 30, 1, 100)
+        sym = inst.venue_symbol
+        st = derivs.of(self.ex)
+        now = time.time_ns()
+        start = sec(now) - sec(now) % step
+        longs = shorts = Decimal(0)
+        for liq in st.history(sym, start * 1_000_000_000, now, derivs.LIQ_KEEP):
+            if liq.order_size < 0:
+                longs -= liq.order_size
+            else:
+                shorts += liq.order_size
+        oi = st.open_interest(sym)
+        mark = self.ex.mark_price(inst)
+        usd = oi * inst.multiplier * mark
+        return json_response([{
+            "time": start, "lsr_taker": 1, "lsr_account": 1,
+            "long_liq_size": size_out(longs, sd), "long_liq_amount": float(longs * inst.multiplier),
+            "long_liq_usd": float(longs * inst.multiplier * mark),
+            "short_liq_size": size_out(shorts, sd), "short_liq_amount": float(shorts * inst.multiplier),
+            "short_liq_usd": float(shorts * inst.multiplier * mark),
+            "open_interest": size_out(oi, sd), "open_interest_usd": float(round(usd, 8)),
+            "top_lsr_account": 1, "top_lsr_size": 1, "mark_price": float(mark),
+        }])
+
+    async def liq_orders(self, request: web.Request) -> web.Response:
+        """GET /futures/usdt/liq_orders: newest first, ``from <= time <= to`` (unix s); ``size`` is the liquidated
+        position (> 0 long), the negation of the liquidation order's."""
+        sd = size_decimal(request)
+        c = request.query.get("contract")
+        insts = [self._inst(c)] if c else list(self.ex.instruments.values())
+        now_s = sec(time.time_ns())
+        to_s = qint(request, "to", now_s)
+        from_s = qint(request, "from", to_s - 3600)
+        limit = qint(request, "limit", 100, 1, 1000)
+        st = derivs.of(self.ex)
+        rows = []
+        for inst in insts:
+            rows += st.history(inst.venue_symbol, from_s * 1_000_000_000, to_s * 1_000_000_000 + 999_999_999, limit)
+        rows.sort(key=lambda x: x.ts_ns, reverse=True)
+        return json_response([{"time": sec(x.ts_ns), "contract": x.inst.venue_symbol,
+                               "size": size_out(-x.order_size, sd), "order_price": fmt(x.order_price),
+                               "fill_price": fmt(x.fill_price), "left": size_out(Decimal(0), sd)}
+                              for x in rows[:limit]])
+
+    async def candlesticks(self, request: web.Request) -> web.Response:
+        """GET /futures/usdt/candlesticks: the newest ``limit`` candles of ``interval`` (from trades), oldest first."""
+        sd = size_decimal(request)
+        inst = self._inst(qreq(request, "contract"))
+        iv = request.query.get("interval") or "5m"
+        step = CANDLE_INTERVALS.get(iv)
+        if step is None:
+            raise invalid_param("interval", iv)
+        limit = qint(request, "limit", 100, 1, 2000)
+        candles = derivs.of(self.ex).latest(inst.venue_symbol, step, limit)
+        return json_response([{"t": k.t, "v": size_out(k.v, sd), "c": fmt(k.c), "h": fmt(k.h), "l": fmt(k.l),
+                               "o": fmt(k.o), "sum": fmt(round(k.quote, 8))} for k in candles])
+
     # -- private ---------------------------------------------------------------------------------
     async def accounts(self, request: web.Request) -> web.Response:
         acc = await self.g.authenticate(request)
@@ -536,6 +607,9 @@ def add_routes(app: web.Application, g: GateContext) -> None:
     r.add_get(f"{F}/trades", h.trades)
     r.add_get(f"{F}/tickers", h.tickers)
     r.add_get(f"{F}/funding_rate", h.funding_rate)
+    r.add_get(f"{F}/contract_stats", h.contract_stats)
+    r.add_get(f"{F}/liq_orders", h.liq_orders)
+    r.add_get(f"{F}/candlesticks", h.candlesticks)
     r.add_get(f"{F}/accounts", h.accounts)
     r.add_get(f"{F}/positions", h.positions)
     r.add_get(f"{F}/positions/{{contract}}", h.position)

@@ -2,7 +2,10 @@
 
 Public: ``futures.book_ticker`` [contracts], ``futures.order_book_update`` [contract, "100ms"|"20ms",
 level "100"|"50"|"20" (20ms: "20" only; default 100 / 20)], ``futures.trades`` [contracts],
-``futures.tickers`` [contracts] (mark, index, funding_rate). No initial full push on
+``futures.tickers`` [contracts] (mark, index, funding_rate), ``futures.public_liquidates`` [contracts | "!all"]
+(each liquidation pushed at once: the venue aggregates per contract per second), ``futures.candlesticks``
+[interval, contract] (every trade pushes its window; the window a trade closed is pushed first with ``w`` true).
+No initial full push on
 order_book_update (docs: sync from REST ``order_book?with_id=true``); levels are ``{p, s}``.
 Private (``auth``): ``futures.orders`` / ``futures.usertrades`` / ``futures.positions``
 [user_id, contract... | "!all"], ``futures.balances`` [user_id]. The leading user id is Gate's uid
@@ -25,13 +28,15 @@ import time
 from typing import Any
 
 from arb.core.enums import Market
+from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
 from arb.sim.gateio.common import ms, sec, user_id
-from arb.sim.gateio.futures_rest import DEFAULT_TEXT, FuturesRest, size_out
+from arb.sim.gateio.futures_rest import CANDLE_INTERVALS, DEFAULT_TEXT, FuturesRest, size_out
 from arb.sim.gateio.ws import CODE_BAD_ARG, Connection, WsReject, WsRequest, push_frame
 
 _FREQ = {"100ms": 100, "20ms": 20}
+_IV_NAME = {v: k for k, v in CANDLE_INTERVALS.items()}
 
 
 class FuturesChannels(GateChannels):
@@ -41,11 +46,14 @@ class FuturesChannels(GateChannels):
     def __init__(self, g: Any) -> None:
         super().__init__(g, g.futures)
         self._rest = FuturesRest(g)
+        self._derivs()  # candles are counted from the first trade on, subscribed or not
         self.subscribers = {
             "futures.book_ticker": self.sub_book_ticker,
             "futures.order_book_update": self.sub_order_book_update,
             "futures.trades": lambda c, r: self._sub_plain(c, r, "trades"),
             "futures.tickers": lambda c, r: self._sub_plain(c, r, "tickers"),
+            "futures.public_liquidates": self.sub_liquidates,
+            "futures.candlesticks": self.sub_candles,
             "futures.orders": lambda c, r: self._sub_private(c, r, "futures.orders"),
             "futures.usertrades": lambda c, r: self._sub_private(c, r, "futures.usertrades"),
             "futures.positions": lambda c, r: self._sub_private(c, r, "futures.positions"),
@@ -56,6 +64,8 @@ class FuturesChannels(GateChannels):
             "futures.order_book_update": self.unsub_order_book_update,
             "futures.trades": lambda c, r: self._unsub_plain(c, r, "trades"),
             "futures.tickers": lambda c, r: self._unsub_plain(c, r, "tickers"),
+            "futures.public_liquidates": lambda c, r: self._unsub_set(c, "liquidates", self._symbols(r, True)),
+            "futures.candlesticks": self.unsub_candles,
             "futures.orders": lambda c, r: self._unsub_private(c, r, "futures.orders"),
             "futures.usertrades": lambda c, r: self._unsub_private(c, r, "futures.usertrades"),
             "futures.positions": lambda c, r: self._unsub_private(c, r, "futures.positions"),
@@ -64,6 +74,66 @@ class FuturesChannels(GateChannels):
 
     def unknown_symbol_message(self, sym: str) -> str:
         return f"unknown contract {sym}"
+
+    # -- liquidations and candles (sim/derivs.py) --------------------------------------------------
+    def _derivs(self) -> derivs.DerivStats:
+        st = derivs.of(self.ex)
+        if self.on_liquidation not in st.liq_listeners:
+            st.liq_listeners.append(self.on_liquidation)
+            st.candle_listeners.append(self.on_candle)
+        return st
+
+    async def sub_liquidates(self, conn: Connection, req: WsRequest) -> None:
+        self._sub_set(conn, "liquidates", self._symbols(req, allow_all=True))
+
+    def _candle_args(self, req: WsRequest) -> tuple[str, str]:
+        p = req.payload
+        if not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) for x in p):
+            raise WsReject(CODE_BAD_ARG, "invalid argument: payload")
+        iv, sym = p
+        if iv not in CANDLE_INTERVALS:
+            raise WsReject(CODE_BAD_ARG, f"invalid interval {iv}")
+        if sym not in self.ex.instruments:
+            raise WsReject(CODE_BAD_ARG, self.unknown_symbol_message(sym))
+        return iv, sym
+
+    async def sub_candles(self, conn: Connection, req: WsRequest) -> None:
+        iv, sym = self._candle_args(req)
+        conn.state.setdefault("candles", set()).add((CANDLE_INTERVALS[iv], sym))
+
+    async def unsub_candles(self, conn: Connection, req: WsRequest) -> None:
+        iv, sym = self._candle_args(req)
+        conn.state.get("candles", set()).discard((CANDLE_INTERVALS[iv], sym))
+
+    def on_liquidation(self, liq: Any) -> None:
+        sym = liq.inst.venue_symbol
+        for c in self.connections:
+            subs = c.state.get("liquidates")
+            if c.closed or not subs or (sym not in subs and "!all" not in subs):
+                continue
+            c.push("futures.public_liquidates", [{"price": fmt(liq.order_price),
+                                                  "size": size_out(liq.order_size, c.size_decimal),
+                                                  "time": ms(liq.ts_ns), "contract": sym}])
+
+    def on_candle(self, inst: Any, step: int, cur: Any, closed: Any) -> None:
+        sym = inst.venue_symbol
+        key = (step, sym)
+        conns = [c for c in self.connections if not c.closed and key in c.state.get("candles", ())]
+        if not conns:
+            return
+        iv = _IV_NAME[step]
+        for c in conns:
+            out = []
+            if closed is not None:
+                out.append(self._candle_json(inst, iv, closed, True, c.size_decimal))
+            out.append(self._candle_json(inst, iv, cur, False, c.size_decimal))
+            for k in out:  # one candle per frame, as the venue sends them
+                c.push("futures.candlesticks", [k])
+
+    @staticmethod
+    def _candle_json(inst: Any, iv: str, k: Any, closed: bool, sd: bool) -> dict[str, Any]:
+        return {"t": k.t, "v": size_out(k.v, sd), "c": fmt(k.c), "h": fmt(k.h), "l": fmt(k.l), "o": fmt(k.o),
+                "n": f"{iv}_{inst.venue_symbol}", "a": fmt(k.v * inst.multiplier), "w": closed}
 
     # -- public ----------------------------------------------------------------------------------
     async def sub_book_ticker(self, conn: Connection, req: WsRequest) -> None:

@@ -704,7 +704,7 @@ class GatePublicGateway:
                 continue
             try:
                 t = r.time or r.time_ms
-                ts_event = int(t * 1_000_000) if t > 1e11 else int(t * 1e9)  # ms (2026 docs) or s (before)
+                ts_event = int(t * 1_000_000) if t > 1e11 else int(t * 1_000_000_000)  # ms (2026 docs) or s
                 size = float(r.size)
                 price = float(r.price)
             except ValueError:

@@ -226,8 +226,8 @@ class PublicLiquidate(msgspec.Struct, gc=False):
     contract: str
     price: Num
     size: Num
-    time: float = 0.0
-    time_ms: float = 0.0
+    time: int | float = 0  # int kept exact: ms * 1_000_000 as a float would lose the last digits
+    time_ms: int | float = 0
 
 
 class FuturesLiquidatesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="futures.public_liquidates"):
