@@ -24,6 +24,7 @@ from aiohttp import web
 from ..config.loader import describe
 from ..core.numeric import fmt
 from .config import FaultConfig
+from .derivs import add_admin_routes
 
 if TYPE_CHECKING:
     from .context import SimContext
@@ -154,7 +155,5 @@ def build_admin_app(ctx: SimContext, market: Market) -> web.Application:
     app.router.add_post("/admin/dislocate", dislocate)
     app.router.add_post("/admin/funding", funding)
     app.router.add_get("/admin/healthz", healthz)
-    from .derivs import add_admin_routes  # derivs imports this module's helpers
-
-    add_admin_routes(app, ctx, market)
+    add_admin_routes(app, market, _decode, _bad)
     return app

@@ -29,7 +29,6 @@ from aiohttp import web
 from ..core.numeric import fmt
 
 if TYPE_CHECKING:
-    from .context import SimContext
     from .market import Market
 
 STEPS = (10, 60, 300, 900, 1800, 3600, 14400, 28800, 86400, 604800)
@@ -190,9 +189,10 @@ def _futures_listing(market: Market, symbol: str, venue: str) -> tuple[Any, str]
     raise ValueError(f"venue: {symbol} has no perpetual on {venue!r}")
 
 
-def add_admin_routes(app: web.Application, ctx: SimContext, market: Market) -> None:
-    """``/admin/open_interest`` and ``/admin/liquidate`` on the admin app."""
-    from .admin import _bad, _decode  # the admin app's own helpers (imported here: admin imports this module)
+def add_admin_routes(app: web.Application, market: Market, decode: Callable[..., Any],
+                     bad: Callable[[str], web.Response]) -> None:
+    """``/admin/open_interest`` and ``/admin/liquidate`` on the admin app, with its body ``decode`` and ``bad``."""
+    _decode, _bad = decode, bad
 
     async def open_interest(request: web.Request) -> web.Response:
         try:
