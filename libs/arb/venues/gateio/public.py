@@ -711,7 +711,10 @@ class GatePublicGateway:
                 self.on_malformed("futures.public_liquidates", r)
                 continue
             self.n["liquidation"] += 1
-            if self.liq.setdefault(r.contract, LiqCursor()).admit(ts_event // 1_000_000_000, size, price):
+            cur = self.liq.get(r.contract)
+            if cur is None:
+                cur = self.liq[r.contract] = LiqCursor()
+            if cur.admit(ts_event // 1_000_000_000, size, price):
                 self.pub.liquidation(b.subj, b.name, price, abs(size) / b.mult, BUY if size > 0 else SELL, ts_event,
                                      ts_recv, "ws")
 
