@@ -17,7 +17,7 @@ from arb.core.enums import Market, Venue
 from arb.recorder.config import RecorderConfig
 from arb.recorder.recorder import Recorder
 from arb.testing.poll import bounded, eventually
-from arb.testing.recorder_kit import SAMPLE_TABLES, PgProxy, bbo, count, samples, skipped_samples
+from arb.testing.recorder_kit import SAMPLE_TABLES, T0, PgProxy, bbo, count, samples, skipped_samples
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +101,16 @@ async def test_every_recorded_message_type_becomes_its_row(bus, js_streams, pg_d
     funding = (await _rows(pg_dsn, "funding_rates"))[0]
     assert (funding["rate"], funding["interval_s"]) == (0.0001, 28800)
     assert (await _rows(pg_dsn, "book_status"))[0]["reason"] == "gap 5 -> 7"
+    oi = (await _rows(pg_dsn, "open_interest"))[0]
+    assert (oi["size"], oi["notional"], oi["ts_recv"]) == (1234.5, 123_456_789.0, T0 + 1)
+    assert oi["time"].timestamp() == 1_750_000_000 and oi["ts_rec"] > 0
+    liq = (await _rows(pg_dsn, "liquidations"))[0]
+    assert (liq["price"], liq["size"], liq["side"], liq["source"], liq["ts_event"]) == (99.5, 0.3, "sell", "rest", T0)
+    kl = (await _rows(pg_dsn, "klines"))[0]
+    assert (kl["interval_name"], kl["open_ns"], kl["open"], kl["high"], kl["low"], kl["close"]) == (
+        "1m", T0 - 60 * 10**9, 100.0, 101.5, 99.0, 100.5)
+    assert (kl["volume"], kl["quote_volume"], kl["closed"], kl["time"].timestamp()) == (
+        12.5, 1256.25, True, 1_750_000_000)
     order = (await _rows(pg_dsn, "orders"))[0]
     assert (order["price"], order["filled_qty"], order["status"], order["contracts"]) == (
         Decimal("100.1"), Decimal("0.01"), "filled", Decimal(1))
@@ -154,6 +164,8 @@ async def test_a_replay_inserts_nothing_twice(bus, js_streams, pg_dsn, recorders
     after = {t: await count(pg_dsn, t) for t in set(SAMPLE_TABLES)}
     assert after == before and after["book_tickers"] == 3000  # samples()[0] is bbo(0) again
     assert sum(s.inserted for s in second.stats.values()) == 0
+    assert {t: after[t] for t in ("open_interest", "liquidations", "klines")} == {
+        "open_interest": 1, "liquidations": 1, "klines": 1}  # the derivatives' rows too, once each
     assert (await _fetch(pg_dsn, "SELECT sum(n) FROM bbo_1m"))[0][0] == 3000  # the rollup counted each row once
 
 

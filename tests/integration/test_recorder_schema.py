@@ -31,7 +31,7 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
         a = await asyncpg.connect(pg_dsn, timeout=5)
         b = await asyncpg.connect(other_dsn, timeout=5)
         try:
-            assert await schema.apply(a) == ["0001_init", "0002_rollups"]
+            assert await schema.apply(a) == ["0001_init", "0002_rollups", "0003_derivs"]
             assert await schema.apply(a) == []
             await b.execute(schema.INIT_DB.read_text())
             await b.execute(schema.INIT_DB.read_text())  # idempotent as a script too
@@ -53,9 +53,19 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
     ("INSERT INTO book_snapshots VALUES (now(), $1, $2, 'ok', 0, '{101}', '{1}', '{100}', '{1}', 0, 0, 0, 0)",
      "book_snapshots_crossed"),
     ("INSERT INTO trades VALUES (now(), $1, $2, 100, -0.5, 'buy', 'x', 0, 0, 0, 0)", "trades_size"),
+    ("INSERT INTO open_interest VALUES (now(), $1, $2, -1, 0, 0, 0, 0, 0)", "open_interest_size"),
+    ("INSERT INTO liquidations VALUES (now(), $1, $2, 100, 0.5, 'long', 'ws', 0, 0, 0, 0)", "liquidations_side"),
+    ("INSERT INTO liquidations VALUES (now(), $1, $2, 100, -0.5, 'buy', 'ws', 0, 0, 0, 0)", "liquidations_size"),
+    ("INSERT INTO klines VALUES (now(), $1, $2, '1m', 0, 100, 99, 101, 100, 1, 0, true, 0, 0, 0, 0)",
+     "klines_range"),
+    ("INSERT INTO klines VALUES (now(), $1, $2, '1m', 0, 100, 101, 99, 100, -1, 0, true, 0, 0, 0, 0)",
+     "klines_volume"),
+    ("INSERT INTO klines VALUES (now(), $1, $2, '1m', 0, 'NaN', 101, 99, 100, 1, 0, true, 0, 0, 0, 0)",
+     "klines_prices"),
 ])
 async def test_constraints_refuse_what_cannot_be(pg_dsn, sql, constraint):
-    """A crossed ok book, a negative size, NaN, an unknown symbol: refused by the named constraint."""
+    """A crossed ok book, a negative size, NaN, an unknown symbol, a candle's high below its low: refused by the named
+    constraint."""
     conn = await asyncpg.connect(pg_dsn, timeout=5)
     try:
         await schema.apply(conn)

@@ -26,8 +26,11 @@ from ..core.market_data import (
     BookTicker,
     FundingRate,
     IndexPrice,
+    Kline,
+    Liquidation,
     MarketStatus,
     MarkPrice,
+    OpenInterest,
     Trade,
 )
 from ..core.strategy import CycleReport, ExposureReport, Opportunity, RebalanceNeed, SendCommand, Transition
@@ -232,6 +235,12 @@ PRICES = Table("prices", (*EX_SYM, ("kind", "text"), ("price", "float8"), *TS), 
                rollup=PRICES_1M)
 BOOK_STATUS = Table("book_status", (*EX_SYM, ("feed", "text"), ("state", "text"), ("reason", "text"), *TS),
                     "ts_event")
+OPEN_INTEREST = Table("open_interest", (*EX_SYM, ("size", "float8"), ("notional", "float8"), *TS), "ts_event")
+LIQUIDATIONS = Table("liquidations", (*EX_SYM, ("price", "float8"), ("size", "float8"), ("side", "text"),
+                                      ("source", "text"), *TS), "ts_event")
+KLINES = Table("klines", (*EX_SYM, ("interval_name", "text"), ("open_ns", "bigint"), ("open", "float8"),
+                          ("high", "float8"), ("low", "float8"), ("close", "float8"), ("volume", "float8"),
+                          ("quote_volume", "float8"), ("closed", "boolean"), *TS), "ts_event")
 ORDERS = Table("orders", (("exchange_id", "smallint"), ("account", "text"), ("symbol_id", "integer"),
                           ("client_order_id", "text"), ("venue_order_id", "text"), ("side", "text"),
                           ("order_type", "text"), ("tif", "text"), ("price", "numeric"), ("qty", "numeric"),
@@ -275,8 +284,9 @@ REBALANCES = Table("rebalance_needs", (("task", "text"), ("asset", "text"), ("ma
                                        ("need", "numeric"), ("source", "text"), ("within_venue", "boolean"),
                                        ("ts", "bigint")), "ts")
 
-TABLES: tuple[Table, ...] = (BOOK_TICKERS, BOOK_SNAPSHOTS, TRADES, FUNDING_RATES, PRICES, BOOK_STATUS, ORDERS, FILLS,
-                             BALANCES, POSITIONS, OPPORTUNITIES, TRANSITIONS, CYCLES, COMMANDS, EXPOSURES, REBALANCES)
+TABLES: tuple[Table, ...] = (BOOK_TICKERS, BOOK_SNAPSHOTS, TRADES, FUNDING_RATES, PRICES, BOOK_STATUS, OPEN_INTEREST,
+                             LIQUIDATIONS, KLINES, ORDERS, FILLS, BALANCES, POSITIONS, OPPORTUNITIES, TRANSITIONS,
+                             CYCLES, COMMANDS, EXPOSURES, REBALANCES)
 
 DEAD_LETTER_SQL = ("INSERT INTO dead_letters (stream, stream_seq, subject, data, reason) VALUES ($1, $2, $3, $4, $5) "
                    "ON CONFLICT (stream, stream_seq, subject) DO NOTHING")
@@ -324,6 +334,20 @@ def _index(m: IndexPrice, ids: Ids, ex: Ex) -> tuple:
 
 def _status(m: MarketStatus, ids: Ids, ex: Ex) -> tuple:
     return (*ids(m.venue, m.market, m.symbol), m.feed, _v(m.state), m.reason, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _oi(m: OpenInterest, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.size, m.notional, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _liquidation(m: Liquidation, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.price, m.size, _v(m.side), m.source, m.ts_event, m.ts_recv,
+            m.ts_pub)
+
+
+def _kline(m: Kline, ids: Ids, ex: Ex) -> tuple:
+    return (*ids(m.venue, m.market, m.symbol), m.interval, m.open_ns, m.open, m.high, m.low, m.close, m.volume,
+            m.quote_volume, m.closed, m.ts_event, m.ts_recv, m.ts_pub)
 
 
 def _order(m: OrderUpdate, ids: Ids, ex: Ex) -> tuple:
@@ -389,6 +413,9 @@ ROUTES: dict[type, tuple[Table, Callable[..., tuple]]] = {
     MarkPrice: (PRICES, _mark),
     IndexPrice: (PRICES, _index),
     MarketStatus: (BOOK_STATUS, _status),
+    OpenInterest: (OPEN_INTEREST, _oi),
+    Liquidation: (LIQUIDATIONS, _liquidation),
+    Kline: (KLINES, _kline),
     OrderUpdate: (ORDERS, _order),
     Fill: (FILLS, _fill),
     Balance: (BALANCES, _balance),

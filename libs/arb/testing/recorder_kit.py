@@ -19,9 +19,12 @@ from ..core.market_data import (
     BookTicker,
     FundingRate,
     IndexPrice,
+    Kline,
     Level,
+    Liquidation,
     MarketStatus,
     MarkPrice,
+    OpenInterest,
     Trade,
 )
 from ..strategy.events import CycleReport, ExposureReport, RebalanceNeed, SendCommand, State, Tick, Transition
@@ -65,6 +68,15 @@ def samples() -> list[tuple[str, Any]]:
                                                   ts_recv=t + 1, ts_pub=t + 2)),
         (md(M, S, "BTC-USDT", "status"), MarketStatus(venue=M, market=S, symbol="BTC-USDT", state=BookState.STALE,
                                                      reason="gap 5 -> 7", ts_event=t, ts_recv=t + 1, ts_pub=t + 2)),
+        (md(G, F, "BTC-USDT", "oi"), OpenInterest(venue=G, market=F, symbol="BTC-USDT", size=1234.5,
+                                                 notional=123_456_789.0, ts_event=t, ts_recv=t + 1, ts_pub=t + 2)),
+        (md(G, F, "BTC-USDT", "liquidation"), Liquidation(venue=G, market=F, symbol="BTC-USDT", price=99.5, size=0.3,
+                                                          side=Side.SELL, ts_event=t, ts_recv=t + 1, ts_pub=t + 2,
+                                                          source="rest")),
+        (md(G, F, "BTC-USDT", "kline"), Kline(venue=G, market=F, symbol="BTC-USDT", interval="1m",
+                                             open_ns=t - 60 * 10**9, open=100.0, high=101.5, low=99.0, close=100.5,
+                                             volume=12.5, quote_volume=1256.25, closed=True, ts_event=t,
+                                             ts_recv=t + 1, ts_pub=t + 2)),
         (subjects.ord_evt(G, "main", "order"), OrderUpdate(order=order)),
         (subjects.ord_evt(G, "main", "fill"), Fill(
             venue=G, market=F, account="main", symbol="BTC-USDT", client_order_id="c1", venue_order_id="v1",
@@ -114,7 +126,7 @@ def skipped_samples() -> list[tuple[str, Any]]:
 
 # table of each sample type (the ones from samples(), in order)
 SAMPLE_TABLES = ["book_tickers", "book_snapshots", "trades", "funding_rates", "prices", "prices", "book_status",
-                 "orders", "fills", "balances", "positions", "opportunities", "strategy_transitions", "cycles",
+                 "open_interest", "liquidations", "klines", "orders", "fills", "balances", "positions", "opportunities", "strategy_transitions", "cycles",
                  "strategy_commands", "exposures", "rebalance_needs"]
 
 
