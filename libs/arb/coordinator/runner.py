@@ -40,22 +40,16 @@ from ..core.commands import (
 )
 from ..core.enums import Market, Venue
 from ..core.errors import StorageError
-from ..core.execution import Balance, Fill, OrderUpdate, Position
+from ..core.execution import Fill, OrderUpdate, Position
 from ..core.market_data import (
-    BookDelta,
     BookSnapshot,
     BookTicker,
-    FundingRate,
-    IndexPrice,
-    MarketStatus,
-    MarkPrice,
 )
 from ..core.refdata import SymbolRef
 from ..obs.log import get_logger
 from ..strategy.events import (
     CommandFailed,
     Flatten,
-    FundingPaid,
     Halt,
     OrderNotFound,
     Resume,
@@ -65,7 +59,7 @@ from ..strategy.events import (
     Tick,
 )
 from ..strategy.ledger import ZERO, TaskState
-from ..strategy.machine import Strategy
+from ..strategy.machine import TAKES, Strategy
 from ..strategy.params import TaskParams
 from .config import CoordinatorConfig
 from .control import OpenOrder, TaskStatus
@@ -73,10 +67,7 @@ from .metrics import CoordinatorMetrics
 from .store import TaskSnapshot, TaskStore
 
 _COALESCE = (BookSnapshot, BookTicker)
-# What the strategy steps (everything else on the subjects the runner reads, trades for one, is not its input).
-_TAKES = frozenset({BookSnapshot, BookTicker, BookDelta, MarketStatus, FundingRate, MarkPrice, IndexPrice, SymbolRef,
-                    Balance, Position, OrderUpdate, Fill, CommandFailed, OrderNotFound, FundingPaid, Tick, Start,
-                    Halt, Resume, Flatten})
+_TAKES = TAKES  # what the strategy steps; anything else on the subjects read (trades, for one) is dropped
 _VERB = {PlaceOrder: "place", CancelOrder: "cancel", QueryOrder: "query"}
 _state_enc = msgspec.json.Encoder()
 log = get_logger(__name__)

@@ -71,7 +71,7 @@ _KIND: dict[type, Ev] = {
 }
 _DRIVEN = frozenset({State.WAITING_ORDERS, State.MONITORING, State.COMPLETING, State.HALTED, State.REBALANCING})
 _TRANSIENT = frozenset({"unavailable", "rate_limited"})  # ErrorKind values: the gateway could not act now
-_MD_TYPES = (BookSnapshot, BookDelta, BookTicker, MarketStatus, FundingRate, MarkPrice, IndexPrice)
+TAKES: frozenset[type] = frozenset(_KIND)  # every event type ``Strategy.step`` accepts (the shell filters on it)
 
 
 class Strategy:
@@ -875,11 +875,7 @@ class Strategy:
         for o in self.state.orders.values():
             if o.live:
                 o.asked_ns = now
-                if _resendable(o):
-                    out.append(self._place_command(o))
-                else:
-                    self._out = out
-                    self._query(o)
+                out.append(self._place_command(o) if _resendable(o) else self._query_command(o))
         return out
 
     def _cancel(self, o: OrderTrack) -> None:
@@ -890,10 +886,13 @@ class Strategy:
 
     def _query(self, o: OrderTrack) -> None:
         o.asked_ns = self._now
+        self._out.append(self._query_command(o))
+
+    def _query_command(self, o: OrderTrack) -> SendCommand:
         spec = self.p.spec(o.key)
-        self._out.append(SendCommand(task=self.p.task, cycle=o.cycle, venue=spec.venue, account=spec.account,
-                                     command=QueryOrder(symbol=self.p.symbol, market=spec.market,
-                                                        client_order_id=o.cid), ts=self._now))
+        return SendCommand(task=self.p.task, cycle=o.cycle, venue=spec.venue, account=spec.account,
+                           command=QueryOrder(symbol=self.p.symbol, market=spec.market, client_order_id=o.cid),
+                           ts=self._now)
 
     def _timeouts(self) -> None:
         """An order without an answer within order_timeout_s: a hedge, unwind or trim never acknowledged gets its
