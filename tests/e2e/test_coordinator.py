@@ -31,7 +31,7 @@ TASK = "btc"
 MARKETS = (("mexc", "spot", "mexc-demo"), ("gateio", "futures", "gateio-demo"))
 
 
-def _config(urls: dict[str, str], cooldown_s: float = 3600.0, size: str = "0.01") -> str:
+def _config(urls: dict[str, str], cooldown_s: float = 3600.0, size: str = "0.01", entry_slippage_bps: float = 2.0) -> str:
     """The stack's config. The simulator settles funding every 60 s (a demo's pace), so ``expected_hold_s`` of 30 s
     counts at most one funding in an entry's edge: the cycles here are the dislocation's, not funding's."""
     venues = {"mexc": {}, "gateio": {}}
@@ -53,6 +53,7 @@ def _config(urls: dict[str, str], cooldown_s: float = 3600.0, size: str = "0.01"
     - task: {TASK}
       symbol: BTC-USDT
       size: "{size}"
+      entry_slippage_bps: {entry_slippage_bps}
       max_notional: 100000
       entry_bps: 8
       exit_bps: 4
@@ -154,7 +155,7 @@ class Stack(NamedTuple):
 
 @contextlib.asynccontextmanager
 async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: float = 3600.0,
-                size: str = "0.01") -> AsyncIterator[Stack]:
+                size: str = "0.01", entry_slippage_bps: float = 2.0) -> AsyncIterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(NATS_URL=nats_url, ARB_NATS__SUBJECT_PREFIX=prefix)
     sim_cfg = tmp / "sim.yaml"  # no random dislocations: every cycle here is the one a test makes
@@ -168,7 +169,7 @@ async def stack(nats_url: str, prefix: str, bus: Bus, tmp: Path, cooldown_s: flo
 
     try:
         cfg = tmp / "stack.yaml"
-        cfg.write_text(_config(urls, cooldown_s, size))
+        cfg.write_text(_config(urls, cooldown_s, size, entry_slippage_bps))
         await bounded(bus.subscribe(f"{prefix}strat.{TASK}.>", on), 5, "subscribe strat")
         for venue, market, account in MARKETS:
             procs.append(Service(["md-gateway", "--config", str(cfg), "--venue", venue, "--market", market,
@@ -374,13 +375,15 @@ async def test_kill9_with_an_order_in_flight_the_restarted_coordinator_adopts_it
     """The venue holds the lead (MANAGING_ORDERS) or the hedge (WAITING_ORDERS) for 8 s before acting; the
     coordinator is killed meanwhile and started again: it asks about the order in flight, adopts it when the venue
     acts, hedges what is owed once, and closes the cycle; every order the venue saw was sent once."""
-    async with stack(nats_url, subject_prefix, bus, tmp_path) as s:
+    # the held order acts 8 s after it was priced: a wide dislocation and allowance so the market's drift meanwhile
+    # cannot make the IOC miss (the test is about adoption, not about the entry price)
+    async with stack(nats_url, subject_prefix, bus, tmp_path, entry_slippage_bps=50.0) as s:
         first = s.coordinator("coordinator-1")
         await eventually(lambda: s.state_is("analyzing"), timeout=60, what="task analyzing")
         before = await s.holdings()
         venue_before = await _engine_orders(s)
         await _arm(s, "rest_slow", *slow, ms=8000)
-        await _dislocate(s, 60, 25)
+        await _dislocate(s, 150, 25)
         await eventually(lambda: s.state_is(state), timeout=30, interval=0.01, what=state)
         await s.kill9(first)
         second = s.coordinator("coordinator-2")
