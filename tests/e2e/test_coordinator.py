@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
+import msgspec
 import pytest
 from arb.bus import codec
 from arb.bus.connection import Bus
@@ -201,6 +202,11 @@ def _quote_change(before: dict[str, Decimal], after: dict[str, Decimal]) -> Deci
     return (after["mexc.USDT"] - before["mexc.USDT"]) + (after["gateio.futures.USDT"] - before["gateio.futures.USDT"])
 
 
+def _role(cid: str) -> str:
+    """The role letter of ``<task>-<cycle>-<role><n>`` (L lead, H hedge, U unwind, X exit, T trim)."""
+    return cid.rpartition("-")[2][:1]
+
+
 def _same_to_the_cent(realised: Decimal, change: Decimal) -> bool:
     """Equal within half a cent: fills and fees are exact; a funding settled while held is booked by the task at
     the mark it last saw, the venue's at its own (0.01 BTC x a few USD x 1e-4: millionths of a USDT)."""
@@ -263,8 +269,14 @@ async def test_kill9_while_holding_a_position_a_standby_coordinator_takes_over_a
             assert second.stop() == 0, second.log()[-3000:]
     assert held["gateio.futures.position"] < 0 < held["mexc.BTC"] - before["mexc.BTC"]  # a position was held
     placed = s.placed()
-    assert len({c.client_order_id for c in placed}) == len(placed)
-    assert venue_after - venue_before == len(placed), (venue_after - venue_before, [c.client_order_id for c in placed])
+    ids = [c.client_order_id for c in placed]
+    # A hedge the venue had not acknowledged when the coordinator died may be asked about by its very PlaceOrder
+    # again (same id and parameters: the gateway's journal answers with that order, never a second one); a lead or an
+    # exit is never repeated. What counts is the venue: one order per distinct id.
+    for cid in set(ids):
+        same = [msgspec.structs.replace(c, ts_pub=0) for c in placed if c.client_order_id == cid]
+        assert len(same) == 1 or (_role(cid) in "HUT" and all(c == same[0] for c in same)), (cid, same)
+    assert venue_after - venue_before == len(set(ids)), (venue_after - venue_before, ids)
     assert after["gateio.futures.position"] == 0
     assert abs(after["mexc.BTC"] - before["mexc.BTC"]) < Decimal("0.0001")
     assert _same_to_the_cent(report.realised, _quote_change(before, after)), (report, before, after)
@@ -396,8 +408,14 @@ async def test_kill9_with_an_order_in_flight_the_restarted_coordinator_adopts_it
             first.stop()
             assert second.stop() == 0, second.log()[-3000:]
     placed = s.placed()
-    assert len({c.client_order_id for c in placed}) == len(placed)
-    assert venue_after - venue_before == len(placed), (venue_after - venue_before, [c.client_order_id for c in placed])
+    ids = [c.client_order_id for c in placed]
+    # A hedge the venue had not acknowledged when the coordinator died may be asked about by its very PlaceOrder
+    # again (same id and parameters: the gateway's journal answers with that order, never a second one); a lead or an
+    # exit is never repeated. What counts is the venue: one order per distinct id.
+    for cid in set(ids):
+        same = [msgspec.structs.replace(c, ts_pub=0) for c in placed if c.client_order_id == cid]
+        assert len(same) == 1 or (_role(cid) in "HUT" and all(c == same[0] for c in same)), (cid, same)
+    assert venue_after - venue_before == len(set(ids)), (venue_after - venue_before, ids)
     assert report.qty == Decimal("0.01")
     assert after["gateio.futures.position"] == 0
     assert abs(after["mexc.BTC"] - before["mexc.BTC"]) < Decimal("0.0001")
