@@ -146,14 +146,27 @@ class Recorder:
             self.m.ack_pending.labels(stream).set(q.qsize() * self.cfg.batch_size)
 
     async def _lag(self) -> None:
+        nc = getattr(self.js, "_nc", None)  # the client under the JetStream context: is it connected?
+        away_since = 0.0  # monotonic time NATS was first seen away, 0 while connected
         while not self.stop.is_set():
-            for s, sub in self._subs.items():
-                try:
-                    info = await sub.consumer_info()
-                except Exception:  # noqa: BLE001, S112 -- NATS away: the gauge keeps its last value
-                    continue
-                self.m.lag.labels(s).set(info.num_pending)
-                self.m.ack_pending.labels(s).set(info.num_ack_pending)
+            if nc is not None and not nc.is_connected:
+                # a request now would wait in the client's buffer until the reconnect; fetches, acks and
+                # in-progress marks resume then (an ack lost with the connection: redelivered, absorbed by the keys)
+                if not away_since:
+                    away_since = time.monotonic()
+                    self.log.warning("%s: NATS unavailable (reconnecting); fetching and acking resume when it is "
+                                     "back", self.name)
+            else:
+                if away_since:
+                    self.log.info("%s: NATS available again after %.1f s", self.name, time.monotonic() - away_since)
+                    away_since = 0.0
+                for s, sub in self._subs.items():
+                    try:
+                        info = await sub.consumer_info()
+                    except Exception:  # noqa: BLE001, S112 -- NATS away: the gauge keeps its last value
+                        continue
+                    self.m.lag.labels(s).set(info.num_pending)
+                    self.m.ack_pending.labels(s).set(info.num_ack_pending)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), self.cfg.lag_interval_s)
 

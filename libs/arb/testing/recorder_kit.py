@@ -1,12 +1,16 @@
 """Test support for the recorder: one sample of every recorded message type with its subject, a TCP proxy that can
-cut PostgreSQL off (an outage without touching the shared server), and row counts.
+cut PostgreSQL off (an outage without touching the shared server), a private nats-server that can be stopped and
+started again on the same port and store (a NATS restart without touching the shared server), and row counts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import subprocess
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ..bus import subjects
@@ -210,4 +214,64 @@ class PgProxy:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
 
-__all__ = ["SAMPLE_TABLES", "T0", "PgProxy", "bbo", "count", "samples", "skipped_samples"]
+class NatsProcess:
+    """A private nats-server with JetStream on a fixed loopback port and store dir, so that ``stop()`` (SIGTERM: a
+    clean shutdown, or SIGKILL: a crash) and ``start()`` again is a NATS restart its clients reconnect to, with the
+    streams and consumers it had stored. The shared server is never touched. ``stop()`` before the test ends."""
+
+    def __init__(self, store: Path, log_path: Path) -> None:
+        from .servers import free_port, nats_server_binary
+
+        self.binary = nats_server_binary()
+        self.port = free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.store = store
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    async def start(self, timeout: float = 20.0) -> NatsProcess:
+        """Start it and wait until JetStream answers (its stored streams recovered)."""
+        from .poll import eventually
+        from .servers import nats_jetstream_ok
+
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        self.proc = self._spawn()
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode}: {self.log()[-2000:]}")
+            return nats_jetstream_ok(self.url, timeout=0.5)
+
+        await eventually(lambda: asyncio.to_thread(up), timeout=timeout, interval=0.05, what="private nats-server up")
+        return self
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with open(self.log_path, "ab") as logf:
+            return subprocess.Popen(
+                [str(self.binary), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store),
+                 "-n", f"arb-recorder-test-{self.port}"],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        """Send ``sig`` and wait for the exit (SIGKILL after ``timeout``); return the exit code."""
+        p = self.proc
+        if p is None or p.poll() is not None:
+            return None if p is None else p.returncode
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(sig)
+        try:
+            return await asyncio.to_thread(p.wait, timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            return await asyncio.to_thread(p.wait, 5.0)
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+
+__all__ = ["SAMPLE_TABLES", "T0", "NatsProcess", "PgProxy", "bbo", "count", "samples", "skipped_samples"]
