@@ -139,7 +139,8 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     # futures md gateways: public liquidation orders (the venue's public channel, a REST read at start and after a
     # reconnect filling the gap, never repeating one)
     liquidations: bool = True
-    # md gateways: candle intervals in the venue's spelling (Gate: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d); empty = off
+    # md gateways: candle intervals in the venue's spelling (Gate spot and futures: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d;
+    # MEXC spot, its REST names: 1m 5m 15m 30m 60m 4h 1d 1W 1M, subscribed as Min1 ... Month1); empty = off
     kline_intervals: tuple[str, ...] = ()
     kline_backfill: int = 100  # candles per interval read over REST at start (and after a reconnect)
 
@@ -147,7 +148,7 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
         in_range("open_interest_poll_s", self.open_interest_poll_s, 0, _DAY, zero="off")
         in_range("kline_backfill", self.kline_backfill, 0, 1000, zero="none")
         for iv in self.kline_intervals:
-            if not re.match(r"^[0-9]{1,3}[smhdwM]$", iv):
+            if not re.match(r"^[0-9]{1,3}[smhdwWM]$", iv):
                 raise ValueError(f"kline_intervals: expected e.g. 1m, 5m, 1h, got {iv!r}")
         if self.mexc_limit_depth not in (0, 5, 10, 20):
             raise ValueError(f"mexc_limit_depth: expected 0 (off), 5, 10 or 20, got {self.mexc_limit_depth}")
