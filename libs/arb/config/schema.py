@@ -7,6 +7,7 @@ full (checks.py). Credentials are never part of the config (see credentials.py).
 
 from __future__ import annotations
 
+import math
 import re
 
 import msgspec
@@ -143,8 +144,26 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     # MEXC spot, its REST names: 1m 5m 15m 30m 60m 4h 1d 1W 1M, subscribed as Min1 ... Month1); empty = off
     kline_intervals: tuple[str, ...] = ()
     kline_backfill: int = 100  # candles per interval read over REST at start (and after a reconnect)
+    # futures trading gateways (specs/gateways.md, "Margin and liquidation warnings"): a LiquidationWarning when a
+    # position's distance to its liquidation price, (mark - liq) / mark, falls below this fraction; 0 = off
+    liq_warning_fraction: float = 0.05
+    # futures trading gateways: the account and positions re-read this often (the mark moves without a push);
+    # pushes and reconciles re-read them too; 0 = only then
+    margin_poll_s: float = 5.0
+    # futures trading gateways: the venue's funding records (Gate account_book type=fund) read this often and
+    # published as FundingPaid, each once; 0 = off
+    funding_poll_s: float = 60.0
+    # ... at the very first start (nothing in ORD yet), records this far back are published; later starts continue
+    # from the newest one ORD holds
+    funding_lookback_s: float = 3600.0
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.liq_warning_fraction) and 0 <= self.liq_warning_fraction < 1):
+            raise ValueError("liq_warning_fraction: expected 0 (off) or a fraction of the mark price below 1 (e.g. 0.05 "
+                             f"warns when the mark is within 5 % of the liquidation price), got {self.liq_warning_fraction}")
+        in_range("margin_poll_s", self.margin_poll_s, 0, _HOUR, zero="only on pushes and reconciles")
+        in_range("funding_poll_s", self.funding_poll_s, 0, _DAY, zero="off")
+        in_range("funding_lookback_s", self.funding_lookback_s, 0, 30 * _DAY, zero="from the first start")
         in_range("open_interest_poll_s", self.open_interest_poll_s, 0, _DAY, zero="off")
         in_range("kline_backfill", self.kline_backfill, 0, 1000, zero="none")
         for iv in self.kline_intervals:
