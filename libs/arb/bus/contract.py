@@ -33,6 +33,7 @@ from ..core.commands import (
 from ..core.control import VERBS as CTL_VERBS
 from ..core.control import CtlReply, CtlRequest
 from ..core.execution import Balance, Fill, OrderUpdate, Position
+from ..core.margin import LiquidationWarning, Margin
 from ..core.market_data import (
     BookDelta,
     BookSnapshot,
@@ -99,7 +100,8 @@ _MD: dict[str, type] = {
     "funding": FundingRate, "mark": MarkPrice, "index": IndexPrice, "status": MarketStatus,
     "oi": OpenInterest, "liquidation": Liquidation, "kline": Kline,
 }
-_EVT: dict[str, type] = {"order": OrderUpdate, "fill": Fill, "balance": Balance, "position": Position}
+_EVT: dict[str, type] = {"order": OrderUpdate, "fill": Fill, "balance": Balance, "position": Position,
+                         "margin": Margin, "liq_warning": LiquidationWarning, "funding": FundingPaid}
 # What the coordinator logs per task (specs/coordinator.md): its outputs, and the input a step acted on as it came.
 _STRAT: dict[str, tuple[type, ...]] = {
     "cmd": (SendCommand,), "transition": (Transition,), "opp": (Opportunity,), "exposure": (ExposureReport,),

@@ -17,7 +17,7 @@ from ..core.enums import Market, Venue
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 MD_KINDS = ("bbo", "book", "delta", "trade", "funding", "mark", "index", "status", "oi", "liquidation", "kline")
-EVT_KINDS = ("order", "fill", "balance", "position")
+EVT_KINDS = ("order", "fill", "balance", "position", "margin", "liq_warning", "funding")
 CMD_VERBS = tuple(COMMAND_VERBS.values())  # a command's verb is its tag, named once on its class
 
 
@@ -79,6 +79,9 @@ class OrdSubjects(msgspec.Struct, frozen=True, gc=False):
     fill: str
     balance: str
     position: str
+    margin: str  # futures: the account's margin and each position's (Margin)
+    liq_warning: str  # futures: a position near its liquidation price (LiquidationWarning)
+    funding: str  # futures: the venue's record of a funding settlement (FundingPaid)
     cmd_prefix: str  # ord.<venue>.<account>.cmd.<market>  (subscribe to cmd_prefix + '.*')
 
     @classmethod
