@@ -351,7 +351,7 @@ class Market:
                         self._settle_funding(s, li, due)
 
     def _settle_funding(self, s: _Symbol, li: _Listing, due: int) -> None:
-        iv = self.funding_interval_ns
+        iv = li.inst.funding_interval_s * 1_000_000_000 or self.funding_interval_ns  # a rule change sets its own
         nxt = due + iv
         now = self.clock.now_ns()
         if nxt <= now:  # slept through several: next one after now

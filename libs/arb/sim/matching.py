@@ -108,6 +108,10 @@ class Matcher:
                 reduce_only = True
         elif reduce_only or close:
             raise SimReject("INVALID_PARAM", "reduce_only/close apply to futures only")
+        if i.status != "trading" and not internal and not (i.status == "halted" and reduce_only):
+            # a rule change (POST /admin/rules): a halted contract takes only orders that reduce a position (Gate's
+            # in_delisting), anything else halted or delisted takes nothing; the background liquidity quotes on
+            raise SimReject("SYMBOL_HALTED", f"{i.venue_symbol} is {i.status}: new orders refused")
         if kind == "market":
             price = None
             if tif in ("gtc", "poc"):

@@ -33,7 +33,11 @@ REJECT_REASONS = (
     "REDUCE_ONLY_VIOLATION",
     "INVALID_LEVERAGE",
     "INVALID_PARAM",
+    "SYMBOL_HALTED",
 )
+
+# what an admin rule change may set an instrument's trading status to (POST /admin/rules, sim/rules.py)
+STATUSES = ("trading", "halted", "delisted")
 
 SIDES = ("buy", "sell")
 KINDS = ("limit", "market")
@@ -54,10 +58,12 @@ class SimReject(Exception):
 
 
 class Instrument:
-    """Static rules of one instrument on one venue market (immutable after construction)."""
+    """The rules of one instrument on one venue market. Immutable by assignment: the rules change only through
+    ``set_rules`` (the admin's rule change, ``POST /admin/rules``), as a venue changes a listing."""
 
     __slots__ = (
         "base",
+        "funding_interval_s",
         "is_futures",
         "leverage_max",
         "maintenance_rate",
@@ -71,6 +77,8 @@ class Instrument:
         "qty_decimals",
         "quote",
         "settle",
+        "status",
+        "status_ns",
         "step",
         "symbol",
         "taker_fee",
@@ -115,12 +123,59 @@ class Instrument:
         s(self, "taker_fee", Decimal(taker_fee))
         s(self, "leverage_max", int(leverage_max))
         s(self, "maintenance_rate", Decimal(maintenance_rate))
+        s(self, "status", "trading")  # one of STATUSES: halted / delisted refuse new orders (matching.py)
+        s(self, "status_ns", 0)  # unix ns of the last status change (Gate spot serves a delisting's time); 0 = never
+        s(self, "funding_interval_s", 0)  # futures: this contract's funding period; 0 = the exchange's
+        s(self, "is_futures", self.market is Market.FUTURES)
+        self._derive()
+
+    def _derive(self) -> None:
+        s = object.__setattr__
         s(self, "price_decimals", max(0, -self.tick.normalize().as_tuple().exponent))  # Gate `precision`
         s(self, "qty_decimals", max(0, -self.step.normalize().as_tuple().exponent))  # Gate `amount_precision`
-        s(self, "is_futures", self.market is Market.FUTURES)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Instrument is immutable")
+        raise AttributeError("Instrument is immutable; rules change through set_rules")
+
+    RULES = ("tick", "step", "min_qty", "min_notional", "max_qty", "multiplier", "maker_fee", "taker_fee",
+             "funding_interval_s", "status")
+
+    def set_rules(self, rules: dict[str, Any], ts_ns: int = 0) -> dict[str, tuple[Any, Any]]:
+        """Change some of ``RULES`` at once (a venue's rule change at ``ts_ns``); returns ``{name: (old, new)}`` of
+        what moved, nothing when a value is invalid (ValueError). Orders resting on the book keep the price and size
+        they were accepted with."""
+        unknown = set(rules) - set(self.RULES)
+        if unknown:
+            raise ValueError(f"{', '.join(sorted(unknown))}: not a rule (rules: {', '.join(self.RULES)})")
+        changed: dict[str, tuple[Any, Any]] = {}
+        for name, value in rules.items():
+            if name == "status":
+                if value not in STATUSES:
+                    raise ValueError(f"status: expected one of {', '.join(STATUSES)}, got {value!r}")
+            elif name == "funding_interval_s":
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise ValueError(f"funding_interval_s: expected whole seconds > 0, got {value!r}")
+            else:
+                try:
+                    value = Decimal(str(value))
+                except ArithmeticError:
+                    raise ValueError(f"{name}: expected a decimal number, got {value!r}") from None
+                if name in ("maker_fee", "taker_fee"):
+                    if not (value.is_finite() and -1 <= value <= 1):  # negative: a maker rebate
+                        raise ValueError(f"{name}: expected a fraction in -1..1, got {value}")
+                else:
+                    positive = name in ("tick", "step", "multiplier")
+                    if not value.is_finite() or value < 0 or (positive and value == 0):
+                        raise ValueError(f"{name}: expected a number {'> 0' if positive else '>= 0'}, got {value}")
+            old = getattr(self, name)
+            if old != value:
+                changed[name] = (old, value)
+        for name, (_, value) in changed.items():
+            object.__setattr__(self, name, value)
+        if "status" in changed:
+            object.__setattr__(self, "status_ns", ts_ns)
+        self._derive()
+        return changed
 
     def __repr__(self) -> str:
         return f"Instrument({self.venue.value} {self.market.value} {self.venue_symbol})"

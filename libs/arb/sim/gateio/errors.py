@@ -63,6 +63,7 @@ _SPOT: dict[str, _Map] = {
     "REDUCE_ONLY_VIOLATION": _Map(400, "INVALID_PARAM_VALUE"),
     "INVALID_LEVERAGE": _Map(400, "INVALID_PARAM_VALUE"),
     "INVALID_PARAM": _Map(400, "INVALID_PARAM_VALUE"),
+    "SYMBOL_HALTED": _Map(400, "INVALID_CURRENCY_PAIR"),  # no documented spot label for it: specs/sim-deviations.md
 }
 
 _FUTURES: dict[str, _Map] = {
@@ -81,6 +82,7 @@ _FUTURES: dict[str, _Map] = {
     "REDUCE_ONLY_VIOLATION": _Map(400, "INCREASE_POSITION", True),
     "INVALID_LEVERAGE": _Map(400, "LEVERAGE_TOO_HIGH"),
     "INVALID_PARAM": _Map(400, "INVALID_PARAM_VALUE"),
+    "SYMBOL_HALTED": _Map(400, "CONTRACT_IN_DELISTING"),
 }
 
 _MESSAGES: dict[str, str] = {
@@ -102,6 +104,8 @@ def from_reject(market: Market, reason: str, message: str) -> GateError:
     table = _SPOT if market is Market.SPOT else _FUTURES
     m = table.get(reason, _Map(400, "INVALID_PARAM_VALUE"))
     text = _MESSAGES.get(m.label) or message or m.label
+    if reason == "SYMBOL_HALTED":
+        text = message or m.label  # names the pair / contract and its status
     if m.label in ("INVALID_PARAM_VALUE", "INVALID_PRECISION", "SIZE_TOO_SMALL", "SIZE_TOO_LARGE",
                    "ORDER_POC_IMMEDIATE", "INCREASE_POSITION", "LEVERAGE_TOO_HIGH", "AMOUNT_TOO_MUCH"):
         text = message or m.label

@@ -44,6 +44,9 @@ CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h
 STAT_INTERVALS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 DEFAULT_TEXT = "api"  # Gate's `text` for an API order placed without one (captured futures.orders frames)
 MAX_ORDER_SIZE = Decimal(1_000_000)
+# an instrument's status (POST /admin/rules) as the contract's ``status`` (docs: prelaunch|trading|delisting|delisted);
+# a halted contract is served as one in delisting (``in_delisting`` true: only reducing orders are taken)
+_CONTRACT_STATUS = {"trading": "trading", "halted": "delisting", "delisted": "delisted"}
 F = f"{API}/futures/usdt"
 
 
@@ -168,8 +171,8 @@ class FuturesRest:
         mark = ex.mark_price(inst)
         last = ex.last_price.get(sym) or mark
         nxt = ex.next_funding_ns(inst)
+        interval = inst.funding_interval_s or ex.funding_interval_s  # a rule change sets the contract's own
         if not nxt:
-            interval = ex.funding_interval_s
             nxt = ((int(time.time()) // interval) + 1) * interval * 1_000_000_000
         rate = ex.funding_rate(inst)
         enable_decimal = inst.step < 1
@@ -188,13 +191,13 @@ class FuturesRest:
             "funding_rate_indicative": fmt(rate),
             "mark_price_round": fmt(inst.tick / 10),
             "funding_offset": 0,
-            "in_delisting": False,
+            "in_delisting": inst.status != "trading",
             "risk_limit_base": "1000000",
             "interest_rate": "0.0003",
             "order_price_round": fmt(inst.tick),
             "order_size_min": size_out(inst.min_qty, sd) if sd or not enable_decimal else int(max(inst.min_qty, 1)),
             "ref_rebate_rate": "0.2",
-            "funding_interval": int(ex.funding_interval_s),
+            "funding_interval": int(interval),
             "risk_limit_step": "1000000",
             "leverage_min": "1",
             "leverage_max": str(inst.leverage_max),
@@ -217,7 +220,7 @@ class FuturesRest:
             "enable_credit": True,
             "create_time": 1669688556,
             "funding_cap_ratio": "0.75",
-            "status": "trading",
+            "status": _CONTRACT_STATUS[inst.status],
             "launch_time": 1609899548,
             "enable_decimal": enable_decimal,
         }

@@ -41,6 +41,7 @@ MESSAGES: dict[int, tuple[int, str]] = {
     10007: (400, "bad symbol"),
     10072: (400, "Api key info invalid"),
     10101: (400, "Insufficient balance"),
+    30000: (400, "suspended transaction for the symbol"),
     30002: (400, "The minimum transaction volume cannot be less than:"),
     30003: (400, "The maximum transaction volume cannot be greater than:"),
     30004: (400, "Insufficient position"),
@@ -84,6 +85,8 @@ def from_reject(reason: str, message: str, ctx: dict[str, Any] | None = None) ->
         return err(30025)
     if reason == "UNKNOWN_SYMBOL":
         return err(10007)
+    if reason == "SYMBOL_HALTED":  # a halted or delisted symbol (POST /admin/rules); docs: 30000
+        return err(30000)
     if reason in ("ORDER_NOT_FOUND", "ORDER_CLOSED"):
         return err(-2011)
     if reason == "POST_ONLY_WOULD_TAKE":

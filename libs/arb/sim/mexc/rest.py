@@ -70,6 +70,10 @@ def error_response(e: MexcError) -> web.Response:
     return web.Response(body=e.body(), status=e.status, content_type="application/json", headers=e.headers)
 
 
+# an instrument's status (POST /admin/rules) as exchangeInfo's ``status``: "1" online, "2" pause, "3" offline (docs)
+_MEXC_STATUS = {"trading": "1", "halted": "2", "delisted": "3"}
+
+
 def _decimals(step: Decimal) -> int:
     """Decimals of a power-of-ten step: 0.01 -> 2, 1 -> 0 (MEXC expresses precisions as digit counts)."""
     exp = step.normalize().as_tuple().exponent
@@ -225,7 +229,7 @@ class Rest:
         bp, qp = _decimals(inst.step), _decimals(inst.tick)
         return {
             "symbol": inst.venue_symbol,
-            "status": "1",
+            "status": _MEXC_STATUS[inst.status],
             "baseAsset": inst.base,
             "baseAssetPrecision": bp,
             "quoteAsset": inst.quote,
@@ -234,7 +238,7 @@ class Rest:
             "baseCommissionPrecision": bp,
             "quoteCommissionPrecision": qp,
             "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],
-            "isSpotTradingAllowed": True,
+            "isSpotTradingAllowed": inst.status == "trading",
             "isMarginTradingAllowed": False,
             "quoteAmountPrecision": fmt(inst.min_notional),
             "baseSizePrecision": fmt(inst.min_qty),
