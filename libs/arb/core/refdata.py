@@ -85,9 +85,11 @@ class SymbolRef(msgspec.Struct, frozen=True, kw_only=True):
     def notional(self, price: Decimal, qty: Decimal) -> Decimal:
         return price * qty * self.contract_multiplier
 
-    def check(self, price: Decimal, qty: Decimal) -> str | None:
-        """Why an order of ``qty`` at ``price`` would be refused by these rules, or None."""
-        if self.status is not SymbolStatus.TRADING:
+    def check(self, price: Decimal, qty: Decimal, closing: bool = False) -> str | None:
+        """Why an order of ``qty`` at ``price`` would be refused by these rules, or None. ``closing``: an order that
+        only brings exposure back (a hedge, unwind, exit): the status is then the venue's to enforce, since a venue
+        that halts new positions may still take a reducing order; its refusal is the answer."""
+        if self.status is not SymbolStatus.TRADING and not closing:
             return f"{self.key}: not tradable (status {self.status.value})"
         if qty < self.min_qty:
             return f"{self.key}: qty {qty} below min_qty {self.min_qty}"

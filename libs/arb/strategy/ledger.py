@@ -126,7 +126,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     day_pnl: Decimal = ZERO
     cycles_today: int = 0
     last_close_ns: int = 0
-    reason: str = ""  # why the state is what it is (halt / error reasons)
+    reason: str = ""  # why the state is what it is (halt / error reasons; what syncing waits for)
     halt_after: bool = False  # FINALIZING then HALTED (halt or flatten asked mid-cycle)
     inventory: dict[str, dict[str, Decimal]] = msgspec.field(default_factory=dict)  # market -> asset -> free
     needs: list[str] = msgspec.field(default_factory=list)  # rebalance needs reported and not yet resolved

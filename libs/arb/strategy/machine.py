@@ -17,6 +17,11 @@ Execution rules (specs/strategy.md, "Execution"):
 * A cancel that races a fill loses: the fill is booked and hedged like any other.
 * Net base across the task's markets is tracked on every fill; the cycle reports the largest |net| beyond tolerance
   and how long it lasted.
+* A market whose reference data is not ``trading`` (halted, delisted) is never entered: the task waits in SYNCING,
+  its ``reason`` naming the market and the status, and analyses again once the status is back to trading. Orders
+  that bring exposure back (hedge, unwind, trim, exit) are still sent there: a venue that halts new positions may
+  take a reducing order, and its refusal counts as a failed attempt like any other (hedges then unwind the lead).
+* New rules (tick, step, minimums, contract multiplier, fees) apply from the next order priced after they arrive.
 """
 
 from __future__ import annotations
@@ -348,6 +353,10 @@ class Strategy:
     def _a_sync(self, kind: Ev, ev) -> None:
         if not self._why_not_ready():
             self._go(State.ANALYZING, "books, rules, funding and inventory ready")
+            return
+        why = self._why_not_listed()  # the rules' reason, when there is one, is the one the status reports
+        if why and why != self.state.reason:
+            self.state.reason = why
 
     def _a_analyze(self, kind: Ev, ev) -> None:
         s = self.state
@@ -577,7 +586,7 @@ class Strategy:
             # 0.01 with its fee taken in base holds 0.009995: hedged by 0.0100, not 0.0099 and a 0.000095 trim)
             qty += r.base_step
         price = self._aggressive_price(key, side)
-        if qty > 0 and price > 0 and not r.check(price, qty):
+        if qty > 0 and price > 0 and not r.check(price, qty, closing=True):
             if c is not None and role is Role.HEDGE and not c.exiting and judge:
                 naked_ns = self._now - c.unhedged_since if c.unhedged_since else 0
                 if (c.hedge_fail >= self.p.hedge_attempts or c.hedge_orders >= 10 * self.p.hedge_attempts
@@ -604,7 +613,7 @@ class Strategy:
                     continue
                 q = rr.floor_base(abs(net))
                 px = self._aggressive_price(k, side)
-                if q > 0 and px > 0 and not rr.check(px, q) and not any(o.live and o.key == k
+                if q > 0 and px > 0 and not rr.check(px, q, closing=True) and not any(o.live and o.key == k
                                                                          for o in s.orders.values()):
                     self._place(c, k, Role.TRIM, side, q, px)
                     return
@@ -655,7 +664,7 @@ class Strategy:
                     return
             else:
                 price = self._aggressive_price(key, side)
-            if price <= 0 or r.check(price, qty):
+            if price <= 0 or r.check(price, qty, closing=True):
                 continue
             if role is Role.EXIT:
                 c.exit_orders += 1  # orders sent, not attempts: a dust residual no order can carry is not one
@@ -933,7 +942,7 @@ class Strategy:
             return
         old = s.state
         s.state = new
-        if new in (State.HALTED, State.ERROR):
+        if new in (State.HALTED, State.ERROR, State.SYNCING):
             s.reason = reason
         c = s.cur
         self._out.append(Transition(task=self.p.task, cycle=c.n if c else s.cycle, old=old, new=new, reason=reason,
@@ -967,15 +976,24 @@ class Strategy:
             return bool(px) and q * Decimal(repr(px)) < r.min_notional
         return False
 
-    def _why_not_ready(self) -> str:
-        now = self._now
+    def _why_not_listed(self) -> str:
+        """Why the rules forbid entering ("" if they do not): a market without reference data, or not trading."""
         for m in self.p.markets:
             k = m.key
             r = self.rules.get(k)
             if r is None:
                 return f"{k}: no reference data"
             if r.ref.status is not SymbolStatus.TRADING:
-                return f"{k}: {self.p.symbol} {r.ref.status.value}"
+                return f"{k}: {self.p.symbol} {r.ref.status.value} at the venue: no entry"
+        return ""
+
+    def _why_not_ready(self) -> str:
+        why = self._why_not_listed()
+        if why:
+            return why
+        now = self._now
+        for m in self.p.markets:
+            k = m.key
             v = self.views[k]
             why = v.book.why_not(now, self._max_age_ns)
             if why:

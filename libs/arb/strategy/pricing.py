@@ -98,13 +98,14 @@ class LegRules:
         """A limit price on the tick grid, never more aggressive than ``price``."""
         return round_price(price, self.tick, side)
 
-    def check(self, price: float | Decimal, base: Decimal) -> str:
-        """Why ``base`` at ``price`` cannot be traded here ("" if it can): status, minimum quantity and notional."""
+    def check(self, price: float | Decimal, base: Decimal, closing: bool = False) -> str:
+        """Why ``base`` at ``price`` cannot be traded here ("" if it can): status, minimum quantity and notional.
+        ``closing`` (hedge, unwind, trim, exit): the status is not checked; the venue's refusal is a failed attempt."""
         if base <= 0:
             return f"{self.ref.key}: quantity rounds to 0 on step {self.base_step}"
         venue_qty = self.venue_qty(base)
         px = price if isinstance(price, Decimal) else Decimal(repr(price))
-        return self.ref.check(px, venue_qty) or ""
+        return self.ref.check(px, venue_qty, closing) or ""
 
     def fast_ok(self, price: float, base: float) -> bool:
         """Float pre-check of the minimums (the hot path); ``check`` is the exact one."""
