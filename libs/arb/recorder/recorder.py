@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from typing import Any
 
 import nats.errors
@@ -55,6 +56,9 @@ class Recorder:
         self.mode = ""
         self.running = False
         self._subs: dict[str, Any] = {}
+        # per stream, the batches fetched and not yet acked, oldest first (being written, queued, or waiting to be
+        # queued): all of them are kept in progress at JetStream while PostgreSQL is away
+        self._held: dict[str, deque[list[Any]]] = {s: deque() for s in cfg.streams}
         self._writers: dict[str, Writer] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -107,6 +111,7 @@ class Recorder:
                     continue
                 failing = False
                 if msgs:
+                    self._held[stream].append(msgs)
                     await q.put(msgs)
         finally:
             await q.put(None)  # the writer finishes what is queued, then ends
@@ -114,6 +119,7 @@ class Recorder:
     async def _write(self, stream: str, q: asyncio.Queue) -> None:
         w = self._writers[stream]
         st = self.stats[stream]
+        held = self._held[stream]
         ack_every = max(self.cfg.ack_wait_s / 3, 0.5)
 
         while True:
@@ -122,11 +128,14 @@ class Recorder:
                 return
             last = [time.monotonic()]
 
-            async def still_working(msgs: list = msgs, last: list = last) -> None:
-                if time.monotonic() - last[0] >= ack_every:  # keep them ours while PostgreSQL is away
+            async def still_working(last: list = last) -> None:
+                # keep them ours while PostgreSQL is away: this batch and the ones fetched behind it (queued or
+                # waiting for room), else JetStream would redeliver those after ack_wait (to another replica too)
+                if time.monotonic() - last[0] >= ack_every:
                     last[0] = time.monotonic()
-                    for m in msgs:
-                        await m.in_progress()
+                    for batch in list(held):
+                        for m in batch:
+                            await m.in_progress()
 
             try:
                 res = await w.write(stream, msgs, self._abandon, still_working)
@@ -139,6 +148,8 @@ class Recorder:
                     await m.ack()
                 except Exception:  # noqa: BLE001 -- NATS away: redelivered later and found by the unique keys
                     break
+            if held and held[0] is msgs:
+                held.popleft()
             st.batches += 1
             st.acked += len(msgs)
             st.dead += res.dead
