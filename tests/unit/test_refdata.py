@@ -203,3 +203,43 @@ def test_refresh_marks_a_configured_symbol_the_venue_stopped_listing_delisted():
     assert gone.status is SymbolStatus.DELISTED and gone.ts == TS + 7 and gone.tick == eth.tick
     refresh(held, [newer], ["BTC-USDT", "ETH-USDT"], TS + 9)
     assert held["ETH-USDT"] is gone  # unchanged: not put again
+
+
+_MEXC_OK = MEXC_DOCS.replace(b'"isSpotTradingAllowed":false', b'"isSpotTradingAllowed":true')
+_STATUS_CASES = [
+    # MEXC exchangeInfo: status "1" online / "2" pause / "3" offline (or ENABLED), isSpotTradingAllowed, tradeSideType
+    # 1 all / 2 buy only / 3 sell only / 4 close (exchange-facts §1.8)
+    ("mexc", _MEXC_OK, SymbolStatus.TRADING),
+    ("mexc", _MEXC_OK.replace(b'"ENABLED"', b'"1"'), SymbolStatus.TRADING),
+    ("mexc", _MEXC_OK.replace(b'"ENABLED"', b'"2"'), SymbolStatus.HALTED),
+    ("mexc", _MEXC_OK.replace(b'"ENABLED"', b'"3"'), SymbolStatus.DELISTED),
+    ("mexc", MEXC_DOCS, SymbolStatus.HALTED),  # API spot trading not allowed
+    ("mexc", _MEXC_OK.replace(b'"tradeSideType":"1"', b'"tradeSideType":"3"'), SymbolStatus.HALTED),
+    # Gate currency pair: trade_status untradable | buyable | sellable | tradable; a past delisting_time (§2.5)
+    ("spot", GATE_PAIR, SymbolStatus.TRADING),
+    ("spot", GATE_PAIR.replace(b'"tradable"', b'"untradable"'), SymbolStatus.HALTED),
+    ("spot", GATE_PAIR.replace(b'"tradable"', b'"sellable"'), SymbolStatus.HALTED),
+    ("spot", GATE_PAIR.replace(b'"tradable"', b'"buyable"'), SymbolStatus.HALTED),
+    ("spot", GATE_PAIR.replace(b'"tradable"', b'"untradable"').replace(b'"delisting_time":0',
+                                                                       b'"delisting_time":1600000000'),
+     SymbolStatus.DELISTED),
+    # Gate contract: status prelaunch | trading | delisting | delisted, in_delisting (§2.6)
+    ("futures", GATE_CONTRACT, SymbolStatus.TRADING),
+    ("futures", GATE_CONTRACT.replace(b'"in_delisting":false', b'"in_delisting":true'), SymbolStatus.HALTED),
+    ("futures", GATE_CONTRACT.replace(b'"status":"trading"', b'"status":"delisting"'), SymbolStatus.HALTED),
+    ("futures", GATE_CONTRACT.replace(b'"status":"trading"', b'"status":"prelaunch"'), SymbolStatus.HALTED),
+    ("futures", GATE_CONTRACT.replace(b'"status":"trading"', b'"status":"delisted"'), SymbolStatus.DELISTED),
+]
+
+
+@pytest.mark.parametrize(("kind", "payload", "status"), _STATUS_CASES)
+def test_each_venues_listing_status_maps_to_trading_halted_or_delisted(kind: str, payload: bytes,
+                                                                      status: SymbolStatus) -> None:
+    """The venues' documented status fields map to the SymbolRef status the strategy reads."""
+    if kind == "mexc":
+        ref = to_ref(msgspec.json.decode(payload, type=SymbolRaw), TS)
+    elif kind == "spot":
+        ref = spot_ref(msgspec.json.decode(payload, type=GS.CurrencyPair), TS)
+    else:
+        ref = futures_ref(msgspec.json.decode(payload, type=GS.Contract), TS)
+    assert ref is not None and ref.status is status
