@@ -1,5 +1,7 @@
 """What a perpetual's public statistics are made of in the simulator, venue-neutral: open interest, public
-liquidation orders and candles. A venue's wire layer (``sim/gateio``) serves them in its own shapes.
+liquidation orders and candles. A venue's wire layer (``sim/gateio``, ``sim/mexc``) serves them in its own shapes.
+Candles are built here for any engine, spot ones too (``of(spot_engine)``: Gate spot ``spot.candlesticks`` and
+``GET /spot/candlesticks``, MEXC ``spot@public.kline.v3.api.pb`` and ``GET /api/v3/klines``), written once.
 
 * open interest (contracts) = the long side of every account's position on the instrument, plus what the admin
   added (``POST /admin/open_interest``), never below 0;

@@ -34,6 +34,7 @@ from typing import Any
 from aiohttp import web
 
 from arb.core.enums import Market, Venue
+from arb.sim import derivs
 from arb.sim.engine import SimFill, SimOrder, SimReject
 from arb.sim.gateio.book_feed import fmt
 from arb.sim.gateio.common import (
@@ -58,6 +59,18 @@ MAX_TRADES_SPAN_S = 30 * 86400
 MAX_TRADES_DEPTH = 1000  # my_trades: limit * (page - 1) <= 1000 (docs "100,0", read strictly)  # what Gate puts in `text` for an API order placed without one (docs sample)
 
 _NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum", "USDT": "Tether", "NEIRO": "Neiro"}
+
+
+# Gate's candle intervals (Spot WS v4 docs, spot.candlesticks: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d; the same set as the
+# futures candlesticks) -> seconds. GET /spot/candlesticks also lists 1s and 30d (a calendar month): not served.
+CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
+                    "8h": 28800, "1d": 86400, "7d": 604800}
+
+
+def candle_json(k: Any) -> list[str]:
+    """A ``derivs.SimCandle`` as GET /spot/candlesticks's first seven columns (APIv4 docs, "Market K-line chart"):
+    unix s, quote volume, close, high, low, open, base volume."""
+    return [str(k.t), fmt(round(k.quote, 8)), fmt(k.c), fmt(k.h), fmt(k.l), fmt(k.o), fmt(k.v)]
 
 
 def spot_status(o: SimOrder) -> str:
@@ -271,6 +284,21 @@ class SpotRest:
         } for t in trades[:limit]]
         return json_response(out)
 
+    async def candlesticks(self, request: web.Request) -> web.Response:
+        """GET /spot/candlesticks: the newest ``limit`` candles of ``interval`` (from trades, ``sim/derivs.py``),
+        oldest first, each with its eighth column "true" once its window is over (the newest is usually "false")."""
+        inst = self._inst(qreq(request, "currency_pair"))
+        iv = request.query.get("interval") or "30m"
+        step = CANDLE_INTERVALS.get(iv)
+        if step is None:
+            raise invalid_param("interval", iv)
+        limit = qint(request, "limit", 100, 1, 1000)
+        now_s = sec(time.time_ns())
+        rows = []
+        for k in derivs.of(self.ex).latest(inst.venue_symbol, step, limit):
+            rows.append([*candle_json(k), "true" if k.t + step <= now_s else "false"])
+        return json_response(rows)
+
     async def margin_pairs(self, request: web.Request) -> web.Response:
         return json_response([])
 
@@ -482,6 +510,7 @@ def add_routes(app: web.Application, g: GateContext) -> None:
     r.add_get(f"{s}/tickers", h.tickers)
     r.add_get(f"{s}/order_book", h.order_book)
     r.add_get(f"{s}/trades", h.trades)
+    r.add_get(f"{s}/candlesticks", h.candlesticks)
     r.add_get(f"{s}/time", h.time)
     r.add_get(f"{s}/accounts", h.accounts)
     r.add_post(f"{s}/orders", h.create_order)

@@ -2,7 +2,9 @@
 
 Public: ``spot.book_ticker`` [pairs], ``spot.order_book_update`` [pair, "100ms"|"20ms"] (100 / 20 levels;
 first push after subscribe is ``full: true``), ``spot.obu`` ["ob.<pair>.400"|"ob.<pair>.50"] (Order Book V2:
-400 levels / 100 ms, 50 levels / 20 ms; first push full), ``spot.trades`` [pairs], ``spot.tickers`` [pairs].
+400 levels / 100 ms, 50 levels / 20 ms; first push full), ``spot.trades`` [pairs], ``spot.tickers`` [pairs],
+``spot.candlesticks`` [interval, pair] (candles from trades, ``sim/derivs.py``: every trade pushes its window; the
+window a trade closed is pushed first with ``w`` true).
 Private (``auth`` on the subscribe request): ``spot.orders`` / ``spot.usertrades`` [pairs | "!all"],
 ``spot.balances`` (no payload).
 
@@ -22,18 +24,28 @@ from decimal import Decimal
 from typing import Any
 
 from arb.core.enums import Market
+from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
 from arb.sim.gateio.common import ms, ms_frac, sec, user_id
-from arb.sim.gateio.spot_rest import DEFAULT_TEXT, SpotRest, spot_status
+from arb.sim.gateio.spot_rest import CANDLE_INTERVALS, DEFAULT_TEXT, SpotRest, candle_json, spot_status
 from arb.sim.gateio.ws import CODE_BAD_ARG, Connection, WsReject, WsRequest, push_frame
 
 _INTERVALS = {"100ms": (100, 100), "20ms": (20, 20)}  # interval -> (ms, levels)
 _OBU_LEVELS = {"400": 100, "50": 20}  # level -> interval ms
+_IV_NAME = {v: k for k, v in CANDLE_INTERVALS.items()}
 
 
 def _lv(levels: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
     return [[fmt(p), fmt(q)] for p, q in levels]
+
+
+def candle_ws(iv: str, sym: str, k: Any, closed: bool) -> dict[str, Any]:
+    """One ``spot.candlesticks`` result as the docs show it: ``t`` a string, ``v`` the quote volume ("Total
+    volume"), ``a`` the base amount, ``w`` the window closed."""
+    j = candle_json(k)
+    return {"t": j[0], "v": j[1], "c": j[2], "h": j[3], "l": j[4], "o": j[5], "n": f"{iv}_{sym}", "a": j[6],
+            "w": closed}
 
 
 class SpotChannels(GateChannels):
@@ -42,12 +54,16 @@ class SpotChannels(GateChannels):
 
     def __init__(self, g: Any) -> None:
         super().__init__(g, g.spot)
+        st = derivs.of(self.ex)  # candles are counted from the first trade on, subscribed or not
+        if self.on_candle not in st.candle_listeners:
+            st.candle_listeners.append(self.on_candle)
         self.subscribers = {
             "spot.book_ticker": self.sub_book_ticker,
             "spot.order_book_update": self.sub_order_book_update,
             "spot.obu": self.sub_obu,
             "spot.trades": self.sub_trades,
             "spot.tickers": self.sub_tickers,
+            "spot.candlesticks": self.sub_candles,
             "spot.orders": self.sub_orders,
             "spot.usertrades": self.sub_usertrades,
             "spot.balances": self.sub_balances,
@@ -58,6 +74,7 @@ class SpotChannels(GateChannels):
             "spot.obu": self.unsub_obu,
             "spot.trades": lambda c, r: self._unsub_plain(c, r, "trades"),
             "spot.tickers": lambda c, r: self._unsub_plain(c, r, "tickers"),
+            "spot.candlesticks": self.unsub_candles,
             "spot.orders": lambda c, r: self._unsub_private(c, r, "spot.orders"),
             "spot.usertrades": lambda c, r: self._unsub_private(c, r, "spot.usertrades"),
             "spot.balances": lambda c, r: self._unsub_private(c, r, "spot.balances", all_=True),
@@ -154,6 +171,41 @@ class SpotChannels(GateChannels):
 
     async def _unsub_plain(self, conn: Connection, req: WsRequest, name: str) -> None:
         self._unsub_set(conn, name, self._symbols(req))
+
+    def _candle_args(self, req: WsRequest) -> tuple[int, str]:
+        """Payload ``[interval, cp]`` (docs: "From left to right, interval, cp"; 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d)."""
+        p = req.payload
+        if not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) for x in p):
+            raise WsReject(CODE_BAD_ARG, "invalid argument: payload")
+        iv, sym = p
+        if iv not in CANDLE_INTERVALS:
+            raise WsReject(CODE_BAD_ARG, f"invalid interval {iv}")
+        if sym not in self.ex.instruments:
+            raise WsReject(CODE_BAD_ARG, self.unknown_symbol_message(sym))
+        return CANDLE_INTERVALS[iv], sym
+
+    async def sub_candles(self, conn: Connection, req: WsRequest) -> None:
+        conn.state.setdefault("candles", set()).add(self._candle_args(req))
+
+    async def unsub_candles(self, conn: Connection, req: WsRequest) -> None:
+        conn.state.get("candles", set()).discard(self._candle_args(req))
+
+    def on_candle(self, inst: Any, step: int, cur: Any, closed: Any) -> None:
+        """``derivs`` listener: the window a trade updated (and the one it closed, first, with ``w`` true), one
+        candle per frame as the docs' push shows."""
+        sym = inst.venue_symbol
+        key = (step, sym)
+        conns = [c for c in self.connections if not c.closed and key in c.state.get("candles", ())]
+        if not conns:
+            return
+        iv = _IV_NAME[step]
+        frames = []
+        if closed is not None:
+            frames.append(push_frame("spot.candlesticks", candle_ws(iv, sym, closed, True)))
+        frames.append(push_frame("spot.candlesticks", candle_ws(iv, sym, cur, False)))
+        for c in conns:
+            for f in frames:
+                c.send(f)
 
     # -- private subscriptions -------------------------------------------------------------------
     async def sub_orders(self, conn: Connection, req: WsRequest) -> None:

@@ -27,9 +27,12 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   (5-minute buckets) every ``options.open_interest_poll_s``, published when the bucket or its value moved;
   ``liquidation`` from ``futures.public_liquidates``, with ``GET /futures/usdt/liq_orders`` read at start and after
   every reconnect to fill the gap, both through one ``LiqCursor`` per contract (kept across a stop/start of the
-  gateway) so that no liquidation is published twice; ``kline`` for ``options.kline_intervals`` from
-  ``futures.candlesticks``, backfilled from ``GET /futures/usdt/candlesticks`` at start and after a reconnect
-  (a candle is never published older than one already published);
+  gateway) so that no liquidation is published twice;
+* both markets: ``kline`` for ``options.kline_intervals`` from ``futures.candlesticks`` / ``spot.candlesticks``,
+  backfilled from ``GET /futures/usdt/candlesticks`` / ``GET /spot/candlesticks`` at start and after a reconnect,
+  through ``arb.venues.common.klines.KlineFeed`` (a candle is never published older than one already published,
+  nor a window again once it went out closed); closed = the venue's ``w`` (REST spot: its last column), else, for
+  a REST row, the window ended before the read;
 * reference data: each configured symbol's rules and fees (futures: with the funding interval) as ``SymbolRef`` into
   the KV bucket ``REF`` at start and whenever a refresh (``options.symbol_refresh_s``) finds a change
   (``arb.venues.common.refpub``).
@@ -64,6 +67,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import flat_apply, scaled_apply
+from ..common.klines import KlineFeed
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
@@ -86,6 +90,8 @@ from .schemas import (
     LiqOrder,
     SpotBookTickerFrame,
     SpotBookUpdateFrame,
+    SpotCandleRow,
+    SpotCandlesFrame,
     SpotTradeFrame,
 )
 from .ws import BOOK_LEVELS, BookFeed, PublicWs, manager, ws_config
@@ -141,16 +147,6 @@ class LiqCursor:
                 floor = sec - LIQ_KEEP_S
                 self.seen = {k for k in seen if k[0] >= floor}
         return True
-
-
-class _KlineState:
-    """The newest candle published for one (contract, interval): never go back to an older window."""
-
-    __slots__ = ("closed", "open_s")
-
-    def __init__(self) -> None:
-        self.open_s = 0
-        self.closed = False
 
 
 class _Book:
@@ -307,7 +303,7 @@ class GatePublicGateway:
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
         futures = market is Market.FUTURES
         self.liquidations = futures and options.liquidations  # read by PublicWs.on_open
-        self.kline_intervals = tuple(options.kline_intervals) if futures else ()
+        self.kline_intervals = tuple(options.kline_intervals)
         bad = [iv for iv in self.kline_intervals if iv not in INTERVAL_S]
         if bad:
             raise ConfigError(f"gateway.kline_intervals: gateio has no {', '.join(bad)}; it has "
@@ -315,7 +311,7 @@ class GatePublicGateway:
         self.oi_poll_s = options.open_interest_poll_s if futures else 0.0
         # kept across stop/start: what was published stays published
         self.liq: dict[str, LiqCursor] = {}
-        self.kl: dict[tuple[str, str], _KlineState] = {}
+        self.klines = KlineFeed(self.pub)
         self.oi_last: dict[str, tuple[int, float]] = {}
         self._catchup = asyncio.Event()  # a (re)connect: read the REST history of liquidations and candles again
         self.n.update({"oi": 0, "liquidation": 0, "kline": 0})
@@ -341,6 +337,7 @@ class GatePublicGateway:
             await self._load_funding_history()
             for vs in self.books:
                 self.liq.setdefault(vs, LiqCursor())
+        if self.market is Market.FUTURES or self.kline_intervals:
             await self._catch_up()  # before the socket: backfilled candles go out before the live ones
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.pub.run(), name="gate-md-publish"))
@@ -363,7 +360,7 @@ class GatePublicGateway:
         self._tasks.append(loop.create_task(self._snapshot_worker(), name="gate-md-snapshots"))
         self._tasks.append(loop.create_task(self._book_flusher(), name="gate-md-flush"))
         self._tasks.append(loop.create_task(self._housekeeping(), name="gate-md-housekeeping"))
-        if self.market is Market.FUTURES:
+        if self.market is Market.FUTURES or self.kline_intervals:
             self._tasks.append(loop.create_task(self._stats_worker(), name="gate-md-stats"))
         if self.market is Market.FUTURES:
             for b in self.books.values():
@@ -442,7 +439,7 @@ class GatePublicGateway:
     def _handlers(self) -> dict[type, Any]:
         if self.market is Market.SPOT:
             return {SpotBookTickerFrame: self.on_spot_bbo, SpotBookUpdateFrame: self.on_book,
-                    SpotTradeFrame: self.on_spot_trade}
+                    SpotTradeFrame: self.on_spot_trade, SpotCandlesFrame: self.on_spot_candles}
         return {FuturesBookTickerFrame: self.on_fut_bbo, FuturesBookUpdateFrame: self.on_book,
                 FuturesTradesFrame: self.on_fut_trades, FuturesTickersFrame: self.on_fut_tickers,
                 FuturesLiquidatesFrame: self.on_fut_liquidates, FuturesCandlesFrame: self.on_fut_candles}
@@ -745,28 +742,56 @@ class GatePublicGateway:
             self.n["kline"] += 1
             self._kline(b, iv, r.t, r.o, r.h, r.l, r.c, r.v, 0.0, r.w, ts_event, ts_recv, "futures.candlesticks")
 
+    def on_spot_candles(self, f: SpotCandlesFrame, ts_recv: int) -> None:
+        """``spot.candlesticks``: ``n`` is ``<interval>_<pair>``; ``a`` is the base volume, ``v`` the quote volume."""
+        r = f.result
+        iv, _, vs = r.n.partition("_")
+        b = self.books.get(vs)
+        if b is None or iv not in INTERVAL_S:
+            return
+        self.n["kline"] += 1
+        self._kline(b, iv, r.t, r.o, r.h, r.l, r.c, r.a, r.v, r.w, f.time_ms * 1_000_000 or ts_recv, ts_recv,
+                    "spot.candlesticks")
+
     def _kline(self, b: _Book, iv: str, t: int, o: Any, h: Any, low: Any, c: Any, v: Any, quote: Any, closed: bool,
                ts_event: int, ts_recv: int, where: str) -> None:
-        st = self.kl.get((b.venue_symbol, iv))
-        if st is None:
-            st = self.kl[(b.venue_symbol, iv)] = _KlineState()
-        if t < st.open_s or (t == st.open_s and st.closed):
-            return  # older than what was published, or that window was already published closed
+        """One candle of either market (``v`` in the venue's size unit: futures contracts, spot base) into the
+        common ``KlineFeed`` (published once, never an older window)."""
         try:
-            vals = (float(o), float(h), float(low), float(c), float(v) / b.mult, float(quote))
+            o_, h_, l_, c_, v_, q_ = float(o), float(h), float(low), float(c), float(v) / b.mult, float(quote)
         except ValueError:
             self.on_malformed(where, (t, o, h, low, c, v))
             return
-        st.open_s = t
-        st.closed = closed
-        self.pub.kline(b.subj, b.name, iv, t * 1_000_000_000, *vals, closed, ts_event, ts_recv)
+        self.klines.candle(b.subj, b.name, b.venue_symbol, iv, t, o_, h_, l_, c_, v_, q_, closed, ts_event, ts_recv)
 
     def _backfill_klines(self, b: _Book, iv: str, candles: list[Candle], now_s: float, ts_recv: int) -> None:
+        """GET /futures/usdt/candlesticks: closed when the window ended before the read (the rows say nothing)."""
         step = INTERVAL_S[iv]
         for k in sorted(candles, key=lambda k: k.t):
             t = int(k.t)
             closed = t + step <= now_s
             self._kline(b, iv, t, k.o, k.h, k.l, k.c, k.v, k.sum, closed, t * 1_000_000_000, ts_recv, "candlesticks")
+
+    def _backfill_spot_klines(self, b: _Book, iv: str, rows: list[SpotCandleRow], now_s: float, ts_recv: int) -> None:
+        """GET /spot/candlesticks rows [t, quote volume, close, high, low, open, base volume, closed] (7 values as in
+        the docs' example: no base volume, the last is the flag); closed as the venue says, else when the window
+        ended before the read."""
+        step = INTERVAL_S[iv]
+        parsed = []
+        for r in rows:
+            try:
+                t = int(r[0])
+                if len(r) == 7 and str(r[6]).lower() in ("true", "false"):  # the docs' example: no base volume
+                    base, flag = 0, r[6]
+                else:
+                    base, flag = (r[6] if len(r) > 6 else 0), (r[7] if len(r) > 7 else "")
+                flag = str(flag).lower()
+                closed = flag == "true" if flag in ("true", "false") else t + step <= now_s
+                parsed.append((t, r[5], r[3], r[4], r[2], base, r[1], closed))
+            except (IndexError, TypeError, ValueError):
+                self.on_malformed("spot candlesticks", r)
+        for t, o, h, low, c, base, quote, closed in sorted(parsed, key=lambda x: x[0]):
+            self._kline(b, iv, t, o, h, low, c, base, quote, closed, t * 1_000_000_000, ts_recv, "spot candlesticks")
 
     async def _catch_up(self) -> None:
         """What a socket cannot replay: liquidations since the cursor and the latest candles, over REST."""
@@ -791,6 +816,10 @@ class GatePublicGateway:
                 if self.options.kline_backfill <= 0:
                     break
                 try:
+                    if self.market is Market.SPOT:
+                        rows = await self.rest.spot_candles(vs, iv, self.options.kline_backfill)
+                        self._backfill_spot_klines(b, iv, rows, time.time(), time.time_ns())
+                        continue
                     candles = await self.rest.futures_candles(vs, iv, self.options.kline_backfill)
                     self._backfill_klines(b, iv, candles, time.time(), time.time_ns())
                 except asyncio.CancelledError:

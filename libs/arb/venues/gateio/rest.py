@@ -63,6 +63,7 @@ from .schemas import (
     FuturesTradeRow,
     LiqOrder,
     SpotAccount,
+    SpotCandleRow,
     SpotOpenOrders,
     SpotOrder,
     SpotOrderBook,
@@ -159,6 +160,7 @@ _funding = msgspec.json.Decoder(list[FundingPoint])
 _stats = msgspec.json.Decoder(list[ContractStat])
 _liqs = msgspec.json.Decoder(list[LiqOrder])
 _candles = msgspec.json.Decoder(list[Candle])
+_spot_candles = msgspec.json.Decoder(list[SpotCandleRow])
 
 
 class PublicRest:
@@ -207,6 +209,13 @@ class PublicRest:
         params = (("contract", contract), ("interval", interval), ("limit", limit))
         return await self.http.request("GET", "/futures/usdt/candlesticks", params=params, headers=DECIMAL_SIZE,
                                        cost=COST["pub:candles"], decoder=_candles)
+
+    async def spot_candles(self, pair: str, interval: str, limit: int) -> list[SpotCandleRow]:
+        """GET /spot/candlesticks: the newest ``limit`` candles of ``interval``, oldest first, as the venue's rows
+        (``schemas.SpotCandleRow``)."""
+        params = (("currency_pair", pair), ("interval", interval), ("limit", limit))
+        return await self.http.request("GET", "/spot/candlesticks", params=params, cost=COST["pub:candles"],
+                                       decoder=_spot_candles)
 
 
 _spot_order = msgspec.json.Decoder(SpotOrder)

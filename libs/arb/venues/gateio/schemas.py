@@ -120,6 +120,35 @@ class SpotTradeFrame(msgspec.Struct, gc=False, tag_field="channel", tag="spot.tr
     event: str = ""
 
 
+class SpotCandle(msgspec.Struct, gc=False):
+    """spot.candlesticks result (Gate Spot WS v4 docs, "Candlesticks Channel"; payload ``[interval, cp]``): one
+    candle per frame; ``t`` the window's start (unix s, a string), ``v`` the volume in the QUOTE currency ("Total
+    volume"), ``a`` the base currency amount, ``n`` ``<interval>_<cp>``, ``w`` true once the window is closed ("true
+    may be missing")::
+
+    {"t":"1606292580","v":"2362.32035","c":"19128.1","h":"19128.1","l":"19128.1","o":"19128.1","n":"1m_BTC_USDT",
+     "a":"3.8283","w":true}
+    """
+
+    t: int
+    o: Num
+    h: Num
+    l: Num
+    c: Num
+    n: str
+    v: Num = 0
+    a: Num = 0
+    w: bool = False
+
+
+class SpotCandlesFrame(msgspec.Struct, gc=False, tag_field="channel", tag="spot.candlesticks"):
+    """{"time":1606292600,"time_ms":1606292600376,"channel":"spot.candlesticks","event":"update","result":{...}}"""
+
+    result: SpotCandle
+    time_ms: int = 0
+    event: str = ""
+
+
 # ---------------------------------------------------------------------------------------------- futures public WS
 
 
@@ -391,6 +420,14 @@ class Candle(msgspec.Struct):
     c: Num
     v: Num = 0
     sum: Num = 0
+
+
+# GET /spot/candlesticks row (APIv4 docs, "Market K-line chart"): an array of strings, from left to right: unix s,
+# quote volume, close, high, low, open, base volume, whether the window is closed ("true"/"false"). The docs' own
+# example lists 7 values, the last "true" (no base volume): rows of 7 are read that way. Example::
+#
+#   [["1539852480","971519.677","0.0021724","0.0021922","0.0021724","0.0021737","true"]]
+SpotCandleRow = list[str | bool | int | float]
 
 
 class ErrorBody(msgspec.Struct):

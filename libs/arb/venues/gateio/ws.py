@@ -5,8 +5,9 @@ One adapter per side and market:
 * ``PublicWs``: subscriptions are venue symbols (``BTC_USDT``); on open it sends, for the shard's symbols,
   spot: ``spot.book_ticker``, ``spot.order_book_update`` (``[pair, "100ms"]`` per pair), ``spot.trades``;
   futures: ``futures.book_ticker``, ``futures.order_book_update`` (``[contract, "100ms", "100"]``),
-  ``futures.trades``, ``futures.tickers``, and when the sink asks for them ``futures.public_liquidates``
-  (``sink.liquidations``) and ``futures.candlesticks`` (``[interval, contract]`` per ``sink.kline_intervals``).
+  ``futures.trades``, ``futures.tickers``, and when the sink asks for it ``futures.public_liquidates``
+  (``sink.liquidations``); both markets: ``spot.candlesticks`` / ``futures.candlesticks`` (``[interval, pair]`` per
+  ``sink.kline_intervals``).
 * ``PrivateWs``: signed subscriptions (``auth`` = HMAC-SHA512 of ``channel=..&event=..&time=..``):
   spot.orders / spot.usertrades (``["!all"]``), spot.balances; futures.orders / futures.usertrades /
   futures.positions (``[user_id, "!all"]``), futures.balances (``[user_id]``).
@@ -161,9 +162,9 @@ class PublicWs(_Base):
             await conn.send_str(self.request("futures.tickers", "subscribe", syms))
             if getattr(self.sink, "liquidations", False):
                 await conn.send_str(self.request("futures.public_liquidates", "subscribe", syms))
-            for iv in getattr(self.sink, "kline_intervals", ()):
-                for s in syms:  # one [interval, contract] per subscription (docs)
-                    await conn.send_str(self.request("futures.candlesticks", "subscribe", [iv, s]))
+        for iv in getattr(self.sink, "kline_intervals", ()):
+            for s in syms:  # one [interval, pair | contract] per subscription (docs, both markets)
+                await conn.send_str(self.request(f"{p}.candlesticks", "subscribe", [iv, s]))
 
 
 class PrivateWs(_Base):

@@ -1,0 +1,118 @@
+"""Gate spot candles: the md gateway against the in-process simulator (``GET /spot/candlesticks`` backfill, then the
+``spot.candlesticks`` channel) and a real NATS. Every await is bounded."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+from arb.bus.connection import Bus
+from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.core.enums import Market, Venue
+from arb.core.market_data import Kline
+from arb.sim.config import PortsConfig, SimConfig
+from arb.sim.server import SimServer
+from arb.testing import bounded, bounded_context, eventually
+from arb.venues.gateio.public import GatePublicGateway, build_public
+
+pytestmark = pytest.mark.integration
+
+STEP = 10  # seconds: Gate's shortest candle interval, so windows close within the test
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
+                               "simulator") as server:
+        yield server
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                               "http session") as s:
+        yield s
+
+
+class Klines:
+    def __init__(self) -> None:
+        self.got: list[Kline] = []
+
+    async def __call__(self, event: Any, msg: Any) -> None:
+        if isinstance(event, Kline):
+            self.got.append(event)
+
+    def closed(self) -> list[Kline]:
+        return [k for k in self.got if k.closed]
+
+
+async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix: str) -> tuple[GatePublicGateway,
+                                                                                                  Klines]:
+    rec = Klines()
+    await bounded(bus.subscribe(f"{prefix}md.gateio.spot.*.kline", rec), 5, "subscribe")
+    opts = GatewayOptions(watchdog_s=2.0, ping_interval_s=1.0, backoff_initial_s=0.05, backoff_max_s=0.3,
+                          subject_prefix=prefix, kline_intervals=("10s",), kline_backfill=100)
+    ep = VenueEndpoints(rest_url=sim.urls["gateio_rest"], ws_url=sim.urls["gateio_spot_ws"])
+    gw = build_public(ep, Market.SPOT, ["BTC-USDT"], bus, session, opts)
+    await bounded(gw.start(), 30, "gateway start")
+    return gw, rec
+
+
+def traded(sim: SimServer, open_s: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal] | None:
+    """(volume, open, high, low, close) of the simulator's BTC_USDT trades in the window, None if it may have
+    trades the simulator no longer keeps."""
+    trades = list(sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)].trades["BTC_USDT"])
+    if not trades or trades[0].ts_ns // 1_000_000_000 >= open_s:
+        return None
+    win = [t for t in trades if open_s <= t.ts_ns // 1_000_000_000 < open_s + STEP]
+    if not win:
+        return None
+    prices = [t.price for t in win]
+    return sum((t.qty for t in win), Decimal(0)), prices[0], max(prices), min(prices), prices[-1]
+
+
+@pytest.mark.timeout(150)
+async def test_spot_klines_backfill_then_live_and_a_reconnect_repeats_no_closed_candle(sim, bus, session,
+                                                                                      subject_prefix):
+    """REST backfill first (ts_event = window start), then the channel; a closed candle's volume and prices are the
+    simulator's trades in its window; after a dropped socket the REST re-read and the channel publish no closed
+    window twice and no window older than one already out."""
+    ex = sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)]
+    await eventually(lambda: ex.stats["trades"] > 0, timeout=10)
+    await eventually(lambda: len({t.ts_ns // 10**9 // STEP for t in ex.trades["BTC_USDT"]}) >= 2, timeout=30,
+                     what="trades in two windows, so the backfill holds a closed one")
+    gw, rec = await start(sim, bus, session, subject_prefix)
+    try:
+        await eventually(lambda: any(k.closed for k in rec.got), timeout=10, what="backfill")
+        backfill = [k for k in rec.got if k.ts_event == k.open_ns]
+        assert backfill and rec.got[:len(backfill)] == backfill  # backfilled ones first
+        await eventually(lambda: any(k.closed and k.ts_event > k.open_ns for k in rec.got), timeout=30,
+                         what="a window closed live (w true)")
+        sim.ctx.faults.arm("ws_drop", Venue.GATEIO, Market.SPOT, count=1)
+        await eventually(lambda: gw.ws.reconnects >= 1 and gw.ready(), timeout=15, what="reconnect")
+        n_closed = len(rec.closed())
+        await eventually(lambda: len(rec.closed()) > n_closed, timeout=30, what="a closed window after it")
+        await bounded(gw._catch_up(), 10, "one more REST read")
+        await bounded(gw.pub.drain(), 5, "drain")
+        await bounded(bus.nc.flush(), 5, "flush")
+        ks = rec.got
+        assert all(k.interval == "10s" and k.symbol == "BTC-USDT" and k.open_ns % (STEP * 10**9) == 0 for k in ks)
+        assert [k.open_ns for k in ks] == sorted(k.open_ns for k in ks)  # windows never go back
+        closed = [k.open_ns for k in rec.closed()]
+        assert len(closed) == len(set(closed)) >= 2  # no closed window twice
+        checked = 0
+        for k in rec.closed():
+            want = traded(sim, k.open_ns // 10**9)
+            if want is None:
+                continue
+            vol, o, h, low, c = want
+            assert k.volume == pytest.approx(float(vol)) and (k.open, k.high, k.low, k.close) == pytest.approx(
+                (float(o), float(h), float(low), float(c)))
+            assert k.quote_volume > 0 and k.ts_recv >= k.ts_event and k.ts_pub >= k.ts_recv
+            checked += 1
+        assert checked >= 1
+    finally:
+        await bounded(gw.stop(), 15, "gateway stop")
