@@ -114,6 +114,20 @@ class Pos:
         return f"Pos({self.inst.venue_symbol} size={self.size} entry={self.entry_price} margin={self.margin})"
 
 
+class BookEntry:
+    """One change of a futures wallet, as a venue's account book lists it (only funding is recorded)."""
+
+    __slots__ = ("balance", "change", "contract", "id", "kind", "ts_ns")
+
+    def __init__(self, id: int, ts_ns: int, change: Decimal, balance: Decimal, kind: str, contract: str) -> None:
+        self.id = id
+        self.ts_ns = ts_ns
+        self.change = change
+        self.balance = balance  # the wallet total after the change
+        self.kind = kind  # "fund"
+        self.contract = contract
+
+
 class Account:
     """A client (or internal) account on one venue: spot and futures wallets, positions, orders, fills."""
 
@@ -135,6 +149,7 @@ class Account:
         self.finished: dict[str, SimOrder] = {}  # order id -> finished order (bounded, oldest dropped)
         self.finished_by_client: dict[str, SimOrder] = {}
         self.fills: deque[SimFill] = deque(maxlen=KEEP_FINISHED)
+        self.futures_book: deque[BookEntry] = deque(maxlen=KEEP_FINISHED)  # futures wallet changes kept (funding)
 
     def __repr__(self) -> str:  # never show the secret
         return f"Account({self.name!r}, {self.venue.value}, internal={self.internal})"

@@ -9,6 +9,7 @@
   GET    /admin/healthz     {"status": "alive"}
   POST   /admin/open_interest  {"symbol","venue","add"}: raise (or lower) a perpetual's open interest, contracts
   POST   /admin/liquidate   {"symbol","venue","side","size","price"?}: a public liquidation order (sim/derivs.py)
+  POST   /admin/mark        {"symbol","venue","bps","seconds"}: move a perpetual's mark price only (sim/marks.py)
   POST   /admin/rules       {"venue","market","symbol", tick/step/min_qty/min_notional/max_qty/contract_multiplier/
                             maker_fee/taker_fee/funding_interval_s/status}: change a listing's rules (sim/rules.py)
 
@@ -27,6 +28,7 @@ from ..config.loader import describe
 from ..core.numeric import fmt
 from .config import FaultConfig
 from .derivs import add_admin_routes
+from .marks import add_mark_routes
 from .rules import add_rule_routes
 
 if TYPE_CHECKING:
@@ -159,5 +161,6 @@ def build_admin_app(ctx: SimContext, market: Market) -> web.Application:
     app.router.add_post("/admin/funding", funding)
     app.router.add_get("/admin/healthz", healthz)
     add_admin_routes(app, market, _decode, _bad)
+    add_mark_routes(app, market, _decode, _bad)
     add_rule_routes(app, ctx, _decode, _bad)
     return app

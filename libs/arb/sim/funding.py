@@ -6,11 +6,13 @@ The market (arb.sim.market) sets marks and rates; ``settle`` pays ``size*multipl
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from .accounts import Account, Ledger
+from ..core.numeric import floor_to
+from .accounts import Account, BookEntry, Ledger
 from .events import Action, Listeners
 from .model import ZERO, Instrument
 
@@ -29,8 +31,28 @@ class Funding:
         self.funding_rates: dict[str, Decimal] = {s: ZERO for s in symbols}
         self.next_funding: dict[str, int] = {s: 0 for s in symbols}
         self.funding_history: dict[str, deque[tuple[int, Decimal]]] = {s: deque(maxlen=1000) for s in symbols}
+        self.mark_shifts: dict[str, tuple[Decimal, int]] = {}  # venue symbol -> (factor, until ns): admin /admin/mark
+        self._raw_marks: dict[str, Decimal] = {}  # the market's mark of a shifted symbol, before the shift
+        self._book_ids = itertools.count(1)
+
+    def shift_mark(self, i: Instrument, bps: Decimal, seconds: float) -> None:
+        """Move the mark (not the book) by ``bps`` for ``seconds`` from now (admin); applied at once and to every
+        mark the market sets meanwhile."""
+        sym = i.venue_symbol
+        raw = self._raw_marks.get(sym) if sym in self.mark_shifts else self.marks.get(sym)
+        self.mark_shifts[sym] = (1 + bps / 10_000, self.clock_ns() + int(seconds * 1e9))
+        if raw is not None:
+            self.set_mark(i, raw, self.indexes.get(sym))
 
     def set_mark(self, i: Instrument, mark: Decimal, index: Decimal | None = None) -> None:
+        sym = i.venue_symbol
+        shift = self.mark_shifts.get(sym)
+        if shift is not None:
+            self._raw_marks[sym] = mark
+            if self.clock_ns() < shift[1]:
+                mark = floor_to(mark * shift[0], i.tick)
+            else:
+                del self.mark_shifts[sym]
         self.marks[i.venue_symbol] = mark
         if index is not None:
             self.indexes[i.venue_symbol] = index
@@ -66,6 +88,8 @@ class Funding:
             amount = -(p.size * i.multiplier * mark * r)
             b = p.account.bal(market, i.settle)
             b.available += amount
+            p.account.futures_book.append(BookEntry(next(self._book_ids), ts, amount, b.total, "fund",
+                                                    i.venue_symbol))
             p.pnl_fund += amount
             p.realised_pnl += amount
             act.balances[(id(p.account), i.settle)] = (p.account, i.settle)

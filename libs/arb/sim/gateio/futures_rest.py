@@ -404,6 +404,7 @@ class FuturesRest:
         hist_fee = sum((p.pnl_fee for p in positions), Decimal(0))
         hist_fund = sum((p.pnl_fund for p in positions), Decimal(0))
         total = b.total
+        maint = sum((p.value * p.inst.maintenance_rate for p in positions if p.size), Decimal(0))
         r8 = lambda d: fmt(round(d, 8))
         return json_response({
             "user": user_id(acc),
@@ -416,6 +417,9 @@ class FuturesRest:
             "point": "0",
             "bonus": "0",
             "in_dual_mode": acc.name in self.dual,
+            "enable_credit": False,
+            "position_initial_margin": r8(pos_margin),
+            "maintenance_margin": r8(maint),
             "enable_evolved_classic": False,
             "cross_initial_margin": "0",
             "cross_maintenance_margin": "0",
@@ -429,6 +433,29 @@ class FuturesRest:
                         "point_fee": "0", "point_refr": "0", "bonus_dnw": "0", "bonus_offset": "0"},
             "enable_tiered_mm": False,
         })
+
+    async def account_book(self, request: web.Request) -> web.Response:
+        """GET /futures/usdt/account_book (gateapi ``list_futures_account_book``: ``contract``, ``limit`` (default 100,
+        max 1000), ``offset``, ``from``/``to`` unix s inclusive, ``type``): the account's wallet changes, newest first.
+        Only funding settlements (``type`` fund) are recorded by the simulator (specs/sim-deviations.md)."""
+        acc = await self.g.authenticate(request)
+        c = request.query.get("contract")
+        inst = self._inst(c) if c else None
+        kind = request.query.get("type", "")
+        if kind not in ("", "dnw", "pnl", "fee", "refr", "fund", "point_dnw", "point_fee", "point_refr",
+                        "bonus_offset"):
+            raise invalid_param("type", kind)
+        limit = qint(request, "limit", 100, 1, 1000)
+        offset = qint(request, "offset", 0, 0)
+        from_s = qint(request, "from", 0, 0)
+        to_s = qint(request, "to", 0, 0)
+        rows = [e for e in reversed(acc.futures_book)
+                if (not kind or e.kind == kind) and (inst is None or e.contract == inst.venue_symbol)
+                and e.ts_ns >= from_s * 1_000_000_000 and (not to_s or e.ts_ns < (to_s + 1) * 1_000_000_000)]
+        return json_response([{"time": round(e.ts_ns / 1e9, 3), "change": fmt(round(e.change, 8)),
+                               "balance": fmt(round(e.balance, 8)), "type": e.kind, "text": f"{e.contract}:{e.kind}",
+                               "contract": e.contract, "trade_id": "", "id": str(e.id)}
+                              for e in rows[offset: offset + limit]])
 
     def _pending(self, acc: Any, inst: Any) -> int:
         return len(self.ex.open_orders(acc, inst))
@@ -614,6 +641,7 @@ def add_routes(app: web.Application, g: GateContext) -> None:
     r.add_get(f"{F}/liq_orders", h.liq_orders)
     r.add_get(f"{F}/candlesticks", h.candlesticks)
     r.add_get(f"{F}/accounts", h.accounts)
+    r.add_get(f"{F}/account_book", h.account_book)
     r.add_get(f"{F}/positions", h.positions)
     r.add_get(f"{F}/positions/{{contract}}", h.position)
     r.add_post(f"{F}/positions/{{contract}}/leverage", h.set_leverage)
