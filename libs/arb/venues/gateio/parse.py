@@ -20,9 +20,12 @@ from decimal import Decimal
 from ...core.clock import NS_PER_MS, NS_PER_S
 from ...core.enums import Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from ...core.execution import Balance, Fill, Order, Position
+from ...core.margin import Margin, PositionMargin, liq_distance
 from ...core.numeric import ZERO
+from ...core.strategy import FundingPaid
 from ...core.symbols import SymbolInfo
 from .schemas import (
+    AccountBookEntry,
     FuturesAccount,
     FuturesOrder,
     FuturesPosition,
@@ -269,16 +272,68 @@ def futures_position(p: FuturesPosition, info: SymbolInfo, account: str, ts_recv
     )
 
 
+def position_margin(p: FuturesPosition, info: SymbolInfo) -> PositionMargin:
+    """One position's margin (gateapi ``Position``). Maintenance margin: the venue's, else |value| x maintenance_rate
+    (value at mark, settle currency: the venue's, else |contracts| x multiplier x mark)."""
+    contracts = dec(p.size)
+    size = contracts * info.contract_multiplier
+    mark = dec(p.mark_price)
+    liq = dec(p.liq_price)
+    rate = dec(p.maintenance_rate)
+    mm = dec(p.maintenance_margin)
+    if not mm and rate:
+        mm = (abs(dec(p.value)) or abs(size) * mark) * rate
+    return PositionMargin(
+        symbol=info.name, size=size, contracts=contracts, leverage=int(dec(p.leverage)), entry_price=dec(p.entry_price),
+        mark_price=mark, liq_price=liq, margin=dec(p.margin), maintenance_rate=rate, maintenance_margin=mm,
+        unrealised_pnl=dec(p.unrealised_pnl), distance=liq_distance(size, mark, liq))
+
+
+def futures_margin(a: FuturesAccount, positions: list[tuple[FuturesPosition, SymbolInfo]], account: str,
+                   ts_recv: int) -> Margin:
+    """The account's margin from ``GET /futures/usdt/accounts`` and the open positions of ``GET .../positions``
+    (flat ones left out), positions sorted by symbol."""
+    pms = sorted((position_margin(p, info) for p, info in positions if dec(p.size)), key=lambda x: x.symbol)
+    mm = dec(a.maintenance_margin) or sum((x.maintenance_margin for x in pms), ZERO)
+    return Margin(
+        venue=V, market=Market.FUTURES, account=account, asset=a.currency.upper(), total=dec(a.total),
+        available=dec(a.available), position_margin=dec(a.position_margin), order_margin=dec(a.order_margin),
+        maintenance_margin=mm, unrealised_pnl=dec(a.unrealised_pnl), positions=tuple(pms),
+        ts_event=ts_recv, ts_recv=ts_recv, ts_pub=ts_recv)
+
+
+def book_time_ns(e: AccountBookEntry) -> int:
+    """An account book row's ``time`` (float unix s, decoded exactly as a Decimal) in ns."""
+    return int(e.time * NS_PER_S)
+
+
+def book_contract(e: AccountBookEntry) -> str:
+    """The row's contract: the field (rows after 2023-10-30), else the ``text`` before its first ':'."""
+    return e.contract or e.text.partition(":")[0]
+
+
+def funding_paid(e: AccountBookEntry, info: SymbolInfo, rate: float = 0.0) -> FundingPaid:
+    """A ``type=fund`` account book row as the strategy's FundingPaid: ``change`` (+ received, - paid) in the settle
+    currency, exactly; ``ts`` the settlement time; ``rate`` the contract's applied rate when known (else 0)."""
+    return FundingPaid(venue=V, market=Market.FUTURES, symbol=info.name, amount=e.change, rate=rate,
+                       ts=book_time_ns(e))
+
+
 __all__ = [
     "TIF_FROM_GATE",
     "TIF_TO_GATE",
     "ClientIds",
+    "book_contract",
+    "book_time_ns",
     "dec",
+    "funding_paid",
     "futures_balance",
     "futures_fill",
+    "futures_margin",
     "futures_order",
     "futures_position",
     "ms_ns",
+    "position_margin",
     "s_ns",
     "spot_balance",
     "spot_balance_update",

@@ -22,6 +22,15 @@ falls back to the recent finished orders of that symbol (``FINISHED_PAGES`` page
 answering "unknown" (None): a wrong None here would make the status-unknown path conclude "not placed" for an
 order that filled.
 
+Futures margin (specs/gateways.md, "Margin and liquidation warnings"): the account (``GET /futures/usdt/accounts``) and
+its positions (``GET /futures/usdt/positions``) are read every ``margin_poll_s``, after a futures.positions or
+futures.balances push and in every reconcile; a ``Margin`` goes out on ``evt.margin`` when a figure changed
+(``common.margin.MarginTracker``) and after every reconcile, and ``common.margin.LiqWatch`` turns each read into
+``LiquidationWarning``s on ``evt.liq_warning``. The venue's funding records (``GET /futures/usdt/account_book``
+``type=fund``) are read every ``funding_poll_s``, after a futures.balances push of type ``fund`` and in every
+reconcile, and each goes out once as ``FundingPaid`` on ``evt.funding`` (``common.margin.FundingLedger``; at start
+the records already in ORD are read back, so a restart repeats none).
+
 Reconcile reads (open orders, fills, positions) are complete: ``rest``'s ``*_all`` pagers read every page up to
 a bound; a read cut by that bound is logged (``truncated``), never silently short.
 """
@@ -35,18 +44,22 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from ...bus.connection import Bus
+from ...bus.replay import replay
 from ...bus.subjects import OrdSubjects
 from ...config.credentials import Credentials
 from ...config.schema import GatewayOptions, VenueEndpoints
 from ...core.enums import Market, OrderType, Side, TimeInForce, Venue
-from ...core.errors import ConfigError, LookupIncomplete, ValidationError, VenueClientError
+from ...core.errors import ConfigError, LookupIncomplete, StorageError, ValidationError, VenueClientError
 from ...core.execution import Balance, Fill, Order, Position
 from ...core.numeric import fmt
+from ...core.strategy import FundingPaid
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
 from ..common.lifecycle import cancel_tasks
+from ..common.margin import NS, FundingLedger, LiqWatch, MarginTracker, stamp
 from ..common.outbox import EventOutbox
 from ..common.reconcile import Reconciler
 from ..common.trading import CommandHandler, PreparedOrder
@@ -379,8 +392,19 @@ class GatePrivateGateway:
                                   on_overflow=lambda: self._schedule_reconcile())
         self._tasks: list[asyncio.Task] = []
         self._started = False
-        self.reconciler = Reconciler(lambda: self.handler.reconcile(self.options.reconcile_fills_lookback_s),
-                                     f"gateio {market.value} {account}")
+        self.reconciler = Reconciler(self._reconcile, f"gateio {market.value} {account}")
+        # futures margin and funding records (specs/gateways.md, "Margin and liquidation warnings")
+        self.margin = MarginTracker()
+        self.liq = LiqWatch(Decimal(repr(options.liq_warning_fraction)))
+        self.funding = FundingLedger(_ns() - int(options.funding_lookback_s * NS))
+        self._margin_wake = asyncio.Event()
+        self._funding_wake = asyncio.Event()
+        self._margin_lock = asyncio.Lock()
+        self._funding_lock = asyncio.Lock()
+        self.margin_errors = 0
+        self.margin_reads = 0  # account + positions reads done (each applied the rules once)
+        self.funding_polls = 0  # account book reads done
+        self.funding_published = 0
         self._closing = False
         self._balance_refresh: asyncio.Task | None = None
         self._balance_again = False  # a balance push arrived while the account was being re-read
@@ -403,8 +427,14 @@ class GatePrivateGateway:
                 raise ConfigError(f"gateio futures: account {self.account!r} is in dual (hedge) position mode; this "
                                   "gateway keeps one net position per contract: switch it to single mode "
                                   "(POST /futures/usdt/dual_mode?dual_mode=false) or use another account")
+            if self.options.funding_poll_s:
+                await self._restore_funding()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.outbox.run(), name="gate-trade-events"))
+        if self.market is Market.FUTURES:
+            self._tasks.append(loop.create_task(self._margin_loop(), name="gate-margin"))
+            if self.options.funding_poll_s:
+                self._tasks.append(loop.create_task(self._funding_loop(), name="gate-funding"))
         adapter = PrivateWs(self.market, self, self.signer, lambda: self.trader.user_id)
         o = self.options
         cfg = ws_config(self.endpoints.ws_url, watchdog_s=max(o.watchdog_s, 3 * o.ping_interval_s),
@@ -444,6 +474,129 @@ class GatePrivateGateway:
 
     def _schedule_reconcile(self) -> None:
         self.reconciler.schedule()
+
+    async def _reconcile(self) -> dict[str, int]:
+        counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
+        if self.market is Market.FUTURES:
+            counts["margin"] = await self.refresh_margin(force=True)
+            counts["funding"] = await self.poll_funding()
+        return counts
+
+    # ---------------------------------------------------------------------------------------- margin (futures)
+
+    async def _margin_loop(self) -> None:
+        poll = self.options.margin_poll_s or None
+        while True:
+            try:
+                await asyncio.wait_for(self._margin_wake.wait(), poll)
+            except TimeoutError:
+                pass
+            self._margin_wake.clear()
+            try:
+                await self.refresh_margin()
+            except Exception as e:  # noqa: BLE001 -- a loop that must survive any failure; the next read retries
+                self.margin_errors += 1
+                self.rlog(("margin",), "gateio futures %s: margin read failed: %r", self.account, e)
+
+    async def refresh_margin(self, force: bool = False) -> int:
+        """Read the account and its positions; publish a Margin if it changed (always when ``force``: a reconcile,
+        marked ``correction``) and whatever LiquidationWarnings it calls for. Returns the Margins published."""
+        fut = self.trader.fut
+        assert fut is not None
+        async with self._margin_lock:
+            acc = await fut.account()
+            rows = _complete(await fut.positions_all(), "positions")
+            now = _ns()
+            pairs = [(p, info) for p in rows if (info := self.trader._info_venue(p.contract)) is not None]
+            m = P.futures_margin(acc, pairs, self.account, now)
+            n = 0
+            if self.margin.should_publish(m, force):
+                ev = stamp(m, _ns(), correction=force)
+                audit("margin", ev)
+                await self.bus.publish_acked(self.subjects.margin, ev)
+                self.margin.published(m)
+                n = 1
+            before = dict(self.liq.warned)
+            try:
+                for w in self.liq.check(m):
+                    w = msgspec.structs.replace(w, ts_pub=_ns())
+                    log.warning("gateio futures %s: %s %s liquidation warning: mark %s, liquidation %s, distance %s "
+                                "(threshold %s)", self.account, w.symbol, w.level.value, w.mark_price, w.liq_price,
+                                w.distance, w.threshold)
+                    audit("liq_warning", w)
+                    await self.bus.publish_acked(self.subjects.liq_warning, w)
+            except BaseException:
+                self.liq.warned = before  # not published: the next read decides again
+                raise
+            self.margin_reads += 1
+            return n
+
+    # ---------------------------------------------------------------------------------------- funding (futures)
+
+    async def _restore_funding(self) -> None:
+        """The funding records this account published before (ORD): never again, and reads continue from them."""
+        n = 0
+        try:
+            async for ev in replay(self.bus.js, self.subjects.funding, 1, timeout=30.0):
+                if isinstance(ev, FundingPaid):
+                    self.funding.restore(ev.symbol, ev.ts)
+                    n += 1
+        except StorageError as e:  # reading nothing back would publish again what was published: start from now
+            self.funding = FundingLedger(_ns())
+            log.error("gateio futures %s: funding records published before could not be read back (%s); only "
+                      "records from now on are published", self.account, e)
+            return
+        if n:
+            self.funding.floor_ns = self.funding.newest_ns - FundingLedger.OVERLAP_S * NS
+        log.info("gateio futures %s: %d funding records published before; reading the account book from %d",
+                 self.account, n, self.funding.from_s())
+
+    async def _funding_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._funding_wake.wait(), self.options.funding_poll_s)
+            except TimeoutError:
+                pass
+            self._funding_wake.clear()
+            try:
+                await self.poll_funding()
+            except Exception as e:  # noqa: BLE001 -- a loop that must survive any failure; the next read retries
+                self.rlog(("funding",), "gateio futures %s: account book read failed: %r", self.account, e)
+
+    async def poll_funding(self) -> int:
+        """Publish every funding record of the account book not published before, oldest first, each once."""
+        fut = self.trader.fut
+        if fut is None or not self.options.funding_poll_s:
+            return 0
+        async with self._funding_lock:
+            rows = _complete(await fut.account_book_all("fund", self.funding.from_s()), "account book")
+            found: dict[tuple[str, int], tuple[Any, SymbolInfo]] = {}
+            for e in rows:
+                info = self.trader._info_venue(P.book_contract(e))
+                if info is not None and e.type == "fund":
+                    found.setdefault((info.name, P.book_time_ns(e)), (e, info))
+            n = 0
+            for key in self.funding.new_records(found):
+                e, info = found[key]
+                ev = P.funding_paid(e, info, await self._rate_at(info, key[1]))
+                audit("funding", ev)
+                await self.bus.publish_acked(self.subjects.funding, ev)
+                self.funding.published(*key)
+                self.funding_published += 1
+                n += 1
+            self.funding_polls += 1
+            return n
+
+    async def _rate_at(self, info: SymbolInfo, ts_ns: int) -> float:
+        """The rate Gate applied at the settlement at ``ts_ns`` (``/futures/usdt/funding_rate``, within 60 s), else 0."""
+        try:
+            points = await self.trader.public.funding_history(info.venue_symbol, 20)
+        except Exception as e:  # noqa: BLE001 -- the rate is informative; the amount is what is booked
+            self.rlog(("funding_rate",), "gateio futures: funding rate history of %s not read: %r", info.name, e)
+            return 0.0
+        t = ts_ns // NS
+        near = [pt for pt in points if abs(pt.t - t) <= 60]
+        return float(min(near, key=lambda pt: abs(pt.t - t)).r) if near else 0.0
 
     @property
     def reconciles(self) -> int:
@@ -516,6 +669,7 @@ class GatePrivateGateway:
                 self._emit("fill", P.futures_fill(t, info, self.account, self.trader.ids, now))
 
     def _on_fut_positions(self, f: FuturesPositionsFrame, now: int) -> None:
+        self._margin_wake.set()
         for p in f.result:
             info = self.trader._info_venue(p.contract)
             if info is not None:
@@ -523,6 +677,9 @@ class GatePrivateGateway:
 
     def _on_fut_balances(self, f: FuturesBalancesFrame, now: int) -> None:
         # the push carries the new total only; available comes from the account endpoint
+        self._margin_wake.set()
+        if any(b.type == "fund" for b in f.result):
+            self._funding_wake.set()
         if self._balance_refresh is None or self._balance_refresh.done():
             self._balance_refresh = asyncio.get_running_loop().create_task(self._refresh_futures_balance())
         else:  # the read in flight may predate this change: read once more when it ends

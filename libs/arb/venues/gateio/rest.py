@@ -51,6 +51,7 @@ from ..common.rest import RateLimiter, RestClient, RestRequest
 from .auth import Signer
 from .errors import SERVER_LABELS, VENUE, parse_error, retry_after
 from .schemas import (
+    AccountBookEntry,
     Candle,
     Contract,
     ContractStat,
@@ -96,6 +97,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "futures:accounts": _ENDPOINT,
     "futures:positions": _ENDPOINT,
     "futures:leverage": _ENDPOINT,
+    "futures:account_book": _ENDPOINT,
 }
 OTHERS_SHARE = 0.3  # a 429 on one endpoint holds the others back for 30 % of the wait
 # A placement never waits longer than this for its token: a submit held back (after a 429 whose reset is up to
@@ -234,6 +236,7 @@ OPEN_PAGE = 100  # open orders per page (spot: the documented max for open order
 FINISHED_PAGE = 1000  # finished orders per page (max, facts §2.4)
 TRADES_PAGE = 1000  # my_trades rows per page (max)
 POSITIONS_PAGE = 100
+BOOK_PAGE = 1000  # account_book rows per page (max, gateapi list_futures_account_book)
 MAX_PAGES = 50  # requests one complete read may spend (open orders: 5000, fills: 50 000)
 SPOT_TRADES_SPAN_S = 30 * 86400 - 60  # /spot/my_trades refuses a from..to window over 30 days
 SPOT_TRADES_PAGE_DEPTH = 1000  # /spot/my_trades: limit * (page - 1) <= this (docs "100,0", read strictly)
@@ -259,6 +262,9 @@ class Pages(Generic[T]):
         self._ids.add(key)
         self.rows.append(row)
         return True
+
+
+_fut_book = msgspec.json.Decoder(list[AccountBookEntry])
 
 
 def _sec(x: Any) -> int:
@@ -463,6 +469,30 @@ class FuturesPrivateRest:
     async def account(self) -> FuturesAccount:
         return await self.http.request("GET", self.P + "/accounts", signed=True,
                                        cost=COST["futures:accounts"], decoder=_fut_account)
+
+    async def account_book(self, kind: str, from_s: int, limit: int = BOOK_PAGE, offset: int = 0
+                           ) -> list[AccountBookEntry]:
+        """One page of the account's wallet changes of ``kind`` (e.g. ``fund``) at or after ``from_s``, newest first."""
+        params: list[tuple[str, Any]] = [("limit", limit), ("from", from_s), ("type", kind)]
+        if offset:
+            params.insert(1, ("offset", offset))
+        return await self.http.request("GET", self.P + "/account_book", params=params, signed=True,
+                                       cost=COST["futures:account_book"], decoder=_fut_book)
+
+    async def account_book_all(self, kind: str, from_s: int, max_pages: int = MAX_PAGES) -> Pages[AccountBookEntry]:
+        """Every ``kind`` change at or after ``from_s``: ``offset`` pages until a short one. New rows arriving on
+        top shift later pages by one, so a row may be read twice (de-duplicated by id, or time and contract), never
+        missed."""
+        out: Pages[AccountBookEntry] = Pages()
+        for page in range(max_pages):
+            rows = await self.account_book(kind, from_s, BOOK_PAGE, page * BOOK_PAGE)
+            out.requests += 1
+            for e in rows:
+                out.add(str(e.id) if e.id != "" else f"{e.time}:{e.contract or e.text}:{e.change}", e)
+            if len(rows) < BOOK_PAGE:
+                return out
+        out.truncated = True
+        return out
 
     async def positions(self, limit: int = POSITIONS_PAGE, offset: int = 0) -> list[FuturesPosition]:
         params: list[tuple[str, Any]] = [("limit", limit)]

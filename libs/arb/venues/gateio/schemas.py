@@ -16,6 +16,7 @@ Rules that shape these structs:
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -592,6 +593,12 @@ class FuturesAccount(msgspec.Struct):
     available: Num = "0"
     user: Num = 0
     in_dual_mode: bool = False
+    # margin (gateapi ``FuturesAccount``): ``maintenance_margin`` is "applicable to new classic account margin mode and
+    # unified account mode" (absent or "0" otherwise: the gateway then sums the positions')
+    unrealised_pnl: Num = "0"
+    position_margin: Num = "0"
+    order_margin: Num = "0"
+    maintenance_margin: Num = "0"
 
 
 class FuturesPosition(msgspec.Struct):
@@ -612,6 +619,11 @@ class FuturesPosition(msgspec.Struct):
     mode: str = "single"
     time_ms: Num = 0
     update_time: Num = 0
+    # margin (gateapi ``Position``): maintenance rate under the current risk limit, position value at mark (settle
+    # currency), maintenance margin ("applicable to portfolio margin account": may be "0" or absent)
+    maintenance_rate: Num = 0
+    maintenance_margin: Num = 0
+    value: Num = 0
 
 
 class FuturesBalanceUpdate(msgspec.Struct):
@@ -621,6 +633,27 @@ class FuturesBalanceUpdate(msgspec.Struct):
     balance: Num = 0
     currency: str = "usdt"
     time_ms: Num = 0
+    type: str = ""  # dnw, pnl, fee, refr, fund, ...: a ``fund`` change makes the gateway read the account book
+
+
+class AccountBookEntry(msgspec.Struct):
+    """GET /futures/usdt/account_book item (gateapi ``FuturesAccountBook``: ``time`` float unix s, ``change`` and
+    ``balance`` (after the change) settle currency, ``type`` dnw|pnl|fee|refr|fund|point_*|bonus_offset, ``text`` a
+    comment, ``contract`` "only available for data after 2023-10-30", ``trade_id``, ``id`` the record id in newer
+    SDKs). Example built from the model's fields (no verbatim docs sample was at hand; specs/sim-deviations.md)::
+
+    {"time":1682294400.123,"change":"-0.0123","balance":"1000.5","type":"fund","text":"BTC_USDT:fund",
+     "contract":"BTC_USDT","trade_id":"","id":"1"}
+    """
+
+    time: Decimal
+    change: Decimal
+    type: str = ""
+    balance: Decimal = Decimal(0)
+    text: str = ""
+    contract: str = ""
+    trade_id: str = ""
+    id: str | int = ""
 
 
 class SpotOrdersFrame(msgspec.Struct, tag_field="channel", tag="spot.orders"):
