@@ -1,13 +1,16 @@
 """Reference data on the bus: every md gateway (MEXC spot, Gate spot, Gate futures) puts its configured symbols'
-rules and fees into the KV bucket REF, and ``RefData`` (no venue code) reads them and notices a changed rule.
+rules and fees into the KV bucket REF, and ``RefData`` (no venue code) reads them and notices a changed rule; a rule
+changed mid-run through the simulator's ``POST /admin/rules`` (grid, minimums, multiplier, funding interval, a halt, a
+delisting) reaches the reader within a refresh and the gateway's log names it.
 
 Real NATS (this test's own streams and buckets, ``js_streams``) and the in-process simulator; every await is bounded.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,10 +20,11 @@ import pytest
 from arb.bus.connection import Bus
 from arb.bus.refdata import RefData
 from arb.bus.streams import ref_bucket
-from arb.config.schema import GatewayOptions, VenueEndpoints
+from arb.config.schema import GatewayOptions, LogConfig, VenueEndpoints
 from arb.core.enums import Market, Side, SymbolStatus, Venue
 from arb.core.errors import SymbolError
 from arb.core.refdata import SymbolRef, encode_ref
+from arb.obs import log as arblog
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import bounded, bounded_context, eventually
@@ -80,14 +84,15 @@ def fields(ref: SymbolRef, names: Any) -> dict[str, Any]:
 
 
 def change_rules(sim: SimServer, venue: Venue, market: Market, symbol: str) -> None:
-    """A rule change at the venue: the simulator's instrument is read-only by design, so it is set in place."""
+    """A rule change at the venue (``Instrument.set_rules``, what ``POST /admin/rules`` calls); on futures the
+    simulator's exchange-wide funding interval too, which moves every contract without its own."""
     ex = sim.ctx.exchanges[(venue, market)]
     inst = ex.inst(symbol.replace("-", "" if venue is Venue.MEXC else "_"))
-    object.__setattr__(inst, "taker_fee", inst.taker_fee + Decimal("0.0001"))
+    inst.set_rules({"taker_fee": inst.taker_fee + Decimal("0.0001")})
     if market is Market.FUTURES:
         ex.funding_interval_s = ex.funding_interval_s * 2
     else:
-        object.__setattr__(inst, "min_notional", inst.min_notional + Decimal(2))
+        inst.set_rules({"min_notional": inst.min_notional + Decimal(2)})
 
 
 @pytest.mark.parametrize(("venue", "market"), CASES, ids=[f"{v.value}-{m.value}" for v, m in CASES])
@@ -174,3 +179,153 @@ async def test_reader_updates_deletes_and_skips_a_bad_entry(bus, js_streams, sub
         assert seen[1] == (a.key, None) and ref.find("mexc", "spot", "BTC-USDT") is None
     finally:
         await bounded(ref.close(), 5, "refdata close")
+
+
+class ListSink:
+    """The project's log lines, as written (arb.obs.log sink)."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        with self._lock:
+            self.lines.extend(data.decode().splitlines())
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def matching(self, *texts: str) -> list[str]:
+        with self._lock:
+            return [line for line in self.lines if all(t in line for t in texts)]
+
+
+@pytest.fixture
+def log_sink() -> Iterator[ListSink]:
+    s = ListSink()
+    system = arblog.configure(LogConfig(console=False), "test-refdata", sinks=[s])
+    try:
+        yield s
+    finally:
+        system.shutdown(5.0)
+
+
+# one mid-run rule change per venue market, in the admin's terms (sizes in the venue's unit) -> the SymbolRef fields
+RULE_CHANGES: dict[tuple[Venue, Market], tuple[dict[str, Any], dict[str, Any]]] = {
+    (Venue.MEXC, Market.SPOT): ({"tick": "0.1", "step": "0.0001", "min_qty": "0.0001", "min_notional": "5"},
+                                {"tick": Decimal("0.1"), "step": Decimal("0.0001"), "min_qty": Decimal("0.0001"),
+                                 "min_notional": Decimal(5)}),
+    (Venue.GATEIO, Market.SPOT): ({"tick": "1", "step": "0.0001", "min_qty": "0.0002", "min_notional": "10"},
+                                  {"tick": Decimal(1), "step": Decimal("0.0001"), "min_qty": Decimal("0.0002"),
+                                   "min_notional": Decimal(10)}),
+    (Venue.GATEIO, Market.FUTURES): ({"tick": "0.5", "min_qty": "2", "contract_multiplier": "0.001",
+                                      "funding_interval_s": 3600},
+                                     {"tick": Decimal("0.5"), "min_qty": Decimal(2),
+                                      "contract_multiplier": Decimal("0.001"), "funding_interval_s": 3600}),
+}
+
+
+async def admin_rules(session: aiohttp.ClientSession, sim: SimServer, venue: Venue, market: Market,
+                      **rules: Any) -> dict[str, Any]:
+    body = {"venue": venue.value, "market": market.value, "symbol": "BTC-USDT", **rules}
+    async with session.post(sim.urls["admin"] + "/rules", json=body) as r:
+        got = await r.json()
+        assert r.status == 200, got
+        return got
+
+
+@pytest.mark.parametrize(("venue", "market"), CASES, ids=[f"{v.value}-{m.value}" for v, m in CASES])
+async def test_rule_changed_mid_run_reaches_the_reader_and_the_log(sim, bus, session, js_streams, subject_prefix,
+                                                                  log_sink, venue, market):
+    """Rules changed at the venue mid-run (POST /admin/rules: grid, minimums, multiplier, funding interval, then a
+    halt, a delisting and trading again) are in REF within a refresh of the running md gateway: RefData sees each
+    with its callback, and the gateway's log names the symbol, the field and its old and new value."""
+    # Arrange
+    gw = build(sim, venue, market, bus, session, subject_prefix, refresh_s=0.5)
+    key = f"{venue.value}.{market.value}.BTC-USDT"
+    seen: list[SymbolRef] = []
+    await bounded(gw.start(), 30, "gateway start")
+    ref = None
+    try:
+        ref = await bounded(RefData.open(bus.js, subject_prefix, on_change=lambda k, r: k == key and seen.append(r)),
+                            10, "refdata open")
+        await eventually(lambda: ref.find(venue, market, "BTC-USDT"), timeout=10, what="entry")
+        before = ref.get(venue, market, "BTC-USDT")
+        body, want = RULE_CHANGES[(venue, market)]
+        # Act: new grid and minimums (and multiplier and funding interval on the perpetual)
+        answer = await admin_rules(session, sim, venue, market, **body)
+        # Assert
+        assert set(answer["changed"]) == set(body)
+        await eventually(lambda: fields(ref.get(venue, market, "BTC-USDT"), want) == want, timeout=10,
+                         what="changed rules in RefData")
+        for name, new in want.items():
+            line = f"{name} {getattr(before, name)} -> {new}"
+            await eventually(lambda line=line: log_sink.matching(key, "reference data changed", line), timeout=5,
+                             what=f"log line naming {line}")
+        # Act / Assert: a halt, a delisting, trading again: each one status in REF, callback and log
+        old = SymbolStatus.TRADING
+        for status in (SymbolStatus.HALTED, SymbolStatus.DELISTED, SymbolStatus.TRADING):
+            await admin_rules(session, sim, venue, market, status=status.value)
+            await eventually(lambda status=status: ref.get(venue, market, "BTC-USDT").status is status, timeout=10,
+                             what=f"status {status.value} in RefData")
+            await eventually(lambda status=status: seen and seen[-1].status is status, timeout=5,
+                             what=f"callback with {status.value}")
+            line = f"status {old.value} -> {status.value}"
+            await eventually(lambda line=line: log_sink.matching(key, "reference data changed", line), timeout=5,
+                             what=f"log line naming {line}")
+            old = status
+        assert fields(ref.get(venue, market, "BTC-USDT"), want) == want  # a status change moved nothing else
+    finally:
+        if ref is not None:
+            await bounded(ref.close(), 5, "refdata close")
+        await bounded(gw.stop(), 15, "gateway stop")
+
+
+async def test_admin_rules_serves_each_venues_status_fields_and_refuses_bad_requests(sim, session):
+    """POST /admin/rules: a halt shows in each venue's own fields (exchangeInfo status "2" and isSpotTradingAllowed
+    false; trade_status untradable; contract status delisting, in_delisting true), a delisting as "3" / a past
+    delisting_time / delisted; a bad value or an unknown field is a 400 naming the field and changes nothing."""
+    # Arrange
+    rest_m, rest_g = sim.urls["mexc_rest"], sim.urls["gateio_rest"]
+
+    async def get(url: str) -> Any:
+        async with session.get(url) as r:
+            assert r.status == 200, await r.text()
+            return await r.json()
+
+    async def views() -> tuple[dict, dict, dict]:
+        m = (await get(rest_m + "/exchangeInfo?symbol=BTCUSDT"))["symbols"][0]
+        g = await get(rest_g + "/spot/currency_pairs/BTC_USDT")
+        f = await get(rest_g + "/futures/usdt/contracts/BTC_USDT")
+        return m, g, f
+
+    # Act
+    for venue, market in CASES:
+        await admin_rules(session, sim, venue, market, status="halted")
+    halted = await views()
+    for venue, market in CASES:
+        await admin_rules(session, sim, venue, market, status="delisted")
+    delisted = await views()
+    bad = []
+    for body in ({"venue": "mexc", "market": "spot", "symbol": "BTC-USDT", "tick": "0.05"},
+                 {"venue": "gateio", "market": "futures", "symbol": "BTC_USDT", "status": "paused"},
+                 {"venue": "gateio", "market": "futures", "symbol": "BTC_USDT", "lot": "1"}):
+        async with session.post(sim.urls["admin"] + "/rules", json=body) as r:
+            bad.append((r.status, (await r.json())["error"]))
+    # Assert
+    m, g, f = halted
+    assert (m["status"], m["isSpotTradingAllowed"]) == ("2", False)
+    assert (g["trade_status"], g["delisting_time"]) == ("untradable", 0)
+    assert (f["status"], f["in_delisting"]) == ("delisting", True)
+    m, g, f = delisted
+    assert m["status"] == "3" and g["trade_status"] == "untradable"
+    assert 0 < g["delisting_time"] <= time.time()
+    assert f["status"] == "delisted"
+    assert [s for s, _ in bad] == [400, 400, 400]
+    assert "tick" in bad[0][1] and "status" in bad[1][1] and "lot" in bad[2][1]
+    assert sim.ctx.exchange("gateio", "futures").inst("BTC_USDT").status == "delisted"
