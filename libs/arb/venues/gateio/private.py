@@ -400,6 +400,7 @@ class GatePrivateGateway:
         self._margin_wake = asyncio.Event()
         self._funding_wake = asyncio.Event()
         self._margin_lock = asyncio.Lock()
+        self._margin_force = False  # a reconcile asked: the next read publishes regardless (correction)
         self._funding_lock = asyncio.Lock()
         self.margin_errors = 0
         self.margin_reads = 0  # account + positions reads done (each applied the rules once)
@@ -477,9 +478,18 @@ class GatePrivateGateway:
 
     async def _reconcile(self) -> dict[str, int]:
         counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
-        if self.market is Market.FUTURES:
-            counts["margin"] = await self.refresh_margin(force=True)
-            counts["funding"] = await self.poll_funding()
+        if self.market is Market.FUTURES:  # a failure here is the margin / funding loops' to retry, not the reconcile's
+            self._margin_force = True
+            try:
+                counts["margin"] = await self.refresh_margin()
+            except Exception as e:  # noqa: BLE001 -- the next read publishes it, still forced
+                self._margin_wake.set()
+                self.rlog(("margin",), "gateio futures %s: margin read in reconcile failed: %r", self.account, e)
+            try:
+                counts["funding"] = await self.poll_funding()
+            except Exception as e:  # noqa: BLE001 -- the funding loop reads again
+                self._funding_wake.set()
+                self.rlog(("funding",), "gateio futures %s: account book read in reconcile failed: %r", self.account, e)
         return counts
 
     # ---------------------------------------------------------------------------------------- margin (futures)
@@ -498,12 +508,14 @@ class GatePrivateGateway:
                 self.margin_errors += 1
                 self.rlog(("margin",), "gateio futures %s: margin read failed: %r", self.account, e)
 
-    async def refresh_margin(self, force: bool = False) -> int:
-        """Read the account and its positions; publish a Margin if it changed (always when ``force``: a reconcile,
-        marked ``correction``) and whatever LiquidationWarnings it calls for. Returns the Margins published."""
+    async def refresh_margin(self) -> int:
+        """Read the account and its positions; publish a Margin if it changed (always, marked ``correction``, on the
+        first read since a reconcile asked for it) and whatever LiquidationWarnings it calls for. Returns the Margins
+        published."""
         fut = self.trader.fut
         assert fut is not None
         async with self._margin_lock:
+            force = self._margin_force
             acc = await fut.account()
             rows = _complete(await fut.positions_all(), "positions")
             now = _ns()
@@ -515,6 +527,8 @@ class GatePrivateGateway:
                 audit("margin", ev)
                 await self.bus.publish_acked(self.subjects.margin, ev)
                 self.margin.published(m)
+                if force:
+                    self._margin_force = False
                 n = 1
             before = dict(self.liq.warned)
             try:
