@@ -9,6 +9,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 from arb.bus import codec
+from arb.config.schema import GatewayOptions
 from arb.core.enums import Market, Venue
 from arb.core.margin import LiquidationWarning, Margin, PositionMargin, WarningLevel, liq_distance
 from arb.core.strategy import FundingPaid
@@ -280,3 +281,11 @@ def test_new_messages_round_trip_through_the_codec() -> None:
     w = LiqWatch(D("0.05")).check(margin(pos(mark="91")))[0]
     assert isinstance(w, LiquidationWarning) and codec.decode(codec.encode(w)) == w
 
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.01, float("nan")])
+def test_config_refuses_a_warning_fraction_outside_0_to_1_by_name(bad: float) -> None:
+    """gateway.liq_warning_fraction outside 0 <= f < 1 fails the config with the field named and an example."""
+    with pytest.raises(msgspec.ValidationError, match=r"liq_warning_fraction: expected 0 \(off\).*e\.g\. 0\.05"):
+        msgspec.convert({"liq_warning_fraction": bad}, GatewayOptions)
+    assert msgspec.convert({"liq_warning_fraction": 0}, GatewayOptions).liq_warning_fraction == 0
