@@ -264,7 +264,7 @@ class Pages(Generic[T]):
         return True
 
 
-_fut_book = msgspec.json.Decoder(list[AccountBookEntry])
+_account_book = msgspec.json.Decoder(list[AccountBookEntry])
 
 
 def _sec(x: Any) -> int:
@@ -477,7 +477,7 @@ class FuturesPrivateRest:
         if offset:
             params.insert(1, ("offset", offset))
         return await self.http.request("GET", self.P + "/account_book", params=params, signed=True,
-                                       cost=COST["futures:account_book"], decoder=_fut_book)
+                                       cost=COST["futures:account_book"], decoder=_account_book)
 
     async def account_book_all(self, kind: str, from_s: int, max_pages: int = MAX_PAGES) -> Pages[AccountBookEntry]:
         """Every ``kind`` change at or after ``from_s``: ``offset`` pages until a short one. New rows arriving on
