@@ -109,7 +109,7 @@ class GatewayOptions(msgspec.Struct, **_STRICT):
     snapshot_limit: int = 1000  # REST snapshot depth (Gate advises <= 100 for futures; venue code may cap)
     watchdog_s: float = 30.0  # reconnect a WS that delivered nothing for this long
     ping_interval_s: float = 15.0
-    symbol_refresh_s: float = 3600.0
+    symbol_refresh_s: float = 60.0  # re-read symbol rules: how late a rule change, halt or delisting reaches REF
     max_connection_age_s: float = 23 * 3600.0  # rotate before the venue's 24 h cut-off
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
