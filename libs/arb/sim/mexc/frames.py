@@ -31,12 +31,19 @@ CH_DEPTH = "spot@public.aggre.depth.v3.api.pb"
 CH_LIMIT = "spot@public.limit.depth.v3.api.pb"
 CH_BBO = "spot@public.aggre.bookTicker.v3.api.pb"
 CH_DEALS = "spot@public.aggre.deals.v3.api.pb"
+CH_KLINE = "spot@public.kline.v3.api.pb"  # @<SYMBOL>@<interval>: symbol BEFORE interval
 CH_ORDERS = "spot@private.orders.v3.api.pb"
 CH_MYDEALS = "spot@private.deals.v3.api.pb"
 CH_ACCOUNT = "spot@private.account.v3.api.pb"
 PRIVATE_CHANNELS = frozenset({CH_ORDERS, CH_MYDEALS, CH_ACCOUNT})
 INTERVALS = ("100ms", "10ms")
 LIMIT_LEVELS = ("5", "10", "20")
+# K-line intervals (docs, "K-line Streams": Min1 Min5 Min15 Min30 Min60 Hour4 Hour8 Day1 Week1 Month1) -> seconds;
+# Month1 (a calendar month) is not served. REST GET /api/v3/klines names them 1m 5m 15m 30m 60m 4h 1d 1W 1M (no 8h).
+KLINE_INTERVALS = {"Min1": 60, "Min5": 300, "Min15": 900, "Min30": 1800, "Min60": 3600, "Hour4": 14400,
+                   "Hour8": 28800, "Day1": 86400, "Week1": 604800}
+REST_KLINE_INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "60m": 3600, "4h": 14400, "1d": 86400,
+                        "1W": 604800}
 
 # PrivateOrdersV3Api.orderType / REST type
 ORDER_TYPE_CODE = {"LIMIT": 1, "LIMIT_MAKER": 2, "IMMEDIATE_OR_CANCEL": 3, "FILL_OR_KILL": 4, "MARKET": 5}
@@ -103,6 +110,29 @@ def limit_depth(
     b.bids.extend(PublicLimitDepthV3ApiItem(price=fmt(p), quantity=fmt(q)) for p, q in bids)
     b.eventType = CH_LIMIT
     b.version = str(version)
+    return w.SerializeToString()
+
+
+def kline(channel: str, symbol: str, interval: str, step: int, k: object, create_ms: int) -> bytes:
+    """Body 308 ``PublicSpotKlineV3Api`` from a ``sim.derivs.SimCandle``: ``windowStart`` / ``windowEnd`` unix s,
+    ``volume`` base, ``amount`` quote. The docs' sample carries ``createtime`` (not ``sendtime``)::
+
+        {"channel":"spot@public.kline.v3.api.pb@BTCUSDT@Min15","publicspotkline":{"interval":"Min15",
+         "windowstart":1736410500,"openingprice":"92925","closingprice":"93158.47","highestprice":"93158.47",
+         "lowestprice":"92800","volume":"36.83803224","amount":"3424811.05","windowend":1736411400},
+         "symbol":"BTCUSDT","symbolid":"2fb942154ef44a4ab2ef98c8afb6a4a7","createtime":1736410707571}
+    """
+    w = _wrap(channel, symbol, 0, create_ms)  # sendTime 0: not on the wire
+    b = w.publicSpotKline
+    b.interval = interval
+    b.windowStart = k.t  # type: ignore[attr-defined]
+    b.openingPrice = fmt(k.o)  # type: ignore[attr-defined]
+    b.closingPrice = fmt(k.c)  # type: ignore[attr-defined]
+    b.highestPrice = fmt(k.h)  # type: ignore[attr-defined]
+    b.lowestPrice = fmt(k.l)  # type: ignore[attr-defined]
+    b.volume = fmt(k.v)  # type: ignore[attr-defined]
+    b.amount = fmt(round(k.quote, 8))  # type: ignore[attr-defined]
+    b.windowEnd = k.t + step  # type: ignore[attr-defined]
     return w.SerializeToString()
 
 

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from .. import derivs
 from . import auth
+from . import frames as F
 from .errors import MexcError, err, from_reject
 from .frames import fmt
 
@@ -109,6 +111,7 @@ class Rest:
             web.get(p + "defaultSymbols", self._public(self.default_symbols)),
             web.get(p + "exchangeInfo", self._public(self.exchange_info)),
             web.get(p + "depth", self._public(self.depth)),
+            web.get(p + "klines", self._public(self.klines)),
             web.get(p + "ticker/bookTicker", self._public(self.book_ticker)),
             web.post(p + "order", self._signed(self.place)),
             web.post(p + "order/test", self._signed(self.place_test)),
@@ -289,6 +292,26 @@ class Rest:
             "asks": [[fmt(p), fmt(q)] for p, q in asks],
             "timestamp": time.time_ns() // 1_000_000,
         }
+
+    def klines(self, params: dict[str, str]) -> Any:
+        """GET /api/v3/klines (docs, "Kline/Candlestick Data"): rows [open time ms, open, high, low, close, volume,
+        close time ms, quote asset volume], oldest first; the newest ``limit`` (default 500, max 1000) unless
+        ``startTime`` / ``endTime`` (ms) bound them. Candles are built from the engine's trades (``sim/derivs.py``)."""
+        inst = self._inst(params, public=True)
+        step = F.REST_KLINE_INTERVALS.get(params.get("interval") or "")
+        if step is None:
+            raise err(33333) if params.get("interval") else err(44444, "interval cannot be null")
+        try:
+            limit = max(1, min(int(params.get("limit") or 500), 1000))
+            start_ms = int(params.get("startTime") or 0)
+            end_ms = int(params.get("endTime") or 0)
+        except ValueError:
+            raise err(33333) from None
+        rows = derivs.of(self.s.exchange).latest(inst.venue_symbol, step, derivs.CANDLE_KEEP)
+        rows = [k for k in rows if k.t * 1000 >= start_ms and (not end_ms or k.t * 1000 <= end_ms)]
+        rows = rows[:limit] if start_ms else rows[-limit:]
+        return [[k.t * 1000, fmt(k.o), fmt(k.h), fmt(k.l), fmt(k.c), fmt(k.v), (k.t + step) * 1000,
+                 fmt(round(k.quote, 8))] for k in rows]
 
     def _bt(self, inst: Any) -> dict[str, Any]:
         bp, bq, ap, aq = self.s.exchange.book(inst.venue_symbol).best()

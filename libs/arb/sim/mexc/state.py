@@ -17,6 +17,7 @@ from proto.gen.mexc.PrivateDealsV3Api_pb2 import PrivateDealsV3Api
 from proto.gen.mexc.PrivateOrdersV3Api_pb2 import PrivateOrdersV3Api
 
 from ...core.enums import Market, Venue
+from .. import derivs
 from ..engine import SimReject
 from . import frames as F
 from .listen_keys import ListenKeys
@@ -51,6 +52,8 @@ class MexcState:
         self._bal_seen: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         self._change_type = "ENTRUST_PLACE"
         self._last_deal: dict[str, str] = {}  # order id -> quantity of its latest fill
+        self._kline_names = {v: k for k, v in F.KLINE_INTERVALS.items()}
+        derivs.of(self.exchange).candle_listeners.append(self.on_candle)  # candles counted from the first trade
         for acct in ctx.accounts:
             if acct.venue is Venue.MEXC and not acct.internal:
                 for asset, b in acct.wallets[Market.SPOT].items():
@@ -68,6 +71,17 @@ class MexcState:
         return account.api_secret
 
     # ---- engine listener: public -------------------------------------------------------------------
+    def on_candle(self, inst: Any, step: int, cur: Any, closed: Any) -> None:
+        """``derivs`` listener: every trade pushes its window on ``spot@public.kline.v3.api.pb@<SYMBOL>@<interval>``
+        (the venue pushes the current candle every second; the push carries no closed flag)."""
+        hub = self.hub
+        name = self._kline_names.get(step)
+        if hub is None or name is None:
+            return
+        ch = f"{F.CH_KLINE}@{inst.venue_symbol}@{name}"
+        if ch in hub.subscribers:
+            hub.fanout(ch, F.kline(ch, inst.venue_symbol, name, step, cur, time.time_ns() // 1_000_000))
+
     def on_book(self, ch: Any) -> None:
         sym = ch.inst.venue_symbol
         for acc in self.pending.values():

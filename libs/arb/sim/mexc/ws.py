@@ -108,6 +108,11 @@ def parse_channel(ch: str, symbols: dict[str, Any]) -> tuple[str, str, str] | No
         if interval not in F.INTERVALS or sym not in symbols:
             return None
         return base, interval, sym
+    if base == F.CH_KLINE:  # symbol BEFORE interval
+        sym, interval = parts[2], parts[3]
+        if interval not in F.KLINE_INTERVALS or sym not in symbols:
+            return None
+        return base, interval, sym
     if base == F.CH_LIMIT:  # symbol BEFORE level
         sym, level = parts[2], parts[3]
         if level not in F.LIMIT_LEVELS or sym not in symbols:

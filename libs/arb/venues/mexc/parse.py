@@ -61,6 +61,12 @@ CH_BBO = "spot@public.aggre.bookTicker.v3.api.pb@{interval}@{symbol}"
 CH_DEALS = "spot@public.aggre.deals.v3.api.pb@{interval}@{symbol}"
 CH_LIMIT = "spot@public.limit.depth.v3.api.pb@{symbol}@{level}"  # symbol BEFORE level; level 5, 10 or 20
 LIMIT_LEVELS = (5, 10, 20)
+CH_KLINE = "spot@public.kline.v3.api.pb@{symbol}@{interval}"  # symbol BEFORE interval (docs, "K-line Streams")
+# K-line intervals: the REST name (GET /api/v3/klines, docs "ENUM definitions": 1m 5m 15m 30m 60m 4h 1d 1W 1M) -> the
+# WS name (docs, "K-line Streams": Min1 ... Month1). The WS's Hour8 has no REST name (no backfill): not offered.
+KLINE_INTERVALS = {"1m": "Min1", "5m": "Min5", "15m": "Min15", "30m": "Min30", "60m": "Min60", "4h": "Hour4",
+                   "1d": "Day1", "1W": "Week1", "1M": "Month1"}
+KLINE_REST_NAME = {ws: rest for rest, ws in KLINE_INTERVALS.items()}
 CH_ORDERS = "spot@private.orders.v3.api.pb"
 CH_MYDEALS = "spot@private.deals.v3.api.pb"
 CH_ACCOUNT = "spot@private.account.v3.api.pb"
@@ -87,6 +93,12 @@ def public_channels(venue_symbol: str, interval: str = "100ms", limit: int = 0) 
         CH_BBO.format(interval=interval, symbol=s),
         CH_DEALS.format(interval=interval, symbol=s),
     )
+
+
+def kline_channels(venue_symbol: str, intervals: tuple[str, ...]) -> list[str]:
+    """The kline subscription of one symbol per configured interval (REST names, see ``KLINE_INTERVALS``)."""
+    s = venue_symbol.upper()
+    return [CH_KLINE.format(symbol=s, interval=KLINE_INTERVALS[iv]) for iv in intervals]
 
 
 def control(text: str | bytes) -> Control:
@@ -215,10 +227,13 @@ def rest_fill(raw: TradeRaw, symbol: str, account: str, client_order_id: str, ts
 
 
 __all__ = [
+    "KLINE_INTERVALS",
+    "KLINE_REST_NAME",
     "PRIVATE_CHANNELS",
     "control",
     "decode_wrapper",
     "event_ms",
+    "kline_channels",
     "order_type_out",
     "pb_balance",
     "pb_fill",

@@ -11,7 +11,16 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
 * reference data: each configured symbol's rules and fees (``SymbolRef``) into the KV bucket ``REF`` at start and
              whenever a refresh (``options.symbol_refresh_s``) finds a change (``arb.venues.common.refpub``);
 * ``status`` when a book goes stale (with the reason) and when it is synced again (``feed`` ``book``), and when
-             the bbo feed goes stale (socket silent or lost) and with its first push after that (``feed`` ``bbo``).
+             the bbo feed goes stale (socket silent or lost) and with its first push after that (``feed`` ``bbo``);
+* ``kline``  for ``options.kline_intervals`` (REST names 1m 5m 15m 30m 60m 4h 1d 1W 1M): every push of
+             ``spot@public.kline.v3.api.pb@<SYMBOL>@<Min1|...>`` (body 308), backfilled from ``GET /api/v3/klines`` at
+             start and after every reconnect, through ``arb.venues.common.klines.KlineFeed`` (never an older
+             window open, never a closed window twice). The push has no closed flag: it is closed when its
+             ``windowEnd`` is at or before the push's time, else open; a REST row is closed when its close time has
+             passed. So a window's final, closed candle comes from REST: ``KLINE_SETTLE_S`` after the first push of
+             the next window, the two newest rows are read (1 request per interval and symbol per window), and the
+             closed one goes out after the new window's first open candle (``KlineFeed``'s one exception to "never
+             go back").
 
 Liveness (specs/gateways.md): the socket sends ``{"method":"PING"}`` at least every ``stale_after_s / 3``; any frame,
 a ``PONG`` included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every book and bbo it
@@ -56,6 +65,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
+from ..common.klines import KlineFeed
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.refpub import RefPublisher
@@ -76,8 +86,9 @@ _MEXC = Venue.MEXC
 _MS = 1_000_000
 _BUY, _SELL = Side.BUY, Side.SELL
 _decode, _decode_py = wire.decode_public, wire.decode_public_py
-_W_DEPTH, _W_BBO, _W_DEALS, _W_LIMIT = wire.DEPTH, wire.BBO, wire.DEALS, wire.LIMIT_DEPTH
+_W_DEPTH, _W_BBO, _W_DEALS, _W_LIMIT, _W_KLINE = wire.DEPTH, wire.BBO, wire.DEALS, wire.LIMIT_DEPTH, wire.KLINE
 R_REFUSED = "subscription_refused"  # MarketStatus.reason when the venue refused the depth channel
+KLINE_SETTLE_S = 1.0  # after a window's first push, wait this long before reading the closed one over REST
 
 
 class SymbolFeed:
@@ -172,6 +183,17 @@ class MexcPublicGateway:
         self._started = False
         self.refs: dict[str, SymbolRef] = {}  # configured symbol -> its rules as last read
         self.refpub = RefPublisher(getattr(bus, "js", None), options.subject_prefix)
+        self.kline_intervals = tuple(options.kline_intervals)
+        bad = [iv for iv in self.kline_intervals if iv not in parse.KLINE_INTERVALS]
+        if bad:
+            raise ConfigError(f"gateway.kline_intervals: mexc has no {', '.join(bad)}; it has "
+                              f"{', '.join(parse.KLINE_INTERVALS)}")
+        self.klines = KlineFeed(self.pub)  # kept across stop/start: what was published stays published
+        self.kline_frames = 0
+        self._kline_wake = asyncio.Event()  # the kline worker has work: a reconnect's backfill or a window's close
+        self._kline_full = False  # a reconnect: read the last ``kline_backfill`` candles again
+        self._kline_open: dict[tuple[str, str], int] = {}  # (symbol, interval) -> newest window seen on the socket
+        self._kline_due: set[tuple[str, str]] = set()  # (symbol, interval) whose previous window closed: read it
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,6 +202,7 @@ class MexcPublicGateway:
         await self._load_symbols(initial=True)
         subs = self.install_feeds(check_configured(self.symbols, self.configured))
         await self.refpub.publish(self.refs.values())
+        await self.backfill_klines()  # before the socket: backfilled candles go out before the live ones
         self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)
         self.ws.on_silent = self._on_silent
         self.ws.on_resumed = self._on_resumed
@@ -190,6 +213,8 @@ class MexcPublicGateway:
             loop.create_task(self._metrics_loop(), name="mexc-md-metrics"),
             loop.create_task(self._symbol_refresher(), name="mexc-md-symbols"),
         ]
+        if self.kline_intervals:
+            self._tasks.append(loop.create_task(self._kline_worker(), name="mexc-md-klines"))
         if not self.limit_depth:  # limit depth pushes are whole books: nothing to snapshot
             self._tasks.append(loop.create_task(self._snapshotter(), name="mexc-md-snapshots"))
         self._started = True
@@ -209,6 +234,7 @@ class MexcPublicGateway:
             for c in ch:
                 self._by_channel[c] = f
             subs.extend(ch)
+            subs.extend(parse.kline_channels(info.venue_symbol, self.kline_intervals))
         return subs
 
     async def stop(self) -> None:
@@ -265,6 +291,8 @@ class MexcPublicGateway:
                 self._on_deals(f, r, ts_recv)
             elif kind == _W_LIMIT and self.limit_depth:
                 self._on_limit(f, r, ts_recv)
+            elif kind == _W_KLINE:
+                self._on_kline(f, r, ts_recv)
             else:
                 self.unrouted += 1
         except Exception as e:  # noqa: BLE001 -- malformed frame: counted, logged (rate-limited), never fatal
@@ -344,6 +372,80 @@ class MexcPublicGateway:
                 self._publish_book(f)
         elif was_ok and sync.state is not _OK:
             self._publish_stale(f)  # crossed
+
+    # ------------------------------------------------------------------ klines
+
+    def _on_kline(self, f: SymbolFeed, r: tuple, ts_recv: int) -> None:
+        """``(308, symbol, ms, interval, windowStart, open, close, high, low, volume, amount, windowEnd)``: times in
+        unix s, ``volume`` base, ``amount`` quote; closed when the window ended at or before the push's time."""
+        self.kline_frames += 1
+        iv = parse.KLINE_REST_NAME.get(r[3])
+        if iv is None or iv not in self.kline_intervals:
+            self.unrouted += 1
+            return
+        ms = r[2]
+        closed = bool(ms) and r[11] * 1000 <= ms
+        self.klines.candle(f.subj, f.name, f.venue_symbol, iv, r[4], r[5], r[7], r[8], r[6], r[9], r[10], closed,
+                           ms * _MS or ts_recv, ts_recv)
+        key = (f.name, iv)
+        prev = self._kline_open.get(key, 0)
+        if r[4] > prev:
+            self._kline_open[key] = r[4]
+            if prev:  # a new window: the previous one is over, its final candle comes from REST
+                self._kline_due.add(key)
+                self._kline_wake.set()
+
+    def kline_rows(self, f: SymbolFeed, iv: str, rows: list, now_ms: int, ts_recv: int) -> None:
+        """``GET /api/v3/klines`` rows [open ms, open, high, low, close, volume, close ms, quote volume], oldest
+        first: each closed when its close time has passed; ``ts_event`` is the window's start."""
+        parsed = []
+        for row in rows:
+            try:
+                t_ms = int(row[0])
+                parsed.append((t_ms, float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]),
+                               int(row[6]) <= now_ms, float(row[7]) if len(row) > 7 else 0.0))
+            except (IndexError, TypeError, ValueError):
+                self.parse_errors += 1
+                self._rlog(("klines", f.name), "mexc spot %s: malformed klines row: %.200r", f.name, row)
+        for t_ms, o, h, low, c, v, closed, q in sorted(parsed):
+            self.klines.candle(f.subj, f.name, f.venue_symbol, iv, t_ms // 1000, o, h, low, c, v, q, closed,
+                               t_ms * _MS, ts_recv)
+
+    async def backfill_klines(self) -> None:
+        """The newest ``options.kline_backfill`` candles of every symbol and interval over REST (what the socket cannot
+        replay); a failure is logged and never blocks market data."""
+        if self.options.kline_backfill <= 0:
+            return
+        for f in list(self.feeds.values()):
+            for iv in self.kline_intervals:
+                await self._read_klines(f, iv, self.options.kline_backfill)
+
+    async def _read_klines(self, f: SymbolFeed, iv: str, limit: int) -> None:
+        try:
+            rows = await self.rest.klines(f.venue_symbol, iv, limit)
+            ts_recv = _now()
+            self.kline_rows(f, iv, rows, ts_recv // _MS, ts_recv)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- history; never blocks market data
+            self._rlog(("klines", f.name, iv), "mexc spot %s %s: klines failed: %r", f.name, iv, e)
+
+    async def _kline_worker(self) -> None:
+        """REST reads the socket cannot replace: the backfill again after every reconnect (windows that closed while
+        it was down), and each window's closed candle once the next one has begun (``KLINE_SETTLE_S`` later)."""
+        while True:
+            await self._kline_wake.wait()
+            self._kline_wake.clear()
+            if self._kline_full:
+                self._kline_full = False
+                await self.backfill_klines()
+            if self._kline_due:
+                await asyncio.sleep(KLINE_SETTLE_S)
+                due, self._kline_due = self._kline_due, set()
+                for name, iv in sorted(due):
+                    f = self.feeds.get(name)
+                    if f is not None:
+                        await self._read_klines(f, iv, 2)
 
     # ------------------------------------------------------------------ book publishing
 
@@ -491,6 +593,9 @@ class MexcPublicGateway:
 
     def _on_reconnect(self, conn: WsConnection) -> None:
         self.metrics.reconnects.inc()
+        if self.kline_intervals:
+            self._kline_full = True
+            self._kline_wake.set()
         for f in self._feeds_of(conn):
             if f.sync.state is _OK:  # a hole we did not see as a disconnect (rotation fallback)
                 f.sync.mark_stale(R_DISCONNECTED)
@@ -537,7 +642,8 @@ class MexcPublicGateway:
         feeds = self.feeds.values()
         self.metrics.export(
             {"book": self.frames[_DEPTH], "bbo": self.frames[_BBO], "trade": self.frames[_DEALS],
-             "control": a.acks + a.pongs + a.refused + a.control_errors, "unknown": self.unrouted},
+             "control": a.acks + a.pongs + a.refused + a.control_errors, "unknown": self.unrouted,
+             "kline": self.kline_frames},
             self.parse_errors, sum(f.sync.gaps for f in feeds), sum(f.sync.resyncs for f in feeds))
 
     # ------------------------------------------------------------------ introspection (tests, ops)

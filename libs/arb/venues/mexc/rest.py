@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from ...config.credentials import Credentials
 from ...core.errors import VenueError
@@ -25,7 +26,7 @@ from ...core.numeric import fmt
 from ..common.rest import RateLimiter, RestClient
 from . import errors
 from .auth import ServerClock, Signer
-from .schemas import AccountRaw, Depth, ExchangeInfo, ListenKey, OrderRaw, ServerTime, TradeRaw
+from .schemas import AccountRaw, Depth, ExchangeInfo, KlineRow, ListenKey, OrderRaw, ServerTime, TradeRaw
 
 VENUE = "mexc"
 P = "/api/v3/"
@@ -36,6 +37,7 @@ PUBLIC_LIMITS = {
     "time": _BUDGET,
     "exchangeInfo": _BUDGET,
     "depth": _BUDGET,
+    "klines": _BUDGET,
 }
 PRIVATE_LIMITS = {
     "time": _BUDGET,
@@ -61,6 +63,9 @@ def depth_weight(limit: int) -> float:
     if limit <= 1000:
         return 10.0
     return 50.0
+
+
+_klines = msgspec.json.Decoder(list[KlineRow])
 
 
 def _now_ms() -> int:
@@ -89,6 +94,13 @@ class MexcPublicRest:
         limit = max(1, min(int(limit), 5000))
         return await self.http.get(P + "depth", params=(("symbol", venue_symbol), ("limit", limit)),
                                    cost=(("depth", depth_weight(limit)),), type=Depth, max_wait_s=30.0)
+
+    async def klines(self, venue_symbol: str, interval: str, limit: int = 500) -> list[KlineRow]:
+        """``GET /api/v3/klines`` (weight 1): the newest ``limit`` (max 1000) candles of ``interval`` (REST name),
+        oldest first, as the venue's rows (``schemas.KlineRow``)."""
+        params = (("symbol", venue_symbol), ("interval", interval), ("limit", max(1, min(int(limit), 1000))))
+        return await self.http.get(P + "klines", params=params, cost=(("klines", 1.0),), decoder=_klines,
+                                   max_wait_s=30.0)
 
 
 class MexcPrivateRest:

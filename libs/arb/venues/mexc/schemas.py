@@ -65,6 +65,13 @@ class Depth(msgspec.Struct, frozen=True):
     asks: list[tuple[str, str]] = []
 
 
+# ``GET /api/v3/klines`` row (docs, "Kline/Candlestick Data"): [open time ms, open, high, low, close, volume (base),
+# close time ms, quote asset volume]::
+#
+#   [[1640804880000,"47482.36","47482.36","47416.57","47436.1","3.550717",1640804940000,"168387.3"]]
+KlineRow = list[int | float | str]
+
+
 # ---------------------------------------------------------------- REST: private
 
 
