@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from arb.bus.connection import Bus
+from arb.bus.replay import replay
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import OrderReply, PlaceOrder
@@ -20,6 +21,7 @@ from arb.core.strategy import FundingPaid
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
 from arb.testing import eventually
+from arb.venues.common.margin import FundingLedger
 from arb.venues.gateio.private import GatePrivateGateway, build_private
 
 pytestmark = pytest.mark.integration
@@ -180,5 +182,11 @@ async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus,
         await eventually(lambda: gw2.funding_polls >= polls + 3, timeout=10)
         assert len(ev.fundings()) == 2
         assert ev.fundings()[1].amount == round(account.futures_book[-1].change, 8) < 0
+        # a second holder of the account that did not read ORD back (a takeover's overlap) publishes both again:
+        # JetStream keeps one copy of each (Nats-Msg-Id = the record's identity)
+        gw2.funding = FundingLedger(0)
+        assert await gw2.poll_funding() == 2
+        stored = [x async for x in replay(bus.js, f"{subject_prefix}ord.gateio.main.evt.funding", 1, timeout=10)]
+        assert stored == ev.fundings()[:2]
     finally:
         await gw2.stop()

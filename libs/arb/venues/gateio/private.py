@@ -46,6 +46,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
+from ...bus import codec
 from ...bus.connection import Bus
 from ...bus.replay import replay
 from ...bus.subjects import OrdSubjects
@@ -594,7 +595,10 @@ class GatePrivateGateway:
                 e, info = found[key]
                 ev = P.funding_paid(e, info, await self._rate_at(info, key[1]))
                 audit("funding", ev)
-                await self.bus.publish_acked(self.subjects.funding, ev)
+                # the record's identity as the message id: JetStream drops a second copy within its duplicate window
+                # (two holders of the account for a moment around a takeover would otherwise both publish it)
+                await self.bus.js.publish(self.subjects.funding, codec.encode(ev), timeout=2.0,
+                                          headers={"Nats-Msg-Id": f"{self.subjects.funding}.{key[0]}.{key[1]}"})
                 self.funding.published(*key)
                 self.funding_published += 1
                 n += 1
