@@ -178,8 +178,10 @@ class Liquidation(msgspec.Struct, frozen=True, gc=False, tag="liquidation"):
 class Kline(msgspec.Struct, frozen=True, gc=False, tag="kline"):
     """One candle of ``interval`` (the venue's spelling: ``1m``, ``5m``, ``1h``...), opening at ``open_ns``.
     ``volume`` in the base asset, ``quote_volume`` in the quote asset (0 when the venue states none). ``closed``:
-    the venue said the window is over (or, for a backfilled candle, its window ended before it was read); an
-    open candle is published again on every update, the same ``open_ns`` with the newer values."""
+    the venue said the window is over (or, for a candle read over REST, its window ended before it was read); an
+    open candle is published again on every update, the same ``open_ns`` with the newer values. A window goes out
+    closed at most once, and nothing about it after that; a closed candle may follow a newer window's open one (its
+    final values read over REST when the channel never said closed: MEXC; specs/gateways.md, "Klines")."""
 
     venue: Venue
     market: Market

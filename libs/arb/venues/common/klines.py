@@ -53,8 +53,7 @@ class KlineFeed:
         if open_s <= st.closed_s or (open_s < st.open_s and not closed):
             self.dropped += 1
             return False
-        if open_s > st.open_s:
-            st.open_s = open_s
+        st.open_s = max(st.open_s, open_s)
         if closed:
             st.closed_s = open_s
         return True

@@ -1,8 +1,8 @@
 """Market-data publishing, written once for every venue: domain event -> queue -> one task -> NATS core publish.
 
 A venue's public gateway parses and routes its frames, then hands each normalised value to :class:`MdPublisher`
-(``bbo``, ``book``, ``trade``, ``funding``, ``mark``, ``index``, ``status``, and on a perpetual ``oi``,
-``liquidation``, ``kline`` for one instrument, named by its
+(``bbo``, ``book``, ``trade``, ``funding``, ``mark``, ``index``, ``status``, on a perpetual ``oi`` and
+``liquidation``, and ``kline`` (through ``klines.KlineFeed``) for one instrument, named by its
 ``MdSubjects`` and unified symbol). The handler only builds the event and appends it to a deque: the WS read loop
 never waits on the bus. One task (``run``) drains the deque into core publishes.
 
