@@ -15,7 +15,7 @@ from arb.bus.replay import replay
 from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import OrderReply, PlaceOrder
-from arb.core.enums import Market, OrderType, Side
+from arb.core.enums import Market, OrderType, Side, Venue
 from arb.core.margin import LiquidationWarning, Margin, WarningLevel
 from arb.core.strategy import FundingPaid
 from arb.sim.config import PortsConfig, SimConfig
@@ -190,3 +190,18 @@ async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus,
         assert stored == ev.fundings()[:2]
     finally:
         await gw2.stop()
+
+
+async def test_admin_mark_moves_only_the_mark_and_refuses_bad_requests_by_field(sim, session):
+    """/admin/mark shifts the perpetual's mark (not its book) and names the bad field of a refused request."""
+    ex = sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
+    await eventually(lambda: ex.mark_price("BTC_USDT") > 0, timeout=5)
+    mid = ex.book("BTC_USDT").mid()
+    out = await admin(session, sim, "/mark", {"symbol": "BTC-USDT", "venue": "gateio", "bps": -1000, "seconds": 30})
+    mark = Decimal(out["mark"])
+    assert abs(mark / mid - Decimal("0.9")) < Decimal("0.002") and abs(ex.book("BTC_USDT").mid() / mid - 1) < Decimal("0.002")
+    for body, field in (({"symbol": "BTC-USDT", "bps": 9000}, "bps:"), ({"symbol": "NOPE", "bps": 1}, "symbol:"),
+                        ({"symbol": "BTC-USDT", "bps": 1, "seconds": 0}, "seconds:"),
+                        ({"symbol": "BTC-USDT", "bps": "x"}, "bps:")):
+        async with session.post(sim.urls["admin"] + "/mark", json=body) as r:
+            assert r.status == 400 and (await r.json())["error"].startswith(field), (body, await r.text())
