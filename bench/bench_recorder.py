@@ -3,7 +3,9 @@
 * direct COPY + rollup: the recorder's usual statements (COPY straight into book_tickers, with its foreign key,
   unique key and CHECKs; the 1-minute rollup pre-aggregated and upserted; commit), on rows already built; peer in
   the same run: ``executemany`` of an INSERT ... ON CONFLICT DO NOTHING with the same rows (no rollup: the cheaper
-  statement).
+  statement). Then the same on two connections at once (the recorder's ``writers: 2`` per stream).
+* floor: the same COPY into copies of book_tickers without the foreign key (unique key and CHECKs kept) and with
+  nothing at all (no key, no FK, no CHECK): what the constraints cost.
 * staged COPY + merge: the path of a batch holding a replayed row (COPY into the staging table, INSERT ... SELECT
   ... ON CONFLICT DO NOTHING with the rollup from what was inserted, commit).
 * Writer.write: the same plus what the recorder does in Python per message (decode, route, build the row).
@@ -58,27 +60,48 @@ def _same(x: object) -> object:
     return x
 
 
-async def _db_paths(dsn: str) -> tuple[float, float, float]:
+async def _direct(conn: asyncpg.Connection, batches: list[list[tuple]], table: str = "book_tickers",
+                  rollup: bool = True) -> None:
+    roll = BOOK_TICKERS.rollup
+    assert roll is not None
+    for recs in batches:  # what Writer._write_once does on the direct path
+        ts_rec = time.time_ns()
+        async with conn.transaction():
+            await conn.copy_records_to_table(table, records=[BOOK_TICKERS.direct_row(r, ts_rec) for r in recs],
+                                             columns=BOOK_TICKERS.direct_columns)
+            if rollup:
+                await conn.executemany(roll.upsert, sorted(roll.aggregate(recs)))
+
+
+async def _db_paths(dsn: str) -> tuple[float, float, float, float, float, float]:
     conn = await asyncpg.connect(dsn)
+    conn2 = await asyncpg.connect(dsn)
     try:
         ex = await conn.fetchval("SELECT id FROM exchanges WHERE venue = 'mexc' AND market = 'spot'")
         sym = await conn.fetchval("INSERT INTO symbols (exchange_id, name) VALUES ($1, 'BTC-USDT') "
                                   "ON CONFLICT (exchange_id, name) DO UPDATE SET name = excluded.name RETURNING id", ex)
         for t in TABLES:
             await conn.execute(t.stage_ddl)
-        await conn.set_type_codec("timestamptz", schema="pg_catalog", encoder=_same, decoder=_same, format="tuple")
-        roll = BOOK_TICKERS.rollup
-        assert roll is not None
+        for c in (conn, conn2):
+            await c.set_type_codec("timestamptz", schema="pg_catalog", encoder=_same, decoder=_same, format="tuple")
         batches = [[_record(m, ex, sym) for m in _bbos(BATCH)] for _ in range(BATCHES)]
         t0 = time.perf_counter()
-        for recs in batches:  # what Writer._write_once does on the direct path
-            ts_rec = time.time_ns()
-            async with conn.transaction():
-                await conn.copy_records_to_table("book_tickers", records=[BOOK_TICKERS.direct_row(r, ts_rec)
-                                                                          for r in recs],
-                                                 columns=BOOK_TICKERS.direct_columns)
-                await conn.executemany(roll.upsert, roll.aggregate(recs))
+        await _direct(conn, batches)
         direct_rate = BATCH * BATCHES / (time.perf_counter() - t0)
+        halves = [[[_record(m, ex, sym) for m in _bbos(BATCH)] for _ in range(BATCHES // 2)] for _ in range(2)]
+        t0 = time.perf_counter()
+        await asyncio.gather(_direct(conn, halves[0]), _direct(conn2, halves[1]))
+        two_rate = BATCH * BATCHES / (time.perf_counter() - t0)
+        # the floor: the same COPY (no rollup) without the foreign key, then without any constraint
+        await conn.execute("CREATE TABLE floor_key (LIKE book_tickers INCLUDING CONSTRAINTS)")
+        await conn.execute("ALTER TABLE floor_key ADD UNIQUE (exchange_id, symbol_id, time, ts_recv)")
+        await conn.execute("CREATE TABLE floor_bare (LIKE book_tickers)")
+        floor = []
+        for table in ("floor_key", "floor_bare"):
+            batches = [[_record(m, ex, sym) for m in _bbos(BATCH)] for _ in range(BATCHES)]
+            t0 = time.perf_counter()
+            await _direct(conn, batches, table, rollup=False)
+            floor.append(BATCH * BATCHES / (time.perf_counter() - t0))
         batches = [[_record(m, ex, sym) for m in _bbos(BATCH)] for _ in range(BATCHES)]
         t0 = time.perf_counter()
         for recs in batches:
@@ -95,8 +118,9 @@ async def _db_paths(dsn: str) -> tuple[float, float, float]:
             async with conn.transaction():
                 await conn.executemany(sql, recs)
         many_rate = BATCH * BATCHES / (time.perf_counter() - t0)
-        return direct_rate, copy_rate, many_rate
+        return direct_rate, copy_rate, many_rate, two_rate, floor[0], floor[1]
     finally:
+        await conn2.close()
         await conn.close()
 
 
@@ -163,7 +187,7 @@ async def _main(pg_url: str, nats_url: str) -> list[Row]:
             await schema.apply(conn)
         finally:
             await conn.close()
-        direct_rate, copy_rate, many_rate = await _db_paths(dsn)
+        direct_rate, copy_rate, many_rate, two_rate, no_fk_rate, bare_rate = await _db_paths(dsn)
         writer_rate = await _writer(dsn)
         e2e = await _end_to_end(dsn, nats_url)
     finally:
@@ -172,6 +196,10 @@ async def _main(pg_url: str, nats_url: str) -> list[Row]:
     return [
         Row(figure="recorder: bbo direct COPY+rollup, 1k-row txns", ours=direct_rate, unit="rows/s", peer=many_rate,
             peer_name="executemany INSERT ON CONFLICT", target=t_copy, met=check(direct_rate, t_copy)),
+        Row(figure="recorder: bbo direct COPY+rollup, 2 connections", ours=two_rate, unit="rows/s",
+            peer=direct_rate, peer_name="1 connection", target=t_copy, met=check(two_rate, t_copy)),
+        Row(figure="recorder floor: bbo COPY, no FK (key, CHECKs)", ours=no_fk_rate, unit="rows/s", peer=bare_rate,
+            peer_name="bare table: no key, FK, CHECK"),
         Row(figure="recorder: bbo staged COPY+merge+rollup (replays)", ours=copy_rate, unit="rows/s", peer=many_rate,
             peer_name="executemany INSERT ON CONFLICT", target=t_copy, met=check(copy_rate, t_copy)),
         Row(figure="recorder: bbo Writer.write (decode+COPY+rollup)", ours=writer_rate, unit="rows/s",

@@ -15,7 +15,8 @@ class RecorderConfig(msgspec.Struct, **_STRICT):
     streams: tuple[str, ...] = STREAMS  # which of MD, ORD, STRAT to record
     batch_size: int = 1000  # messages per fetch and per transaction
     fetch_timeout_s: float = 0.5  # a fetch returns what arrived within this (a partial batch)
-    queue_batches: int = 2  # batches fetched ahead of the writer per stream (bounded memory, backpressure)
+    queue_batches: int = 2  # batches fetched ahead of the writers per stream (bounded memory, backpressure)
+    writers: int = 2  # PostgreSQL connections writing one stream's batches side by side (one transaction per batch)
     ack_wait_s: float = 30.0  # unacked messages are redelivered after this (kill -9, a stuck replica)
     max_ack_pending: int = 20_000  # per consumer, across replicas
     backoff_initial_s: float = 0.2  # PostgreSQL unreachable: retry after this, doubling ...
@@ -29,7 +30,7 @@ class RecorderConfig(msgspec.Struct, **_STRICT):
         bad = [s for s in self.streams if s not in STREAMS]
         if bad or not self.streams or len(set(self.streams)) != len(self.streams):
             raise ValueError(f"streams: a non-empty subset of {list(STREAMS)} without repeats, got {list(self.streams)}")
-        for name, lo, hi in (("batch_size", 1, 10_000), ("queue_batches", 1, 100),
+        for name, lo, hi in (("batch_size", 1, 10_000), ("queue_batches", 1, 100), ("writers", 1, 16),
                              ("max_ack_pending", 1, 1_000_000)):
             v = getattr(self, name)
             if not isinstance(v, int) or not lo <= v <= hi:

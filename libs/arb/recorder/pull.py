@@ -11,8 +11,13 @@ state is the server's). One this function returns is the caller's to ack; one th
 waits in the queue for the next fetch; one never returned (the process stops) is redelivered after ``ack_wait``.
 Status messages (404 no messages, 408 request expired, 409) end a request; heartbeats (100) are skipped.
 
-Uses nats-py's subscription internals (``_sub._pending_queue``, ``_nms``, ``_deliver``); checked by
-``tests/integration/test_recorder.py`` against the pinned nats-py.
+``ack_all(nc, msgs)`` acks a committed batch: one explicit ack per message, exactly the protocol line ``Msg.ack``
+sends (``PUB <reply> 0``: an empty payload is ``+ACK``), but all of them joined in one buffer handed to the client's
+flusher at once instead of one ``publish`` each (~3 us saved per message, measured here). Not ``AckPolicy.ALL``:
+each message's own ack subject, so a replica sharing the consumer never sees its messages acked by another.
+
+Uses nats-py's internals (``_sub._pending_queue``, ``_nms``, ``_deliver``, ``_send_command``, ``_flush_pending``);
+checked by ``tests/integration/test_recorder.py`` against the pinned nats-py.
 """
 
 from __future__ import annotations
@@ -42,6 +47,22 @@ async def fetch(psub: Any, batch: int, timeout: float) -> list[Any]:
     await nc.publish(psub._nms, b'{"batch":%d,"expires":%d}' % (batch, int(timeout * 1e9)), psub._deliver)
     await _collect(sub, q, msgs, batch, timeout)
     return msgs
+
+
+async def ack_all(nc: Any, msgs: list[Any]) -> None:
+    """Ack every message of ``msgs`` (JetStream messages of ``nc``), each on its own reply subject, in one write.
+
+    While the client is reconnecting it falls back to ``Msg.ack`` one by one (which buffers within the client's
+    limit and raises beyond it); an ack lost with the connection means a redelivery, absorbed by the unique keys."""
+    if not nc.is_connected or nc.is_draining_pubs:
+        for m in msgs:
+            await m.ack()
+        return
+    buf = b"".join([b"PUB %s 0\r\n\r\n" % m.reply.encode() for m in msgs])
+    await nc._send_command(buf)
+    await nc._flush_pending()
+    for m in msgs:
+        m._ackd = True
 
 
 def _take_ready(sub: Any, q: asyncio.Queue, msgs: list[Any], batch: int) -> None:
@@ -76,4 +97,4 @@ async def _collect(sub: Any, q: asyncio.Queue, msgs: list[Any], batch: int, time
     return True
 
 
-__all__ = ["fetch"]
+__all__ = ["ack_all", "fetch"]

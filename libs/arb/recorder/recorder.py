@@ -1,10 +1,12 @@
 """The recorder: durable JetStream pull consumers on MD, ORD and STRAT, each feeding a ``Writer``; acks after commit.
 
-Per stream, two tasks joined by a queue of at most ``queue_batches`` batches:
+Per stream, one fetch task and ``writers`` write tasks joined by a queue of at most ``queue_batches`` batches:
 
 * fetch: ``fetch(batch_size)`` on the durable consumer (shared by every replica: JetStream hands each message to
   one of them), put the batch on the queue (waits while the queue is full: backpressure, bounded memory);
-* write: take a batch, ``Writer.write`` it (retried until committed), then ack every message of it.
+* write (each on its own PostgreSQL connection, so one batch's COPY runs on the server while Python decodes and
+  acks another): take a batch, ``Writer.write`` it (retried until committed), then ack every message of it. Batches
+  may commit out of order; every message has its own ack, sent after its own batch's commit.
 
 A message is acked only after the transaction holding its row (or its dead letter) committed. A recorder killed
 at any point leaves its unacked messages to JetStream, which redelivers them after ``ack_wait_s`` to whichever
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from typing import Any
 
 import nats.errors
@@ -27,7 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ..bus.streams import stream_name_prefix
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
-from .pull import fetch
+from .pull import ack_all, fetch
 from .writer import Stopped, Writer
 
 FILTERS = {"MD": "md.>", "ORD": "ord.*.*.evt.>", "STRAT": "strat.>"}
@@ -58,8 +59,9 @@ class Recorder:
         self._subs: dict[str, Any] = {}
         # per stream, the batches fetched and not yet acked, oldest first (being written, queued, or waiting to be
         # queued): all of them are kept in progress at JetStream while PostgreSQL is away
-        self._held: dict[str, deque[list[Any]]] = {s: deque() for s in cfg.streams}
-        self._writers: dict[str, Writer] = {}
+        self._held: dict[str, list[list[Any]]] = {s: [] for s in cfg.streams}
+        self._marked: dict[str, float] = dict.fromkeys(cfg.streams, 0.0)  # last in-progress marks (monotonic)
+        self._writers: dict[str, list[Writer]] = {}
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
@@ -81,11 +83,13 @@ class Recorder:
                                 max_waiting=512, filter_subject=self.prefix + FILTERS[s])
             self._subs[s] = await self.js.pull_subscribe(self.prefix + FILTERS[s], durable=self.cfg.consumer,
                                                          stream=n + s, config=cc)
-            self._writers[s] = first if i == 0 else Writer(self.dsn, self.cfg, self.log, self.m, self.name)
+            self._writers[s] = [first if i == j == 0 else Writer(self.dsn, self.cfg, self.log, self.m, self.name)
+                                for j in range(self.cfg.writers)]
         for s in self.cfg.streams:
             q: asyncio.Queue = asyncio.Queue(maxsize=self.cfg.queue_batches)
             self._tasks.append(asyncio.create_task(self._fetch(s, q), name=f"recorder-fetch-{s}"))
-            self._tasks.append(asyncio.create_task(self._write(s, q), name=f"recorder-write-{s}"))
+            for j, w in enumerate(self._writers[s]):
+                self._tasks.append(asyncio.create_task(self._write(s, q, w), name=f"recorder-write-{s}-{j}"))
         self._tasks.append(asyncio.create_task(self._lag(), name="recorder-lag"))
         self.running = True
 
@@ -114,28 +118,28 @@ class Recorder:
                     self._held[stream].append(msgs)
                     await q.put(msgs)
         finally:
-            await q.put(None)  # the writer finishes what is queued, then ends
+            for _ in range(self.cfg.writers):
+                await q.put(None)  # the writers finish what is queued, then end
 
-    async def _write(self, stream: str, q: asyncio.Queue) -> None:
-        w = self._writers[stream]
+    async def _write(self, stream: str, q: asyncio.Queue, w: Writer) -> None:
         st = self.stats[stream]
         held = self._held[stream]
+        nc = self._subs[stream]._nc
         ack_every = max(self.cfg.ack_wait_s / 3, 0.5)
+
+        async def still_working() -> None:
+            # keep them ours while PostgreSQL is away: every batch of the stream fetched and not acked (being written,
+            # queued or waiting for room), else JetStream would redeliver those after ack_wait (to another replica too)
+            if time.monotonic() - self._marked[stream] >= ack_every:
+                self._marked[stream] = time.monotonic()
+                for batch in list(held):
+                    for m in batch:
+                        await m.in_progress()
 
         while True:
             msgs = await q.get()
             if msgs is None:
                 return
-            last = [time.monotonic()]
-
-            async def still_working(last: list = last) -> None:
-                # keep them ours while PostgreSQL is away: this batch and the ones fetched behind it (queued or
-                # waiting for room), else JetStream would redeliver those after ack_wait (to another replica too)
-                if time.monotonic() - last[0] >= ack_every:
-                    last[0] = time.monotonic()
-                    for batch in list(held):
-                        for m in batch:
-                            await m.in_progress()
 
             try:
                 res = await w.write(stream, msgs, self._abandon, still_working)
@@ -143,13 +147,14 @@ class Recorder:
                 self.log.warning("%s: %d messages from %s not committed at stop; JetStream redelivers them",
                                  self.name, len(msgs), stream)
                 return
-            for m in msgs:
-                try:
-                    await m.ack()
-                except Exception:  # noqa: BLE001 -- NATS away: redelivered later and found by the unique keys
+            try:
+                await ack_all(nc, msgs)  # one explicit ack per message, after the commit
+            except Exception:  # noqa: BLE001, S110 -- NATS away: redelivered later and found by the unique keys
+                pass
+            for i, b in enumerate(held):
+                if b is msgs:
+                    del held[i]
                     break
-            if held and held[0] is msgs:
-                held.popleft()
             st.batches += 1
             st.acked += len(msgs)
             st.dead += res.dead
@@ -203,8 +208,9 @@ class Recorder:
         for sub in self._subs.values():
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-        for w in set(self._writers.values()):
-            await w.close()
+        for ws in self._writers.values():
+            for w in ws:
+                await w.close()
         self.running = False
 
     async def wait(self) -> None:

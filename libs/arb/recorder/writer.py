@@ -319,7 +319,8 @@ class Writer:
                         await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
                                                          columns=table.direct_columns)
                         if plain and table.rollup is not None:
-                            await conn.executemany(table.rollup.upsert, table.rollup.aggregate(records))
+                            # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
+                            await conn.executemany(table.rollup.upsert, sorted(table.rollup.aggregate(records)))
                     except _DATA_ERRORS as e:
                         raise DirectRefused(table.name, e) from e
                     n = len(entries)
