@@ -59,6 +59,7 @@ from ...core.numeric import fmt
 from ...core.strategy import FundingPaid
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
+from ...obs.metrics import counter
 from ..common.lifecycle import cancel_tasks
 from ..common.margin import NS, FundingLedger, LiqWatch, MarginTracker, stamp
 from ..common.outbox import EventOutbox
@@ -85,6 +86,12 @@ from .ws import PrivateWs, manager, ws_config
 
 log = get_logger(__name__)
 V = Venue.GATEIO
+MARGIN_READS = counter("arb_trade_margin_reads_total", "Futures account margin reads (account + positions), by outcome",
+                       ["venue", "market", "outcome"])
+LIQ_WARNINGS = counter("arb_trade_liquidation_warnings_total", "LiquidationWarnings published, by level",
+                       ["venue", "market", "level"])
+FUNDING_RECORDS = counter("arb_trade_funding_records_total", "Venue funding records published as FundingPaid",
+                          ["venue", "market"])
 FINISHED_PAGES = 3  # a query by client id looks through the newest 3000 finished orders of the symbol
 
 
@@ -485,6 +492,7 @@ class GatePrivateGateway:
                 counts["margin"] = await self.refresh_margin()
             except Exception as e:  # noqa: BLE001 -- the next read publishes it, still forced
                 self._margin_wake.set()
+                MARGIN_READS.labels(V.value, self.market.value, "failed").inc()
                 self.rlog(("margin",), "gateio futures %s: margin read in reconcile failed: %r", self.account, e)
             try:
                 counts["funding"] = await self.poll_funding()
@@ -507,6 +515,7 @@ class GatePrivateGateway:
                 await self.refresh_margin()
             except Exception as e:  # noqa: BLE001 -- a loop that must survive any failure; the next read retries
                 self.margin_errors += 1
+                MARGIN_READS.labels(V.value, self.market.value, "failed").inc()
                 self.rlog(("margin",), "gateio futures %s: margin read failed: %r", self.account, e)
 
     async def refresh_margin(self) -> int:
@@ -540,10 +549,12 @@ class GatePrivateGateway:
                                 w.distance, w.threshold)
                     audit("liq_warning", w)
                     await self.bus.publish_acked(self.subjects.liq_warning, w)
+                    LIQ_WARNINGS.labels(V.value, self.market.value, w.level.value).inc()
             except BaseException:
                 self.liq.warned = before  # not published: the next read decides again
                 raise
             self.margin_reads += 1
+            MARGIN_READS.labels(V.value, self.market.value, "ok").inc()
             return n
 
     # ---------------------------------------------------------------------------------------- funding (futures)
@@ -601,6 +612,7 @@ class GatePrivateGateway:
                                           headers={"Nats-Msg-Id": f"{self.subjects.funding}.{key[0]}.{key[1]}"})
                 self.funding.published(*key)
                 self.funding_published += 1
+                FUNDING_RECORDS.labels(V.value, self.market.value).inc()
                 n += 1
             self.funding_polls += 1
             return n
