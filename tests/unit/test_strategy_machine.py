@@ -804,3 +804,17 @@ def test_funding_estimated_then_reported_for_the_same_settlement_is_booked_once(
     st.step(funding_paid("0.0604", t1), t1 + MS)
     # Assert
     assert st.state.cur.funding == D("0.0604")
+
+
+def test_a_venue_funding_record_delivered_twice_is_booked_once() -> None:
+    """The live feed and the replay of ORD after a restart overlap: the same record (market, settlement time)
+    comes twice and is booked once; the next settlement is booked again."""
+    # Arrange
+    st = analyzing(params())
+    before = st.state.realised
+    # Act
+    st.step(funding_paid("0.05", T0), T0 + MS)
+    st.step(funding_paid("0.05", T0), T0 + 2 * MS)
+    st.step(funding_paid("0.07", T0 + 8 * 3600 * NS), T0 + 8 * 3600 * NS + MS)
+    # Assert
+    assert st.state.realised - before == D("0.12")

@@ -50,6 +50,7 @@ from ..obs.log import get_logger
 from ..strategy.events import (
     CommandFailed,
     Flatten,
+    FundingPaid,
     Halt,
     OrderNotFound,
     Resume,
@@ -163,14 +164,15 @@ class TaskRunner:
             ref = refs.find(m.venue, m.market, p.symbol)
             if ref is not None:
                 self.put(ref)
-        # Execution events since the snapshot (fills while we were down), oldest first.
+        # Execution events since the snapshot (fills, and the venue's funding records, while we were down), oldest
+        # first; the strategy ignores what it had booked already.
         if snap is not None:
             since = snap.ts - int(self.cfg.replay_margin_s * 1e9)
             for venue, account in sorted({(m.venue, m.account) for m in p.markets}):
                 subject = _any(subjects.ord_evt(venue, account, "order", self.prefix))
                 try:
                     async for ev in replay(self.bus.js, subject, since, timeout=30.0):
-                        if isinstance(ev, (Fill, OrderUpdate)):
+                        if isinstance(ev, (Fill, OrderUpdate, FundingPaid)):
                             self.put(ev)
                 except StorageError as e:
                     log.warning("task %s: ORD replay of %s failed: %s", p.task, subject, e)

@@ -133,6 +133,7 @@ class TaskState(msgspec.Struct, kw_only=True):
     pruned_below: int = 0  # settled orders of cycles below this were dropped: their echoes are ignored
     funding_reported: list[str] = msgspec.field(default_factory=list)  # markets whose FundingPaid the shell sends
     funding_estimates: list[FundingEstimate] = msgspec.field(default_factory=list)  # newest last, at most 8
+    funding_booked: list[str] = msgspec.field(default_factory=list)  # "<market>@<ts>" of FundingPaid booked, last 32
 
 
 def book_fill(c: Cycle | None, side: Side, price: Decimal, qty: Decimal, fee: Decimal, fee_asset: str,

@@ -184,6 +184,13 @@ class Strategy:
             key = self._route.get((ev.venue, ev.market))
             if ev.symbol != self.p.symbol or key is None:
                 return False
+            # One venue record is one settlement: the shell may deliver it twice (the live feed and the replay of
+            # ORD after a restart overlap by the replay margin), so a record already booked is ignored.
+            rec = f"{key}@{ev.ts}"
+            if rec in self.state.funding_booked:
+                return False
+            self.state.funding_booked.append(rec)
+            del self.state.funding_booked[:-32]
             if key not in self.state.funding_reported:
                 self.state.funding_reported.append(key)
             # The venue's record of a settlement replaces the estimate booked for it (same market, the funding time
