@@ -142,12 +142,13 @@ def _minute_ns(ns: int) -> int:
 
 def _agg_bbo(records: list[tuple]) -> list[tuple]:
     """Per (exchange, symbol, minute): n, sum of mids, sum of spreads (bps), min/max mid, the last bid/ask (the latest
-    microsecond; the later record on a tie) and its time. Column-wise (one transpose, comprehensions, one dict pass
-    for the groups): 0.64 -> 0.38 us per row measured here (one group), same figures as the row-wise ``_agg_bbo_rows``."""
+    microsecond; the later record on a tie) and its time. Column-wise (comprehensions, one dict pass for the groups):
+    0.64 -> 0.4 us per row measured here (one group), same figures as the row-wise ``_agg_bbo_rows``. Not
+    ``zip(*records)``: its 1,000 iterators made it 7 % of the recorder's CPU end to end (py-spy)."""
     if not records:
         return []
-    cols = tuple(zip(*records, strict=True))
-    exs, syms, bids, asks, tevs = cols[0], cols[1], cols[2], cols[4], cols[7]
+    exs, syms = [r[0] for r in records], [r[1] for r in records]
+    bids, asks, tevs = [r[2] for r in records], [r[4] for r in records], [r[7] for r in records]
     if min(tevs) < 0:
         return _agg_bbo_rows(records)  # ns_to_ts truncates toward zero before 1970: the row-wise path has it
     mids = [(b + a) / 2 for b, a in zip(bids, asks, strict=True)]
