@@ -46,6 +46,8 @@ def test_every_routed_message_type_has_a_table():
     ("backoff_max_s", 0.01, "backoff_max_s"),
     ("max_ack_pending", 10, "max_ack_pending"),
     ("ack_wait_s", float("nan"), "ack_wait_s"),
+    ("writers", 0, "writers"),
+    ("writers", 17, "writers"),
 ])
 def test_a_bad_recorder_config_is_refused_naming_the_field(field, value, error):
     """Each recorder setting is checked and the error names it."""
