@@ -173,6 +173,7 @@ async def test_a_nats_restart_mid_stream_loses_nothing_and_duplicates_nothing(pg
                    "  backoff_initial_s: 0.05\n  backoff_max_s: 0.5\n  max_ack_pending: 2000\n  lag_interval_s: 0.5\n")
     rec = Service(["recorder", "--config", str(cfg)], _recorder_env(srv.url, pg_dsn), tmp_path / "recorder.log")
     nc = None
+    publishing: asyncio.Task | None = None
     try:
         await rec.wait_ready(30)
         nc = await bounded(nats.connect(srv.url, name="pytest-publisher", max_reconnect_attempts=-1,
@@ -219,6 +220,8 @@ async def test_a_nats_restart_mid_stream_loses_nothing_and_duplicates_nothing(pg
               f"redelivered rows absorbed by the keys {dup_rows:g} in {staged:g} staged batches")
         assert rec.stop() == 0
     finally:
+        if publishing is not None and not publishing.done():
+            publishing.cancel()
         if nc is not None:
             with contextlib.suppress(Exception):
                 await bounded(nc.close(), 5, "publisher close")
