@@ -171,7 +171,8 @@ class LiquidateRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     price: str | float | int | None = None
 
 
-def _num(field: str, x: Any) -> Decimal:
+def num_field(field: str, x: Any) -> Decimal:
+    """An admin request's number as a finite Decimal; ValueError naming ``field`` otherwise."""
     try:
         d = Decimal(str(x))
     except InvalidOperation:
@@ -181,7 +182,8 @@ def _num(field: str, x: Any) -> Decimal:
     return d
 
 
-def _futures_listing(market: Market, symbol: str, venue: str) -> tuple[Any, str]:
+def futures_listing(market: Market, symbol: str, venue: str) -> tuple[Any, str]:
+    """(exchange, venue symbol) of ``symbol``'s perpetual on ``venue``; ValueError naming the field otherwise."""
     s = market.symbols.get(symbol)
     if s is None:
         raise ValueError(f"symbol: unknown {symbol!r}; configured: {', '.join(market.symbols)}")
@@ -199,8 +201,8 @@ def add_admin_routes(app: web.Application, market: Market, decode: Callable[...,
     async def open_interest(request: web.Request) -> web.Response:
         try:
             req = await _decode(request, OpenInterestRequest)
-            ex, sym = _futures_listing(market, req.symbol, req.venue)
-            oi = of(ex).add_open_interest(sym, _num("add", req.add))
+            ex, sym = futures_listing(market, req.symbol, req.venue)
+            oi = of(ex).add_open_interest(sym, num_field("add", req.add))
         except ValueError as e:
             return _bad(str(e))
         return web.json_response({"ok": True, "symbol": req.symbol, "venue": req.venue, "open_interest": fmt(oi)})
@@ -210,11 +212,11 @@ def add_admin_routes(app: web.Application, market: Market, decode: Callable[...,
             req = await _decode(request, LiquidateRequest)
             if req.side not in ("sell", "buy"):
                 raise ValueError(f"side: expected sell or buy, got {req.side!r}")
-            size = _num("size", req.size)
+            size = num_field("size", req.size)
             if size <= 0:
                 raise ValueError(f"size: expected > 0 contracts, got {size}")
-            price = None if req.price is None else _num("price", req.price)
-            ex, sym = _futures_listing(market, req.symbol, req.venue)
+            price = None if req.price is None else num_field("price", req.price)
+            ex, sym = futures_listing(market, req.symbol, req.venue)
             liq = of(ex).liquidate(sym, -size if req.side == "sell" else size, price)
         except ValueError as e:
             return _bad(str(e))
@@ -225,4 +227,4 @@ def add_admin_routes(app: web.Application, market: Market, decode: Callable[...,
     app.router.add_post("/admin/liquidate", liquidate)
 
 
-__all__ = ["STEPS", "DerivStats", "SimCandle", "SimLiquidation", "add_admin_routes", "of"]
+__all__ = ["STEPS", "DerivStats", "SimCandle", "SimLiquidation", "add_admin_routes", "futures_listing", "num_field", "of"]

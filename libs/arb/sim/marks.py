@@ -16,7 +16,7 @@ import msgspec
 from aiohttp import web
 
 from ..core.numeric import fmt
-from .derivs import _futures_listing, _num
+from .derivs import futures_listing, num_field
 
 if TYPE_CHECKING:
     from .market import Market
@@ -36,12 +36,12 @@ def add_mark_routes(app: web.Application, market: Market, decode: Callable[..., 
     async def mark(request: web.Request) -> web.Response:
         try:
             req = await decode(request, MarkRequest)
-            bps = _num("bps", req.bps)
+            bps = num_field("bps", req.bps)
             if not -5000 <= bps <= 5000:
                 raise ValueError(f"bps: expected -5000..5000, got {bps}")
             if not 0 < req.seconds <= 86400:
                 raise ValueError(f"seconds: expected > 0 and <= 86400, got {req.seconds}")
-            ex, sym = _futures_listing(market, req.symbol, req.venue)
+            ex, sym = futures_listing(market, req.symbol, req.venue)
             inst = ex.instruments[sym]
             ex.funding.shift_mark(inst, bps, req.seconds)
         except ValueError as e:
