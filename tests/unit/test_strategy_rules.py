@@ -151,3 +151,19 @@ def test_a_halted_hedge_market_is_still_tried_and_its_refusals_unwind_the_lead()
     assert (unwind.command.market, unwind.command.side, unwind.command.qty) == (Market.SPOT, Side.SELL, D("0.01"))
     assert unwind.command.client_order_id == "t1-1-U1"
     assert st.state.cur is not None and "hedge failed 2 times on gateio.futures" in st.state.cur.exit_reason
+
+
+def test_trading_again_while_a_book_is_still_old_the_reason_names_the_book() -> None:
+    """Halted, then trading again while the MEXC book is still too old: the task stays in SYNCING and its reason
+    moves from the halt to the book it now waits for (it kept saying "halted" after the venue resumed)."""
+    # Arrange
+    st = analyzing()
+    st.step(ref(Market.SPOT, status=SymbolStatus.HALTED), T0 + MS)
+    st.step(Tick(), T0 + MS)
+    assert st.state.state is State.SYNCING and st.state.reason.endswith("no entry")
+    st.step(book(MEXC_SPOT, 60000, ts=T0 - 60 * NS), T0 + 2 * MS)  # older than max_book_age_s
+    # Act
+    steps(st, [ref(Market.SPOT), Tick()], T0 + 3 * MS)
+    # Assert
+    assert st.state.state is State.SYNCING
+    assert "mexc.spot" in st.state.reason and "no entry" not in st.state.reason, st.state.reason

@@ -362,6 +362,8 @@ class Strategy:
             self._go(State.ANALYZING, "books, rules, funding and inventory ready")
             return
         why = self._why_not_listed()  # the rules' reason, when there is one, is the one the status reports
+        if not why and self.state.reason.endswith(_UNLISTED):
+            why = self._why_not_ready()  # trading again: the status says what the task waits for now
         if why and why != self.state.reason:
             self.state.reason = why
 
@@ -989,9 +991,9 @@ class Strategy:
             k = m.key
             r = self.rules.get(k)
             if r is None:
-                return f"{k}: no reference data"
+                return f"{k}: no reference data{_UNLISTED}"
             if r.ref.status is not SymbolStatus.TRADING:
-                return f"{k}: {self.p.symbol} {r.ref.status.value} at the venue: no entry"
+                return f"{k}: {self.p.symbol} {r.ref.status.value} at the venue{_UNLISTED}"
         return ""
 
     def _why_not_ready(self) -> str:
@@ -1039,6 +1041,9 @@ class Strategy:
     def _day_add(self, x: Decimal) -> None:
         self._roll_day()
         self.state.day_pnl += x
+
+
+_UNLISTED = ": no entry"  # ends every reason the rules give (no reference data, not trading)
 
 
 def _resendable(o: OrderTrack) -> bool:
