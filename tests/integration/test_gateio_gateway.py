@@ -299,3 +299,51 @@ async def test_rotation_leaves_no_hole(sim, bus, session, subject_prefix, market
         assert trades and len(trades) == len(set(trades)), "a trade was published twice across a rotation"
     finally:
         await bounded(gw.stop(), 15, "gateway stop")
+
+
+# -- a rule change mid-run ----------------------------------------------------------------------------------
+
+
+def published_book_matches_venue(sim: SimServer, rec: Recorder, symbol: str, depth: int = 5) -> bool:
+    """The last published book is OK, at the venue's update id, and its sizes in base equal the venue's contracts x
+    the venue's current multiplier."""
+    ex = sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
+    inst = symbol.replace("-", "_")
+    uid, bids, asks = ex.book(inst).depth(depth)
+    b = rec.last("book", symbol)
+    if b is None or b.state is not BookState.OK or b.seq != uid:
+        return False
+    m = ex.inst(inst).multiplier
+    return ([(lv.price, round(lv.size, 9)) for lv in b.bids[:depth]] == [(float(p), float(q * m)) for p, q in bids]
+            and [(lv.price, round(lv.size, 9)) for lv in b.asks[:depth]] == [(float(p), float(q * m))
+                                                                            for p, q in asks])
+
+
+async def test_contract_multiplier_change_rescales_book_and_trades(sim, bus, session, subject_prefix):
+    """POST /admin/rules contract_multiplier: after the next rules refresh the book goes stale (rules_changed),
+    resyncs from a fresh snapshot, and the published book and trades are in base with the new multiplier."""
+    gw, rec = await start(sim, bus, session, subject_prefix, Market.FUTURES, ["BTC-USDT"], symbol_refresh_s=1.0)
+    try:
+        await eventually(lambda: published_book_matches_venue(sim, rec, "BTC-USDT"), timeout=10, what="book before")
+        ex = sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)]
+        old = ex.inst("BTC_USDT").multiplier
+        async with session.post(f"{sim.urls['admin']}/rules",
+                                json={"venue": "gateio", "market": "futures", "symbol": "BTC-USDT",
+                                      "contract_multiplier": str(old * 10)}) as r:
+            assert r.status == 200, await r.text()
+        n_trades = len(rec.by_kind["trade"])
+
+        await eventually(lambda: published_book_matches_venue(sim, rec, "BTC-USDT"), timeout=15, what="book after")
+        await eventually(lambda: book_matches_venue(sim, gw, Market.FUTURES, "BTC-USDT"), timeout=10)
+        assert gw.books["BTC_USDT"].mult == float(1 / (old * 10))
+        assert any(isinstance(e, MarketStatus) and e.reason == "rules_changed" for e in rec.by_kind["status"])
+
+        venue_trades = {t.trade_id: t for t in ex.recent_trades("BTC_USDT", 1000)}
+        await eventually(lambda: any(t.ts_recv > 0 and int(t.trade_id) > max(venue_trades, default=0)
+                                     for t in rec.by_kind["trade"][n_trades:]), timeout=20, what="a new trade")
+        new = {t.trade_id: t for t in ex.recent_trades("BTC_USDT", 1000)}
+        after = [t for t in rec.by_kind["trade"][n_trades:] if int(t.trade_id) > max(venue_trades, default=0)]
+        for t in after:
+            assert t.size == pytest.approx(float(new[int(t.trade_id)].qty * old * 10), rel=1e-12), t
+    finally:
+        await bounded(gw.stop(), 15, "gateway stop")

@@ -89,6 +89,7 @@ R_FRESH = "fresh"  # MarketStatus.reason: a bbo / funding feed delivered again a
 R_BUFFER_OVERFLOW = "buffer_overflow"
 R_SNAPSHOT_FAILED = "snapshot_failed"
 R_MALFORMED = "malformed_sequence"
+R_RULES = "rules_changed"  # the venue changed how its sizes read (a contract multiplier): rebuilt from a snapshot
 
 
 class SyncRule(Protocol):
@@ -311,6 +312,13 @@ class BookSync:
         self.needs_snapshot = True
         self._anchored = False
         self._buffer.clear()
+
+    def rescale(self, apply: ApplyLevels | None, reason: str = R_RULES) -> None:
+        """The venue's levels now mean something else (a perpetual's contract multiplier changed): from now on they
+        go into the book through ``apply``, and the book is stale until a fresh snapshot, so that no level held
+        was read with the old meaning (buffered diffs are dropped with it, as in ``mark_stale``)."""
+        self._apply = apply if apply is not None else apply_book
+        self.mark_stale(reason)
 
     # ------------------------------------------------------------------ reads
 

@@ -73,7 +73,16 @@ from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
 from ..common.refpub import RefPublisher
 from ..common.refpub import refresh as refresh_refs
-from ..common.sync import FLAT_SYNC, GATE_RULE, R_DISCONNECTED, R_FRESH, R_SILENT, ApplyLevels, BookSync
+from ..common.sync import (
+    FLAT_SYNC,
+    GATE_RULE,
+    R_DISCONNECTED,
+    R_FRESH,
+    R_RULES,
+    R_SILENT,
+    ApplyLevels,
+    BookSync,
+)
 from . import symbols as gsym
 from .rest import GateHttp, PublicRest
 from .schemas import (
@@ -216,6 +225,14 @@ class _Book:
         self.funding_interval_s = 0
         self.bbo_stale = False  # published stale (socket silent or lost): ok again with the next push
         self.funding_stale = False  # futures tickers (funding, mark, index): the same
+
+    def set_mult(self, mult: float) -> None:
+        """The contract multiplier changed (a rules refresh): every size read from now on is divided by the new
+        ``mult`` (contracts per base): the per-message paths read ``self.mult``; the book's appliers are rebuilt
+        (``BookFeed`` reads ``read_apply`` from this slot per frame, so it follows). The caller resyncs the book."""
+        self.mult = mult
+        self.apply = contract_levels(mult)
+        self.read_apply = flat_apply(mult)
 
     def new_sync(self) -> BookSync:
         return BookSync(GATE_RULE, max_buffer=2000, apply=self.apply)
@@ -424,8 +441,25 @@ class GatePublicGateway:
             if meta is not None:
                 b.funding_interval_s = meta.funding_interval_s
                 b.funding_next_s = max(b.funding_next_s, meta.funding_next_apply_s)
+            if b.futures and (info := smap.info_by_name.get(b.name)) is not None:
+                mult = float(1 / info.contract_multiplier)
+                if mult != b.mult:
+                    self._remultiply(b, mult)
         refresh_refs(self.refs, [r for r in refs if r is not None], self.wanted, ts)
         await self.refpub.publish(self.refs.values())
+
+    def _remultiply(self, b: _Book, mult: float) -> None:
+        """A refresh found a new ``quanto_multiplier``: sizes are divided by the new ``mult`` from now on, and the book
+        is rebuilt from a fresh snapshot (stale until then, reason ``rules_changed``) so that no published book mixes
+        levels read with two multipliers; a rotation's pending book, built with the old one, is dropped."""
+        log.warning("gateio futures %s: contract multiplier changed: %s -> %s base per contract; book resynced",
+                    b.name, 1 / b.mult, 1 / mult)
+        b.set_mult(mult)
+        b.pending = None
+        b.pending_conn = None
+        b.sync.rescale(b.apply, R_RULES)
+        self._status(b, time.time_ns())
+        self._snap_event.set()
 
     async def _load_funding_history(self) -> None:
         for vs in self.books:
