@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 import msgspec
 
@@ -85,8 +86,19 @@ def _gap(p: PositionMargin) -> Fraction | None:
     return Fraction(gap) / Fraction(p.mark_price)
 
 
+class LiqStep(NamedTuple):
+    """One warning ``LiqWatch.steps`` calls for, and the state its symbol moves to once it is published."""
+
+    warning: LiquidationWarning
+    distance: Fraction | None  # the distance at this warning; None: cleared (the symbol leaves ``warned``)
+
+
 class LiqWatch:
-    """Warnings for one account's positions, by the rule in the module doc. ``fraction`` 0 = off."""
+    """Warnings for one account's positions, by the rule in the module doc. ``fraction`` 0 = off.
+
+    Two steps, so that a warning that could not be published is decided again at the next read and one that was
+    published is never repeated: ``steps(m)`` says what ``m`` calls for without changing anything, ``apply(step)``
+    records one warning as published. ``check`` does both at once (for callers that cannot fail in between)."""
 
     def __init__(self, fraction: Decimal) -> None:
         if not ZERO <= fraction < 1:
@@ -97,40 +109,46 @@ class LiqWatch:
         self.warned: dict[str, Fraction] = {}  # symbol -> distance at its last warning
 
     def check(self, m: Margin) -> list[LiquidationWarning]:
-        """The warnings ``m`` calls for (each position at most one), in symbol order."""
+        """The warnings ``m`` calls for (each position at most one), in symbol order, all recorded as published."""
+        out = []
+        for step in self.steps(m):
+            self.apply(step)
+            out.append(step.warning)
+        return out
+
+    def steps(self, m: Margin) -> list[LiqStep]:
+        """The warnings ``m`` calls for (each position at most one), in symbol order; changes nothing."""
         if not self.fraction:
             return []
-        out: list[LiquidationWarning] = []
+        out: list[LiqStep] = []
         seen: set[str] = set()
         for p in m.positions:
             seen.add(p.symbol)
-            level = self._level(p.symbol, _gap(p))
-            if level is not None:
-                out.append(self._warning(m, p.symbol, level, p))
+            moved = self._level(p.symbol, _gap(p))
+            if moved is not None:
+                out.append(LiqStep(self._warning(m, p.symbol, moved[0], p), moved[1]))
         for symbol in sorted(set(self.warned) - seen):  # warned, and the position is gone
-            del self.warned[symbol]
-            out.append(self._warning(m, symbol, WarningLevel.CLEARED, None))
+            out.append(LiqStep(self._warning(m, symbol, WarningLevel.CLEARED, None), None))
         return out
 
-    def _level(self, symbol: str, d: Fraction | None) -> WarningLevel | None:
+    def apply(self, step: LiqStep) -> None:
+        """``step``'s warning was published: its symbol's state moves."""
+        if step.distance is None:
+            self.warned.pop(step.warning.symbol, None)
+        else:
+            self.warned[step.warning.symbol] = step.distance
+
+    def _level(self, symbol: str, d: Fraction | None) -> tuple[WarningLevel, Fraction | None] | None:
         last = self.warned.get(symbol)
         if d is None:
-            if last is None:
-                return None
-            del self.warned[symbol]
-            return WarningLevel.CLEARED
+            return None if last is None else (WarningLevel.CLEARED, None)
         d = max(d, Fraction(0))
         if last is None:
-            if d < self._f:
-                self.warned[symbol] = d
-                return WarningLevel.WARNING
-            return None
+            return (WarningLevel.WARNING, d) if d < self._f else None
         if d >= self._clear:
-            del self.warned[symbol]
-            return WarningLevel.CLEARED
+            return WarningLevel.CLEARED, None
         if d <= last * Fraction(WORSE_FACTOR) and d < last:
-            self.warned[symbol] = d
-            return WarningLevel.WORSE
+            return WarningLevel.WORSE, d
         return None
 
     def _warning(self, m: Margin, symbol: str, level: WarningLevel, p: PositionMargin | None) -> LiquidationWarning:
@@ -180,4 +198,4 @@ def stamp(m: Margin, ts_pub: int, correction: bool) -> Margin:
     return msgspec.structs.replace(m, ts_pub=ts_pub, correction=correction)
 
 
-__all__ = ["FundingLedger", "LiqWatch", "MarginTracker", "changed", "margin_key", "stamp"]
+__all__ = ["FundingLedger", "LiqStep", "LiqWatch", "MarginTracker", "changed", "margin_key", "stamp"]

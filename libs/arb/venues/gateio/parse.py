@@ -15,6 +15,7 @@ import base64
 import hashlib
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from decimal import Decimal
 
 from ...core.clock import NS_PER_MS, NS_PER_S
@@ -214,8 +215,10 @@ def spot_balance_update(b: SpotBalanceUpdate, account: str, ts_recv: int) -> Bal
 
 
 def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
-                  order_type: OrderType | None = None) -> Order:
-    m = info.contract_multiplier
+                  order_type: OrderType | None = None, multiplier: Decimal | None = None) -> Order:
+    """Contracts -> base with ``multiplier``: the one the order was placed with when known (the caller's), else the
+    contract's current one (specs/gateways.md, "Contract multiplier changes")."""
+    m = info.contract_multiplier if multiplier is None else multiplier
     size = dec(o.size)
     left = dec(o.left)
     contracts = abs(size)
@@ -240,13 +243,15 @@ def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientId
 
 
 def futures_fill(t: FuturesTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
-                 settle: str = "USDT") -> Fill:
+                 settle: str = "USDT", multiplier: Decimal | None = None) -> Fill:
+    """Contracts -> base with ``multiplier`` as in ``futures_order`` (the order's, when known)."""
+    m = info.contract_multiplier if multiplier is None else multiplier
     size = dec(t.size)
     fee, fee_asset = _paid_fee(t.fee, settle, 0, t.point_fee)
     return Fill(
         venue=V, market=Market.FUTURES, account=account, symbol=info.name,
         client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
-        side=Side.BUY if size > 0 else Side.SELL, price=dec(t.price), qty=abs(size) * info.contract_multiplier,
+        side=Side.BUY if size > 0 else Side.SELL, price=dec(t.price), qty=abs(size) * m,
         fee=fee, fee_asset=fee_asset, is_maker=t.role == "maker",
         ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
     )
@@ -289,11 +294,33 @@ def position_margin(p: FuturesPosition, info: SymbolInfo) -> PositionMargin:
         unrealised_pnl=dec(p.unrealised_pnl), distance=liq_distance(size, mark, liq))
 
 
+def venue_position_margin(p: FuturesPosition) -> PositionMargin | None:
+    """A position in a contract without symbol rules here, from the venue's own fields only: the size in base is
+    ``value / mark`` (value: the position's value at mark in the settle currency), signed as the contracts; the
+    symbol is the contract with ``-`` (``BTC_USDT`` -> ``BTC-USDT``). None when flat or without a value and mark
+    (no size in base can be told)."""
+    contracts = dec(p.size)
+    mark = dec(p.mark_price)
+    value = abs(dec(p.value))
+    if not contracts or mark <= 0 or not value:
+        return None
+    size = value / mark if contracts > 0 else -value / mark
+    liq = dec(p.liq_price)
+    rate = dec(p.maintenance_rate)
+    mm = dec(p.maintenance_margin) or value * rate
+    return PositionMargin(
+        symbol=p.contract.replace("_", "-"), size=size, contracts=contracts, leverage=int(dec(p.leverage)),
+        entry_price=dec(p.entry_price), mark_price=mark, liq_price=liq, margin=dec(p.margin), maintenance_rate=rate,
+        maintenance_margin=mm, unrealised_pnl=dec(p.unrealised_pnl), distance=liq_distance(size, mark, liq))
+
+
 def futures_margin(a: FuturesAccount, positions: list[tuple[FuturesPosition, SymbolInfo]], account: str,
-                   ts_recv: int) -> Margin:
+                   ts_recv: int, others: Iterable[PositionMargin] = ()) -> Margin:
     """The account's margin from ``GET /futures/usdt/accounts`` and the open positions of ``GET .../positions``
-    (flat ones left out), positions sorted by symbol."""
-    pms = sorted((position_margin(p, info) for p, info in positions if dec(p.size)), key=lambda x: x.symbol)
+    (flat ones left out) with ``others`` (positions without symbol rules, ``venue_position_margin``), positions
+    sorted by symbol."""
+    pms = sorted([*(position_margin(p, info) for p, info in positions if dec(p.size)), *others],
+                 key=lambda x: x.symbol)
     mm = dec(a.maintenance_margin) or sum((x.maintenance_margin for x in pms), ZERO)
     return Margin(
         venue=V, market=Market.FUTURES, account=account, asset=a.currency.upper(), total=dec(a.total),
@@ -340,4 +367,5 @@ __all__ = [
     "spot_fill",
     "spot_order",
     "to_text",
+    "venue_position_margin",
 ]

@@ -61,9 +61,10 @@ from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, audit, get_logger
 from ...obs.metrics import counter
 from ..common.lifecycle import cancel_tasks
-from ..common.margin import NS, FundingLedger, LiqWatch, MarginTracker, stamp
+from ..common.margin import NS, FundingLedger, LiqStep, LiqWatch, MarginTracker, stamp
 from ..common.outbox import EventOutbox
 from ..common.reconcile import Reconciler
+from ..common.symrules import RuleChange, RuleRefresher
 from ..common.trading import CommandHandler, PreparedOrder
 from . import parse as P
 from . import symbols as gsym
@@ -75,7 +76,9 @@ from .schemas import (
     FuturesBalancesFrame,
     FuturesOrder,
     FuturesOrdersFrame,
+    FuturesPosition,
     FuturesPositionsFrame,
+    FuturesTradeRow,
     FuturesUserTradesFrame,
     SpotBalancesFrame,
     SpotOrder,
@@ -90,6 +93,9 @@ MARGIN_READS = counter("arb_trade_margin_reads_total", "Futures account margin r
                        ["venue", "market", "outcome"])
 LIQ_WARNINGS = counter("arb_trade_liquidation_warnings_total", "LiquidationWarnings published, by level",
                        ["venue", "market", "level"])
+UNKNOWN_POSITIONS = counter("arb_trade_unknown_contract_positions_total",
+                            "Position rows in contracts without symbol rules here (no Position event; margin and "
+                            "warnings from the venue's fields)", ["venue", "market"])
 FUNDING_RECORDS = counter("arb_trade_funding_records_total", "Venue funding records published as FundingPaid",
                           ["venue", "market"])
 FINISHED_PAGES = 3  # a query by client id looks through the newest 3000 finished orders of the symbol
@@ -125,14 +131,26 @@ class GateTrader:
         self.user_id = ""
         self.dual_mode = False  # the futures account is in dual (hedge) position mode: not supported
         self._vid: OrderedDict[str, tuple[str, OrderType]] = OrderedDict()  # client id -> (venue id, type asked)
+        # client id -> the contract multiplier the order was placed with: its events convert with it, never with a
+        # multiplier that changed since (specs/gateways.md, "Contract multiplier changes")
+        self._mult: OrderedDict[str, Decimal] = OrderedDict()
+        self.rlog = RateLimitedLog(log, interval_s=60.0)
+        self.unknown_positions = 0  # position rows seen in contracts without symbol rules
 
     # ---------------------------------------------------------------------------------------- rules
 
-    async def load_symbols(self) -> None:
+    async def read_symbols(self) -> SymbolMap:
+        """The venue's current rules (``GET /spot/currency_pairs`` or ``GET /futures/usdt/contracts``)."""
         if self.market is Market.SPOT:
-            self.symbols = SymbolMap(V, self.market, gsym.spot_infos(await self.public.currency_pairs(), time.time()))
-        else:
-            self.symbols = SymbolMap(V, self.market, gsym.futures_infos(await self.public.contracts()))
+            return SymbolMap(V, self.market, gsym.spot_infos(await self.public.currency_pairs(), time.time()))
+        return SymbolMap(V, self.market, gsym.futures_infos(await self.public.contracts()))
+
+    async def load_symbols(self) -> None:
+        """Read the rules and hold them as they are (the gateway's ``RuleRefresher`` merges and logs instead)."""
+        self.symbols = await self.read_symbols()
+
+    def put_symbols(self, symbols: SymbolMap) -> None:
+        self.symbols = symbols
 
     def _info_venue(self, venue_symbol: str) -> SymbolInfo | None:
         sym = self.symbols.by_venue.get(venue_symbol)
@@ -148,6 +166,31 @@ class GateTrader:
         v = self._vid.get(cid)
         return v[1] if v else None
 
+    def _placed_with(self, cid: str, multiplier: Decimal) -> None:
+        if cid:
+            self._mult[cid] = multiplier
+            if len(self._mult) > 100_000:
+                self._mult.popitem(last=False)
+
+    def multiplier_for(self, cid: str, info: SymbolInfo) -> Decimal:
+        """The contract multiplier to convert an event of order ``cid`` with: the one it was placed with by this
+        process, else the contract's current one (an order placed before a restart, or not by us)."""
+        m = self._mult.get(cid) if cid else None
+        if m is None:
+            return info.contract_multiplier
+        if m != info.contract_multiplier:
+            self.rlog(("old_multiplier", info.name), "gateio futures: %s order %s converted with the multiplier it "
+                      "was placed with (%s; now %s)", info.name, cid, m, info.contract_multiplier)
+        return m
+
+    def fut_order(self, o: FuturesOrder, info: SymbolInfo, ts_recv: int, kind: OrderType | None) -> Order:
+        cid = self.ids.client_id(o.text)
+        return P.futures_order(o, info, self.account, self.ids, ts_recv, kind, self.multiplier_for(cid, info))
+
+    def fut_fill(self, t: FuturesTradeRow, info: SymbolInfo, ts_recv: int) -> Fill:
+        cid = self.ids.client_id(t.text)
+        return P.futures_fill(t, info, self.account, self.ids, ts_recv, multiplier=self.multiplier_for(cid, info))
+
     def order_from_spot(self, o: SpotOrder, ts_recv: int) -> Order | None:
         info = self._info_venue(o.currency_pair)
         if info is None:
@@ -159,8 +202,7 @@ class GateTrader:
         info = self._info_venue(o.contract)
         if info is None:
             return None
-        cid = self.ids.client_id(o.text)
-        return P.futures_order(o, info, self.account, self.ids, ts_recv, self._kind(cid))
+        return self.fut_order(o, info, ts_recv, self._kind(self.ids.client_id(o.text)))
 
     # ---------------------------------------------------------------------------------------- VenueTrader
 
@@ -206,9 +248,11 @@ class GateTrader:
             body.update(price=fmt(p.price), tif=P.TIF_TO_GATE[p.tif])
         if p.reduce_only:
             body["reduce_only"] = True
+        # before sending: a fill pushed before the response returns already converts with this multiplier
+        self._placed_with(p.client_order_id, p.info.contract_multiplier)
         o = await self.fut.place(body, decimal=decimal)
         self._remember(p.client_order_id, str(o.id), p.order_type)
-        return P.futures_order(o, p.info, self.account, self.ids, _ns(), p.order_type)
+        return P.futures_order(o, p.info, self.account, self.ids, _ns(), p.order_type, p.info.contract_multiplier)
 
     async def close_position(self, symbol: str) -> Order:
         """Close the whole futures position of ``symbol`` at market (Gate ``size 0, close true, price 0, ioc``)."""
@@ -233,7 +277,7 @@ class GateTrader:
             return P.spot_order(o, info, self.account, self.ids, _ns(), self._kind(client_order_id))
         assert self.fut is not None
         fo = await self.fut.cancel(oid)
-        return P.futures_order(fo, info, self.account, self.ids, _ns(), self._kind(client_order_id))
+        return self.fut_order(fo, info, _ns(), self._kind(client_order_id))
 
     async def cancel_all(self, symbol: str | None) -> list[Order]:
         if symbol:
@@ -270,7 +314,7 @@ class GateTrader:
                 return P.spot_order(o, info, self.account, self.ids, now, self._kind(client_order_id))
             assert self.fut is not None
             fo = await self.fut.get_order(oid)
-            return P.futures_order(fo, info, self.account, self.ids, now, self._kind(client_order_id))
+            return self.fut_order(fo, info, now, self._kind(client_order_id))
         except Exception as e:
             if not is_not_found(e):
                 raise
@@ -293,7 +337,7 @@ class GateTrader:
                 cut = cut or fpages.truncated
                 for fo in fpages.rows:
                     if (text and fo.text == text) or (venue_order_id and str(fo.id) == venue_order_id):
-                        return P.futures_order(fo, info, self.account, self.ids, now, self._kind(client_order_id))
+                        return self.fut_order(fo, info, now, self._kind(client_order_id))
         if cut:
             raise LookupIncomplete("gateio", "LOOKUP_INCOMPLETE",
                                    f"{symbol}: order {client_order_id or venue_order_id} is not among the orders Gate "
@@ -346,7 +390,7 @@ class GateTrader:
             return [P.spot_fill(t, info, self.account, self.ids, now) for t in rows]
         assert self.fut is not None
         frows = _complete(await self.fut.my_trades_all(info.venue_symbol, since_s), f"fills of {symbol}")
-        return [P.futures_fill(t, info, self.account, self.ids, now) for t in frows]
+        return [self.fut_fill(t, info, now) for t in frows]
 
     async def positions(self) -> list[Position]:
         if self.market is not Market.FUTURES:
@@ -358,7 +402,20 @@ class GateTrader:
             info = self._info_venue(p.contract)
             if info is not None:
                 out.append(P.futures_position(p, info, self.account, now))
+            else:
+                self.note_unknown_position(p)
         return out
+
+    def note_unknown_position(self, p: FuturesPosition) -> None:
+        """A position row in a contract without symbol rules here: no Position event can be made of it (no
+        multiplier); counted, and logged once a minute per contract (the margin read still watches it)."""
+        if not P.dec(p.size):
+            return
+        self.unknown_positions += 1
+        UNKNOWN_POSITIONS.labels(V.value, self.market.value).inc()
+        self.rlog(("unknown_position", p.contract), "gateio futures %s: position of %s contracts in %s, a contract "
+                  "without symbol rules here: no Position event; margin and liquidation warnings from the venue's "
+                  "own fields", self.account, p.size, p.contract)
 
     async def set_leverage(self, symbol: str, leverage: int) -> Position:
         if self.market is not Market.FUTURES:
@@ -423,13 +480,17 @@ class GatePrivateGateway:
         self._sub_refused = False  # this socket's subscriptions are incomplete: not ready until resubscribed
         self._closers: set[asyncio.Task] = set()
         self.frames = self._handlers()
+        # symbol rules re-read every symbol_refresh_s, each change logged (common.symrules)
+        self.rules = RuleRefresher(f"gateio {market.value} trading {account}", trader.read_symbols,
+                                   lambda: self.trader.symbols, trader.put_symbols, options.symbol_refresh_s,
+                                   on_change=self._on_rules_changed)
 
     @property
     def symbols(self) -> SymbolMap:
         return self.trader.symbols
 
     async def start(self) -> None:
-        await self.trader.load_symbols()
+        await self.rules.refresh()
         if self.market is Market.FUTURES:
             await self.trader.balances()  # learns the user id the futures channels need
             if self.trader.dual_mode:
@@ -440,6 +501,7 @@ class GatePrivateGateway:
                 await self._restore_funding()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.outbox.run(), name="gate-trade-events"))
+        self._tasks.append(loop.create_task(self.rules.run(), name="gate-trade-symbols"))
         if self.market is Market.FUTURES:
             self._tasks.append(loop.create_task(self._margin_loop(), name="gate-margin"))
             if self.options.funding_poll_s:
@@ -484,6 +546,19 @@ class GatePrivateGateway:
     def _schedule_reconcile(self) -> None:
         self.reconciler.schedule()
 
+    def _on_rules_changed(self, changes: list[RuleChange]) -> None:
+        """A contract multiplier changed: orders already placed keep converting with the multiplier they were placed
+        with (``GateTrader.multiplier_for``); positions are the venue's contracts now, converted with the new one, so
+        venue truth is published again at once (reconcile) instead of at the next position push."""
+        moved = [c for c in changes if c.field == "contract_multiplier"]
+        if not moved:
+            return
+        log.warning("gateio %s %s: contract multiplier changed (%s): orders placed before convert with the "
+                    "multiplier they were placed with, positions with the new one; reconciling", self.market.value,
+                    self.account, "; ".join(str(c) for c in moved))
+        if self._started:
+            self._schedule_reconcile()
+
     async def _reconcile(self) -> dict[str, int]:
         counts = await self.handler.reconcile(self.options.reconcile_fills_lookback_s)
         if self.market is Market.FUTURES:  # a failure here is the margin / funding loops' to retry, not the reconcile's
@@ -519,43 +594,70 @@ class GatePrivateGateway:
                 self.rlog(("margin",), "gateio futures %s: margin read failed: %r", self.account, e)
 
     async def refresh_margin(self) -> int:
-        """Read the account and its positions; publish a Margin if it changed (always, marked ``correction``, on the
-        first read since a reconcile asked for it) and whatever LiquidationWarnings it calls for. Returns the Margins
-        published."""
+        """Read the account and its positions; publish whatever LiquidationWarnings it calls for, then a Margin if it
+        changed (always, marked ``correction``, on the first read since a reconcile asked for it). Returns the Margins
+        published.
+
+        Warnings and the margin are published independently: each warning on its own, its symbol's ``LiqWatch``
+        state moving only once it is acked (one that failed is decided again at the next read; one that went out is
+        never repeated), and a Margin whose publish fails takes no warning with it. Raises the first failure after
+        everything was tried (the loops log and count it; the reconcile forces the next read)."""
         fut = self.trader.fut
-        assert fut is not None
+        if fut is None:
+            raise ConfigError(f"gateio {self.market.value} {self.account}: margin is read on the futures market only "
+                              "(this gateway has no futures client)")
         async with self._margin_lock:
             force = self._margin_force
             acc = await fut.account()
             rows = _complete(await fut.positions_all(), "positions")
             now = _ns()
-            pairs = [(p, info) for p in rows if (info := self.trader._info_venue(p.contract)) is not None]
-            m = P.futures_margin(acc, pairs, self.account, now)
+            pairs: list[tuple[FuturesPosition, SymbolInfo]] = []
+            others = []
+            for p in rows:
+                info = self.trader._info_venue(p.contract)
+                if info is not None:
+                    pairs.append((p, info))
+                elif P.dec(p.size):
+                    self.trader.note_unknown_position(p)
+                    if (pm := P.venue_position_margin(p)) is not None:
+                        others.append(pm)
+            m = P.futures_margin(acc, pairs, self.account, now, others)
+            failed: list[BaseException] = []
+            for step in self.liq.steps(m):
+                try:
+                    await self._publish_warning(step)
+                except Exception as e:  # noqa: BLE001 -- the next read decides this one again; the rest go on
+                    failed.append(e)
+                    self.rlog(("liq_warning",), "gateio futures %s: %s %s liquidation warning not published (decided "
+                              "again at the next read): %r", self.account, step.warning.symbol,
+                              step.warning.level.value, e)
             n = 0
             if self.margin.should_publish(m, force):
                 ev = stamp(m, _ns(), correction=force)
                 audit("margin", ev)
-                await self.bus.publish_acked(self.subjects.margin, ev)
-                self.margin.published(m)
-                if force:
-                    self._margin_force = False
-                n = 1
-            before = dict(self.liq.warned)
-            try:
-                for w in self.liq.check(m):
-                    w = msgspec.structs.replace(w, ts_pub=_ns())
-                    log.warning("gateio futures %s: %s %s liquidation warning: mark %s, liquidation %s, distance %s "
-                                "(threshold %s)", self.account, w.symbol, w.level.value, w.mark_price, w.liq_price,
-                                w.distance, w.threshold)
-                    audit("liq_warning", w)
-                    await self.bus.publish_acked(self.subjects.liq_warning, w)
-                    LIQ_WARNINGS.labels(V.value, self.market.value, w.level.value).inc()
-            except BaseException:
-                self.liq.warned = before  # not published: the next read decides again
-                raise
-            self.margin_reads += 1
+                try:
+                    await self.bus.publish_acked(self.subjects.margin, ev)
+                except Exception as e:  # noqa: BLE001 -- raised below, once everything was tried
+                    failed.append(e)
+                else:
+                    self.margin.published(m)
+                    if force:
+                        self._margin_force = False
+                    n = 1
+            self.margin_reads += 1  # the rules were applied to this read (whatever could not be published)
+            if failed:
+                raise failed[0]
             MARGIN_READS.labels(V.value, self.market.value, "ok").inc()
             return n
+
+    async def _publish_warning(self, step: LiqStep) -> None:
+        w = msgspec.structs.replace(step.warning, ts_pub=_ns())
+        log.warning("gateio futures %s: %s %s liquidation warning: mark %s, liquidation %s, distance %s (threshold %s)",
+                    self.account, w.symbol, w.level.value, w.mark_price, w.liq_price, w.distance, w.threshold)
+        audit("liq_warning", w)
+        await self.bus.publish_acked(self.subjects.liq_warning, w)
+        self.liq.apply(step)
+        LIQ_WARNINGS.labels(V.value, self.market.value, w.level.value).inc()
 
     # ---------------------------------------------------------------------------------------- funding (futures)
 
@@ -696,7 +798,7 @@ class GatePrivateGateway:
         for t in f.result:
             info = self.trader._info_venue(t.contract)
             if info is not None:
-                self._emit("fill", P.futures_fill(t, info, self.account, self.trader.ids, now))
+                self._emit("fill", self.trader.fut_fill(t, info, now))
 
     def _on_fut_positions(self, f: FuturesPositionsFrame, now: int) -> None:
         self._margin_wake.set()
@@ -704,6 +806,8 @@ class GatePrivateGateway:
             info = self.trader._info_venue(p.contract)
             if info is not None:
                 self._emit("position", P.futures_position(p, info, self.account, now))
+            else:
+                self.trader.note_unknown_position(p)
 
     def _on_fut_balances(self, f: FuturesBalancesFrame, now: int) -> None:
         # the push carries the new total only; available comes from the account endpoint

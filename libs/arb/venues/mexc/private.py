@@ -41,6 +41,7 @@ from ...obs.log import RateLimitedLog, audit, get_logger
 from ..common.lifecycle import cancel_tasks
 from ..common.outbox import EventOutbox
 from ..common.reconcile import Reconciler
+from ..common.symrules import RuleRefresher
 from ..common.trading import CommandHandler, PreparedOrder
 from ..common.ws import WsConnection, WsManager
 from . import parse
@@ -314,6 +315,9 @@ class MexcPrivateGateway:
         self.unrouted = 0
         self.key_renewals = 0
         self.keepalives = 0
+        # symbol rules re-read every symbol_refresh_s, each change logged (common.symrules)
+        self.rules = RuleRefresher(f"mexc spot trading {account}", self._read_symbols, lambda: self.trader.symbols,
+                                   self._put_symbols, options.symbol_refresh_s)
         self._started = False
         self._closing = False
 
@@ -325,7 +329,7 @@ class MexcPrivateGateway:
 
     async def start(self) -> None:
         await self.rest.sync_time()
-        await self._load_symbols()
+        await self.rules.refresh()
         await self._new_key()
         self.ws = self._ws_factory(self.adapter, list(parse.PRIVATE_CHANNELS), self._url, self._on_reconnect,
                                    self._on_disconnect, self._on_connect_failed)
@@ -334,7 +338,7 @@ class MexcPrivateGateway:
             loop.create_task(self.outbox.run(), name="mexc-trade-events"),
             loop.create_task(self._key_keeper(), name="mexc-listen-key"),
             loop.create_task(self._time_keeper(), name="mexc-time"),
-            loop.create_task(self._symbol_refresher(), name="mexc-trade-symbols"),
+            loop.create_task(self.rules.run(), name="mexc-trade-symbols"),
             loop.create_task(self._first_sync(), name="mexc-first-reconcile"),
         ]
         await self.handler.start()
@@ -361,9 +365,12 @@ class MexcPrivateGateway:
         ws = self.ws
         return self._started and self.reconciler.synced_once and ws is not None and ws.connected == len(ws.shards)
 
-    async def _load_symbols(self) -> None:
+    async def _read_symbols(self) -> SymbolMap:
         info = await self.rest.exchange_info()
-        self.trader.symbols = symbol_map(info.symbols)
+        return symbol_map(info.symbols)
+
+    def _put_symbols(self, symbols: SymbolMap) -> None:
+        self.trader.symbols = symbols
 
     # ------------------------------------------------------------------ user stream (hot-ish path)
 
@@ -501,13 +508,6 @@ class MexcPrivateGateway:
             with contextlib.suppress(Exception):
                 await self.rest.sync_time()
 
-    async def _symbol_refresher(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.symbol_refresh_s)
-            try:
-                await self._load_symbols()
-            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
-                self._rlog(("symbols",), "mexc spot private: exchangeInfo refresh failed: %s", e)
 
 
 def _rest_base(url: str) -> str:
