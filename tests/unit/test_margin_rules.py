@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from itertools import pairwise
 
 import msgspec
 import pytest
@@ -171,17 +172,34 @@ def test_fraction_zero_is_off_and_out_of_range_is_refused() -> None:
             LiqWatch(D(bad))
 
 
+def crossing_path(rng: random.Random, steps: int = 2000) -> list[Decimal]:
+    """A random mark path (liquidation at 90) that keeps crossing the threshold both ways: it drifts down until the
+    mark is at most 91 (distance 1.1 %, below 5 %), then up until at least 99 (9.1 %, past the 6.25 % that clears),
+    and again; noise of +-0.5 on each step."""
+    mark, down, out = D(100), True, []
+    for _ in range(steps):
+        mark = max(D(85), min(D(105), mark + D(rng.randint(-50, 50) + (-25 if down else 25)) / 100))
+        if mark <= 91:
+            down = False
+        elif mark >= 99:
+            down = True
+        out.append(mark)
+    return out
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_any_path_alternates_warning_and_cleared(seed: int) -> None:
-    """Over a random mark path: a 'cleared' only follows a warning, 'worse' only while warned, and never two
-    warnings for one crossing."""
+    """Over a random mark path that crosses the threshold both ways: at least one warning and one 'cleared'; a
+    'cleared' only follows a warning, 'worse' only while warned, and never two warnings for one crossing."""
     rng = random.Random(seed)
     w = LiqWatch(D("0.05"))
     warned = False
-    mark = D(100)
-    for _ in range(2000):
-        mark = max(D(85), min(D(105), mark + D(rng.randint(-50, 50)) / 100))
+    counts = {level: 0 for level in WarningLevel}
+    path = crossing_path(rng)
+    assert min(path) <= 91 and max(path) >= 99  # the path itself crosses (else the test proves nothing)
+    for mark in path:
         for x in w.check(margin(pos(mark=str(mark)))):
+            counts[x.level] += 1
             if x.level is WarningLevel.WARNING:
                 assert not warned
                 warned = True
@@ -190,6 +208,34 @@ def test_any_path_alternates_warning_and_cleared(seed: int) -> None:
             else:
                 assert warned
                 warned = False
+    assert counts[WarningLevel.WARNING] >= 1 and counts[WarningLevel.CLEARED] >= 1, counts
+    assert counts[WarningLevel.WARNING] - counts[WarningLevel.CLEARED] in (0, 1), counts
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_warning_not_applied_is_called_for_again_and_an_applied_one_never(seed: int) -> None:
+    """Two-step use (steps, then apply once published): proposing changes nothing; a step left unapplied (its
+    publish failed) is proposed again for the same read; the warnings applied still alternate warning / cleared,
+    each crossing warned once."""
+    w = LiqWatch(D("0.05"))
+    rng = random.Random(seed + 100)
+    applied: list[WarningLevel] = []
+    skipped = 0
+    for mark in crossing_path(random.Random(seed)):
+        m = margin(pos(mark=str(mark)))
+        steps = w.steps(m)
+        assert w.steps(m) == steps
+        for st in steps:
+            if rng.random() < 0.3:  # not published
+                skipped += 1
+                assert w.steps(m) == steps
+                continue
+            w.apply(st)
+            applied.append(st.warning.level)
+            assert w.steps(m) == [x for x in steps if x != st]  # never proposed again for this read
+    starts = [lv for lv in applied if lv is not WarningLevel.WORSE]
+    assert skipped and WarningLevel.WARNING in starts and WarningLevel.CLEARED in starts
+    assert all(a is not b for a, b in pairwise(starts)) and starts[0] is WarningLevel.WARNING
 
 
 # ------------------------------------------------------------------------------------------------ funding ledger

@@ -481,9 +481,9 @@ class GatePrivateGateway:
         self._closers: set[asyncio.Task] = set()
         self.frames = self._handlers()
         # symbol rules re-read every symbol_refresh_s, each change logged (common.symrules)
-        self.rules = RuleRefresher(f"gateio {market.value} trading {account}", trader.read_symbols,
-                                   lambda: self.trader.symbols, trader.put_symbols, options.symbol_refresh_s,
-                                   on_change=self._on_rules_changed)
+        self.rules = RuleRefresher(f"gateio {market.value} trading {account}", lambda: self.trader.read_symbols(),
+                                   lambda: self.trader.symbols, lambda m: self.trader.put_symbols(m),
+                                   options.symbol_refresh_s, on_change=self._on_rules_changed)
 
     @property
     def symbols(self) -> SymbolMap:
