@@ -20,7 +20,7 @@ from arb.core.margin import LiquidationWarning, Margin, WarningLevel
 from arb.core.strategy import FundingPaid
 from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import eventually
+from arb.testing import bounded, bounded_context, eventually
 from arb.venues.common.margin import FundingLedger
 from arb.venues.gateio.private import GatePrivateGateway, build_private
 
@@ -33,13 +33,15 @@ FRACTION = 0.05
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     # settlements only when the test asks (/admin/funding): the next scheduled one is a day away
-    async with SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0), funding_interval_s=86400)) as server:
+    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0),
+                                                   funding_interval_s=86400)), 30, "simulator") as server:
         yield server
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
+                               "http session") as s:
         yield s
 
 
@@ -70,14 +72,23 @@ async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix
                           funding_poll_s=0.3, funding_lookback_s=3600.0)
     if ev is None:
         ev = Events()
-        await bus.subscribe(f"{prefix}ord.gateio.main.evt.>", ev)
+        await bounded(bus.subscribe(f"{prefix}ord.gateio.main.evt.>", ev), 5, "subscribe")
     gw = build_private(ep, Market.FUTURES, "main", creds, bus, session, opts)
-    await gw.start()
-    await eventually(gw.ready, timeout=10)
+    await bounded(gw.start(), 30, "trading gateway start")
+    await eventually(gw.ready, timeout=10, what="user stream connected and reconciled")
     return gw, ev
 
 
+async def stop(gw: GatePrivateGateway) -> None:
+    await bounded(gw.stop(), 15, "trading gateway stop")
+
+
+async def place(bus: Bus, prefix: str, cmd: PlaceOrder) -> Any:
+    return await bounded(bus.request(f"{prefix}ord.gateio.main.cmd.futures.place", cmd), 15, "place request")
+
+
 async def admin(session: aiohttp.ClientSession, sim: SimServer, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST to the simulator's admin API (the session's ClientTimeout bounds it)."""
     async with session.post(sim.urls["admin"] + path, json=body) as r:
         out = await r.json()
         assert r.status == 200, out
@@ -87,7 +98,7 @@ async def admin(session: aiohttp.ClientSession, sim: SimServer, path: str, body:
 async def reads(gw: GatePrivateGateway, n: int) -> None:
     """Wait until the gateway has read the account ``n`` more times (each read applies the rules once)."""
     target = gw.margin_reads + n
-    await eventually(lambda: gw.margin_reads >= target, timeout=10)
+    await eventually(lambda: gw.margin_reads >= target, timeout=10, what=f"{n} more margin reads")
 
 
 async def test_margin_follows_the_position_and_one_warning_per_crossing(sim, bus, session, subject_prefix,
@@ -97,12 +108,12 @@ async def test_margin_follows_the_position_and_one_warning_per_crossing(sim, bus
     gw, ev = await start(sim, bus, session, subject_prefix)
     try:
         await eventually(lambda: any(m.correction for m in ev.margins()), timeout=10)  # the start's reconcile
-        r = await bus.request(f"{subject_prefix}ord.gateio.main.cmd.futures.place",
-                              PlaceOrder("m1-open", "BTC-USDT", Market.FUTURES, Side.BUY, Decimal("0.001"),
-                                         order_type=OrderType.MARKET))
+        r = await place(bus, subject_prefix, PlaceOrder("m1-open", "BTC-USDT", Market.FUTURES, Side.BUY,
+                                                        Decimal("0.001"), order_type=OrderType.MARKET))
         assert isinstance(r, OrderReply), r
         await eventually(lambda: any(m.positions for m in ev.margins()), timeout=10)
-        (venue_pos,) = [p for p in (await gw.trader.fut.positions_all()).rows if p.contract == "BTC_USDT"]
+        rows = (await bounded(gw.trader.fut.positions_all(), 10, "venue positions")).rows
+        (venue_pos,) = [p for p in rows if p.contract == "BTC_USDT"]
         m = [m for m in ev.margins() if m.positions][-1]
         (p,) = m.positions
         assert (p.symbol, p.contracts, p.size, p.leverage) == ("BTC-USDT", 10, Decimal("0.001"), 10)
@@ -125,7 +136,7 @@ async def test_margin_follows_the_position_and_one_warning_per_crossing(sim, bus
         await reads(gw, 3)
         assert [x.level for x in ev.warnings()] == [WarningLevel.WARNING, WarningLevel.CLEARED]
     finally:
-        await gw.stop()
+        await stop(gw)
 
 
 async def test_margin_is_published_on_change_only_and_after_every_reconcile(sim, bus, session, subject_prefix,
@@ -140,10 +151,13 @@ async def test_margin_is_published_on_change_only_and_after_every_reconcile(sim,
         assert len(ev.margins()) == before  # flat account, nothing changed
         n = gw.reconciles
         gw._schedule_reconcile()
-        await eventually(lambda: gw.reconciles > n, timeout=10)
+        await eventually(lambda: gw.reconciles > n, timeout=10, what="a reconcile")
+        # the reconcile's Margin reaches this subscription after the publish is acked: wait for it, not for the count
+        await eventually(lambda: len(ev.margins()) == before + 1, timeout=10, what="the reconcile's margin")
+        await reads(gw, 3)
         assert len(ev.margins()) == before + 1 and ev.margins()[-1].correction
     finally:
-        await gw.stop()
+        await stop(gw)
 
 
 async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus, session, subject_prefix,
@@ -153,9 +167,8 @@ async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus,
     gw, ev = await start(sim, bus, session, subject_prefix)
     account = sim.ctx.accounts.by_name(ACCOUNT)
     try:
-        r = await bus.request(f"{subject_prefix}ord.gateio.main.cmd.futures.place",
-                              PlaceOrder("m2-open", "BTC-USDT", Market.FUTURES, Side.SELL, Decimal("0.002"),
-                                         order_type=OrderType.MARKET))
+        r = await place(bus, subject_prefix, PlaceOrder("m2-open", "BTC-USDT", Market.FUTURES, Side.SELL,
+                                                        Decimal("0.002"), order_type=OrderType.MARKET))
         assert isinstance(r, OrderReply), r
         await eventually(lambda: any(m.positions for m in ev.margins()), timeout=10)
         await admin(session, sim, "/funding", {"symbol": "BTC-USDT", "rate": "0.0003", "settle": True})
@@ -168,7 +181,7 @@ async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus,
         polls = gw.funding_polls
         await eventually(lambda: gw.funding_polls >= polls + 3, timeout=10)
     finally:
-        await gw.stop()
+        await stop(gw)
     assert len(ev.fundings()) == 1
 
     gw2, _ = await start(sim, bus, session, subject_prefix, ev)
@@ -185,11 +198,15 @@ async def test_venue_funding_record_is_published_once_across_a_restart(sim, bus,
         # a second holder of the account that did not read ORD back (a takeover's overlap) publishes both again:
         # JetStream keeps one copy of each (Nats-Msg-Id = the record's identity)
         gw2.funding = FundingLedger(0)
-        assert await gw2.poll_funding() == 2
-        stored = [x async for x in replay(bus.js, f"{subject_prefix}ord.gateio.main.evt.funding", 1, timeout=10)]
+        assert await bounded(gw2.poll_funding(), 15, "funding poll") == 2
+
+        async def stored_records() -> list[Any]:
+            return [x async for x in replay(bus.js, f"{subject_prefix}ord.gateio.main.evt.funding", 1, timeout=10)]
+
+        stored = await bounded(stored_records(), 20, "ORD funding replay")
         assert stored == ev.fundings()[:2]
     finally:
-        await gw2.stop()
+        await stop(gw2)
 
 
 async def test_admin_mark_moves_only_the_mark_and_refuses_bad_requests_by_field(sim, session):
