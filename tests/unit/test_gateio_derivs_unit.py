@@ -173,3 +173,21 @@ def test_an_interval_gate_does_not_serve_is_refused_at_construction():
     """kline_intervals names only Gate's intervals; another is a config error naming the choices."""
     with pytest.raises(ConfigError, match="gateio has no 2m"):
         _gateway(kline_intervals=("2m",))
+
+
+async def test_a_futures_window_left_open_by_the_channel_is_settled_over_rest():
+    """Futures pushes without ``w``: after the next window's first push the REST candles are read and the window goes
+    out closed (base volume, quote volume), the open row of the read not at all."""
+    t0 = 1539852480
+    rows = (f'[{{"t":{t0},"v":97151,"c":"1.032","h":"1.032","l":"1.032","o":"1.032","sum":"3580"}},'
+            f'{{"t":{t0 + 60},"v":5,"c":"1.1","h":"1.1","l":"1.1","o":"1.1","sum":"5.5"}}]').encode()
+    rest = _Rest(candles=msgspec.json.decode(rows, type=list[Candle]))
+    gw, feed = _gateway(rest, kline_intervals=("1m",), liquidations=False)
+    gw.clock_s = lambda: t0 + 90  # the REST read happens inside the next window
+    gw.settler.settle_s = 0.0
+    no_w = CANDLE_WS.replace(',"w":false', "")
+    feed(no_w.replace('"t":1545129300', f'"t":{t0}'))
+    feed(no_w.replace('"t":1545129300', f'"t":{t0 + 60}'))
+    await bounded(gw.settler.settle(), 5, "settle")
+    got = [(k.open_ns // 1_000_000_000, k.closed, k.volume, k.quote_volume) for k in _events(gw, Kline)]
+    assert got[2:] == [(t0, True, 97151 / MULT, 3580.0)] and [g[:2] for g in got[:2]] == [(t0, False), (t0 + 60, False)]

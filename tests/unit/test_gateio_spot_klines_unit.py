@@ -138,3 +138,36 @@ async def test_the_socket_subscribes_one_interval_pair_per_candlesticks_request(
     await bounded(PublicWs(Market.SPOT, gw).on_open(conn), 5, "on_open")  # type: ignore[arg-type]
     subs = [m["payload"] for m in conn.sent if m["channel"] == "spot.candlesticks"]
     assert subs == [["10s", "BTC_USDT"], ["10s", "ETH_USDT"], ["1h", "BTC_USDT"], ["1h", "ETH_USDT"]]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_a_window_whose_closing_push_lacks_w_is_settled_over_rest_once():
+    """``w`` missing on every push ("true may be missing"): the next window's first push makes the window due; once
+    ``settle_s`` passed the REST rows are read and only the closed one goes out (the open row of the new window is
+    not published again); a window that went out closed from the channel is never read over REST."""
+    t0, t1 = 1539852480, 1539852540
+    rest = _Rest(CANDLES_FULL)  # t0 "true", t1 "false"
+    gw, feed = _gateway(rest, kline_intervals=("1m",))
+    clock = gw.settler.clock = _Clock()
+    no_w = CANDLE_WS.replace(',"w":true', "")
+    feed(no_w.replace('"t":"1606292580"', f'"t":"{t0}"'))
+    feed(no_w.replace('"t":"1606292580"', f'"t":"{t1}"'))
+    await bounded(gw.settler.settle(), 5, "before settle_s")
+    assert rest.calls == []
+    clock.t += gw.settler.settle_s
+    await bounded(gw.settler.settle(), 5, "settle")
+    assert [(k.open_ns // 1_000_000_000, k.closed) for k in _klines(gw)] == [(t0, False), (t1, False), (t0, True)]
+    assert _klines(gw)[-1].volume == 447.2 and rest.calls == [("BTC_USDT", "1m", 2)] and not gw.settler.due
+    # the next window closes from the channel (w true) before the one after it begins: no REST read
+    feed(CANDLE_WS.replace('"t":"1606292580"', f'"t":"{t1}"'))
+    feed(no_w.replace('"t":"1606292580"', f'"t":"{t1 + 60}"'))
+    clock.t += 10
+    await bounded(gw.settler.settle(), 5, "nothing due")
+    assert len(rest.calls) == 1 and [k.open_ns // 1_000_000_000 for k in _klines(gw) if k.closed] == [t0, t1]

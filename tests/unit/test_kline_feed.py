@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from arb.bus.subjects import MdSubjects
 from arb.core.enums import Market, Venue
 from arb.core.market_data import Kline
 from arb.obs.log import RateLimitedLog, get_logger
-from arb.venues.common.klines import KlineFeed
+from arb.testing import bounded, eventually
+from arb.venues.common.klines import KlineFeed, KlineSettler
 from arb.venues.common.mdpub import MdPublisher
 
 pytestmark = pytest.mark.unit
@@ -56,3 +59,64 @@ def test_intervals_and_symbols_are_kept_apart():
     assert _send(feed, 300, False, iv="5m")
     assert [e.interval for _, e, _ in feed.pub.out] == ["1m", "5m"]
     assert feed.pub.out[0][0] == "md.mexc.spot.BTC-USDT.kline"
+
+
+class _Read:
+    """A venue's settle read: publishes the closed rows it is given for the windows asked, or raises."""
+
+    def __init__(self, feed: KlineFeed, closed: list[int], fail: int = 0) -> None:
+        self.feed = feed
+        self.closed = closed
+        self.fail = fail
+        self.calls: list[tuple[str, str, int]] = []
+
+    async def __call__(self, vs: str, iv: str, rows: int) -> None:
+        self.calls.append((vs, iv, rows))
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("down")
+        for t in self.closed:
+            _send(self.feed, t, True)
+
+
+def test_a_window_already_closed_from_the_channel_is_never_due():
+    """The next window's first push after the window went out closed: nothing to settle."""
+    feed = _feed()
+    st = KlineSettler(feed, _Read(feed, []), {"1m": 60})
+    _send(feed, 60, False)
+    _send(feed, 60, True)
+    st.on_live("BTCUSDT", "1m", 120)
+    assert not st.due
+
+
+def test_windows_before_the_first_published_one_are_not_due_and_repeats_add_nothing():
+    """The first live candle (nothing published before) makes nothing due; pushes of the same window add nothing."""
+    feed = _feed()
+    st = KlineSettler(feed, _Read(feed, []), {"1m": 60})
+    st.on_live("BTCUSDT", "1m", 60)
+    _send(feed, 60, False)
+    st.on_live("BTCUSDT", "1m", 60)
+    assert not st.due
+    st.on_live("BTCUSDT", "1m", 120)
+    _send(feed, 120, False)
+    st.on_live("BTCUSDT", "1m", 120)
+    assert list(st.due) == [("BTCUSDT", "1m")] and st.due["BTCUSDT", "1m"].first == 60
+
+
+async def test_the_task_reads_settle_s_after_the_new_window_and_retries_a_failure():
+    """``run`` wakes for a due window, reads it after ``settle_s``; a failed read is retried (``retry_s``) until the
+    window went out closed."""
+    feed = _feed()
+    read = _Read(feed, [60], fail=1)
+    st = KlineSettler(feed, read, {"1m": 60}, settle_s=0.01, retry_s=0.01)
+    task = asyncio.get_running_loop().create_task(st.run())
+    try:
+        _send(feed, 60, False)
+        st.on_live("BTCUSDT", "1m", 120)
+        _send(feed, 120, False)
+        await eventually(lambda: not st.due, timeout=5, what="settled")
+    finally:
+        task.cancel()
+        await bounded(asyncio.gather(task, return_exceptions=True), 5, "task end")
+    assert read.calls == [("BTCUSDT", "1m", 2)] * 2 and st.failures == 1 and st.settled == 1
+    assert _out(feed) == [(60, False), (120, False), (60, True)]

@@ -135,35 +135,103 @@ def test_an_interval_mexc_does_not_serve_is_refused_at_construction() -> None:
         _gw(kline_intervals=("10s",))
 
 
-async def test_a_new_window_reads_the_closed_one_over_rest_once(monkeypatch) -> None:
-    """The first push of a window makes the worker read the two newest rows: the previous window goes out closed
-    (after the new window's open candle, the one candle that comes late), once; the new window stays open."""
-    import asyncio
-    import time
+T0 = 1736410500  # a minute boundary; the tests' clock stands inside the next window, never the wall clock's
+T1 = T0 + 60
 
-    from arb.testing import eventually
 
-    monkeypatch.setattr(mexc_public, "KLINE_SETTLE_S", 0.0)
-    now = int(time.time())
-    t0 = now - now % 60 - 60
-    t1 = t0 + 60
-    rows = (f'[[{t0 * 1000},"1","2","0.5","1.5","3",{t1 * 1000},"4.5"],'
-            f'[{t1 * 1000},"1.5","1.5","1.5","1.5","0.1",{(t1 + 60) * 1000},"0.15"]]').encode()
-    rest = _Rest(rows)
+def _rows(*windows: int) -> bytes:
+    """REST rows of 1m windows (open 1, high 2, low 0.5, close 1.5, volume 3 + i, quote 4.5)."""
+    return ("[" + ",".join(f'[{t * 1000},"1","2","0.5","1.5","{3 + i}",{(t + 60) * 1000},"4.5"]'
+                           for i, t in enumerate(windows)) + "]").encode()
+
+
+class _FlakyRest(_Rest):
+    """``klines`` fails ``fail`` times, then answers ``rows``."""
+
+    def __init__(self, rows: bytes, fail: int) -> None:
+        super().__init__(rows)
+        self.fail = fail
+
+    async def klines(self, venue_symbol: str, interval: str, limit: int = 500) -> list[KlineRow]:
+        self.calls.append((venue_symbol, interval, limit))
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("503")
+        return self.rows
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _settling_gw(rest: _Rest, now_s: int) -> tuple[MexcPublicGateway, _Clock]:
+    """A gateway whose REST reads see the wall clock at ``now_s`` and whose settler runs on a fake monotonic clock."""
     gw = _gw(rest, kline_intervals=("1m",))
-    task = asyncio.get_running_loop().create_task(gw._kline_worker())
-    try:
-        gw.on_binary(_push(start=t0, end=t1, create_ms=t0 * 1000 + 10, interval="Min1"))
-        gw.on_binary(_push(start=t1, end=t1 + 60, create_ms=t1 * 1000 + 10, interval="Min1"))
-        await eventually(lambda: any(k.closed for k in _klines(gw)), timeout=5, what="the closed window")
-        await bounded(gw._read_klines(gw.feeds["BTC-USDT"], "1m", 2), 5, "a second read")
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    gw.clock_ns = lambda: now_s * 10**9
+    clock = _Clock()
+    gw.settler.clock = clock
+    gw.settler.settle_s = 0.5
+    return gw, clock
+
+
+async def test_a_new_window_reads_the_closed_one_over_rest_once() -> None:
+    """The first push of a window makes the settler read the newest rows: the previous window goes out closed (after
+    the new window's open candle, the one candle that comes late), once; the new window's open row from that read is
+    not published (it may be older than the last push)."""
+    rest = _Rest(_rows(T0, T1))
+    gw, clock = _settling_gw(rest, T1 + 59)  # one second before the new window ends: its row is open
+    gw.on_binary(_push(start=T0, end=T1, create_ms=T0 * 1000 + 10, interval="Min1"))
+    gw.on_binary(_push(start=T1, end=T1 + 60, create_ms=T1 * 1000 + 10, interval="Min1"))
+    await bounded(gw.settler.settle(), 5, "settle before its time")
+    assert rest.calls == []
+    clock.t += 0.5
+    await bounded(gw.settler.settle(), 5, "settle")
     got = [(k.open_ns // 10**9, k.closed) for k in _klines(gw)]
-    assert got[:4] == [(t0, False), (t1, False), (t0, True), (t1, False)]
-    assert [x for x in got if x[1]] == [(t0, True)]
-    closed = next(k for k in _klines(gw) if k.closed)
+    assert got == [(T0, False), (T1, False), (T0, True)]
+    closed = _klines(gw)[-1]
     assert (closed.open, closed.high, closed.low, closed.close, closed.volume, closed.quote_volume) == (
         1.0, 2.0, 0.5, 1.5, 3.0, 4.5)
-    assert rest.calls[0] == ("BTCUSDT", "1m", 2)
+    assert rest.calls == [("BTCUSDT", "1m", 2)] and not gw.settler.due
+    await bounded(gw.settler.settle(), 5, "nothing left")
+    assert len(rest.calls) == 1
+
+
+async def test_a_failed_read_keeps_the_window_due_and_is_retried_with_backoff() -> None:
+    """The REST read fails twice: the window stays due, is read again after 1 s then 2 s (not before), and its closed
+    candle goes out on the third read; a window that became due meanwhile is covered by the same read."""
+    rest = _FlakyRest(_rows(T0, T1, T1 + 60), fail=2)
+    gw, clock = _settling_gw(rest, T1 + 61)
+    gw.on_binary(_push(start=T0, end=T1, create_ms=T0 * 1000 + 10, interval="Min1"))
+    gw.on_binary(_push(start=T1, end=T1 + 60, create_ms=T1 * 1000 + 10, interval="Min1"))
+    clock.t += 0.5
+    await bounded(gw.settler.settle(), 5, "first read")
+    assert len(rest.calls) == 1 and gw.settler.failures == 1 and ("BTCUSDT", "1m") in gw.settler.due
+    clock.t += 0.9
+    await bounded(gw.settler.settle(), 5, "too early")
+    assert len(rest.calls) == 1
+    clock.t += 0.1
+    gw.on_binary(_push(start=T1 + 60, end=T1 + 120, create_ms=(T1 + 60) * 1000 + 10, interval="Min1"))
+    await bounded(gw.settler.settle(), 5, "second read")
+    assert len(rest.calls) == 2 and not any(k.closed for k in _klines(gw))
+    clock.t += 2.0
+    await bounded(gw.settler.settle(), 5, "third read")
+    assert [(k.open_ns // 10**9, k.closed) for k in _klines(gw) if k.closed] == [(T0, True), (T1, True)]
+    assert rest.calls[-1] == ("BTCUSDT", "1m", 3) and not gw.settler.due and gw.settler.settled == 1
+
+
+async def test_reads_stop_after_max_tries() -> None:
+    """A REST that never answers: the window is given up after ``max_tries`` reads (counted), nothing published."""
+    rest = _FlakyRest(_rows(T0, T1), fail=100)
+    gw, clock = _settling_gw(rest, T1 + 30)
+    gw.settler.max_tries = 3
+    gw.on_binary(_push(start=T0, end=T1, create_ms=T0 * 1000 + 10, interval="Min1"))
+    gw.on_binary(_push(start=T1, end=T1 + 60, create_ms=T1 * 1000 + 10, interval="Min1"))
+    for _ in range(5):
+        clock.t += 60.0
+        await bounded(gw.settler.settle(), 5, "read")
+    assert len(rest.calls) == 3 and gw.settler.lost == 1 and not gw.settler.due
+    assert not any(k.closed for k in _klines(gw))

@@ -15,12 +15,26 @@ venue follows (specs/gateways.md, "Klines"):
 
 Klines are low-rate (a push per interval per second at most): the per-candle dict lookup is fine here; the book
 and trade hot paths never come through this module.
+
+A window's final candle (:class:`KlineSettler`): a channel need not say when a window closed (MEXC's push has no
+flag; Gate's ``w`` "may be missing"), so once the first push of the next window shows that a window is over, and
+unless it already went out closed from the channel, it is *due*: ``settle_s`` later the venue's REST candles are
+read (as many rows as cover every due window, at least 2) and only their closed rows go out. A failed read, or one
+whose row is not closed yet, keeps the window due and is tried again with backoff (``retry_s`` doubling to
+``retry_max_s``, at most ``max_tries`` reads); a newer window becoming due meanwhile joins the same read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
 from ...bus.subjects import MdSubjects
+from ...obs.log import RateLimitedLog, get_logger
 from .mdpub import MdPublisher
+
+log = get_logger(__name__)
 
 
 class _Newest:
@@ -58,6 +72,16 @@ class KlineFeed:
             st.closed_s = open_s
         return True
 
+    def closed_s(self, venue_symbol: str, interval: str) -> int:
+        """The newest window published closed (unix s), -1 when none."""
+        st = self.newest.get((venue_symbol, interval))
+        return -1 if st is None else st.closed_s
+
+    def open_s(self, venue_symbol: str, interval: str) -> int:
+        """The newest window published, open or closed (unix s), 0 when none."""
+        st = self.newest.get((venue_symbol, interval))
+        return 0 if st is None else st.open_s
+
     def candle(self, subj: MdSubjects, symbol: str, venue_symbol: str, interval: str, open_s: int, o: float,
                h: float, low: float, c: float, volume: float, quote_volume: float, closed: bool, ts_event: int,
                ts_recv: int) -> bool:
@@ -69,4 +93,108 @@ class KlineFeed:
         return True
 
 
-__all__ = ["KlineFeed"]
+class _Due:
+    """The windows of one (symbol, interval) waiting for their closed candle from REST: ``first``..``last``."""
+
+    __slots__ = ("at", "first", "last", "tries")
+
+    def __init__(self, window_s: int, at: float) -> None:
+        self.first = window_s
+        self.last = window_s
+        self.at = at  # when to read (``clock``)
+        self.tries = 0
+
+
+# how a venue reads its REST candles for settling: (venue symbol, interval, rows) -> publishes the closed rows only
+SettleRead = Callable[[str, str, int], Awaitable[None]]
+
+
+class KlineSettler:
+    """Each window's final candle from REST when the channel did not send it closed (module docstring). The gateway
+    calls ``on_live`` for every channel candle *before* handing it to the feed, and runs ``run`` as a task."""
+
+    def __init__(self, feed: KlineFeed, read: SettleRead, interval_s: Mapping[str, int], *, settle_s: float = 1.0,
+                 retry_s: float = 1.0, retry_max_s: float = 30.0, max_tries: int = 8, max_rows: int = 1000,
+                 clock: Callable[[], float] = time.monotonic, name: str = "") -> None:
+        self.feed = feed
+        self.read = read
+        self.interval_s = interval_s
+        self.settle_s = settle_s
+        self.retry_s = retry_s
+        self.retry_max_s = retry_max_s
+        self.max_tries = max_tries
+        self.max_rows = max_rows
+        self.clock = clock
+        self.name = name
+        self.due: dict[tuple[str, str], _Due] = {}
+        self.reads = 0  # REST reads made
+        self.failures = 0  # reads that raised
+        self.settled = 0  # (symbol, interval) whose due windows all went out closed
+        self.lost = 0  # given up after max_tries
+        self._wake = asyncio.Event()
+        self._rlog = RateLimitedLog(log, 10.0)
+
+    def on_live(self, venue_symbol: str, interval: str, open_s: int) -> None:
+        """A channel candle of window ``open_s``: if it starts a newer window than the newest published, that one is
+        over; it is due unless it already went out closed."""
+        feed = self.feed
+        prev = feed.open_s(venue_symbol, interval)
+        if open_s <= prev or prev <= 0 or prev <= feed.closed_s(venue_symbol, interval):
+            return
+        key = (venue_symbol, interval)
+        d = self.due.get(key)
+        if d is None:
+            self.due[key] = _Due(prev, self.clock() + self.settle_s)
+            self._wake.set()
+        elif prev > d.last:
+            d.last = prev
+
+    async def settle(self) -> None:
+        """Read every due (symbol, interval) whose time came; keep what is still not closed due, with backoff."""
+        now = self.clock()
+        for key in sorted(k for k, d in self.due.items() if d.at <= now):
+            d = self.due.get(key)
+            if d is None:
+                continue
+            vs, iv = key
+            if self.feed.closed_s(vs, iv) >= d.last:  # went out closed from the channel meanwhile
+                del self.due[key]
+                continue
+            step = self.interval_s[iv]
+            rows = min(self.max_rows, max(2, (self.feed.open_s(vs, iv) - d.first) // step + 1))
+            self.reads += 1
+            d.tries += 1
+            try:
+                await self.read(vs, iv, rows)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 -- a failed read keeps the window due; never stops market data
+                self.failures += 1
+                self._rlog(("settle", vs, iv), "%s %s %s: reading the closed candle failed (try %d of %d): %r",
+                           self.name, vs, iv, d.tries, self.max_tries, e)
+            if self.feed.closed_s(vs, iv) >= d.last:
+                del self.due[key]
+                self.settled += 1
+            elif d.tries >= self.max_tries:
+                del self.due[key]
+                self.lost += 1
+                log.warning("%s %s %s: no closed candle for windows %d..%d after %d reads; given up", self.name, vs,
+                            iv, d.first, d.last, d.tries)
+            else:
+                d.at = self.clock() + min(self.retry_max_s, self.retry_s * 2 ** (d.tries - 1))
+
+    async def run(self) -> None:
+        """The settling task: sleeps until the next due read (or a new due window), then ``settle``."""
+        while True:
+            nxt = min((d.at for d in self.due.values()), default=None)
+            wait = 3600.0 if nxt is None else max(0.0, nxt - self.clock())
+            try:
+                async with asyncio.timeout(wait):  # not wait_for: on 3.11 it can lose the cancel of stop()
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.settle()
+
+
+__all__ = ["KlineFeed", "KlineSettler", "SettleRead"]

@@ -32,7 +32,10 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   backfilled from ``GET /futures/usdt/candlesticks`` / ``GET /spot/candlesticks`` at start and after a reconnect,
   through ``arb.venues.common.klines.KlineFeed`` (a candle is never published older than one already published,
   nor a window again once it went out closed); closed = the venue's ``w`` (REST spot: its last column), else, for
-  a REST row, the window ended before the read;
+  a REST row, the window ended before the read. ``w`` "may be missing" (docs), so a window that did not go out closed
+  from the channel is settled over REST (``arb.venues.common.klines.KlineSettler``, as on MEXC): ``KLINE_SETTLE_S``
+  after the next window's first push the newest rows are read and only the closed ones go out; a failed read keeps
+  the window due and is retried with backoff;
 * reference data: each configured symbol's rules and fees (futures: with the funding interval) as ``SymbolRef`` into
   the KV bucket ``REF`` at start and whenever a refresh (``options.symbol_refresh_s``) finds a change
   (``arb.venues.common.refpub``).
@@ -67,7 +70,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common.book import flat_apply, scaled_apply
-from ..common.klines import KlineFeed
+from ..common.klines import KlineFeed, KlineSettler
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.metrics import bind as bind_metrics
@@ -128,6 +131,7 @@ INTERVAL_S = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 360
 LIQ_WINDOW_S = 3600  # Gate's liq_orders window (from..to) at most; also how far back the first read goes
 LIQ_KEEP_S = 3600  # keys of published liquidations kept this long behind the newest (REST re-reads overlap)
 OI_BUCKET = "5m"
+KLINE_SETTLE_S = 1.0  # after a window's first push, wait this long before reading it closed over REST (no ``w``)
 
 
 class LiqCursor:
@@ -329,6 +333,9 @@ class GatePublicGateway:
         # kept across stop/start: what was published stays published
         self.liq: dict[str, LiqCursor] = {}
         self.klines = KlineFeed(self.pub)
+        self.clock_s = time.time  # wall clock of the REST candle reads (a futures row is closed once its window ended)
+        self.settler = KlineSettler(self.klines, self._settle_read, INTERVAL_S, settle_s=KLINE_SETTLE_S,
+                                    name=f"gateio {market.value}")
         self.oi_last: dict[str, tuple[int, float]] = {}
         self._catchup = asyncio.Event()  # a (re)connect: read the REST history of liquidations and candles again
         self.n.update({"oi": 0, "liquidation": 0, "kline": 0})
@@ -379,6 +386,8 @@ class GatePublicGateway:
         self._tasks.append(loop.create_task(self._housekeeping(), name="gate-md-housekeeping"))
         if self.market is Market.FUTURES or self.kline_intervals:
             self._tasks.append(loop.create_task(self._stats_worker(), name="gate-md-stats"))
+        if self.kline_intervals:
+            self._tasks.append(loop.create_task(self.settler.run(), name="gate-md-kline-settle"))
         if self.market is Market.FUTURES:
             for b in self.books.values():
                 meta = self.meta.get(b.venue_symbol)
@@ -774,6 +783,7 @@ class GatePublicGateway:
             if b is None or iv not in INTERVAL_S:
                 continue
             self.n["kline"] += 1
+            self.settler.on_live(vs, iv, r.t)  # a new window: the previous one is settled over REST unless closed
             self._kline(b, iv, r.t, r.o, r.h, r.l, r.c, r.v, 0.0, r.w, ts_event, ts_recv, "futures.candlesticks")
 
     def on_spot_candles(self, f: SpotCandlesFrame, ts_recv: int) -> None:
@@ -784,6 +794,7 @@ class GatePublicGateway:
         if b is None or iv not in INTERVAL_S:
             return
         self.n["kline"] += 1
+        self.settler.on_live(vs, iv, r.t)
         self._kline(b, iv, r.t, r.o, r.h, r.l, r.c, r.a, r.v, r.w, f.time_ms * 1_000_000 or ts_recv, ts_recv,
                     "spot.candlesticks")
 
@@ -798,15 +809,20 @@ class GatePublicGateway:
             return
         self.klines.candle(b.subj, b.name, b.venue_symbol, iv, t, o_, h_, l_, c_, v_, q_, closed, ts_event, ts_recv)
 
-    def _backfill_klines(self, b: _Book, iv: str, candles: list[Candle], now_s: float, ts_recv: int) -> None:
-        """GET /futures/usdt/candlesticks: closed when the window ended before the read (the rows say nothing)."""
+    def _backfill_klines(self, b: _Book, iv: str, candles: list[Candle], now_s: float, ts_recv: int,
+                         closed_only: bool = False) -> None:
+        """GET /futures/usdt/candlesticks: closed when the window ended before the read (the rows say nothing).
+        ``closed_only`` (a settle read): the open row is not published (it may be older than the last push)."""
         step = INTERVAL_S[iv]
         for k in sorted(candles, key=lambda k: k.t):
             t = int(k.t)
             closed = t + step <= now_s
+            if closed_only and not closed:
+                continue
             self._kline(b, iv, t, k.o, k.h, k.l, k.c, k.v, k.sum, closed, t * 1_000_000_000, ts_recv, "candlesticks")
 
-    def _backfill_spot_klines(self, b: _Book, iv: str, rows: list[SpotCandleRow], now_s: float, ts_recv: int) -> None:
+    def _backfill_spot_klines(self, b: _Book, iv: str, rows: list[SpotCandleRow], now_s: float, ts_recv: int,
+                              closed_only: bool = False) -> None:
         """GET /spot/candlesticks rows [t, quote volume, close, high, low, open, base volume, closed] (7 values as in
         the docs' example: no base volume, the last is the flag); closed as the venue says, else when the window
         ended before the read."""
@@ -825,6 +841,8 @@ class GatePublicGateway:
             except (IndexError, TypeError, ValueError):
                 self.on_malformed("spot candlesticks", r)
         for t, o, h, low, c, base, quote, closed in sorted(parsed, key=lambda x: x[0]):
+            if closed_only and not closed:
+                continue
             self._kline(b, iv, t, o, h, low, c, base, quote, closed, t * 1_000_000_000, ts_recv, "spot candlesticks")
 
     async def _catch_up(self) -> None:
@@ -860,6 +878,17 @@ class GatePublicGateway:
                     raise
                 except Exception as e:  # noqa: BLE001 -- history; never blocks market data
                     self.rlog(("candlesticks", vs, iv), "gateio candlesticks %s %s failed: %r", vs, iv, e)
+
+    async def _settle_read(self, vs: str, iv: str, limit: int) -> None:
+        """``KlineSettler``'s read: the newest ``limit`` candles, only the closed ones published; raises on failure
+        (the settler keeps the window due and retries)."""
+        b = self.books[vs]
+        if self.market is Market.SPOT:
+            rows = await self.rest.spot_candles(vs, iv, limit)
+            self._backfill_spot_klines(b, iv, rows, self.clock_s(), time.time_ns(), closed_only=True)
+        else:
+            candles = await self.rest.futures_candles(vs, iv, limit)
+            self._backfill_klines(b, iv, candles, self.clock_s(), time.time_ns(), closed_only=True)
 
     async def poll_open_interest(self) -> None:
         """One read of every contract's statistics: the newest bucket is published when it moved."""

@@ -17,10 +17,11 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
              start and after every reconnect, through ``arb.venues.common.klines.KlineFeed`` (never an older
              window open, never a closed window twice). The push has no closed flag: it is closed when its
              ``windowEnd`` is at or before the push's time, else open; a REST row is closed when its close time has
-             passed. So a window's final, closed candle comes from REST: ``KLINE_SETTLE_S`` after the first push of
-             the next window, the two newest rows are read (1 request per interval and symbol per window), and the
-             closed one goes out after the new window's first open candle (``KlineFeed``'s one exception to "never
-             go back").
+             passed. So a window's final, closed candle comes from REST (``arb.venues.common.klines.KlineSettler``):
+             ``KLINE_SETTLE_S`` after the first push of the next window, the newest rows are read (2, or as many as
+             cover every window still due; 1 request per interval and symbol per window), and only the closed rows
+             go out, after the new window's first open candle (``KlineFeed``'s one exception to "never go back"); a
+             failed read keeps the window due and is retried with backoff.
 
 Liveness (specs/gateways.md): the socket sends ``{"method":"PING"}`` at least every ``stale_after_s / 3``; any frame,
 a ``PONG`` included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every book and bbo it
@@ -65,7 +66,7 @@ from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
 from ...obs.log import RateLimitedLog, get_logger
 from ..common import metrics as gm
-from ..common.klines import KlineFeed
+from ..common.klines import KlineFeed, KlineSettler
 from ..common.lifecycle import cancel_tasks
 from ..common.mdpub import MdPublisher
 from ..common.refpub import RefPublisher
@@ -89,6 +90,9 @@ _decode, _decode_py = wire.decode_public, wire.decode_public_py
 _W_DEPTH, _W_BBO, _W_DEALS, _W_LIMIT, _W_KLINE = wire.DEPTH, wire.BBO, wire.DEALS, wire.LIMIT_DEPTH, wire.KLINE
 R_REFUSED = "subscription_refused"  # MarketStatus.reason when the venue refused the depth channel
 KLINE_SETTLE_S = 1.0  # after a window's first push, wait this long before reading the closed one over REST
+# REST interval name -> seconds (1M as 28 days: only sizes how many rows cover the windows still due)
+KLINE_S = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "60m": 3600, "4h": 14400, "1d": 86400, "1W": 604800,
+           "1M": 2419200}
 
 
 class SymbolFeed:
@@ -190,10 +194,11 @@ class MexcPublicGateway:
                               f"{', '.join(parse.KLINE_INTERVALS)}")
         self.klines = KlineFeed(self.pub)  # kept across stop/start: what was published stays published
         self.kline_frames = 0
-        self._kline_wake = asyncio.Event()  # the kline worker has work: a reconnect's backfill or a window's close
+        self._kline_wake = asyncio.Event()  # the kline worker has work: a reconnect's backfill
         self._kline_full = False  # a reconnect: read the last ``kline_backfill`` candles again
-        self._kline_open: dict[tuple[str, str], int] = {}  # (symbol, interval) -> newest window seen on the socket
-        self._kline_due: set[tuple[str, str]] = set()  # (symbol, interval) whose previous window closed: read it
+        self.clock_ns = _now  # wall clock of the REST candle reads (a row is closed once its close time passed)
+        self.settler = KlineSettler(self.klines, self._settle_read, KLINE_S, settle_s=KLINE_SETTLE_S,
+                                    name="mexc spot")
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -215,6 +220,7 @@ class MexcPublicGateway:
         ]
         if self.kline_intervals:
             self._tasks.append(loop.create_task(self._kline_worker(), name="mexc-md-klines"))
+            self._tasks.append(loop.create_task(self.settler.run(), name="mexc-md-kline-settle"))
         if not self.limit_depth:  # limit depth pushes are whole books: nothing to snapshot
             self._tasks.append(loop.create_task(self._snapshotter(), name="mexc-md-snapshots"))
         self._started = True
@@ -385,19 +391,15 @@ class MexcPublicGateway:
             return
         ms = r[2]
         closed = bool(ms) and r[11] * 1000 <= ms
+        self.settler.on_live(f.venue_symbol, iv, r[4])  # a new window: the previous one's final candle from REST
         self.klines.candle(f.subj, f.name, f.venue_symbol, iv, r[4], r[5], r[7], r[8], r[6], r[9], r[10], closed,
                            ms * _MS or ts_recv, ts_recv)
-        key = (f.name, iv)
-        prev = self._kline_open.get(key, 0)
-        if r[4] > prev:
-            self._kline_open[key] = r[4]
-            if prev:  # a new window: the previous one is over, its final candle comes from REST
-                self._kline_due.add(key)
-                self._kline_wake.set()
 
-    def kline_rows(self, f: SymbolFeed, iv: str, rows: list, now_ms: int, ts_recv: int) -> None:
+    def kline_rows(self, f: SymbolFeed, iv: str, rows: list, now_ms: int, ts_recv: int, closed_only: bool = False
+                   ) -> None:
         """``GET /api/v3/klines`` rows [open ms, open, high, low, close, volume, close ms, quote volume], oldest
-        first: each closed when its close time has passed; ``ts_event`` is the window's start."""
+        first: each closed when its close time has passed; ``ts_event`` is the window's start. ``closed_only`` (a
+        settle read): the open row is not published (it may be older than the last push: volume would go back)."""
         parsed = []
         for row in rows:
             try:
@@ -408,6 +410,8 @@ class MexcPublicGateway:
                 self.parse_errors += 1
                 self._rlog(("klines", f.name), "mexc spot %s: malformed klines row: %.200r", f.name, row)
         for t_ms, o, h, low, c, v, closed, q in sorted(parsed):
+            if closed_only and not closed:
+                continue
             self.klines.candle(f.subj, f.name, f.venue_symbol, iv, t_ms // 1000, o, h, low, c, v, q, closed,
                                t_ms * _MS, ts_recv)
 
@@ -423,29 +427,30 @@ class MexcPublicGateway:
     async def _read_klines(self, f: SymbolFeed, iv: str, limit: int) -> None:
         try:
             rows = await self.rest.klines(f.venue_symbol, iv, limit)
-            ts_recv = _now()
+            ts_recv = self.clock_ns()
             self.kline_rows(f, iv, rows, ts_recv // _MS, ts_recv)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 -- history; never blocks market data
             self._rlog(("klines", f.name, iv), "mexc spot %s %s: klines failed: %r", f.name, iv, e)
 
+    async def _settle_read(self, venue_symbol: str, iv: str, limit: int) -> None:
+        """``KlineSettler``'s read: the newest ``limit`` rows, only the closed ones published; raises on failure (the
+        settler keeps the window due and retries)."""
+        f = self._by_symbol[venue_symbol]
+        rows = await self.rest.klines(venue_symbol, iv, limit)
+        ts_recv = self.clock_ns()
+        self.kline_rows(f, iv, rows, ts_recv // _MS, ts_recv, closed_only=True)
+
     async def _kline_worker(self) -> None:
-        """REST reads the socket cannot replace: the backfill again after every reconnect (windows that closed while
-        it was down), and each window's closed candle once the next one has begun (``KLINE_SETTLE_S`` later)."""
+        """The backfill again after every reconnect (windows that closed while the socket was down); each window's
+        closed candle is the settler's (``self.settler``)."""
         while True:
             await self._kline_wake.wait()
             self._kline_wake.clear()
             if self._kline_full:
                 self._kline_full = False
                 await self.backfill_klines()
-            if self._kline_due:
-                await asyncio.sleep(KLINE_SETTLE_S)
-                due, self._kline_due = self._kline_due, set()
-                for name, iv in sorted(due):
-                    f = self.feeds.get(name)
-                    if f is not None:
-                        await self._read_klines(f, iv, 2)
 
     # ------------------------------------------------------------------ book publishing
 
