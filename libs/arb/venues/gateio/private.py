@@ -17,6 +17,11 @@ Orders:
   ``price "0"`` + ``tif ioc`` (``fok`` when FOK was asked); decimal-size contracts are sent as a decimal string
   with ``X-Gate-Size-Decimal: 1``; ``reduce_only`` maps to Gate's ``reduce_only``; ``close_position()`` sends ``size 0, close true``.
 
+Symbol rules are re-read every ``symbol_refresh_s`` (``common.symrules.RuleRefresher``; each change logged). An
+order's events convert contracts -> base with the multiplier it was placed with (kept per client id), positions with
+the contract's current one; a multiplier change schedules a reconcile (specs/gateways.md, "Contract multiplier
+changes").
+
 Queries by client id: Gate finds an order by ``text`` only while it is open (futures: ~60 s after), so a query
 falls back to the recent finished orders of that symbol (``FINISHED_PAGES`` pages of 1000, newest first) before
 answering "unknown" (None): a wrong None here would make the status-unknown path conclude "not placed" for an
