@@ -14,6 +14,7 @@ the server-time offset and is retried once (the venue rejected it, so it was not
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -85,10 +86,16 @@ class MexcPublicRest:
         r: ServerTime = await self.http.get(P + "time", cost=(("time", 1.0),), type=ServerTime)
         return r.serverTime
 
-    async def exchange_info(self) -> ExchangeInfo:
-        """Every symbol (so an unknown configured one can be answered with close matches)."""
-        return await self.http.get(P + "exchangeInfo", cost=(("exchangeInfo", 10.0),), type=ExchangeInfo,
-                                   max_wait_s=30.0)
+    async def exchange_info(self, symbols: Sequence[str] = ()) -> ExchangeInfo:
+        """Every symbol (so an unknown configured one can be answered with close matches), or only ``symbols``
+        (venue names; the docs' ``symbol=MXUSDT`` / ``symbols=MXUSDT,BTCUSDT``): a small body for a refresh."""
+        params: tuple[tuple[str, str], ...] = ()
+        if len(symbols) == 1:
+            params = (("symbol", symbols[0]),)
+        elif symbols:
+            params = (("symbols", ",".join(symbols)),)
+        return await self.http.get(P + "exchangeInfo", params=params, cost=(("exchangeInfo", 10.0),),
+                                   type=ExchangeInfo, max_wait_s=30.0)
 
     async def depth(self, venue_symbol: str, limit: int = 1000) -> Depth:
         limit = max(1, min(int(limit), 5000))
