@@ -82,6 +82,8 @@ async def test_every_recorded_message_type_becomes_its_row(bus, js_streams, pg_d
     """Each message type published on its subject comes out as one row of its table, its fields intact."""
     p = js_streams.subject_prefix
     rec = await recorders()
+    skipped = {t: rec.m.skipped.labels(t)._value.get()
+               for t in ("margin", "liq_warning", "strat_funding_paid", "delta", "strat_tick")}
     await _publish(bus, p, samples() + skipped_samples())
 
     async def all_there() -> bool:
@@ -121,6 +123,33 @@ async def test_every_recorded_message_type_becomes_its_row(bus, js_streams, pg_d
     assert (bal["asset"], bal["free"], bal["locked"]) == ("USDT", Decimal("1000.5"), Decimal(2))
     pos = (await _rows(pg_dsn, "positions"))[0]
     assert (pos["size"], pos["leverage"], pos["liq_price"]) == (Decimal("-0.01"), 3, Decimal(130))
+    acct = (await _rows(pg_dsn, "margin_accounts"))[0]
+    assert (acct["account"], acct["asset"], acct["total"], acct["available"], acct["position_margin"],
+            acct["order_margin"], acct["maintenance_margin"], acct["unrealised_pnl"], acct["positions"],
+            acct["correction"]) == ("main", "USDT", Decimal("1000.5"), Decimal("990.25"), Decimal("10.2"),
+                                    Decimal("0.05"), Decimal("0.0601"), Decimal("-0.75"), 2, True)
+    assert acct["time"].timestamp() == 1_750_000_000 and acct["ts_recv"] == T0 + 1 and acct["ts_rec"] > 0
+    pms = {r["name"]: r for r in await _fetch(pg_dsn, (
+        "SELECT s.name, e.market, p.* FROM position_margins p JOIN symbols s ON s.id = p.symbol_id "
+        "JOIN exchanges e ON e.id = p.exchange_id"))}
+    btc, eth = pms["BTC-USDT"], pms["ETH-USDT"]
+    assert (btc["market"], btc["account"], btc["size"], btc["contracts"], btc["leverage"], btc["entry_price"],
+            btc["mark_price"], btc["liq_price"], btc["margin"], btc["maintenance_rate"], btc["maintenance_margin"],
+            btc["unrealised_pnl"], btc["distance"], btc["correction"]) == (
+        "futures", "main", Decimal("-0.01"), Decimal(-1), 10, Decimal("100.3"), Decimal("100.2"), Decimal("102.5"),
+        Decimal("0.1003"), Decimal("0.005"), Decimal("0.00501"), Decimal("0.001"), Decimal("0.02295409"), True)
+    assert (eth["size"], eth["contracts"], eth["leverage"], eth["liq_price"], eth["distance"]) == (
+        Decimal("0.5"), Decimal(50), 0, Decimal(0), None)  # no liquidation price: no distance
+    assert btc["time"] == acct["time"] and btc["ts_recv"] == eth["ts_recv"] == acct["ts_recv"]
+    warn = (await _rows(pg_dsn, "liquidation_warnings"))[0]
+    assert (warn["account"], warn["level"], warn["size"], warn["mark_price"], warn["liq_price"], warn["distance"],
+            warn["threshold"], warn["ts_recv"]) == ("main", "worse", Decimal("-0.01"), Decimal("100.2"),
+                                                    Decimal("102.5"), Decimal("0.02295409"), Decimal("0.05"), T0 + 1)
+    assert warn["symbol_id"] == btc["symbol_id"] and warn["time"].timestamp() == 1_750_000_000
+    paid = await _rows(pg_dsn, "funding_payments")  # the ORD one; its strat.btc.input copy names no account
+    assert [(r["account"], r["symbol_id"], r["amount"], r["rate"], r["ts"]) for r in paid] == [
+        ("main", btc["symbol_id"], Decimal("-0.00012345"), 0.0001, T0 - 3600 * 10**9)]
+    assert paid[0]["time"].timestamp() == 1_750_000_000 - 3600 and paid[0]["ts_rec"] > 0
     cyc = (await _rows(pg_dsn, "cycles"))[0]
     assert (cyc["pnl"], cyc["fees_quote"], cyc["funding"], cyc["orders"]) == (
         Decimal("0.0041"), Decimal("0.002"), Decimal("0.0001"), 4)
@@ -134,11 +163,15 @@ async def test_every_recorded_message_type_becomes_its_row(bus, js_streams, pg_d
     # the symbols each market saw, under the exchange of that market
     syms = {(r["venue"], r["market"], r["name"]) for r in await _fetch(pg_dsn, (
         "SELECT e.venue, e.market, s.name FROM symbols s JOIN exchanges e ON e.id = s.exchange_id"))}
-    assert syms == {("mexc", "spot", "BTC-USDT"), ("gateio", "spot", "ETH-USDT"), ("gateio", "futures", "BTC-USDT")}
-    # the delta and the tick have no table: skipped, not dead letters; every message acked
+    assert syms == {("mexc", "spot", "BTC-USDT"), ("gateio", "spot", "ETH-USDT"), ("gateio", "futures", "BTC-USDT"),
+                    ("gateio", "futures", "ETH-USDT")}  # the last one seen only as a position of the Margin
+    # the delta, the tick and the FundingPaid's strat.<task>.input copy have no row: skipped, not dead letters; the
+    # margin, the warning and the ORD FundingPaid are stored, not counted as skipped; every message acked
     await eventually(lambda: sum(s.acked for s in rec.stats.values()) == len(samples()) + len(skipped_samples()),
                      timeout=10, what="all acked")
     assert await count(pg_dsn, "dead_letters") == 0
+    assert {t: rec.m.skipped.labels(t)._value.get() - n for t, n in skipped.items()} == {
+        "margin": 0, "liq_warning": 0, "strat_funding_paid": 1, "delta": 1, "strat_tick": 1}
     roll = await _fetch(pg_dsn, "SELECT n, sum_mid, last_bid, last_ask FROM bbo_1m")
     assert [tuple(r) for r in roll] == [(1, 100.25, 100.0, 100.5)]
 
@@ -166,6 +199,13 @@ async def test_a_replay_inserts_nothing_twice(bus, js_streams, pg_dsn, recorders
     assert sum(s.inserted for s in second.stats.values()) == 0
     assert {t: after[t] for t in ("open_interest", "liquidations", "klines")} == {
         "open_interest": 1, "liquidations": 1, "klines": 1}  # the derivatives' rows too, once each
+    assert {t: after[t] for t in ("margin_accounts", "position_margins", "liquidation_warnings",
+                                  "funding_payments")} == {
+        "margin_accounts": 1, "position_margins": 2, "liquidation_warnings": 1, "funding_payments": 1}
+    paid = await _fetch(pg_dsn, "SELECT account, amount, ts FROM funding_payments")
+    assert [tuple(r) for r in paid] == [("main", Decimal("-0.00012345"), T0 - 3600 * 10**9)]
+    pos = await _fetch(pg_dsn, "SELECT size, distance FROM position_margins ORDER BY size")
+    assert [tuple(r) for r in pos] == [(Decimal("-0.01"), Decimal("0.02295409")), (Decimal("0.5"), None)]
     assert (await _fetch(pg_dsn, "SELECT sum(n) FROM bbo_1m"))[0][0] == 3000  # the rollup counted each row once
 
 

@@ -33,7 +33,7 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
         a = await asyncpg.connect(pg_dsn, timeout=5)
         b = await asyncpg.connect(other_dsn, timeout=5)
         try:
-            assert await schema.apply(a) == ["0001_init", "0002_rollups", "0003_derivs"]
+            assert await schema.apply(a) == ["0001_init", "0002_rollups", "0003_derivs", "0004_margin"]
             assert await schema.apply(a) == []
             await b.execute(schema.INIT_DB.read_text())
             await b.execute(schema.INIT_DB.read_text())  # idempotent as a script too
@@ -45,6 +45,41 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
             await b.close(timeout=5)
     finally:
         await drop_database(database_url, other)
+
+
+_PM = {"sym": "$2", "size": "0.1", "contracts": "1", "leverage": "3", "entry": "100", "mark": "100", "liq": "90",
+       "margin": "1", "mrate": "0.005", "mm": "0.05", "upnl": "0", "distance": "0.1"}
+
+
+def _pm(**changed: str) -> str:
+    """An insert into position_margins of a valid row ($1 exchange, $2 symbol) with ``changed`` figures."""
+    return ("INSERT INTO position_margins VALUES (now(), $1, 'a', {sym}, {size}, {contracts}, {leverage}, {entry}, "
+            "{mark}, {liq}, {margin}, {mrate}, {mm}, {upnl}, {distance}, false, 0, 0, 0, 0)").format(**{**_PM, **changed})
+
+
+# valid rows of the margin tables: each refused case below differs from one of these in one figure
+_VALID_MARGIN_ROWS = (
+    "INSERT INTO margin_accounts VALUES (now(), $1, 'a', 'USDT', -10, -5, 1, 0, 0, -3, 1, false, 0, 0, 0, 0)",
+    _pm(),
+    _pm(size="-0.1", contracts="-1", liq="0", distance="NULL", leverage="0"),
+    "INSERT INTO liquidation_warnings VALUES (now(), $1, 'a', $2, 'cleared', 0, 100, 0, 0, 0.05, 0, 0, 0, 0)",
+    "INSERT INTO funding_payments VALUES (now(), $1, 'a', $2, -0.5, 0, 0, 0)",
+)
+
+
+async def test_the_margin_tables_take_valid_rows(pg_dsn):
+    """A signed total, available and PnL, a short without a liquidation price (distance NULL), a cleared warning of
+    a position gone, a funding payment: accepted (the refused cases differ from these in one figure)."""
+    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    try:
+        await schema.apply(conn)
+        ex = await conn.fetchval("SELECT id FROM exchanges WHERE venue = 'gateio' AND market = 'futures'")
+        sym = await conn.fetchval("INSERT INTO symbols (exchange_id, name) VALUES ($1, 'BTC-USDT') RETURNING id", ex)
+        for sql in _VALID_MARGIN_ROWS:
+            await conn.execute(sql, *((ex, sym) if "$2" in sql else (ex,)))
+        assert await conn.fetchval("SELECT count(*) FROM position_margins WHERE distance IS NULL") == 1
+    finally:
+        await conn.close(timeout=5)
 
 
 @pytest.mark.parametrize(("sql", "constraint"), [
@@ -64,6 +99,39 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
      "klines_volume"),
     ("INSERT INTO klines VALUES (now(), $1, $2, '1m', 0, 'NaN', 101, 99, 100, 1, 0, true, 0, 0, 0, 0)",
      "klines_prices"),
+    # margin_accounts: time, exchange, account, asset, total, available, position/order/maintenance margin, upnl,
+    # positions, correction, ts_event, ts_recv, ts_pub, ts_rec
+    ("INSERT INTO margin_accounts VALUES (now(), $1, 'a', 'USDT', 10, 5, -1, 0, 0, 0, 1, false, 0, 0, 0, 0)",
+     "margin_accounts_margins"),
+    ("INSERT INTO margin_accounts VALUES (now(), $1, 'a', 'USDT', 'NaN', 5, 1, 0, 0, 0, 1, false, 0, 0, 0, 0)",
+     "margin_accounts_finite"),
+    ("INSERT INTO margin_accounts VALUES (now(), $1, 'a', 'USDT', 10, 5, 1, 0, 0, 'Infinity', 1, false, 0, 0, 0, 0)",
+     "margin_accounts_finite"),
+    ("INSERT INTO margin_accounts VALUES (now(), $1, 'a', '', 10, 5, 1, 0, 0, 0, 1, false, 0, 0, 0, 0)",
+     "margin_accounts_asset"),
+    # position_margins: one figure changed from a valid row (_pm(), accepted: test_the_margin_tables_take_valid_rows)
+    (_pm(size="'NaN'"), "position_margins_size"),
+    (_pm(contracts="-1"), "position_margins_size"),  # size and contracts signed alike
+    (_pm(size="0", contracts="0"), "position_margins_size"),  # only open positions
+    (_pm(margin="-1"), "position_margins_margins"),
+    (_pm(mm="'Infinity'"), "position_margins_margins"),
+    (_pm(liq="-90"), "position_margins_prices"),
+    (_pm(distance="'NaN'"), "position_margins_distance"),
+    (_pm(leverage="-3"), "position_margins_leverage"),
+    (_pm(sym="$2 + 1000"), "position_margins_symbol"),
+    # liquidation_warnings: time, exchange, account, symbol, level, size, mark, liq, distance, threshold, ts_*
+    ("INSERT INTO liquidation_warnings VALUES (now(), $1, 'a', $2, 'panic', 0.1, 100, 96, 0.04, 0.05, 0, 0, 0, 0)",
+     "liquidation_warnings_level"),
+    ("INSERT INTO liquidation_warnings VALUES (now(), $1, 'a', $2, 'warning', 0.1, 100, 96, -0.04, 0.05, 0, 0, 0, 0)",
+     "liquidation_warnings_distance"),
+    ("INSERT INTO liquidation_warnings VALUES (now(), $1, 'a', $2, 'warning', 0.1, 100, 96, 0.04, 1, 0, 0, 0, 0)",
+     "liquidation_warnings_threshold"),
+    ("INSERT INTO liquidation_warnings VALUES (now(), $1, 'a', $2, 'warning', 'NaN', 100, 96, 0.04, 0.05, 0, 0, 0, 0)",
+     "liquidation_warnings_size"),
+    # funding_payments: time, exchange, account, symbol, amount, rate, ts, ts_rec
+    ("INSERT INTO funding_payments VALUES (now(), $1, 'a', $2, 'NaN', 0.0001, 0, 0)", "funding_payments_amount"),
+    ("INSERT INTO funding_payments VALUES (now(), $1, 'a', $2, -0.5, 'NaN', 0, 0)", "funding_payments_rate"),
+    ("INSERT INTO funding_payments VALUES (now(), $1, '', $2, -0.5, 0.0001, 0, 0)", "funding_payments_account"),
 ])
 async def test_constraints_refuse_what_cannot_be(pg_dsn, sql, constraint):
     """A crossed ok book, a negative size, NaN, an unknown symbol, a candle's high below its low: refused by the named
@@ -74,7 +142,7 @@ async def test_constraints_refuse_what_cannot_be(pg_dsn, sql, constraint):
         ex = await conn.fetchval("SELECT id FROM exchanges WHERE venue = 'mexc' AND market = 'spot'")
         sym = await conn.fetchval("INSERT INTO symbols (exchange_id, name) VALUES ($1, 'BTC-USDT') RETURNING id", ex)
         with pytest.raises(asyncpg.IntegrityConstraintViolationError, match=constraint):
-            await conn.execute(sql, ex, sym)
+            await conn.execute(sql, *((ex, sym) if "$2" in sql else (ex,)))  # margin_accounts: no symbol
         # the same row with a crossed book but a stale state is fine (a stale book may be crossed)
         if constraint == "book_snapshots_crossed":
             await conn.execute(sql.replace("'ok'", "'stale'"), ex, sym)
@@ -99,7 +167,7 @@ async def test_the_timescaledb_only_sql_parses(pg_dsn):
     compiled as the body of a PL/pgSQL function that never runs them (PostgreSQL parses a function's statements when
     it is created; names, the timescaledb options and function signatures are only checked by a real TimescaleDB)."""
     stmts = _timescale_sql()
-    assert len(stmts) == 5  # bbo_1m, funding_1m, prices_1m, and the compression settings in 0002 and 0003
+    assert len(stmts) == 6  # bbo_1m, funding_1m, prices_1m, and the compression settings in 0002, 0003 and 0004
     assert sum("WITH (timescaledb.continuous)" in s for s in stmts) == 3
     conn = await asyncpg.connect(pg_dsn, timeout=5)
     try:

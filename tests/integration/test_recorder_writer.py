@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import logging
 import types
+from decimal import Decimal
 
 import asyncpg
+import msgspec
 import pytest
 from arb.bus import codec, subjects
 from arb.core.enums import Market, Venue
+from arb.core.margin import LiquidationWarning, WarningLevel
 from arb.core.market_data import FundingRate, IndexPrice, MarkPrice
 from arb.recorder.config import RecorderConfig
 from arb.recorder.metrics import RecorderMetrics
 from arb.recorder.writer import Writer
 from arb.testing.poll import bounded
-from arb.testing.recorder_kit import T0, bbo, count
+from arb.testing.recorder_kit import T0, bbo, count, funding_paid, margin
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +95,46 @@ async def test_a_refused_row_in_a_direct_batch_is_dead_lettered_and_the_rest_rec
     assert await _one(pg_dsn, "SELECT sum(n) FROM bbo_1m") == 104
     reason = await _one(pg_dsn, "SELECT reason FROM dead_letters")
     assert "book_tickers_crossed" in str(reason)
+
+
+async def test_a_margin_a_constraint_refuses_is_dead_lettered_whole_and_the_rest_recorded(pg_dsn):
+    """A Margin is one account row plus one row per position, all or nothing: one whose total is NaN, and one whose
+    second position has a negative margin, become dead letters naming the constraint with none of their rows stored;
+    the good Margin, the warning and the funding record (its account from the subject) are stored, and a replay of
+    the same batch inserts nothing twice."""
+    g = Venue.GATEIO
+    good = margin(T0)
+    nan_total = msgspec.structs.replace(margin(T0 + 10**9), total=Decimal("NaN"))
+    bad_pos = margin(T0 + 2 * 10**9)
+    bad_pos = msgspec.structs.replace(bad_pos, positions=(
+        bad_pos.positions[0], msgspec.structs.replace(bad_pos.positions[1], margin=Decimal(-1))))
+    warning = LiquidationWarning(venue=g, market=Market.FUTURES, account="main", symbol="BTC-USDT",
+                                 level=WarningLevel.WARNING, size=Decimal("-0.01"), mark_price=Decimal("100.2"),
+                                 liq_price=Decimal("102.5"), distance=Decimal("0.02295409"), threshold=Decimal("0.05"),
+                                 ts_event=T0, ts_recv=T0 + 1, ts_pub=T0 + 2)
+    batch = [_msg(good, subjects.ord_evt(g, "main", "margin")), _msg(nan_total, subjects.ord_evt(g, "main", "margin")),
+             _msg(bad_pos, subjects.ord_evt(g, "main", "margin")),
+             _msg(warning, subjects.ord_evt(g, "main", "liq_warning")),
+             _msg(funding_paid(), subjects.ord_evt(g, "sub-1", "funding", prefix="paper."))]
+    for seq, msg in enumerate(batch, 1):  # as JetStream delivers them: a dead letter is keyed by its stream sequence
+        msg.metadata = types.SimpleNamespace(sequence=types.SimpleNamespace(stream=seq))
+    w = await _writer(pg_dsn)
+    try:
+        res = await bounded(w.write("ORD", batch), 30, "write")
+        again = await bounded(w.write("ORD", batch), 30, "write")
+    finally:
+        await w.close()
+    assert (res.inserted, res.dead) == ({"margin_accounts": 1, "position_margins": 2, "liquidation_warnings": 1,
+                                         "funding_payments": 1}, 2)
+    assert sum(res.duplicates.values()) == 0
+    assert sum(again.inserted.values()) == 0 and again.dead == 2
+    assert await _one(pg_dsn, "SELECT count(*) FROM margin_accounts WHERE time = ns_to_ts(ts_event)") == 1
+    assert await _one(pg_dsn, f"SELECT count(*) FROM position_margins WHERE ts_event = {T0}") == 2  # the good one's
+    assert await count(pg_dsn, "position_margins") == 2
+    assert await _one(pg_dsn, "SELECT account FROM funding_payments") == "sub-1"
+    reasons = await _one(pg_dsn, "SELECT string_agg(reason, ' | ' ORDER BY reason) FROM dead_letters")
+    assert "margin_accounts_finite" in str(reasons) and "position_margins_margins" in str(reasons)
+    assert await count(pg_dsn, "dead_letters") == 2  # the replay's refusals are the same dead letters
 
 
 async def test_direct_rows_and_rollups_equal_what_sql_computes(pg_dsn):

@@ -7,7 +7,7 @@ import re
 import pytest
 from arb.recorder import schema
 from arb.recorder.config import RecorderConfig
-from arb.recorder.tables import ROUTES, TABLES
+from arb.recorder.tables import ROUTES, TABLES, evt_account
 
 pytestmark = pytest.mark.unit
 
@@ -35,8 +35,17 @@ def test_every_table_the_writer_fills_is_created_by_a_migration_with_a_unique_ke
 
 
 def test_every_routed_message_type_has_a_table():
-    """Every message type the recorder routes goes to one of its tables."""
-    assert {table for table, _ in ROUTES.values()} == set(TABLES)
+    """Every message type the recorder routes goes to one of its tables, and every table is filled by some type."""
+    assert {table for routes in ROUTES.values() for table, _, _ in routes} == set(TABLES)
+
+
+def test_the_account_of_an_execution_event_is_read_from_its_subject():
+    """A FundingPaid names no account: the recorder takes it from ord.<venue>.<account>.evt.<kind> (any prefix), and
+    finds none on the coordinator's strat.<task>.input copy."""
+    assert evt_account("ord.gateio.main.evt.funding") == "main"
+    assert evt_account("paper.ord.gateio.acct-2.evt.funding") == "acct-2"
+    assert evt_account("strat.btc.input") is None
+    assert evt_account("paper.strat.evt.input") is None
 
 
 @pytest.mark.parametrize(("field", "value", "error"), [

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from ..core.execution import Balance, Fill, OrderUpdate, Position
+from ..core.margin import LiquidationWarning, Margin
 from ..core.market_data import (
     BookSnapshot,
     BookTicker,
@@ -33,7 +34,15 @@ from ..core.market_data import (
     OpenInterest,
     Trade,
 )
-from ..core.strategy import CycleReport, ExposureReport, Opportunity, RebalanceNeed, SendCommand, Transition
+from ..core.strategy import (
+    CycleReport,
+    ExposureReport,
+    FundingPaid,
+    Opportunity,
+    RebalanceNeed,
+    SendCommand,
+    Transition,
+)
 
 _json = msgspec.json.Encoder(decimal_format="string")
 
@@ -297,6 +306,26 @@ POSITIONS = Table("positions", (("exchange_id", "smallint"), ("account", "text")
                                 ("mark_price", "numeric"), ("leverage", "bigint"), ("margin", "numeric"),
                                 ("unrealised_pnl", "numeric"), ("liq_price", "numeric"), ("correction", "boolean"),
                                 *TS), "ts_event")
+MARGIN_ACCOUNTS = Table("margin_accounts", (("exchange_id", "smallint"), ("account", "text"), ("asset", "text"),
+                                            ("total", "numeric"), ("available", "numeric"),
+                                            ("position_margin", "numeric"), ("order_margin", "numeric"),
+                                            ("maintenance_margin", "numeric"), ("unrealised_pnl", "numeric"),
+                                            ("positions", "bigint"), ("correction", "boolean"), *TS), "ts_event")
+POSITION_MARGINS = Table("position_margins", (("exchange_id", "smallint"), ("account", "text"),
+                                              ("symbol_id", "integer"), ("size", "numeric"), ("contracts", "numeric"),
+                                              ("leverage", "bigint"), ("entry_price", "numeric"),
+                                              ("mark_price", "numeric"), ("liq_price", "numeric"),
+                                              ("margin", "numeric"), ("maintenance_rate", "numeric"),
+                                              ("maintenance_margin", "numeric"), ("unrealised_pnl", "numeric"),
+                                              ("distance", "numeric"), ("correction", "boolean"), *TS), "ts_event")
+LIQUIDATION_WARNINGS = Table("liquidation_warnings", (("exchange_id", "smallint"), ("account", "text"),
+                                                      ("symbol_id", "integer"), ("level", "text"), ("size", "numeric"),
+                                                      ("mark_price", "numeric"), ("liq_price", "numeric"),
+                                                      ("distance", "numeric"), ("threshold", "numeric"), *TS),
+                             "ts_event")
+FUNDING_PAYMENTS = Table("funding_payments", (("exchange_id", "smallint"), ("account", "text"),
+                                              ("symbol_id", "integer"), ("amount", "numeric"), ("rate", "float8"),
+                                              ("ts", "bigint")), "ts")
 OPPORTUNITIES = Table("opportunities", (("task", "text"), ("buy", "text"), ("sell", "text"), ("qty", "numeric"),
                                         ("buy_vwap", "float8"), ("sell_vwap", "float8"), ("buy_limit", "float8"),
                                         ("sell_limit", "float8"), ("spread_bps", "float8"), ("fees_bps", "float8"),
@@ -324,7 +353,8 @@ REBALANCES = Table("rebalance_needs", (("task", "text"), ("asset", "text"), ("ma
                                        ("ts", "bigint")), "ts")
 
 TABLES: tuple[Table, ...] = (BOOK_TICKERS, BOOK_SNAPSHOTS, TRADES, FUNDING_RATES, PRICES, BOOK_STATUS, OPEN_INTEREST,
-                             LIQUIDATIONS, KLINES, ORDERS, FILLS, BALANCES, POSITIONS, OPPORTUNITIES, TRANSITIONS,
+                             LIQUIDATIONS, KLINES, ORDERS, FILLS, BALANCES, POSITIONS, MARGIN_ACCOUNTS,
+                             POSITION_MARGINS, LIQUIDATION_WARNINGS, FUNDING_PAYMENTS, OPPORTUNITIES, TRANSITIONS,
                              CYCLES, COMMANDS, EXPOSURES, REBALANCES)
 
 DEAD_LETTER_SQL = ("INSERT INTO dead_letters (stream, stream_seq, subject, data, reason) VALUES ($1, $2, $3, $4, $5) "
@@ -413,6 +443,42 @@ def _position(m: Position, ids: Ids, ex: Ex) -> tuple:
             m.unrealised_pnl, m.liq_price, m.correction, m.ts_event, m.ts_recv, m.ts_pub)
 
 
+def _margin(m: Margin, ids: Ids, ex: Ex) -> tuple:
+    return (ex(m.venue, m.market), m.account, m.asset, m.total, m.available, m.position_margin, m.order_margin,
+            m.maintenance_margin, m.unrealised_pnl, len(m.positions), m.correction, m.ts_event, m.ts_recv, m.ts_pub)
+
+
+def _position_margins(m: Margin, ids: Ids, ex: Ex) -> list[tuple]:
+    """One row per open position of the Margin (``many``: a list of records)."""
+    out = []
+    for p in m.positions:
+        e, s = ids(m.venue, m.market, p.symbol)
+        out.append((e, m.account, s, p.size, p.contracts, p.leverage, p.entry_price, p.mark_price, p.liq_price,
+                    p.margin, p.maintenance_rate, p.maintenance_margin, p.unrealised_pnl, p.distance, m.correction,
+                    m.ts_event, m.ts_recv, m.ts_pub))
+    return out
+
+
+def _liq_warning(m: LiquidationWarning, ids: Ids, ex: Ex) -> tuple:
+    e, s = ids(m.venue, m.market, m.symbol)
+    return (e, m.account, s, _v(m.level), m.size, m.mark_price, m.liq_price, m.distance, m.threshold, m.ts_event,
+            m.ts_recv, m.ts_pub)
+
+
+def _funding_paid(m: FundingPaid, ids: Ids, ex: Ex, account: str) -> tuple:
+    e, s = ids(m.venue, m.market, m.symbol)
+    return (e, account, s, m.amount, m.rate, m.ts)
+
+
+def evt_account(subject: str) -> str | None:
+    """The account of an execution event's subject (``[<prefix>]ord.<venue>.<account>.evt.<kind>``), else None
+    (e.g. the same message logged by the coordinator on ``strat.<task>.input``)."""
+    t = subject.split(".")
+    if len(t) >= 5 and t[-2] == "evt" and t[-5] == "ord":
+        return t[-3]
+    return None
+
+
 def _opp(m: Opportunity, ids: Ids, ex: Ex) -> tuple:
     return (m.task, m.buy, m.sell, m.qty, m.buy_vwap, m.sell_vwap, m.buy_limit, m.sell_limit, m.spread_bps,
             m.fees_bps, m.funding_bps, m.net_bps, m.net_quote, m.taken, m.reason, m.ts)
@@ -443,38 +509,67 @@ def _rebalance(m: RebalanceNeed, ids: Ids, ex: Ex) -> tuple:
     return (m.task, m.asset, m.market, m.have, m.need, m.source, m.within_venue, m.ts)
 
 
-# message type -> (table, row builder)
-ROUTES: dict[type, tuple[Table, Callable[..., tuple]]] = {
-    BookTicker: (BOOK_TICKERS, _bbo),
-    BookSnapshot: (BOOK_SNAPSHOTS, _book),
-    Trade: (TRADES, _trade),
-    FundingRate: (FUNDING_RATES, _funding),
-    MarkPrice: (PRICES, _mark),
-    IndexPrice: (PRICES, _index),
-    MarketStatus: (BOOK_STATUS, _status),
-    OpenInterest: (OPEN_INTEREST, _oi),
-    Liquidation: (LIQUIDATIONS, _liquidation),
-    Kline: (KLINES, _kline),
-    OrderUpdate: (ORDERS, _order),
-    Fill: (FILLS, _fill),
-    Balance: (BALANCES, _balance),
-    Position: (POSITIONS, _position),
-    Opportunity: (OPPORTUNITIES, _opp),
-    Transition: (TRANSITIONS, _transition),
-    CycleReport: (CYCLES, _cycle),
-    SendCommand: (COMMANDS, _command),
-    ExposureReport: (EXPOSURES, _exposure),
-    RebalanceNeed: (REBALANCES, _rebalance),
+# A route: (table, row builder, many). The builder returns the staging record, or with ``many`` a list of them (one
+# message, several rows: a Margin's positions). A message type has one route per table it fills.
+Route = tuple[Table, Callable[..., Any], bool]
+
+
+def _one(table: Table, build: Callable[..., tuple]) -> tuple[Route, ...]:
+    return ((table, build, False),)
+
+
+# message type -> its routes
+ROUTES: dict[type, tuple[Route, ...]] = {
+    BookTicker: _one(BOOK_TICKERS, _bbo),
+    BookSnapshot: _one(BOOK_SNAPSHOTS, _book),
+    Trade: _one(TRADES, _trade),
+    FundingRate: _one(FUNDING_RATES, _funding),
+    MarkPrice: _one(PRICES, _mark),
+    IndexPrice: _one(PRICES, _index),
+    MarketStatus: _one(BOOK_STATUS, _status),
+    OpenInterest: _one(OPEN_INTEREST, _oi),
+    Liquidation: _one(LIQUIDATIONS, _liquidation),
+    Kline: _one(KLINES, _kline),
+    OrderUpdate: _one(ORDERS, _order),
+    Fill: _one(FILLS, _fill),
+    Balance: _one(BALANCES, _balance),
+    Position: _one(POSITIONS, _position),
+    Margin: ((MARGIN_ACCOUNTS, _margin, False), (POSITION_MARGINS, _position_margins, True)),
+    LiquidationWarning: _one(LIQUIDATION_WARNINGS, _liq_warning),
+    FundingPaid: _one(FUNDING_PAYMENTS, _funding_paid),  # + account=evt_account(subject): see ACCOUNT_FROM_SUBJECT
+    Opportunity: _one(OPPORTUNITIES, _opp),
+    Transition: _one(TRANSITIONS, _transition),
+    CycleReport: _one(CYCLES, _cycle),
+    SendCommand: _one(COMMANDS, _command),
+    ExposureReport: _one(EXPOSURES, _exposure),
+    RebalanceNeed: _one(REBALANCES, _rebalance),
 }
 
+# Types that carry no account: their builders take ``account=`` from the subject (``evt_account``); the same message
+# on a subject naming none (the coordinator's copy on strat.<task>.input) has no row: skipped (the ORD one is stored).
+ACCOUNT_FROM_SUBJECT: frozenset[type] = frozenset({FundingPaid})
 
-def needs(m: Any) -> tuple[Any, Any, str | None] | None:
-    """(venue, market, symbol or None) whose ids the row of ``m`` needs, or None (strategy messages)."""
+
+def needs(m: Any) -> list[tuple[Any, Any, str | None]]:
+    """The (venue, market, symbol or None) whose ids the rows of ``m`` need: none for strategy messages; the
+    exchange and each position's symbol for a Margin."""
     o = m.order if type(m) is OrderUpdate else m
     venue = getattr(o, "venue", None)
     if venue is None or type(m) is SendCommand:
-        return None
-    return venue, o.market, getattr(o, "symbol", None)
+        return []
+    if type(m) is Margin:
+        return [(venue, m.market, None), *((venue, m.market, p.symbol) for p in m.positions)]
+    return [(venue, o.market, getattr(o, "symbol", None))]
 
 
-__all__ = ["DEAD_LETTER_SQL", "ROUTES", "TABLES", "Rollup", "Table", "needs"]
+__all__ = [
+    "ACCOUNT_FROM_SUBJECT",
+    "DEAD_LETTER_SQL",
+    "ROUTES",
+    "TABLES",
+    "Rollup",
+    "Route",
+    "Table",
+    "evt_account",
+    "needs",
+]

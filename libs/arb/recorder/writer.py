@@ -27,6 +27,7 @@ none. Tables whose rows need SQL casts (jsonb, a second timestamp) are always st
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,7 +42,7 @@ from ..core import strategy as _strategy  # noqa: F401  (registers the strategy'
 from . import schema
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
-from .tables import DEAD_LETTER_SQL, ROUTES, TABLES, Table
+from .tables import ACCOUNT_FROM_SUBJECT, DEAD_LETTER_SQL, ROUTES, TABLES, Route, Table, evt_account, needs
 
 _DATA_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, OverflowError, TypeError, ValueError)
 
@@ -222,7 +223,7 @@ class Writer:
         """Commit ``msgs`` (each with ``.subject`` and ``.data``); retried until done. Raises ``Stopped`` only."""
         t0 = time.perf_counter()
         dec = codec.decode
-        routed: list[tuple[Table, Any, Any, Any]] = []  # (table, builder, message, msg)
+        routed: list[tuple[tuple[Route, ...], Any, Any]] = []  # (routes, message, msg)
         dead: list[tuple[Any, str]] = []
         skipped: dict[str, int] = {}
         for msg in msgs:
@@ -231,12 +232,16 @@ class Writer:
             except (msgspec.DecodeError, msgspec.ValidationError) as e:
                 dead.append((msg, f"undecodable: {e}"))
                 continue
-            route = ROUTES.get(type(m))
-            if route is None:
+            routes = ROUTES.get(type(m))
+            if routes is not None and type(m) in ACCOUNT_FROM_SUBJECT:
+                account = evt_account(msg.subject)
+                routes = None if account is None else tuple(
+                    (table, functools.partial(build, account=account), many) for table, build, many in routes)
+            if routes is None:
                 tag = type(m).__struct_config__.tag
                 skipped[tag] = skipped.get(tag, 0) + 1
                 continue
-            routed.append((route[0], route[1], m, msg))
+            routed.append((routes, m, msg))
         res = BatchResult(messages=len(msgs), skipped=sum(skipped.values()))
         how = STAGED if self._staged_next else DIRECT
         attempts = 0
@@ -287,63 +292,68 @@ class Writer:
         dead = list(dead_in)
         rows: dict[Table, list[tuple[tuple, Any]]] = {}
         ids, ex = self._id, self._exid
-        missing: list[tuple[Table, Any, Any, Any]] = []
-        for entry in routed:
-            table, build, m, msg = entry
-            try:
+        missing: list[tuple[tuple[Route, ...], Any, Any]] = []
+
+        def add(routes: tuple[Route, ...], m: Any, msg: Any) -> None:
+            if len(routes) == 1 and not routes[0][2]:  # the usual case: one message, one row
+                table, build, _ = routes[0]
                 rows.setdefault(table, []).append((build(m, ids, ex), msg))
+                return
+            built = [(table, build(m, ids, ex), many) for table, build, many in routes]  # all, before adding any
+            for table, rec, many in built:
+                got = rows.setdefault(table, [])
+                if many:
+                    got.extend((r, msg) for r in rec)
+                else:
+                    got.append((rec, msg))
+
+        for entry in routed:
+            try:
+                add(*entry)
             except KeyError:
                 missing.append(entry)
-        for table, build, m, msg in missing:
-            o = getattr(m, "order", m)
+        for routes, m, msg in missing:
+            symbol = None
             try:
-                await self._resolve(conn, o.venue, o.market, getattr(o, "symbol", None))
+                for venue, market, symbol in needs(m):
+                    await self._resolve(conn, venue, market, symbol)
             except _DATA_ERRORS as e:
-                dead.append((msg, f"unknown symbol {getattr(o, 'symbol', None)!r} refused: {_reason(e)}"))
+                dead.append((msg, f"unknown symbol {symbol!r} refused: {_reason(e)}"))
                 continue
-            rows.setdefault(table, []).append((build(m, ids, ex), msg))
+            add(routes, m, msg)
         ts_rec = time.time_ns()
         out = BatchResult(messages=res.messages, skipped=res.skipped)
         plain = self.mode == schema.PLAIN
         async with conn.transaction():
-            for table, entries in rows.items():
-                merge = table.merge_plain if plain else table.merge_timescale
-                refused = 0
-                if how == DIRECT and table.direct:
-                    # every row new (the usual case): COPY straight into the table, the rollup pre-aggregated here.
-                    # A replayed row's unique key (or a constraint) aborts the transaction: nothing of it stays, and
-                    # write() takes the staging path for the batch.
-                    records = [r for r, _ in entries]
-                    row = table.direct_row
-                    try:
-                        await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
-                                                         columns=table.direct_columns)
-                        if plain and table.rollup is not None:
-                            # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
-                            await conn.executemany(table.rollup.upsert, sorted(table.rollup.aggregate(records)))
-                    except _DATA_ERRORS as e:
-                        raise DirectRefused(table.name, e) from e
-                    n = len(entries)
-                elif how != CAREFUL:
-                    try:
-                        await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
-                                                         columns=table.columns)
-                        n = await conn.fetchval(merge, ts_rec)
-                    except _DATA_ERRORS as e:
-                        raise DataRefused(table.name, e) from e
-                else:
-                    n = 0
-                    for r, msg in entries:
+            if how == CAREFUL:
+                await self._careful(conn, rows, dead, out, ts_rec, plain)
+            else:
+                for table, entries in rows.items():
+                    merge = table.merge_plain if plain else table.merge_timescale
+                    if how == DIRECT and table.direct:
+                        # every row new (the usual case): COPY straight into the table, the rollup pre-aggregated here.
+                        # A replayed row's unique key (or a constraint) aborts the transaction: nothing of it stays, and
+                        # write() takes the staging path for the batch.
+                        records = [r for r, _ in entries]
+                        row = table.direct_row
                         try:
-                            async with conn.transaction():  # a savepoint: a refused row takes only itself back
-                                await conn.copy_records_to_table(table.stage, records=[r], columns=table.columns)
-                                n += await conn.fetchval(merge, ts_rec)
-                                await conn.execute(f"DELETE FROM {table.stage}")
+                            await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
+                                                             columns=table.direct_columns)
+                            if plain and table.rollup is not None:
+                                # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
+                                await conn.executemany(table.rollup.upsert, sorted(table.rollup.aggregate(records)))
                         except _DATA_ERRORS as e:
-                            refused += 1
-                            dead.append((msg, f"refused by {table.name}: {_reason(e)}"))
-                out.inserted[table.name] = n
-                out.duplicates[table.name] = len(entries) - n - refused
+                            raise DirectRefused(table.name, e) from e
+                        n = len(entries)
+                    else:
+                        try:
+                            await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
+                                                             columns=table.columns)
+                            n = await conn.fetchval(merge, ts_rec)
+                        except _DATA_ERRORS as e:
+                            raise DataRefused(table.name, e) from e
+                    out.inserted[table.name] = n
+                    out.duplicates[table.name] = len(entries) - n
             if dead:
                 await conn.executemany(DEAD_LETTER_SQL, [(stream, _stream_seq(msg), msg.subject, bytes(msg.data),
                                                           why) for msg, why in dead])
@@ -355,6 +365,37 @@ class Writer:
                 if ts:
                     self.m.exchange_to_record.labels(table.name).observe(max(0.0, (now - ts) / 1e9))
         return out
+
+
+    @staticmethod
+    async def _careful(conn: asyncpg.Connection, rows: dict[Table, list[tuple[tuple, Any]]], dead: list,
+                       out: BatchResult, ts_rec: int, plain: bool) -> None:
+        """Each message's rows merged in a savepoint of their own: a refused row takes back only its message (all of
+        its rows: a Margin's account row with its positions), which becomes a dead letter naming the constraint."""
+        per_msg: dict[int, tuple[Any, dict[Table, list[tuple]]]] = {}
+        for table, entries in rows.items():
+            out.inserted[table.name] = 0
+            out.duplicates[table.name] = len(entries)  # less what goes in and what is refused, below
+            for r, msg in entries:
+                per_msg.setdefault(id(msg), (msg, {}))[1].setdefault(table, []).append(r)
+        for msg, tables in per_msg.values():
+            got: dict[str, int] = {}
+            table = None
+            try:
+                async with conn.transaction():  # a savepoint
+                    for table, records in tables.items():
+                        await conn.copy_records_to_table(table.stage, records=records, columns=table.columns)
+                        got[table.name] = await conn.fetchval(table.merge_plain if plain else table.merge_timescale,
+                                                              ts_rec)
+                        await conn.execute(f"DELETE FROM {table.stage}")
+            except _DATA_ERRORS as e:
+                for t, records in tables.items():
+                    out.duplicates[t.name] -= len(records)
+                dead.append((msg, f"refused by {table.name if table else '?'}: {_reason(e)}"))
+                continue
+            for t, records in tables.items():
+                out.inserted[t.name] += got[t.name]
+                out.duplicates[t.name] -= got[t.name]
 
 
 def _identity(x: Any) -> Any:

@@ -17,6 +17,7 @@ from ..bus import subjects
 from ..core.commands import PlaceOrder
 from ..core.enums import BookState, Market, OrderStatus, OrderType, Side, TimeInForce, Venue
 from ..core.execution import Balance, Fill, Order, OrderUpdate, Position
+from ..core.margin import LiquidationWarning, Margin, PositionMargin, WarningLevel
 from ..core.market_data import (
     BookDelta,
     BookSnapshot,
@@ -31,7 +32,16 @@ from ..core.market_data import (
     OpenInterest,
     Trade,
 )
-from ..strategy.events import CycleReport, ExposureReport, RebalanceNeed, SendCommand, State, Tick, Transition
+from ..strategy.events import (
+    CycleReport,
+    ExposureReport,
+    FundingPaid,
+    RebalanceNeed,
+    SendCommand,
+    State,
+    Tick,
+    Transition,
+)
 from ..strategy.opportunity import Opportunity
 
 T0 = 1_750_000_000_000_000_000  # 2025-06-15T15:06:40Z in ns
@@ -93,6 +103,12 @@ def samples() -> list[tuple[str, Any]]:
             venue=G, market=F, account="main", symbol="BTC-USDT", size=Decimal("-0.01"), contracts=Decimal(-1),
             entry_price=Decimal("100.3"), mark_price=Decimal("100.2"), leverage=3, margin=Decimal("0.33"),
             unrealised_pnl=Decimal("0.001"), liq_price=Decimal(130), ts_event=t, ts_recv=t + 1, ts_pub=t + 2)),
+        (subjects.ord_evt(G, "main", "margin"), margin()),
+        (subjects.ord_evt(G, "main", "liq_warning"), LiquidationWarning(
+            venue=G, market=F, account="main", symbol="BTC-USDT", level=WarningLevel.WORSE, size=Decimal("-0.01"),
+            mark_price=Decimal("100.2"), liq_price=Decimal("102.5"), distance=Decimal("0.02295409"),
+            threshold=Decimal("0.05"), ts_event=t, ts_recv=t + 1, ts_pub=t + 2)),
+        (subjects.ord_evt(G, "main", "funding"), funding_paid()),
         (subjects.strat("btc", "opp"), Opportunity(
             task="btc", buy="mexc.spot", sell="gateio.futures", qty=Decimal("0.01"), buy_vwap=100.0, sell_vwap=100.6,
             buy_limit=100.0, sell_limit=100.6, spread_bps=60.0, fees_bps=20.0, funding_bps=1.0, net_bps=30.0,
@@ -118,6 +134,32 @@ def samples() -> list[tuple[str, Any]]:
     ]
 
 
+def margin(t: int = T0) -> Margin:
+    """A Gate futures account's Margin with two open positions (one short near liquidation, one long the venue names
+    no liquidation price for: distance None)."""
+    return Margin(
+        venue=G, market=F, account="main", asset="USDT", total=Decimal("1000.5"), available=Decimal("990.25"),
+        position_margin=Decimal("10.2"), order_margin=Decimal("0.05"), maintenance_margin=Decimal("0.0601"),
+        unrealised_pnl=Decimal("-0.75"), ts_event=t, ts_recv=t + 1, ts_pub=t + 2, correction=True,
+        positions=(
+            PositionMargin(symbol="BTC-USDT", size=Decimal("-0.01"), contracts=Decimal(-1), leverage=10,
+                           entry_price=Decimal("100.3"), mark_price=Decimal("100.2"), liq_price=Decimal("102.5"),
+                           margin=Decimal("0.1003"), maintenance_rate=Decimal("0.005"),
+                           maintenance_margin=Decimal("0.00501"), unrealised_pnl=Decimal("0.001"),
+                           distance=Decimal("0.02295409")),
+            PositionMargin(symbol="ETH-USDT", size=Decimal("0.5"), contracts=Decimal(50), leverage=0,
+                           entry_price=Decimal(2500), mark_price=Decimal("2480.5"), liq_price=Decimal(0),
+                           margin=Decimal("10.1"), maintenance_rate=Decimal("0.01"),
+                           maintenance_margin=Decimal("12.4025"), unrealised_pnl=Decimal("-9.75"), distance=None),
+        ))
+
+
+def funding_paid(t: int = T0 - 3600 * 10**9, amount: Decimal = Decimal("-0.00012345")) -> FundingPaid:
+    """The venue's record of a funding settlement on gateio futures BTC-USDT (published with the account in its
+    subject: ``ord.gateio.main.evt.funding``)."""
+    return FundingPaid(venue=G, market=F, symbol="BTC-USDT", amount=amount, rate=0.0001, ts=t)
+
+
 def skipped_samples() -> list[tuple[str, Any]]:
     """Messages with no table: recorded nowhere, dead-lettered never."""
     t = T0
@@ -125,13 +167,17 @@ def skipped_samples() -> list[tuple[str, Any]]:
         (subjects.md(M, S, "BTC-USDT", "delta"), BookDelta(venue=M, market=S, symbol="BTC-USDT", bids=[], asks=[],
                                                            first_seq=1, last_seq=2, ts_event=t, ts_recv=t, ts_pub=t)),
         (subjects.strat("btc", "input"), Tick()),
+        # the coordinator's log of a FundingPaid it acted on: no account in that subject; the ORD one is stored
+        (subjects.strat("btc", "input"), funding_paid()),
     ]
 
 
-# table of each sample type (the ones from samples(), in order)
+# the rows samples() makes, by table, in order (one per sample; a Margin: its account row and one per position)
 SAMPLE_TABLES = ["book_tickers", "book_snapshots", "trades", "funding_rates", "prices", "prices", "book_status",
-                 "open_interest", "liquidations", "klines", "orders", "fills", "balances", "positions", "opportunities", "strategy_transitions", "cycles",
-                 "strategy_commands", "exposures", "rebalance_needs"]
+                 "open_interest", "liquidations", "klines", "orders", "fills", "balances", "positions",
+                 "margin_accounts", "position_margins", "position_margins", "liquidation_warnings", "funding_payments",
+                 "opportunities", "strategy_transitions", "cycles", "strategy_commands", "exposures",
+                 "rebalance_needs"]
 
 
 async def count(dsn_or_conn: Any, table: str) -> int:
@@ -274,4 +320,5 @@ class NatsProcess:
             return ""
 
 
-__all__ = ["SAMPLE_TABLES", "T0", "NatsProcess", "PgProxy", "bbo", "count", "samples", "skipped_samples"]
+__all__ = ["SAMPLE_TABLES", "T0", "NatsProcess", "PgProxy", "bbo", "count", "funding_paid", "margin", "samples",
+           "skipped_samples"]
