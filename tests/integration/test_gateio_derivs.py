@@ -140,3 +140,33 @@ async def test_klines_are_backfilled_then_follow_the_candlestick_channel(sim, bu
         assert any(k.volume > 0 for k in ks)
     finally:
         await bounded(gw.stop(), 15, "gateway stop")
+
+
+async def test_a_window_closed_without_w_is_settled_over_rest_after_a_failed_read(sim, bus, session, subject_prefix):
+    """The simulator drops ``w`` from every closing push (kline_no_w): each window still goes out closed, from the
+    REST candles read after the next window's first push, with the venue's values; while every REST call fails (503)
+    the window stays due, and it is settled by a read after that."""
+    await eventually(lambda: sim.ctx.exchanges[(Venue.GATEIO, Market.FUTURES)].stats["trades"] > 0, timeout=10)
+    sim.ctx.faults.arm("kline_no_w", Venue.GATEIO, Market.FUTURES, count=-1)
+    gw, rec = await start(sim, bus, session, subject_prefix, kline_intervals=("10s",), open_interest_poll_s=0.0)
+    try:
+        await eventually(lambda: gw.settler.due, timeout=25, what="a window over without w")
+        sim.ctx.faults.arm("rest_5xx", Venue.GATEIO, Market.FUTURES, count=-1)  # every REST call: 503
+        (due,) = gw.settler.due.values()
+        window_ns = due.first * 1_000_000_000
+
+        def settled() -> list[Kline]:
+            return [k for k in rec.by_kind["kline"] if k.closed and k.open_ns == window_ns]
+
+        await eventually(lambda: gw.settler.failures >= 1, timeout=10, what="the failed read")
+        assert gw.settler.due and not settled()
+        sim.ctx.faults.clear("rest_5xx")
+        await eventually(settled, timeout=15, what="the window settled")
+        assert gw.settler.settled >= 1
+        (closed,) = settled()
+        rows = await bounded(gw.rest.futures_candles("BTC_USDT", "10s", 10), 5, "candles")
+        (row,) = [r for r in rows if int(r.t) * 1_000_000_000 == closed.open_ns]
+        assert (closed.close, closed.volume) == (float(row.c), pytest.approx(float(row.v) * mult(sim)))
+        assert closed.ts_event == closed.open_ns  # from a REST row, not a push
+    finally:
+        await bounded(gw.stop(), 15, "gateway stop")

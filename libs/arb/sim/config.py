@@ -33,6 +33,7 @@ FAULT_NAMES = (
     "order_reject",
     "listenkey_expire",
     "fill_before_ack",
+    "kline_no_w",
 )
 
 

@@ -25,6 +25,8 @@ Names and params (interpreted by the wire layers):
   listenkey_expire   expire the listenKey / private subscription: the stream gets the venue's expiry
                      event and closes
   fill_before_ack    deliver the fill of one order before its ack (swap the first two listener events)
+  kline_no_w         Gate: send one window's closing candle push without ``w`` (the docs: "true may be missing"),
+                     so the channel never says that window closed
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from arb.core.enums import Market
+from arb.core.enums import Market, Venue
 from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
@@ -122,10 +122,14 @@ class FuturesChannels(GateChannels):
         if not conns:
             return
         iv = _IV_NAME[step]
+        no_w = closed is not None and self.faults.take("kline_no_w", Venue.GATEIO, Market.FUTURES) is not None
         for c in conns:
             out = []
             if closed is not None:
-                out.append(self._candle_json(inst, iv, closed, True, c.size_decimal))
+                k = self._candle_json(inst, iv, closed, True, c.size_decimal)
+                if no_w:
+                    del k["w"]
+                out.append(k)
             out.append(self._candle_json(inst, iv, cur, False, c.size_decimal))
             for k in out:  # one candle per frame, as the venue sends them
                 c.push("futures.candlesticks", [k])

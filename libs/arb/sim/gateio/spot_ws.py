@@ -23,7 +23,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from arb.core.enums import Market
+from arb.core.enums import Market, Venue
 from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
@@ -201,7 +201,10 @@ class SpotChannels(GateChannels):
         iv = _IV_NAME[step]
         frames = []
         if closed is not None:
-            frames.append(push_frame("spot.candlesticks", candle_ws(iv, sym, closed, True)))
+            k = candle_ws(iv, sym, closed, True)
+            if self.faults.take("kline_no_w", Venue.GATEIO, Market.SPOT) is not None:
+                del k["w"]
+            frames.append(push_frame("spot.candlesticks", k))
         frames.append(push_frame("spot.candlesticks", candle_ws(iv, sym, cur, False)))
         for c in conns:
             for f in frames:
