@@ -3,15 +3,17 @@
 ``Writer.write(stream, msgs)`` returns only once every message of the batch is accounted for in one committed
 transaction: a row inserted, a duplicate found (ON CONFLICT DO NOTHING: nothing inserted, nothing else lost), a
 dead letter (undecodable, or refused by a constraint), or skipped (a type with no table, e.g. a BookDelta or a
-control event on ``strat.<task>.input``). Only then may the caller ack them.
+control event on ``strat.<task>.input``, or a FundingPaid there: its account is only in its ORD subject). A message
+may make rows in several tables (a Margin: its account row and one per position). Only then may the caller ack them.
 
 Failures:
 * transient (connection refused or lost, server restarting, deadlock, any non-data error): the connection is
   dropped, and the whole batch is tried again after a backoff doubling up to ``backoff_max_s``, for as long as it
   takes; ``on_wait`` runs before each wait (the recorder tells JetStream the messages are still in progress).
   ``stop`` ends the retries with ``Stopped``: nothing was committed, nothing is acked, JetStream redelivers.
-* data (a CHECK, a foreign key, a value out of range): the batch is written again with each table's rows merged
-  one by one in savepoints; the refused rows become dead letters naming the constraint, the rest go in.
+* data (a CHECK, a foreign key, a value out of range): the batch is written again with each message's rows merged
+  in a savepoint of their own; a message with a refused row becomes a dead letter naming the constraint (none of
+  its rows stays: a Margin's account row goes with its positions), the rest go in.
 
 Three ways to write a batch, each falling back to the next within the same ``write`` (nothing acked before one
 commits):
@@ -19,7 +21,7 @@ commits):
    upserted; one row already stored (a replay, a redelivery) or refused aborts the transaction, then
 2. staged: COPY into ``stage_<table>`` and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (+ the rollup from
    what was really inserted): a duplicate costs only its own row. A refused row aborts the transaction, then
-3. careful: each row merged in its own savepoint; refused rows become dead letters, the rest go in.
+3. careful: each message's rows merged in their own savepoint; refused messages become dead letters, the rest go in.
 After a staged batch that met duplicates the next batch is staged too (a replay is a run of them), until one meets
 none. Tables whose rows need SQL casts (jsonb, a second timestamp) are always staged.
 """
@@ -295,10 +297,6 @@ class Writer:
         missing: list[tuple[tuple[Route, ...], Any, Any]] = []
 
         def add(routes: tuple[Route, ...], m: Any, msg: Any) -> None:
-            if len(routes) == 1 and not routes[0][2]:  # the usual case: one message, one row
-                table, build, _ = routes[0]
-                rows.setdefault(table, []).append((build(m, ids, ex), msg))
-                return
             built = [(table, build(m, ids, ex), many) for table, build, many in routes]  # all, before adding any
             for table, rec, many in built:
                 got = rows.setdefault(table, [])
@@ -308,8 +306,13 @@ class Writer:
                     got.append((rec, msg))
 
         for entry in routed:
+            routes, m, msg = entry
             try:
-                add(*entry)
+                if len(routes) == 1 and not routes[0][2]:  # the usual case (inline: the hot path): one row
+                    table, build, _ = routes[0]
+                    rows.setdefault(table, []).append((build(m, ids, ex), msg))
+                else:
+                    add(routes, m, msg)
             except KeyError:
                 missing.append(entry)
         for routes, m, msg in missing:
