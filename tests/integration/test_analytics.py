@@ -22,7 +22,7 @@ from arb.bus import codec, subjects
 from arb.core.commands import PlaceOrder
 from arb.core.enums import BookState, Market, Side, Venue
 from arb.core.market_data import BookTicker, FundingRate, MarketStatus
-from arb.core.strategy import CycleReport, Opportunity, SendCommand
+from arb.core.strategy import CycleReport, FundingPaid, Opportunity, SendCommand
 from arb.recorder import schema
 from arb.recorder.config import RecorderConfig
 from arb.recorder.writer import Writer
@@ -94,6 +94,18 @@ def _md() -> list:
     return out
 
 
+def _ord() -> list:
+    """The venue's funding records on our accounts: two NEIRO-ETH settlements in the window (accounts main and sub),
+    one before it and one of another symbol (neither counts)."""
+    def paid(account: str, symbol: str, ns: int, amount: str, rate: float) -> types.SimpleNamespace:
+        return _msg(subjects.ord_evt(G, account, "funding"),
+                    FundingPaid(venue=G, market=F, symbol=symbol, amount=Decimal(amount), rate=rate, ts=ns))
+
+    return [paid("main", "NEIRO-ETH", B + 30 * SEC, "-0.0125", 0.0001), paid("sub", "NEIRO-ETH", B + 150 * SEC,
+                                                                             "0.004", -0.0001),
+            paid("main", "NEIRO-ETH", B - 8 * 86400 * SEC, "-1", 0.0003), paid("main", "BTC-USDT", B, "-2", 0.0001)]
+
+
 def _opp(task: str, sec: int, buy: str, sell: str, spread: float, net: float, taken: bool) -> types.SimpleNamespace:
     return _msg(subjects.strat(task, "opp"), Opportunity(
         task=task, buy=buy, sell=sell, qty=Decimal(10), buy_vwap=100.0, sell_vwap=100.0 * (1 + spread / 1e4),
@@ -143,6 +155,7 @@ async def db(pg_dsn: str) -> str:
     try:
         await bounded(w.write("MD", _md()), 20, "write md")
         await bounded(w.write("STRAT", _strat()), 20, "write strat")
+        await bounded(w.write("ORD", _ord()), 20, "write ord")
     finally:
         await bounded(w.close(), 10, "writer close")
     conn = await asyncpg.connect(pg_dsn, timeout=5)
@@ -258,6 +271,11 @@ async def test_funding_history_per_venue_with_the_interval(api):
     assert (gate.current_rate, gate.next_funding, gate.interval_s) == (-0.0001, ts(F2 / 1e9, UTC), 28800)
     assert (mexc.current_rate, mexc.interval_s, mexc.settlements[0].annualised) == (0.00005, 14400,
                                                                                    approx(0.00005 * 6 * 365))
+    # what the venue booked on our accounts in the window (funding_payments), not the rates: the amounts as recorded
+    assert [(p.time, p.market, p.account, p.amount, p.rate) for p in r.payments] == [
+        (BASE + timedelta(seconds=30), "gateio.futures", "main", Decimal("-0.0125"), 0.0001),
+        (BASE + timedelta(seconds=150), "gateio.futures", "sub", Decimal("0.004"), -0.0001)]
+    assert r.paid == Decimal("-0.0085")
 
 
 # ------------------------------------------------------------------------------------------------------ feeds
@@ -329,6 +347,10 @@ async def test_the_cli_prints_the_same_report_as_json_and_a_table(api, db, tmp_p
     assert (json.loads(p.stdout)["seen"], json.loads(p.stdout)["taken"]) == (4, 2)  # 0.4 % = 40 bps: neiro 3, btc 1
     p = _cli(db, "performance", "--symbol", "NEIROETH", "--end", end, "--json")
     assert Decimal(json.loads(p.stdout)["pnl"]) == Decimal("100.2")  # decimals travel as strings
+    p = _cli(db, "funding", "--symbol", "NEIRO-ETH", "--end", end)  # 7 days: the payment 8 days back is not in
+    assert p.returncode == 0, p.stderr
+    assert "paid to our accounts (venue records, quote; + received, - paid): -0.0085" in p.stdout
+    assert "-0.0125" in p.stdout and "sub" in p.stdout and "-1 " not in p.stdout
 
 
 async def test_the_cli_exit_codes_unknown_symbol_bad_usage_database_down(db):

@@ -25,6 +25,7 @@ from .results import (
     CycleRow,
     FeedReport,
     FeedsReport,
+    FundingPayment,
     FundingReport,
     FundingSettlement,
     FundingVenue,
@@ -78,6 +79,14 @@ JOIN exchanges e ON e.id = s.exchange_id
 JOIN funding_1m f ON f.exchange_id = s.exchange_id AND f.symbol_id = s.id
 WHERE s.name = $1 AND f.bucket >= $2 AND f.bucket < $3
 ORDER BY s.exchange_id, f.last_next_funding_ns, f.bucket DESC"""
+
+_FUNDING_PAID = """
+SELECT p.time, e.venue, e.market, p.account, p.amount, p.rate
+FROM symbols s
+JOIN exchanges e ON e.id = s.exchange_id
+JOIN funding_payments p ON p.exchange_id = s.exchange_id AND p.symbol_id = s.id
+WHERE s.name = $1 AND p.time >= $2 AND p.time < $3
+ORDER BY p.time, e.venue, e.market, p.account"""
 
 _TASKS_OF_SYMBOL = "SELECT DISTINCT task FROM strategy_commands WHERE command->>'symbol' = $1 ORDER BY task"
 
@@ -377,7 +386,8 @@ class AnalyticsAPI:
     # ------------------------------------------------------------------------------------------ funding
     async def funding(self, symbol: str, days: float = 7.0, *, end: datetime | None = None) -> FundingReport:
         """Per venue market, the rate last published for each funding time in [end - days, end), with the
-        interval; the current rate is the last one seen."""
+        interval; the current rate is the last one seen. With them, the settlements the venues booked on our accounts
+        in the window (``funding_payments``) and their sum."""
         name = await self.resolve(symbol)
         end = _utc(end)
         start = end - timedelta(days=days)
@@ -393,7 +403,11 @@ class AnalyticsAPI:
             cur = max(s, key=lambda x: x.last_seen)
             venues.append(FundingVenue(market=k, interval_s=cur.interval_s, current_rate=cur.rate,
                                        next_funding=cur.funding_time, settlements=s))
-        return FundingReport(symbol=name, start=start, end=end, venues=venues)
+        payments = [FundingPayment(time=r["time"], market=_key(r["venue"], r["market"]), account=r["account"],
+                                   amount=r["amount"], rate=r["rate"])
+                    for r in await self._fetch(_FUNDING_PAID, name, start, end)]
+        return FundingReport(symbol=name, start=start, end=end, venues=venues, payments=payments,
+                             paid=sum((p.amount for p in payments), _ZERO))
 
     # ------------------------------------------------------------------------------------------ feeds
     async def feeds(self, window: timedelta | str = "1h", *, symbol: str | None = None,

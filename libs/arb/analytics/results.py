@@ -174,11 +174,23 @@ class FundingVenue(msgspec.Struct, frozen=True, kw_only=True):
     settlements: list[FundingSettlement]  # by funding time, oldest first
 
 
+class FundingPayment(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue's record of a settlement on one of our positions (``funding_payments``): quote, + received, - paid."""
+
+    time: datetime  # the settlement
+    market: str
+    account: str
+    amount: Decimal
+    rate: float  # the applied rate, 0 when the gateway could not tell it
+
+
 class FundingReport(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str
     start: datetime
     end: datetime
     venues: list[FundingVenue]
+    payments: list[FundingPayment] = []  # what our accounts were paid or charged in the window, by time
+    paid: Decimal = Decimal(0)  # their sum (quote): + received, - paid
 
 
 class Percentiles(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -190,6 +190,10 @@ def render(r: Any, series: bool = False) -> str:
                           [[s.funding_time, s.rate * 1e4, s.interval_s,
                             s.annualised * 100 if s.annualised is not None else None, s.last_seen]
                            for s in v.settlements])]
+        if r.payments:
+            out += ["\n", f"paid to our accounts (venue records, quote; + received, - paid): {r.paid}\n",
+                    table(["settled", "market", "account", "amount", "rate bps"],
+                          [[p.time, p.market, p.account, p.amount, p.rate * 1e4] for p in r.payments])]
         return "".join(out)
     if isinstance(r, R.FeedsReport):
         def pc(p: Any) -> str:
