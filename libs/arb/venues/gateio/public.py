@@ -38,7 +38,8 @@ Per configured symbol it keeps an ``L2Book`` under ``BookSync(GATE_RULE)`` (fact
   the window due and is retried with backoff;
 * reference data: each configured symbol's rules and fees (futures: with the funding interval) as ``SymbolRef`` into
   the KV bucket ``REF`` at start and whenever a refresh (``options.symbol_refresh_s``) finds a change
-  (``arb.venues.common.refpub``).
+  (``arb.venues.common.refpub``); futures: a refresh that finds a new ``quanto_multiplier`` rescales every size from
+  then on and rebuilds the book from a fresh snapshot (``_remultiply``: stale with reason ``rules_changed``).
 
 Liveness (specs/gateways.md): the socket sends ``spot.ping`` / ``futures.ping`` at least every ``stale_after_s / 3``;
 any frame, a pong included, proves it live. A socket with no frame for ``stale_after_s`` is *silent*: every feed it

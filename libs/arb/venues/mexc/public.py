@@ -9,7 +9,8 @@ fromVersion/toVersion rules (``arb.venues.common.sync.MEXC_RULE``), and publishe
 * ``book``   top ``options.depth`` levels of the synced book, at most every ``options.book_interval_ms``;
              on a gap / crossed book / disconnect an empty book with ``state=stale`` at once, then resync;
 * reference data: each configured symbol's rules and fees (``SymbolRef``) into the KV bucket ``REF`` at start and
-             whenever a refresh (``options.symbol_refresh_s``) finds a change (``arb.venues.common.refpub``);
+             whenever a refresh (``options.symbol_refresh_s``) finds a change (``arb.venues.common.refpub``); a
+             refresh reads ``exchangeInfo?symbols=<configured>`` only (``_load_symbols``);
 * ``status`` when a book goes stale (with the reason) and when it is synced again (``feed`` ``book``), and when
              the bbo feed goes stale (socket silent or lost) and with its first push after that (``feed`` ``bbo``);
 * ``kline``  for ``options.kline_intervals`` (REST names 1m 5m 15m 30m 60m 4h 1d 1W 1M): every push of
