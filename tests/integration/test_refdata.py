@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
+from arb.bus import subjects
 from arb.bus.connection import Bus
 from arb.bus.refdata import RefData
 from arb.bus.streams import ref_bucket
@@ -329,3 +330,40 @@ async def test_admin_rules_serves_each_venues_status_fields_and_refuses_bad_requ
     assert [s for s, _ in bad] == [400, 400, 400]
     assert "tick" in bad[0][1] and "status" in bad[1][1] and "lot" in bad[2][1]
     assert sim.ctx.exchange("gateio", "futures").inst("BTC_USDT").status == "delisted"
+
+
+@pytest.mark.parametrize(("venue", "market"), CASES, ids=[f"{v.value}-{m.value}" for v, m in CASES])
+async def test_a_symbol_halted_before_start_does_not_stop_the_gateway(sim, bus, session, js_streams, subject_prefix,
+                                                                      venue, market):
+    """BTC-USDT is halted at the venue when the md gateway starts: the gateway starts anyway (one halted symbol used
+    to stop market data for every configured symbol), REF says halted (the strategy stays out), ETH-USDT's book is
+    published, and when the venue trades BTC again REF says so at the next refresh."""
+    # Arrange
+    await admin_rules(session, sim, venue, market, status=SymbolStatus.HALTED.value)
+    gw = build(sim, venue, market, bus, session, subject_prefix, refresh_s=0.5)
+    books: list[Any] = []
+
+    async def on_book(ev: Any, msg: Any) -> None:
+        books.append(ev)
+
+    sub = await bounded(bus.subscribe(subjects.md(venue, market, "ETH-USDT", "book", subject_prefix), on_book), 5,
+                        "subscribe")
+    ref = None
+    # Act
+    await bounded(gw.start(), 30, "gateway start")
+    try:
+        ref = await bounded(RefData.open(bus.js, subject_prefix), 10, "refdata open")
+        # Assert
+        await eventually(lambda: ref.find(venue, market, "BTC-USDT") and ref.find(venue, market, "ETH-USDT"),
+                         timeout=10, what="both entries")
+        assert ref.get(venue, market, "BTC-USDT").status is SymbolStatus.HALTED
+        assert ref.get(venue, market, "ETH-USDT").status is SymbolStatus.TRADING
+        await eventually(lambda: books, timeout=20, what="an ETH-USDT book")
+        await admin_rules(session, sim, venue, market, status=SymbolStatus.TRADING.value)
+        await eventually(lambda: ref.get(venue, market, "BTC-USDT").status is SymbolStatus.TRADING, timeout=10,
+                         what="BTC-USDT trading again in REF")
+    finally:
+        await bounded(sub.unsubscribe(), 5, "unsubscribe")
+        if ref is not None:
+            await bounded(ref.close(), 5, "refdata close")
+        await bounded(gw.stop(), 15, "gateway stop")

@@ -81,10 +81,13 @@ def test_unknown_symbol_names_it_with_close_matches() -> None:
     assert "BTC-USTD" in str(e.value) and "BTC-USDT" in str(e.value)
 
 
-def test_untradable_symbol_is_an_error() -> None:
-    """A paused configured symbol is refused with its status."""
-    with pytest.raises(SymbolError, match="ETH-USDT.*halted"):
-        check_configured(_map(), ["ETH-USDT"])
+def test_a_halted_symbol_is_configured_with_its_status_and_an_unknown_one_still_refused() -> None:
+    """A paused configured symbol does not stop the others: it comes back with status halted (its data and its REF
+    entry are still wanted); an unknown one beside it is still a SymbolError naming it."""
+    infos = check_configured(_map(), ["ETH-USDT", "BTC-USDT"])
+    assert [(i.name, i.status) for i in infos] == [("ETH-USDT", SymbolStatus.HALTED), ("BTC-USDT", SymbolStatus.TRADING)]
+    with pytest.raises(SymbolError, match="BTC-USTD"):
+        check_configured(_map(), ["ETH-USDT", "BTC-USTD"])
 
 
 def test_rounding_never_beyond_what_was_asked() -> None:

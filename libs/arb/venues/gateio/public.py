@@ -435,14 +435,17 @@ class GatePublicGateway:
             refs = [gsym.spot_ref(p, ts) for p in pairs if p.id in wanted]
         else:
             refs = [gsym.futures_ref(c, ts) for c in contracts if c.name in wanted]
-        problems = []
+        # An unknown configured symbol stops the start (a config error); a listed one that is halted or delisted
+        # does not: its data and its REF entry (which keeps the strategy out) are still wanted.
+        unknown, problems = [], []
         for name in self.wanted:
             try:
                 smap.require_tradable(name)
             except SymbolError as e:
-                problems.append(str(e))
-        if problems and strict:
-            raise SymbolError("; ".join(problems))
+                (problems if name in smap.info_by_name else unknown).append(str(e))
+        if unknown and strict:
+            raise SymbolError("; ".join(unknown))
+        problems += unknown
         if problems:
             self.rlog("symbols", "gateio %s: symbol rules changed: %s", self.market.value, "; ".join(problems))
         self.symbols = smap

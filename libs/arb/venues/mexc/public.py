@@ -61,7 +61,7 @@ import aiohttp
 from ...bus.connection import Bus
 from ...bus.subjects import MdSubjects
 from ...config.schema import GatewayOptions, VenueEndpoints
-from ...core.enums import BookState, Market, Side, Venue
+from ...core.enums import BookState, Market, Side, SymbolStatus, Venue
 from ...core.errors import ConfigError, SymbolError, VenueClientError
 from ...core.refdata import SymbolRef
 from ...core.symbols import SymbolInfo, SymbolMap
@@ -206,7 +206,12 @@ class MexcPublicGateway:
     async def start(self) -> None:
         """Load symbol rules (SymbolError for a bad configured symbol), subscribe, start the book loops."""
         await self._load_symbols(initial=True)
-        subs = self.install_feeds(check_configured(self.symbols, self.configured))
+        infos = check_configured(self.symbols, self.configured)
+        for info in infos:
+            if info.status is not SymbolStatus.TRADING:
+                log.warning("mexc spot md: %s is %s at the venue: its data is still published, REF says so",
+                            info.name, info.status.value)
+        subs = self.install_feeds(infos)
         await self.refpub.publish(self.refs.values())
         await self.backfill_klines()  # before the socket: backfilled candles go out before the live ones
         self.ws = self._ws_factory(self.adapter, subs, self._on_reconnect, self._on_disconnect)

@@ -113,12 +113,14 @@ def symbol_map(raws: Iterable[SymbolRaw]) -> SymbolMap:
 
 
 def check_configured(symbols: SymbolMap, names: Iterable[str]) -> list[SymbolInfo]:
-    """The configured unified symbols' rules; one SymbolError naming every unknown/untradable one (with close matches)."""
+    """The configured unified symbols' rules; one SymbolError naming every unknown one (with close matches). A
+    listed symbol that is halted or delisted is returned with its status: its market data and its reference data
+    (which tells the strategy not to enter) are still wanted, and one such symbol must not stop the others."""
     out: list[SymbolInfo] = []
     problems: list[str] = []
     for n in names:
         try:
-            out.append(symbols.require_tradable(n))
+            out.append(symbols.info(n))
         except SymbolError as e:
             problems.append(str(e))
     if problems:
