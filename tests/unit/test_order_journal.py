@@ -369,3 +369,35 @@ async def test_two_processes_resolving_one_absent_id_send_it_once():
     rb = await asyncio.wait_for(b, 5)
     assert isinstance(rb, ErrorReply) and rb.status_unknown, rb
     assert venue.sent == ["c13", "c13"]  # the lost first request, then exactly one resend
+
+
+class IntentBeforeMultipliers(msgspec.Struct, frozen=True):
+    """The journal entry as written before ``contract_multiplier`` existed."""
+
+    cmd: PlaceOrder
+    state: IntentState
+    ts_intent: int
+    venue_order_id: str = ""
+    ts_resolved: int = 0
+    note: str = ""
+
+
+async def test_an_entry_written_before_the_multiplier_field_decodes_as_unknown():
+    """Old entries keep decoding (multiplier None: unknown) and are resolved as before; a new futures-shaped entry
+    round-trips its multiplier exactly."""
+    kv = MemoryKV()
+    journal = OrderJournal(kv, Venue.GATEIO, "main", Market.SPOT)
+    old = IntentBeforeMultipliers(cmd=_buy("old"), state=IntentState.PLACED, ts_intent=5, venue_order_id="9")
+    await kv.put(journal.key("old"), msgspec.msgpack.encode(old))
+    await journal.claim(_buy("new"), 6, Decimal("0.0001"))
+
+    entry = await journal.get("old")
+    new = await journal.get("new")
+
+    assert entry is not None and (entry.state, entry.venue_order_id, entry.contract_multiplier) == (
+        IntentState.PLACED, "9", None)
+    assert new is not None and new.contract_multiplier == Decimal("0.0001")
+    venue = Venue_()
+    venue.orders["old"] = msgspec.structs.replace(_order(), client_order_id="old", qty=Decimal("0.001"))
+    reply = await _handler(venue, kv, Clock()).handle(_buy("old"))
+    assert isinstance(reply, OrderReply) and venue.sent == [], reply

@@ -10,7 +10,9 @@ written by the one gateway that holds the (venue, account, market) lease (``arb.
   ABSENT (the venue proved, after the request could no longer arrive, that it never got it). REJECTED and
   ABSENT ids may be sent again; a PENDING or PLACED one never is without asking the venue first.
 
-The entry keeps the command as it was first asked, so a reused id with other parameters is a conflict.
+The entry keeps the command as it was first asked, so a reused id with other parameters is a conflict, and (futures)
+the contract multiplier the command was sized with: a restart converts that order's events with it, even when the
+venue changed the multiplier meanwhile and the process crashed before the venue answered.
 Entries expire with the bucket's age limit (ORD's, at least a week): an id older than that is forgotten.
 
 Why KV and not the ORD stream: the ORD stream holds what the venue reported, published after the fact; a
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import enum
+from decimal import Decimal
 
 import msgspec
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
@@ -55,6 +58,9 @@ class Intent(msgspec.Struct, frozen=True):
     venue_order_id: str = ""
     ts_resolved: int = 0
     note: str = ""  # why it is REJECTED / ABSENT
+    # futures: base per contract the command was (or is being) sized with; None: unknown (spot, or an entry written
+    # before this field existed: those decode with None and their orders convert with the current multiplier)
+    contract_multiplier: Decimal | None = None
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -89,11 +95,12 @@ class OrderJournal:
     def key(self, client_order_id: str) -> str:
         return self.prefix + cid_key(client_order_id)
 
-    async def claim(self, cmd: PlaceOrder, ts: int) -> tuple[Intent | None, int]:
+    async def claim(self, cmd: PlaceOrder, ts: int,
+                    contract_multiplier: Decimal | None = None) -> tuple[Intent | None, int]:
         """Record ``cmd`` as PENDING if its id is new: returns ``(None, revision)``. If the id already has an
         entry, nothing is written: returns ``(entry, revision)`` for the caller to resolve."""
         key = self.key(cmd.client_order_id)
-        intent = Intent(cmd=cmd, state=IntentState.PENDING, ts_intent=ts)
+        intent = Intent(cmd=cmd, state=IntentState.PENDING, ts_intent=ts, contract_multiplier=contract_multiplier)
         try:
             rev = await self.kv.create(key, _encode(intent))
             self.writes += 1
@@ -103,12 +110,14 @@ class OrderJournal:
         entry = await self.kv.get(key)
         return _decode(entry.value), entry.revision
 
-    async def reclaim(self, cmd: PlaceOrder, ts: int, revision: int) -> int | None:
+    async def reclaim(self, cmd: PlaceOrder, ts: int, revision: int,
+                      contract_multiplier: Decimal | None = None) -> int | None:
         """Turn a resendable entry (REJECTED / ABSENT, read at ``revision``) into a new PENDING intent; None if
         another write came first (then read it again)."""
         try:
             rev = await self.kv.update(self.key(cmd.client_order_id),
-                                       _encode(Intent(cmd=cmd, state=IntentState.PENDING, ts_intent=ts)),
+                                       _encode(Intent(cmd=cmd, state=IntentState.PENDING, ts_intent=ts,
+                                                      contract_multiplier=contract_multiplier)),
                                        last=revision)
         except KeyWrongLastSequenceError:
             return None
@@ -116,11 +125,12 @@ class OrderJournal:
         return rev
 
     async def mark(self, cmd: PlaceOrder, ts_intent: int, state: IntentState, ts: int, venue_order_id: str = "",
-                   note: str = "", last: int | None = None) -> int | None:
+                   note: str = "", last: int | None = None,
+                   contract_multiplier: Decimal | None = None) -> int | None:
         """Write the entry's new state; with ``last``, only if nobody wrote since that revision (None if someone
         did): a decision taken on what was read (e.g. ABSENT) must not overwrite a newer one."""
         value = _encode(Intent(cmd=cmd, state=state, ts_intent=ts_intent, venue_order_id=venue_order_id,
-                               ts_resolved=ts, note=note))
+                               ts_resolved=ts, note=note, contract_multiplier=contract_multiplier))
         key = self.key(cmd.client_order_id)
         if last is None:
             rev = await self.kv.put(key, value)
@@ -132,14 +142,18 @@ class OrderJournal:
         self.writes += 1
         return rev
 
-    async def pending_since(self, js, since_ns: int, timeout: float = 30.0) -> list[Intent]:
-        """Entries written since ``since_ns`` that are still PENDING (an earlier process crashed, or its mark was
-        lost, between recording and hearing back): the ids a restart must ask the venue about first."""
+    async def entries_since(self, js, since_ns: int, timeout: float = 30.0) -> list[Intent]:
+        """The newest state of every entry written since ``since_ns``."""
         last: dict[str, Intent] = {}
         async for intent in replay(js, f"$KV.{self.bucket}.{self.prefix}>", since_ns, timeout=timeout,
                                    decode=_decode):
             last[intent.cmd.client_order_id] = intent
-        return [i for i in last.values() if i.state is IntentState.PENDING]
+        return list(last.values())
+
+    async def pending_since(self, js, since_ns: int, timeout: float = 30.0) -> list[Intent]:
+        """Entries written since ``since_ns`` that are still PENDING (an earlier process crashed, or its mark was
+        lost, between recording and hearing back): the ids a restart must ask the venue about first."""
+        return [i for i in await self.entries_since(js, since_ns, timeout) if i.state is IntentState.PENDING]
 
     async def get(self, client_order_id: str) -> Intent | None:
         try:

@@ -10,7 +10,10 @@ trading gateway re-reads its venue's rules every ``options.symbol_refresh_s`` th
 * a symbol held before and absent from the fresh read is kept with status ``delisted`` (orders refused, while
   events of orders already placed still convert), like ``refpub.refresh``;
 * ``on_change`` is called with the changes (the Gate futures gateway reconciles after a multiplier change);
-* a failed read is logged (rate-limited) and counted; the held rules stay and the next turn reads again.
+* a failed read is logged (rate-limited) and counted; the held rules stay and the next turn reads again;
+* ``refresh_now()`` reads at once, off the caller's path, when something says the held rules are stale (the Gate
+  futures gateway: a position whose value disagrees with contracts x multiplier); one such read at a time, at most
+  one per ``now_min_interval_s``.
 
 The venue supplies only ``read`` (its rules endpoint, parsed to a ``SymbolMap``) and where the map is held.
 """
@@ -18,6 +21,7 @@ The venue supplies only ``read`` (its rules endpoint, parsed to a ``SymbolMap``)
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -81,7 +85,7 @@ class RuleRefresher:
 
     def __init__(self, label: str, read: Callable[[], Awaitable[SymbolMap]], get: Callable[[], SymbolMap],
                  put: Callable[[SymbolMap], None], interval_s: float,
-                 on_change: Callable[[list[RuleChange]], None] | None = None) -> None:
+                 on_change: Callable[[list[RuleChange]], None] | None = None, now_min_interval_s: float = 5.0) -> None:
         self.label = label
         self.read = read
         self.get = get
@@ -93,6 +97,10 @@ class RuleRefresher:
         self.changes = 0  # (symbol, field) changes seen
         self._rlog = RateLimitedLog(log, 60.0)
         self._lock = asyncio.Lock()
+        self.now_min_interval_s = now_min_interval_s
+        self.now_task: asyncio.Task | None = None  # the read ``refresh_now`` started (the owner cancels it at stop)
+        self.now_requests = 0  # reads started by ``refresh_now``
+        self._now_at = -1e18
 
     async def refresh(self) -> list[RuleChange]:
         """Read once and apply; returns the changes (also logged). Raises what the read raises (nothing applied)."""
@@ -108,16 +116,31 @@ class RuleRefresher:
             self.on_change(changes)
         return changes
 
+    def refresh_now(self) -> bool:
+        """Read again now, in a task (callable from a socket callback); not while such a read is running, nor within
+        ``now_min_interval_s`` of the last one started. Returns True if a read was started."""
+        if self.now_task is not None and not self.now_task.done():
+            return False
+        t = time.monotonic()
+        if t - self._now_at < self.now_min_interval_s:
+            return False
+        self._now_at = t
+        self.now_requests += 1
+        self.now_task = asyncio.get_running_loop().create_task(self._refresh_logged(), name=f"{self.label} now")
+        return True
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as e:  # noqa: BLE001 -- the periodic loop reads again
+            self.failures += 1
+            self._rlog(("symbols", self.label), "%s: symbol rules refresh failed (held rules kept): %r", self.label, e)
+
     async def run(self) -> None:
         """Refresh every ``interval_s`` until cancelled; a failed read keeps the held rules and is retried."""
         while True:
             await asyncio.sleep(self.interval_s)
-            try:
-                await self.refresh()
-            except Exception as e:  # noqa: BLE001 -- a background loop must survive any failure
-                self.failures += 1
-                self._rlog(("symbols", self.label), "%s: symbol rules refresh failed (held rules kept): %r",
-                           self.label, e)
+            await self._refresh_logged()  # a failure keeps the held rules and is read again at the next turn
 
 
 __all__ = ["RULE_FIELDS", "RuleChange", "RuleRefresher", "merge"]

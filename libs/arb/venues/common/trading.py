@@ -130,6 +130,10 @@ class VenueTrader(Protocol):
         May over-match: the handler then only queries by client id and keeps the refusal if none is found."""
         ...
 
+    # Optional (futures traders that convert contracts): ``learn_multiplier(cid, multiplier, final, filled)`` takes
+    # an earlier process's record of the multiplier an order was placed with (ORD, the journal) and keeps it unless
+    # it holds one already; the handler calls it at start and before resolving a journalled id.
+
 
 def prepare(cmd: PlaceOrder, info: SymbolInfo) -> PreparedOrder:
     """Round and check a PlaceOrder against the symbol rules. Raises ValidationError/SymbolError."""
@@ -313,6 +317,10 @@ class CommandHandler:
         self._seen: OrderedDict[str, Order] = OrderedDict()  # client_order_id -> newest Order the venue reported
         self._hints: OrderedDict[str, str] = OrderedDict()  # client_order_id -> symbol, from the ORD stream
         self._asked: OrderedDict[str, PlaceOrder] = OrderedDict()  # client_order_id -> first PlaceOrder here
+        # futures: client_order_id -> the contract multiplier its journal intent records (kept on every mark)
+        self._intent_mult: OrderedDict[str, Decimal | None] = OrderedDict()
+        self._learn_multiplier: Callable[..., Any] | None = getattr(trader, "learn_multiplier", None)
+        self.multipliers_learned = 0  # orders whose placement multiplier was read back at start (ORD, journal)
         self._published_trades: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task] = set()
         self._sub = None
@@ -356,7 +364,11 @@ class CommandHandler:
 
         They are hints only (anything can publish into ORD): an id among them is asked of the venue before it
         is placed, and the ones last seen open are queried by the first ``reconcile()``. Gate spot and futures of
-        one account share the event subject: only this trader's market is taken."""
+        one account share the event subject: only this trader's market is taken.
+
+        Futures: each order's last event carries base ``qty`` and venue ``contracts``; ``qty / contracts`` (exact) is
+        the multiplier the earlier process converted it with, i.e. the one it was placed with. The trader learns it,
+        so that order's events keep converting with it after a multiplier change across the restart."""
         market = self.trader.market
         since = now_ns() - int(window_s * 1e9)
         last: dict[str, Order] = {}
@@ -371,6 +383,9 @@ class CommandHandler:
                 self._hints.popitem(last=False)
             if o.status.is_open and cid not in self._known:
                 self._remember(cid, o.symbol)
+            if o.contracts and o.market is Market.FUTURES:
+                m = abs(o.qty / o.contracts)
+                self._learn(cid, m, final=not o.status.is_open, filled=o.filled_qty / m)
         self.restored = len(last)
         log.info("%s %s %s: %d client order ids mentioned in %s (last %.0f s), to be asked of the venue",
                  self.trader.venue.value, market.value, self.trader.account, len(last), self.subjects.order,
@@ -383,7 +398,11 @@ class CommandHandler:
         so an order that was placed is known on the bus even if nobody repeats its command."""
         assert self.journal is not None
         since = self._clock() - int(self.PENDING_RESEND_MAX_S * 1e9)
-        pending = await self.journal.pending_since(self.bus.js, since, timeout=self.RESTORE_TIMEOUT_S)
+        entries = await self.journal.entries_since(self.bus.js, since, timeout=self.RESTORE_TIMEOUT_S)
+        pending = [i for i in entries if i.state is IntentState.PENDING]
+        for intent in entries:  # the multiplier each was sized with (a crash before any event reached ORD)
+            if intent.state in (IntentState.PENDING, IntentState.PLACED):
+                self._learn(intent.cmd.client_order_id, intent.contract_multiplier)
         for intent in pending:
             self._remember(intent.cmd.client_order_id, intent.cmd.symbol)
         self.pending_recovered = len(pending)
@@ -392,6 +411,27 @@ class CommandHandler:
                         "asked about each before anything else", self.trader.venue.value, self.trader.market.value,
                         self.trader.account, len(pending))
         return len(pending)
+
+    def _learn(self, cid: str, multiplier: Decimal | None, final: bool = False, filled: Decimal | None = None) -> None:
+        learn = self._learn_multiplier
+        if learn is not None and multiplier is not None and multiplier > 0 and learn(cid, multiplier, final, filled):
+            self.multipliers_learned += 1
+
+    def _multiplier_of(self, symbol: str) -> Decimal | None:
+        """Futures: the contract multiplier a command for ``symbol`` is sized with now (None: spot, or unknown)."""
+        if self.trader.market is not Market.FUTURES:
+            return None
+        try:
+            return self.trader.symbols.info(symbol).contract_multiplier
+        except Exception:  # noqa: BLE001 -- an unknown symbol is refused later, by prepare()
+            return None
+
+    def _intend(self, cid: str, multiplier: Decimal | None) -> Decimal | None:
+        self._intent_mult[cid] = multiplier
+        self._intent_mult.move_to_end(cid)
+        if len(self._intent_mult) > self.KNOWN_MAX:
+            self._intent_mult.popitem(last=False)
+        return multiplier
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -533,11 +573,14 @@ class CommandHandler:
 
     async def _claim(self, cmd: PlaceOrder) -> tuple[Intent | None, int]:
         assert self.journal is not None
+        m = self._multiplier_of(cmd.symbol)
         try:
-            return await asyncio.wait_for(self.journal.claim(cmd, self._clock()), self.JOURNAL_TIMEOUT_S)
+            entry, rev = await asyncio.wait_for(self.journal.claim(cmd, self._clock(), m), self.JOURNAL_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 -- JetStream slow or away: nothing may be sent without the record
             raise StorageError(f"order journal: cannot record client_order_id {cmd.client_order_id} "
                                f"({type(e).__name__}: {e}); nothing was sent") from None
+        self._intend(cmd.client_order_id, m if entry is None else entry.contract_multiplier)
+        return entry, rev
 
     async def _place_claimed(self, cmd: PlaceOrder) -> Any:
         cid = cmd.client_order_id
@@ -580,19 +623,27 @@ class CommandHandler:
 
     async def _reclaim(self, cmd: PlaceOrder, rev: int) -> int | None:
         assert self.journal is not None
-        return await asyncio.wait_for(self.journal.reclaim(cmd, self._clock(), rev), self.JOURNAL_TIMEOUT_S)
+        m = self._multiplier_of(cmd.symbol)
+        new = await asyncio.wait_for(self.journal.reclaim(cmd, self._clock(), rev, m), self.JOURNAL_TIMEOUT_S)
+        if new is not None:
+            self._intend(cmd.client_order_id, m)
+        return new
 
     async def _renew_intent(self, cmd: PlaceOrder) -> int:
         """Record the intent's time again right before sending (the venue's request window is counted from it)."""
         assert self.journal is not None
         ts = self._clock()
-        await asyncio.wait_for(self.journal.mark(cmd, ts, IntentState.PENDING, ts), self.JOURNAL_TIMEOUT_S)
+        m = self._multiplier_of(cmd.symbol)
+        await asyncio.wait_for(self.journal.mark(cmd, ts, IntentState.PENDING, ts, contract_multiplier=m),
+                               self.JOURNAL_TIMEOUT_S)
+        self._intend(cmd.client_order_id, m)
         return ts
 
     async def _resolve_claimed(self, cmd: PlaceOrder, entry: Intent, rev: int) -> Any:
         """An id the journal holds as PENDING or PLACED: the venue's answer, never a second order."""
         cid = cmd.client_order_id
         self.resolved_from_journal += 1
+        self._learn(cid, entry.contract_multiplier)  # an earlier process sized it: its events convert with that
         order = await self.trader.query(entry.cmd.symbol, cid, entry.venue_order_id)
         if order is None:
             order = self._seen.get(cid)  # this process saw the venue report it; the venue no longer looks that far
@@ -623,7 +674,8 @@ class CommandHandler:
         assert self.journal is not None
         rev = await asyncio.wait_for(
             self.journal.mark(entry.cmd, entry.ts_intent, IntentState.ABSENT, self._clock(),
-                              note=f"not found at the venue {age_s:.1f} s after it was recorded", last=rev),
+                              note=f"not found at the venue {age_s:.1f} s after it was recorded", last=rev,
+                              contract_multiplier=entry.contract_multiplier),
             self.JOURNAL_TIMEOUT_S)
         if rev is None or await self._reclaim(cmd, rev) is None:  # another process decided first
             return ErrorReply(ErrorKind.VENUE_SERVER, "STATUS_UNKNOWN", f"client_order_id {cid}: claimed concurrently",
@@ -638,11 +690,13 @@ class CommandHandler:
                     note: str = "") -> None:
         if state.resendable:  # nothing rests under this id: it may be used again, with any parameters
             self._asked.pop(cmd.client_order_id, None)
+        m = self._intent_mult.pop(cmd.client_order_id, None) if state is not IntentState.PENDING else \
+            self._intent_mult.get(cmd.client_order_id)
         if self.journal is None:
             return
         try:
-            await asyncio.wait_for(self.journal.mark(cmd, ts_intent, state, self._clock(), venue_order_id, note),
-                                   self.JOURNAL_TIMEOUT_S)
+            await asyncio.wait_for(self.journal.mark(cmd, ts_intent, state, self._clock(), venue_order_id, note,
+                                                     contract_multiplier=m), self.JOURNAL_TIMEOUT_S)
         except Exception as e:  # noqa: BLE001 -- a PENDING entry is resolved by query later: safe, only slower
             self._rlog(("journal",), "%s %s %s: journal update for %s failed (%s: %s); it stays %s",
                        self.trader.venue.value, self.trader.market.value, self.trader.account,
@@ -672,6 +726,7 @@ class CommandHandler:
             await self._mark(cmd, ts_intent, IntentState.REJECTED, note=str(e))
             raise
         self._remember(cmd.client_order_id, info.name)
+        await self._record_multiplier(cmd, ts_intent, prepared)
         try:
             self._check_writer()  # again, right before the venue call: the lease may have lapsed meanwhile
         except NotWriter as exc:
@@ -695,6 +750,25 @@ class CommandHandler:
         self._see(prepared.client_order_id, order)
         await self._mark(cmd, ts_intent, IntentState.PLACED, order.venue_order_id)  # bounded; a failure is logged
         return OrderReply(order)
+
+    async def _record_multiplier(self, cmd: PlaceOrder, ts_intent: int, p: PreparedOrder) -> None:
+        """Futures: the intent must name the multiplier the order is sized with. The rules may have been refreshed
+        since the claim (rare): then the PENDING entry is written again first; if that fails, nothing is sent."""
+        if self.journal is None or p.info.market is not Market.FUTURES:
+            return
+        cid = cmd.client_order_id
+        m = p.info.contract_multiplier
+        if cid in self._intent_mult and self._intent_mult[cid] == m:
+            return
+        self._intend(cid, m)
+        try:
+            await asyncio.wait_for(self.journal.mark(cmd, ts_intent, IntentState.PENDING, self._clock(),
+                                                     contract_multiplier=m), self.JOURNAL_TIMEOUT_S)
+        except Exception as e:  # noqa: BLE001 -- the record must precede the send
+            await self._mark(cmd, ts_intent, IntentState.REJECTED, note="the journal could not record the contract "
+                             "multiplier; nothing sent")
+            raise StorageError(f"order journal: cannot record the contract multiplier of client_order_id {cid} "
+                               f"({type(e).__name__}: {e}); nothing was sent") from None
 
     async def _resolve_duplicate(self, p: PreparedOrder, exc: VenueClientError) -> Any:
         """The venue refused the id as already used (an order older than the memory, or one whose events

@@ -215,9 +215,11 @@ def spot_balance_update(b: SpotBalanceUpdate, account: str, ts_recv: int) -> Bal
 
 
 def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
-                  order_type: OrderType | None = None, multiplier: Decimal | None = None) -> Order:
+                  order_type: OrderType | None = None, multiplier: Decimal | None = None,
+                  client_order_id: str | None = None) -> Order:
     """Contracts -> base with ``multiplier``: the one the order was placed with when known (the caller's), else the
-    contract's current one (specs/gateways.md, "Contract multiplier changes")."""
+    contract's current one (specs/gateways.md, "Contract multiplier changes"). ``client_order_id``: ``o.text``
+    already mapped by the caller (else mapped here)."""
     m = info.contract_multiplier if multiplier is None else multiplier
     size = dec(o.size)
     left = dec(o.left)
@@ -233,7 +235,8 @@ def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientId
     side = Side.BUY if size > 0 else Side.SELL
     return Order(
         venue=V, market=Market.FUTURES, account=account, symbol=info.name,
-        client_order_id=ids.client_id(o.text), venue_order_id=str(o.id), side=side, order_type=order_type,
+        client_order_id=ids.client_id(o.text) if client_order_id is None else client_order_id,
+        venue_order_id=str(o.id), side=side, order_type=order_type,
         tif=TIF_FROM_GATE.get(o.tif, TimeInForce.GTC), price=price, qty=contracts * m, filled_qty=filled_c * m,
         avg_price=fill_price if filled_c > 0 else None,
         status=_status(is_open, o.finish_as, filled_c, contracts),
@@ -243,14 +246,15 @@ def futures_order(o: FuturesOrder, info: SymbolInfo, account: str, ids: ClientId
 
 
 def futures_fill(t: FuturesTradeRow, info: SymbolInfo, account: str, ids: ClientIds, ts_recv: int,
-                 settle: str = "USDT", multiplier: Decimal | None = None) -> Fill:
+                 settle: str = "USDT", multiplier: Decimal | None = None, client_order_id: str | None = None) -> Fill:
     """Contracts -> base with ``multiplier`` as in ``futures_order`` (the order's, when known)."""
     m = info.contract_multiplier if multiplier is None else multiplier
     size = dec(t.size)
     fee, fee_asset = _paid_fee(t.fee, settle, 0, t.point_fee)
     return Fill(
         venue=V, market=Market.FUTURES, account=account, symbol=info.name,
-        client_order_id=ids.client_id(t.text), venue_order_id=str(t.order_id), trade_id=str(t.id),
+        client_order_id=ids.client_id(t.text) if client_order_id is None else client_order_id,
+        venue_order_id=str(t.order_id), trade_id=str(t.id),
         side=Side.BUY if size > 0 else Side.SELL, price=dec(t.price), qty=abs(size) * m,
         fee=fee, fee_asset=fee_asset, is_maker=t.role == "maker",
         ts_event=ms_ns(t.create_time_ms) or s_ns(t.create_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
@@ -275,6 +279,24 @@ def futures_position(p: FuturesPosition, info: SymbolInfo, account: str, ts_recv
         margin=dec(p.margin), unrealised_pnl=dec(p.unrealised_pnl), liq_price=dec(p.liq_price),
         ts_event=ms_ns(p.time_ms) or s_ns(p.update_time) or ts_recv, ts_recv=ts_recv, ts_pub=ts_recv,
     )
+
+
+MULTIPLIER_TOLERANCE = Decimal("0.01")  # relative: the venue's value is rounded; a multiplier change is a step
+
+
+def implied_multiplier(p: FuturesPosition) -> Decimal | None:
+    """The multiplier the venue's own figures imply for a position: ``|value| / mark_price / |size|`` (base per
+    contract); None when the row lacks any of them (the futures.positions push carries no value or mark)."""
+    size = abs(dec(p.size))
+    value = abs(dec(p.value))
+    mark = dec(p.mark_price)
+    if not size or not value or mark <= 0:
+        return None
+    return value / mark / size
+
+
+def multipliers_agree(implied: Decimal, held: Decimal, tolerance: Decimal = MULTIPLIER_TOLERANCE) -> bool:
+    return abs(implied - held) <= held * tolerance
 
 
 def position_margin(p: FuturesPosition, info: SymbolInfo) -> PositionMargin:
@@ -347,6 +369,7 @@ def funding_paid(e: AccountBookEntry, info: SymbolInfo, rate: float = 0.0) -> Fu
 
 
 __all__ = [
+    "MULTIPLIER_TOLERANCE",
     "TIF_FROM_GATE",
     "TIF_TO_GATE",
     "ClientIds",
@@ -359,7 +382,9 @@ __all__ = [
     "futures_margin",
     "futures_order",
     "futures_position",
+    "implied_multiplier",
     "ms_ns",
+    "multipliers_agree",
     "position_margin",
     "s_ns",
     "spot_balance",

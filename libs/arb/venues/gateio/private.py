@@ -18,9 +18,11 @@ Orders:
   with ``X-Gate-Size-Decimal: 1``; ``reduce_only`` maps to Gate's ``reduce_only``; ``close_position()`` sends ``size 0, close true``.
 
 Symbol rules are re-read every ``symbol_refresh_s`` (``common.symrules.RuleRefresher``; each change logged). An
-order's events convert contracts -> base with the multiplier it was placed with (kept per client id), positions with
-the contract's current one; a multiplier change schedules a reconcile (specs/gateways.md, "Contract multiplier
-changes").
+order's events convert contracts -> base with the multiplier it was placed with (``common.multipliers``: kept per
+client id until the order is final and its fills converted; after a restart read back from ORD and the journal),
+positions with the contract's current one; a multiplier change schedules a reconcile, and a position read whose
+``value / mark_price`` disagrees with contracts x multiplier (the venue changed it since our last read) logs a
+warning and re-reads the rules at once (specs/gateways.md, "Contract multiplier changes").
 
 Queries by client id: Gate finds an order by ``text`` only while it is open (futures: ~60 s after), so a query
 falls back to the recent finished orders of that symbol (``FINISHED_PAGES`` pages of 1000, newest first) before
@@ -67,6 +69,7 @@ from ...obs.log import RateLimitedLog, audit, get_logger
 from ...obs.metrics import counter
 from ..common.lifecycle import cancel_tasks
 from ..common.margin import NS, FundingLedger, LiqStep, LiqWatch, MarginTracker, stamp
+from ..common.multipliers import OrderMultipliers
 from ..common.outbox import EventOutbox
 from ..common.reconcile import Reconciler
 from ..common.symrules import RuleChange, RuleRefresher
@@ -138,7 +141,10 @@ class GateTrader:
         self._vid: OrderedDict[str, tuple[str, OrderType]] = OrderedDict()  # client id -> (venue id, type asked)
         # client id -> the contract multiplier the order was placed with: its events convert with it, never with a
         # multiplier that changed since (specs/gateways.md, "Contract multiplier changes")
-        self._mult: OrderedDict[str, Decimal] = OrderedDict()
+        self.mults = OrderMultipliers(f"gateio {market.value} {account}")
+        # called with a contract's rules when a position read says the venue's multiplier is not the one held
+        self.on_multiplier_mismatch: Any = None
+        self.multiplier_mismatches = 0
         self.rlog = RateLimitedLog(log, interval_s=60.0)
         self.unknown_positions = 0  # position rows seen in contracts without symbol rules
 
@@ -171,16 +177,16 @@ class GateTrader:
         v = self._vid.get(cid)
         return v[1] if v else None
 
-    def _placed_with(self, cid: str, multiplier: Decimal) -> None:
-        if cid:
-            self._mult[cid] = multiplier
-            if len(self._mult) > 100_000:
-                self._mult.popitem(last=False)
+    def learn_multiplier(self, cid: str, multiplier: Decimal, final: bool = False,
+                         filled: Decimal | None = None) -> bool:
+        """An earlier process's record of the multiplier order ``cid`` was placed with (the ORD stream's last event
+        of it, or its journal intent): kept unless this process holds one (``CommandHandler`` calls it)."""
+        return self.market is Market.FUTURES and self.mults.learn(cid, multiplier, final, filled)
 
     def multiplier_for(self, cid: str, info: SymbolInfo) -> Decimal:
-        """The contract multiplier to convert an event of order ``cid`` with: the one it was placed with by this
-        process, else the contract's current one (an order placed before a restart, or not by us)."""
-        m = self._mult.get(cid) if cid else None
+        """The contract multiplier to convert an event of order ``cid`` with: the one it was placed with (by this
+        process, or read back at start), else the contract's current one (an order not placed by us)."""
+        m = self.mults.get(cid)
         if m is None:
             return info.contract_multiplier
         if m != info.contract_multiplier:
@@ -188,13 +194,37 @@ class GateTrader:
                       "was placed with (%s; now %s)", info.name, cid, m, info.contract_multiplier)
         return m
 
-    def fut_order(self, o: FuturesOrder, info: SymbolInfo, ts_recv: int, kind: OrderType | None) -> Order:
-        cid = self.ids.client_id(o.text)
-        return P.futures_order(o, info, self.account, self.ids, ts_recv, kind, self.multiplier_for(cid, info))
+    def fut_order(self, o: FuturesOrder, info: SymbolInfo, ts_recv: int, kind: OrderType | None,
+                  cid: str | None = None) -> Order:
+        if cid is None:
+            cid = self.ids.client_id(o.text)
+        x = P.futures_order(o, info, self.account, self.ids, ts_recv, kind, self.multiplier_for(cid, info), cid)
+        if cid:
+            self.mults.order_seen(cid, not x.status.is_open, abs(P.dec(o.size)) - abs(P.dec(o.left)))
+        return x
 
     def fut_fill(self, t: FuturesTradeRow, info: SymbolInfo, ts_recv: int) -> Fill:
         cid = self.ids.client_id(t.text)
-        return P.futures_fill(t, info, self.account, self.ids, ts_recv, multiplier=self.multiplier_for(cid, info))
+        f = P.futures_fill(t, info, self.account, self.ids, ts_recv, multiplier=self.multiplier_for(cid, info),
+                           client_order_id=cid)
+        if cid:
+            self.mults.fill_seen(cid, f.trade_id, abs(P.dec(t.size)))
+        return f
+
+    def check_multiplier(self, p: FuturesPosition, info: SymbolInfo) -> bool:
+        """The venue's own figures for a position (``value / mark_price``, base) against contracts x the multiplier
+        held: a disagreement means the venue changed the multiplier since our last rules read. Logged (naming the
+        contract) and handed to ``on_multiplier_mismatch`` (the gateway re-reads the rules at once). True if so."""
+        implied = P.implied_multiplier(p)
+        if implied is None or P.multipliers_agree(implied, info.contract_multiplier):
+            return False
+        self.multiplier_mismatches += 1
+        self.rlog(("multiplier_mismatch", p.contract), "gateio futures %s: position in %s: the venue's value / mark "
+                  "price says %s base per contract, the rules held say %s: the multiplier changed at the venue; "
+                  "re-reading the rules now", self.account, p.contract, implied, info.contract_multiplier)
+        if self.on_multiplier_mismatch is not None:
+            self.on_multiplier_mismatch(info)
+        return True
 
     def order_from_spot(self, o: SpotOrder, ts_recv: int) -> Order | None:
         info = self._info_venue(o.currency_pair)
@@ -207,7 +237,8 @@ class GateTrader:
         info = self._info_venue(o.contract)
         if info is None:
             return None
-        return self.fut_order(o, info, ts_recv, self._kind(self.ids.client_id(o.text)))
+        cid = self.ids.client_id(o.text)  # once per event
+        return self.fut_order(o, info, ts_recv, self._kind(cid), cid)
 
     # ---------------------------------------------------------------------------------------- VenueTrader
 
@@ -254,10 +285,10 @@ class GateTrader:
         if p.reduce_only:
             body["reduce_only"] = True
         # before sending: a fill pushed before the response returns already converts with this multiplier
-        self._placed_with(p.client_order_id, p.info.contract_multiplier)
+        self.mults.placed(p.client_order_id, p.info.contract_multiplier)
         o = await self.fut.place(body, decimal=decimal)
         self._remember(p.client_order_id, str(o.id), p.order_type)
-        return P.futures_order(o, p.info, self.account, self.ids, _ns(), p.order_type, p.info.contract_multiplier)
+        return self.fut_order(o, p.info, _ns(), p.order_type, p.client_order_id)
 
     async def close_position(self, symbol: str) -> Order:
         """Close the whole futures position of ``symbol`` at market (Gate ``size 0, close true, price 0, ioc``)."""
@@ -406,6 +437,7 @@ class GateTrader:
         for p in _complete(await self.fut.positions_all(), "positions"):
             info = self._info_venue(p.contract)
             if info is not None:
+                self.check_multiplier(p, info)
                 out.append(P.futures_position(p, info, self.account, now))
             else:
                 self.note_unknown_position(p)
@@ -489,6 +521,7 @@ class GatePrivateGateway:
         self.rules = RuleRefresher(f"gateio {market.value} trading {account}", lambda: self.trader.read_symbols(),
                                    lambda: self.trader.symbols, lambda m: self.trader.put_symbols(m),
                                    options.symbol_refresh_s, on_change=self._on_rules_changed)
+        trader.on_multiplier_mismatch = lambda info: self.rules.refresh_now()
 
     @property
     def symbols(self) -> SymbolMap:
@@ -530,7 +563,7 @@ class GatePrivateGateway:
         await self.handler.stop()
         if self.ws is not None:
             await self.ws.stop()
-        await cancel_tasks([*self._tasks, self.reconciler.task, self._balance_refresh])
+        await cancel_tasks([*self._tasks, self.reconciler.task, self._balance_refresh, self.rules.now_task])
         self._tasks.clear()
         try:  # what the user stream delivered last still goes out (bounded)
             await asyncio.wait_for(self.outbox.close(), 10.0)
@@ -621,6 +654,7 @@ class GatePrivateGateway:
             for p in rows:
                 info = self.trader._info_venue(p.contract)
                 if info is not None:
+                    self.trader.check_multiplier(p, info)
                     pairs.append((p, info))
                 elif P.dec(p.size):
                     self.trader.note_unknown_position(p)
@@ -810,6 +844,7 @@ class GatePrivateGateway:
         for p in f.result:
             info = self.trader._info_venue(p.contract)
             if info is not None:
+                self.trader.check_multiplier(p, info)  # the push rarely has value / mark: the read it wakes checks
                 self._emit("position", P.futures_position(p, info, self.account, now))
             else:
                 self.trader.note_unknown_position(p)
