@@ -23,6 +23,7 @@ from arb.core.enums import Market, Venue
 from arb.obs.log import get_logger
 from arb.sim.gateio.auth import ws_sign
 from arb.sim.gateio.book_feed import BookView
+from arb.sim.gateio.common import CANDLE_INTERVALS
 from arb.sim.gateio.ws import CODE_AUTH, CODE_BAD_ARG, ChannelSet, Connection, WsReject, WsRequest, push_frame
 
 _ENC = msgspec.json.Encoder()
@@ -174,6 +175,24 @@ class GateChannels(ChannelSet):
         s = conn.state.get(name)
         if s:
             s.difference_update(syms)
+
+    def _candle_args(self, req: WsRequest) -> tuple[int, str]:
+        """Payload ``[interval, contract or pair]`` (docs: "From left to right, interval, cp") -> (seconds, symbol)."""
+        p = req.payload
+        if not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) for x in p):
+            raise WsReject(CODE_BAD_ARG, "invalid argument: payload")
+        iv, sym = p
+        if iv not in CANDLE_INTERVALS:
+            raise WsReject(CODE_BAD_ARG, f"invalid interval {iv}")
+        if sym not in self.ex.instruments:
+            raise WsReject(CODE_BAD_ARG, self.unknown_symbol_message(sym))
+        return CANDLE_INTERVALS[iv], sym
+
+    async def sub_candles(self, conn: Connection, req: WsRequest) -> None:
+        conn.state.setdefault("candles", set()).add(self._candle_args(req))
+
+    async def unsub_candles(self, conn: Connection, req: WsRequest) -> None:
+        conn.state.get("candles", set()).discard(self._candle_args(req))
 
     def _private_conns(self, channel: str, account: Any, sym: str | None) -> list[Connection]:
         out = []

@@ -11,6 +11,12 @@ from aiohttp import web
 
 from arb.sim.gateio.errors import GateError, invalid_body, invalid_param, missing_param
 
+# Gate's candle intervals -> seconds: the same set for spot.candlesticks / futures.candlesticks and both REST
+# candlesticks endpoints (API v4 docs: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d; REST spot also lists 1s and 30d, a calendar
+# month: not served).
+CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
+                    "8h": 28800, "1d": 86400, "7d": 604800}
+
 _DEC = msgspec.json.Decoder()
 
 # docs (Order.text): "prefixed with t-; no longer than 28 bytes without t- prefix; can only include

@@ -34,13 +34,22 @@ from arb.core.enums import Market, Venue
 from arb.sim import derivs
 from arb.sim.engine import Pos, SimFill, SimOrder, SimReject
 from arb.sim.gateio.book_feed import fmt
-from arb.sim.gateio.common import check_text, dec, json_body, qbool, qint, qreq, sec, sec_float, user_id
+from arb.sim.gateio.common import (
+    CANDLE_INTERVALS,
+    check_text,
+    dec,
+    json_body,
+    qbool,
+    qint,
+    qreq,
+    sec,
+    sec_float,
+    user_id,
+)
 from arb.sim.gateio.context import API, GateContext, json_response
 from arb.sim.gateio.errors import GateError, from_reject, invalid_param, missing_param
 
-# Gate's interval spellings (API v4 docs: candlesticks 10s..7d, contract_stats 5m..1d) -> seconds
-CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
-                    "8h": 28800, "1d": 86400, "7d": 604800}
+# contract_stats intervals (API v4 docs: 5m..1d) -> seconds; candlesticks: common.CANDLE_INTERVALS
 STAT_INTERVALS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "1d": 86400}
 DEFAULT_TEXT = "api"  # Gate's `text` for an API order placed without one (captured futures.orders frames)
 MAX_ORDER_SIZE = Decimal(1_000_000)

@@ -31,8 +31,8 @@ from arb.core.enums import Market, Venue
 from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
-from arb.sim.gateio.common import ms, sec, user_id
-from arb.sim.gateio.futures_rest import CANDLE_INTERVALS, DEFAULT_TEXT, FuturesRest, size_out
+from arb.sim.gateio.common import CANDLE_INTERVALS, ms, sec, user_id
+from arb.sim.gateio.futures_rest import DEFAULT_TEXT, FuturesRest, size_out
 from arb.sim.gateio.ws import CODE_BAD_ARG, Connection, WsReject, WsRequest, push_frame
 
 _FREQ = {"100ms": 100, "20ms": 20}
@@ -85,25 +85,6 @@ class FuturesChannels(GateChannels):
 
     async def sub_liquidates(self, conn: Connection, req: WsRequest) -> None:
         self._sub_set(conn, "liquidates", self._symbols(req, allow_all=True))
-
-    def _candle_args(self, req: WsRequest) -> tuple[str, str]:
-        p = req.payload
-        if not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) for x in p):
-            raise WsReject(CODE_BAD_ARG, "invalid argument: payload")
-        iv, sym = p
-        if iv not in CANDLE_INTERVALS:
-            raise WsReject(CODE_BAD_ARG, f"invalid interval {iv}")
-        if sym not in self.ex.instruments:
-            raise WsReject(CODE_BAD_ARG, self.unknown_symbol_message(sym))
-        return iv, sym
-
-    async def sub_candles(self, conn: Connection, req: WsRequest) -> None:
-        iv, sym = self._candle_args(req)
-        conn.state.setdefault("candles", set()).add((CANDLE_INTERVALS[iv], sym))
-
-    async def unsub_candles(self, conn: Connection, req: WsRequest) -> None:
-        iv, sym = self._candle_args(req)
-        conn.state.get("candles", set()).discard((CANDLE_INTERVALS[iv], sym))
 
     def on_liquidation(self, liq: Any) -> None:
         sym = liq.inst.venue_symbol

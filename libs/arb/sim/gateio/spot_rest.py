@@ -38,6 +38,7 @@ from arb.sim import derivs
 from arb.sim.engine import SimFill, SimOrder, SimReject
 from arb.sim.gateio.book_feed import fmt
 from arb.sim.gateio.common import (
+    CANDLE_INTERVALS,
     check_text,
     dec,
     json_body,
@@ -61,10 +62,6 @@ MAX_TRADES_DEPTH = 1000  # my_trades: limit * (page - 1) <= 1000 (docs "100,0", 
 _NAMES = {"BTC": "Bitcoin", "ETH": "Ethereum", "USDT": "Tether", "NEIRO": "Neiro"}
 
 
-# Gate's candle intervals (Spot WS v4 docs, spot.candlesticks: 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d; the same set as the
-# futures candlesticks) -> seconds. GET /spot/candlesticks also lists 1s and 30d (a calendar month): not served.
-CANDLE_INTERVALS = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400,
-                    "8h": 28800, "1d": 86400, "7d": 604800}
 
 
 def candle_json(k: Any) -> list[str]:

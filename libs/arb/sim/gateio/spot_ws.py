@@ -27,8 +27,8 @@ from arb.core.enums import Market, Venue
 from arb.sim import derivs
 from arb.sim.gateio.book_feed import BookView, fmt
 from arb.sim.gateio.channels import GateChannels, private_sub, private_unsub
-from arb.sim.gateio.common import ms, ms_frac, sec, user_id
-from arb.sim.gateio.spot_rest import CANDLE_INTERVALS, DEFAULT_TEXT, SpotRest, candle_json, spot_status
+from arb.sim.gateio.common import CANDLE_INTERVALS, ms, ms_frac, sec, user_id
+from arb.sim.gateio.spot_rest import DEFAULT_TEXT, SpotRest, candle_json, spot_status
 from arb.sim.gateio.ws import CODE_BAD_ARG, Connection, WsReject, WsRequest, push_frame
 
 _INTERVALS = {"100ms": (100, 100), "20ms": (20, 20)}  # interval -> (ms, levels)
@@ -171,24 +171,6 @@ class SpotChannels(GateChannels):
 
     async def _unsub_plain(self, conn: Connection, req: WsRequest, name: str) -> None:
         self._unsub_set(conn, name, self._symbols(req))
-
-    def _candle_args(self, req: WsRequest) -> tuple[int, str]:
-        """Payload ``[interval, cp]`` (docs: "From left to right, interval, cp"; 10s 1m 5m 15m 30m 1h 4h 8h 1d 7d)."""
-        p = req.payload
-        if not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) for x in p):
-            raise WsReject(CODE_BAD_ARG, "invalid argument: payload")
-        iv, sym = p
-        if iv not in CANDLE_INTERVALS:
-            raise WsReject(CODE_BAD_ARG, f"invalid interval {iv}")
-        if sym not in self.ex.instruments:
-            raise WsReject(CODE_BAD_ARG, self.unknown_symbol_message(sym))
-        return CANDLE_INTERVALS[iv], sym
-
-    async def sub_candles(self, conn: Connection, req: WsRequest) -> None:
-        conn.state.setdefault("candles", set()).add(self._candle_args(req))
-
-    async def unsub_candles(self, conn: Connection, req: WsRequest) -> None:
-        conn.state.get("candles", set()).discard(self._candle_args(req))
 
     def on_candle(self, inst: Any, step: int, cur: Any, closed: Any) -> None:
         """``derivs`` listener: the window a trade updated (and the one it closed, first, with ``w`` true), one
