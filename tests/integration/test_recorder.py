@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from arb.bus import codec, subjects
 from arb.core.enums import Market, Venue
+from arb.core.market_data import FundingRate, IndexPrice, MarkPrice
 from arb.recorder.config import RecorderConfig
 from arb.recorder.recorder import Recorder
 from arb.testing.poll import bounded, eventually
@@ -286,3 +287,125 @@ async def test_a_postgres_outage_loses_nothing_and_acks_nothing_early(bus, js_st
     finally:
         with contextlib.suppress(Exception):
             await proxy.close()
+
+
+def _mixed_md(n: int, start: int = 0) -> list[tuple[str, object]]:
+    """``n`` rounds of a book ticker, a mark, an index and a funding rate (each round its own ts), in that order."""
+    g, f = Venue.GATEIO, Market.FUTURES
+    out: list[tuple[str, object]] = []
+    for i in range(start, start + n):
+        t = T0 + i * 1_000_000
+        out.append((subjects.md(Venue.MEXC, Market.SPOT, "BTC-USDT", "bbo"), bbo(i)))
+        out.append((subjects.md(g, f, "BTC-USDT", "mark"), MarkPrice(venue=g, market=f, symbol="BTC-USDT", price=100.0,
+                                                                    ts_event=t, ts_recv=t + 1, ts_pub=t + 2)))
+        out.append((subjects.md(g, f, "BTC-USDT", "index"), IndexPrice(venue=g, market=f, symbol="BTC-USDT",
+                                                                      price=99.0, ts_event=t, ts_recv=t + 1,
+                                                                      ts_pub=t + 2)))
+        out.append((subjects.md(g, f, "BTC-USDT", "funding"), FundingRate(
+            venue=g, market=f, symbol="BTC-USDT", rate=1e-4, next_funding_ns=t + 10**12, interval_s=28800, ts_event=t,
+            ts_recv=t + 1, ts_pub=t + 2)))
+    return out
+
+
+async def _redelivered(bus, stream: str, consumer: str = "recorder") -> int:
+    """How many deliveries of the consumer were redeliveries: each delivery takes a consumer sequence, each message
+    one stream sequence (num_redelivered only counts those not acked yet)."""
+    info = await bus.js.consumer_info(stream, consumer, timeout=5)
+    return info.delivered.consumer_seq - info.delivered.stream_seq
+
+
+async def _settled(bus, js_streams, consumer: str = "recorder") -> None:
+    """Every stream's consumer has nothing pending, nothing unacked, and never redelivered anything."""
+    async def settled() -> bool:
+        for stream in (js_streams.md, js_streams.ord, js_streams.strat):
+            info = await bus.js.consumer_info(stream, consumer, timeout=5)
+            assert (stream, info.num_pending, info.num_ack_pending, info.num_redelivered) == (stream, 0, 0, 0)
+            assert (stream, await _redelivered(bus, stream, consumer)) == (stream, 0)
+        return True
+
+    await eventually(settled, timeout=15, interval=0.2, what="every message acked, none redelivered")
+
+
+async def test_two_writers_on_mixed_types_ack_everything_and_nothing_is_redelivered(bus, js_streams, pg_dsn, recorders):
+    """With ``writers: 2`` and batches mixing book tickers, marks, indexes, funding rates and every other type (acked
+    per batch as one buffer of +ACK lines), every message is acked once committed: the consumers end with nothing
+    pending or unacked and nothing redelivered, and the rows equal the messages."""
+    p = js_streams.subject_prefix
+    rec = await recorders(writers=2, batch_size=50)
+    n = await _publish(bus, p, _mixed_md(1500, start=10_000) + samples())
+    await _all_in(pg_dsn, "book_tickers", 1501)
+    await _all_in(pg_dsn, "prices", 3002)
+    await _all_in(pg_dsn, "funding_rates", 1501)
+    await _settled(bus, js_streams)
+    for table in set(SAMPLE_TABLES) - {"book_tickers", "prices", "funding_rates"}:
+        assert await count(pg_dsn, table) == SAMPLE_TABLES.count(table), table
+    assert sum(st.acked for st in rec.stats.values()) == n
+    assert (await _fetch(pg_dsn, "SELECT sum(n) FROM prices_1m"))[0][0] == 3002
+
+
+async def test_a_stalled_postgres_keeps_the_held_messages_in_progress_and_nothing_is_redelivered(
+        bus, js_streams, pg_dsn, recorders):
+    """PostgreSQL hanging (connections accepted, nothing answered) for 3 x ack_wait under one of two replicas: its
+    held messages are kept in progress all along (none redelivered to the other replica), its hung statements end at
+    ``command_timeout_s`` as an outage, and after the stall every message is stored once."""
+    p = js_streams.subject_prefix
+    u = urlsplit(pg_dsn)
+    proxy = await PgProxy(u.hostname or "127.0.0.1", u.port or 5432).start()
+    try:
+        stuck = await recorders(dsn=proxy.dsn(pg_dsn), batch_size=100, command_timeout_s=2.5, connect_timeout_s=1.0)
+        await recorders(batch_size=100)  # the other replica, straight to PostgreSQL
+        await _publish(bus, p, _bbos(500))
+        await _all_in(pg_dsn, "book_tickers", 500)
+        transient = stuck.m.db_errors.labels("transient")._value.get()
+        proxy.stall()
+        await _publish(bus, p, _bbos(2000, start=500))
+        await eventually(lambda: sum(len(b) for b in stuck._held["MD"]) > 0, timeout=10,
+                         what="the stalled replica holds messages")
+        await asyncio.sleep(3 * 2.0)  # the stall window: 3 x ack_wait_s
+        held = sum(len(b) for b in stuck._held["MD"])
+        assert held > 0
+        assert stuck.m.db_errors.labels("transient")._value.get() > transient  # the hung statement timed out
+        assert await _redelivered(bus, js_streams.md) == 0
+        proxy.resume()
+        await _all_in(pg_dsn, "book_tickers", 2500, timeout=40)
+        await _settled(bus, js_streams)
+        assert (await _fetch(pg_dsn, "SELECT count(DISTINCT ts_recv) FROM book_tickers"))[0][0] == 2500
+        assert (await _fetch(pg_dsn, "SELECT sum(n) FROM bbo_1m"))[0][0] == 2500
+    finally:
+        with contextlib.suppress(Exception):
+            await proxy.close()
+
+
+async def test_no_pull_request_piles_up_while_nats_is_away_and_recording_resumes(pg_dsn, tmp_path):
+    """NATS stopped under the recorder: no fetch is sent while the client reconnects (its pull requests would wait in
+    the client's buffer and, at the reconnect, pull many batches into one replica, unmarked), and once NATS is back
+    the recorder fetches and stores again by itself."""
+    from arb.bus.connection import Bus
+    from arb.bus.streams import StreamLimits, ensure_streams
+    from arb.testing.recorder_kit import NatsProcess
+
+    srv = await NatsProcess(tmp_path / "js", tmp_path / "nats.log").start()
+    bus = None
+    rec = None
+    try:
+        bus = await bounded(Bus.connect(srv.url, name="pytest-recorder"), 10, "connect")
+        await bounded(ensure_streams(bus.js, StreamLimits(md_max_age_s=60, md_max_bytes=64 << 20)), 10, "streams")
+        rec = Recorder(bus.js, pg_dsn, RecorderConfig(**FAST), "", LOG, name="rec-nats")
+        await bounded(rec.start(), 30, "recorder start")
+        await _publish(bus, "", _bbos(10))
+        await _all_in(pg_dsn, "book_tickers", 10)
+        nc = bus.js._nc
+        await srv.stop()
+        await eventually(lambda: not nc.is_connected, timeout=10, interval=0.02, what="the client sees NATS away")
+        buffered = nc.pending_data_size
+        await asyncio.sleep(1.0)  # NATS away for 1 s (the scenario): ~10 fetch rounds per stream at fetch_timeout 0.1
+        assert nc.pending_data_size - buffered < 100  # not one pull request (each ~60 bytes) more in the buffer
+        await srv.start()
+        await _publish(bus, "", _bbos(10, start=10))
+        await _all_in(pg_dsn, "book_tickers", 20)
+    finally:
+        if rec is not None:
+            await bounded(rec.close(5.0), 15, "recorder close")
+        if bus is not None:
+            await bounded(bus.drain(), 10, "drain")
+        await srv.stop()

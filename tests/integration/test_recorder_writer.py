@@ -4,6 +4,7 @@ rollups the direct path writes equal what SQL computes from the stored rows."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import types
 from decimal import Decimal
@@ -18,7 +19,7 @@ from arb.core.market_data import FundingRate, IndexPrice, MarkPrice
 from arb.recorder.config import RecorderConfig
 from arb.recorder.metrics import RecorderMetrics
 from arb.recorder.writer import Writer
-from arb.testing.poll import bounded
+from arb.testing.poll import bounded, eventually
 from arb.testing.recorder_kit import T0, bbo, count, funding_paid, margin
 
 pytestmark = pytest.mark.integration
@@ -198,3 +199,182 @@ async def test_direct_rows_and_rollups_equal_what_sql_computes(pg_dsn):
              r["last_time"]) for r in px_1m]
     finally:
         await conn.close(timeout=5)
+
+
+def _transient() -> float:
+    return _METRICS.db_errors.labels("transient")._value.get()
+
+
+def _conflicts() -> float:
+    return _METRICS.db_errors.labels("conflict")._value.get()
+
+
+def _ord(m: object, kind: str, seq: int) -> types.SimpleNamespace:
+    msg = _msg(m, subjects.ord_evt(Venue.GATEIO, "main", kind))
+    msg.metadata = types.SimpleNamespace(sequence=types.SimpleNamespace(stream=seq))
+    return msg
+
+
+async def test_a_margin_with_no_open_position_is_recorded_and_so_are_the_next_messages(pg_dsn):
+    """A Margin with no open position is its account row alone (no position_margins row, no error after the commit:
+    the batch is not retried as if PostgreSQL were down), and the batches after it are recorded as usual."""
+    flat = msgspec.structs.replace(margin(T0), positions=())
+    w = await _writer(pg_dsn)  # with metrics: the per-table latency sample runs after the commit
+    try:
+        e0 = _transient()
+        res = await bounded(w.write("ORD", [_ord(flat, "margin", 1)]), 10, "write the flat margin")
+        nxt = await bounded(w.write("ORD", [_ord(margin(T0 + 10**9), "margin", 2),
+                                            _ord(flat, "margin", 3)]), 10, "write the next ones")
+    finally:
+        await w.close()
+    assert (res.inserted, res.attempts, res.dead) == ({"margin_accounts": 1}, 1, 0)
+    assert nxt.inserted == {"margin_accounts": 1, "position_margins": 2} and nxt.duplicates["margin_accounts"] == 1
+    assert _transient() == e0
+    assert await count(pg_dsn, "margin_accounts") == 2 and await count(pg_dsn, "position_margins") == 2
+    assert await _one(pg_dsn, f"SELECT positions FROM margin_accounts WHERE ts_event = {T0}") == 0
+
+
+async def test_a_message_whose_rows_cannot_be_built_is_dead_lettered_and_the_rest_recorded(pg_dsn, monkeypatch):
+    """Any error building one message's rows (not only an unknown id) makes that message a dead letter naming the
+    error; the batch is not retried for it and the other messages are stored."""
+    from arb.recorder import tables
+
+    g, f = Venue.GATEIO, Market.FUTURES
+    (table, build, many), = tables.ROUTES[MarkPrice]
+
+    def fragile(m, ids, ex):  # a row builder with a bug that only some messages reach
+        if m.price == 113:
+            raise ZeroDivisionError("a bug in a row builder")
+        return build(m, ids, ex)
+
+    monkeypatch.setitem(tables.ROUTES, MarkPrice, ((table, fragile, many),))
+    batch = [_msg(MarkPrice(venue=g, market=f, symbol="BTC-USDT", price=100 + i, ts_event=T0 + i, ts_recv=T0 + i,
+                            ts_pub=T0 + i), subjects.md(g, f, "BTC-USDT", "mark")) for i in range(20)]
+    w = await _writer(pg_dsn)
+    try:
+        e0 = _transient()
+        res = await bounded(w.write("MD", batch), 10, "write")
+        again = await bounded(w.write("MD", batch[:5]), 10, "write the next one")  # ids now cached: the hot path
+    finally:
+        await w.close()
+    assert (res.inserted, res.dead, res.attempts) == ({"prices": 19}, 1, 1)
+    assert again.duplicates == {"prices": 5}
+    assert _transient() == e0
+    assert await count(pg_dsn, "prices") == 19
+    assert "ZeroDivisionError: a bug in a row builder" in str(await _one(pg_dsn, "SELECT reason FROM dead_letters"))
+
+
+async def test_two_writers_with_batches_of_mixed_types_side_by_side_never_deadlock(pg_dsn):
+    """Two writers (the recorder's ``writers: 2``) committing batches that touch bbo_1m, funding_1m and prices_1m for
+    the same minutes, their types first met in opposite orders: no deadlock (nor any other error) is counted, and the
+    rows and rollups equal the aggregate of what was written."""
+    g, f = Venue.GATEIO, Market.FUTURES
+    fwd = Writer(pg_dsn, RecorderConfig(), LOG, _METRICS, name="writer-a")
+    rev = Writer(pg_dsn, RecorderConfig(), LOG, _METRICS, name="writer-b")
+    await bounded(fwd.migrate(), 30, "migrate")
+    rounds, per = 20, 60
+
+    def batch(k: int, side: int) -> list[types.SimpleNamespace]:
+        base = (k * 2 + side) * per
+        bbos = _bbos(base, base + per, step_ms=1)  # T0 + up to 2.4 s: all in one or two minutes
+        rest = []
+        for i in range(base, base + per):
+            t = T0 + i * 1_000_000
+            rest.append(_msg(FundingRate(venue=g, market=f, symbol="BTC-USDT", rate=1e-4, next_funding_ns=t + 10**12,
+                                         interval_s=28800, ts_event=t, ts_recv=t + 1, ts_pub=t + 2),
+                             subjects.md(g, f, "BTC-USDT", "funding")))
+            rest.append(_msg(MarkPrice(venue=g, market=f, symbol="BTC-USDT", price=100.0, ts_event=t, ts_recv=t + 1,
+                                       ts_pub=t + 2), subjects.md(g, f, "BTC-USDT", "mark")))
+            rest.append(_msg(IndexPrice(venue=g, market=f, symbol="BTC-USDT", price=99.0, ts_event=t, ts_recv=t + 1,
+                                        ts_pub=t + 2), subjects.md(g, f, "BTC-USDT", "index")))
+        return bbos + rest if side == 0 else rest[::-1] + bbos  # bbo first / prices and funding first
+
+    try:
+        await bounded(fwd.write("MD", batch(rounds, 0)), 10, "ids resolved once")  # not part of the race
+        e0, c0 = _transient(), _conflicts()
+        for k in range(rounds):
+            a, b = await bounded(asyncio.gather(fwd.write("MD", batch(k, 0)), rev.write("MD", batch(k, 1))), 20,
+                                 f"round {k}")
+            assert a.attempts == b.attempts == 1
+        assert (_transient() - e0, _conflicts() - c0) == (0, 0)
+    finally:
+        await fwd.close()
+        await rev.close()
+    n = (rounds * 2 + 1) * per
+    assert await count(pg_dsn, "book_tickers") == await count(pg_dsn, "funding_rates") == n
+    assert await count(pg_dsn, "prices") == 2 * n
+    assert await _one(pg_dsn, "SELECT sum(n) FROM bbo_1m") == n
+    assert await _one(pg_dsn, "SELECT sum(n) FROM funding_1m") == n
+    assert await _one(pg_dsn, "SELECT sum(n) FROM prices_1m") == 2 * n
+    assert await _one(pg_dsn, "SELECT count(*) FROM (SELECT date_trunc('minute', time) AS b, count(*) AS n FROM "
+                              "book_tickers GROUP BY 1) s JOIN bbo_1m ON bucket = b WHERE bbo_1m.n <> s.n") == 0
+
+
+async def test_a_deadlock_is_retried_at_once_on_the_same_connection_not_taken_for_an_outage(pg_dsn):
+    """A transaction PostgreSQL aborts to break a deadlock (here with another session locking the rollups in the other
+    order) is tried again at once: counted as a conflict, not as a transient error, the connection kept, the batch
+    committed once the other session is gone."""
+    g, f = Venue.GATEIO, Market.FUTURES
+
+    def batch(i: int) -> list[types.SimpleNamespace]:
+        t = T0 + i * 1_000_000
+        return [_msg(bbo(i)), _msg(MarkPrice(venue=g, market=f, symbol="BTC-USDT", price=100.0, ts_event=t,
+                                             ts_recv=t + 1, ts_pub=t + 2), subjects.md(g, f, "BTC-USDT", "mark"))]
+
+    w = await _writer(pg_dsn)
+    admin = await asyncpg.connect(pg_dsn, timeout=5)
+    try:
+        await bounded(w.write("MD", batch(0)), 10, "the minute's rollup rows")
+        conn = w._conn
+        e0, c0 = _transient(), _conflicts()
+        await admin.execute("SET deadlock_timeout = '10s'")  # so that the writer is the one PostgreSQL aborts
+        await admin.execute("BEGIN")
+        await admin.execute("UPDATE prices_1m SET n = n", timeout=5)  # the other order: prices_1m first
+        writing = asyncio.create_task(w.write("MD", batch(1)))  # bbo_1m, then waits for prices_1m
+
+        async def writer_waits() -> bool:
+            return await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                        "'arb-writer-test' AND wait_event_type = 'Lock'", timeout=5) == 1
+
+        await eventually(writer_waits, timeout=10, interval=0.02, what="the writer waits for prices_1m")
+        await admin.execute("UPDATE bbo_1m SET n = n", timeout=15)  # a deadlock: the writer is aborted, this goes on
+        await eventually(lambda: _conflicts() - c0 == 1, timeout=10, interval=0.02, what="the conflict counted")
+        await admin.execute("ROLLBACK")
+        res = await bounded(writing, 10, "the batch after the deadlock")
+        assert (res.inserted, res.attempts) == ({"book_tickers": 1, "prices": 1}, 2)
+        assert (_transient() - e0, _conflicts() - c0) == (0, 1)
+        assert w._conn is conn  # the same connection: nothing was taken for an outage
+    finally:
+        await admin.close(timeout=5)
+        await w.close()
+    assert await _one(pg_dsn, "SELECT sum(n) FROM bbo_1m") == 2
+    assert await _one(pg_dsn, "SELECT sum(n) FROM prices_1m") == 2
+
+
+class _BrokenAfterCommit:
+    """The test's metrics, except the batch histogram, which raises: a bug in code that runs after the commit."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(_METRICS, name)
+
+    @property
+    def batch(self) -> object:
+        raise RuntimeError("a bug after the commit")
+
+
+async def test_a_bug_after_the_commit_is_logged_and_counted_and_the_batch_is_done(pg_dsn, caplog):
+    """An error in the writer's own code after the commit is neither an outage (no retry, no reconnect) nor raised to
+    the caller (the batch is committed: it is to be acked): logged as a bug and counted, and the next batch goes on."""
+    w = Writer(pg_dsn, RecorderConfig(), LOG, _BrokenAfterCommit(), name="writer-test")  # type: ignore[arg-type]
+    await bounded(w.migrate(), 30, "migrate")
+    bugs = _METRICS.internal_errors.labels("MD")._value.get()
+    try:
+        e0 = _transient()
+        first = await bounded(w.write("MD", _bbos(0, 10)), 10, "write")
+        second = await bounded(w.write("MD", _bbos(10, 20)), 10, "write the next one")
+    finally:
+        await w.close()
+    assert (first.inserted, first.attempts, second.inserted) == ({"book_tickers": 10}, 1, {"book_tickers": 10})
+    assert (_transient() - e0, _METRICS.internal_errors.labels("MD")._value.get() - bugs) == (0, 2)
+    assert "BUG after the commit" in caplog.text and "a bug after the commit" in caplog.text
+    assert await count(pg_dsn, "book_tickers") == 20

@@ -62,3 +62,21 @@ def test_a_bad_recorder_config_is_refused_naming_the_field(field, value, error):
     """Each recorder setting is checked and the error names it."""
     with pytest.raises(ValueError, match=error):
         RecorderConfig(**{field: value})
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("inf"), 3601])
+def test_a_bad_recorder_command_timeout_is_refused(value):
+    """``command_timeout_s`` (a hung statement becomes an outage after it) is checked like the other timings."""
+    with pytest.raises(ValueError, match="command_timeout_s"):
+        RecorderConfig(command_timeout_s=value)
+
+
+def test_max_ack_pending_must_hold_every_batch_one_replica_has_in_flight():
+    """One replica holds up to (queue_batches + writers + 1) x batch_size messages of a stream unacked (the queue, one
+    batch per writer, one waiting for room): a smaller max_ack_pending is refused, writers included."""
+    ok = RecorderConfig(batch_size=100, queue_batches=2, writers=2, max_ack_pending=500)
+    assert ok.max_ack_pending == 500
+    with pytest.raises(ValueError, match=r"max_ack_pending.*500"):
+        RecorderConfig(batch_size=100, queue_batches=2, writers=2, max_ack_pending=499)
+    with pytest.raises(ValueError, match=r"max_ack_pending.*1700"):
+        RecorderConfig(batch_size=100, queue_batches=2, writers=14, max_ack_pending=1000)

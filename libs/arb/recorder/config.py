@@ -22,6 +22,7 @@ class RecorderConfig(msgspec.Struct, **_STRICT):
     backoff_initial_s: float = 0.2  # PostgreSQL unreachable: retry after this, doubling ...
     backoff_max_s: float = 5.0  # ... up to this
     connect_timeout_s: float = 5.0
+    command_timeout_s: float = 30.0  # a statement PostgreSQL does not answer within this: an outage (reconnect, retry)
     lag_interval_s: float = 5.0  # consumer lag read this often
 
     def __post_init__(self) -> None:
@@ -36,13 +37,15 @@ class RecorderConfig(msgspec.Struct, **_STRICT):
             if not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {v!r}")
         for name in ("fetch_timeout_s", "ack_wait_s", "backoff_initial_s", "backoff_max_s", "connect_timeout_s",
-                     "lag_interval_s"):
+                     "command_timeout_s", "lag_interval_s"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 3600):
                 raise ValueError(f"{name}: expected seconds in (0, 3600], got {v!r}")
         if self.backoff_max_s < self.backoff_initial_s:
             raise ValueError(f"backoff_max_s: must be >= backoff_initial_s ({self.backoff_initial_s}), "
                              f"got {self.backoff_max_s}")
-        if self.max_ack_pending < self.batch_size * self.queue_batches:
-            raise ValueError(f"max_ack_pending: must hold the batches in flight (batch_size x queue_batches = "
-                             f"{self.batch_size * self.queue_batches}), got {self.max_ack_pending}")
+        # held per replica and stream: the queued batches, one per writer being written, one fetched waiting for room
+        in_flight = (self.queue_batches + self.writers + 1) * self.batch_size
+        if self.max_ack_pending < in_flight:
+            raise ValueError(f"max_ack_pending: must hold one replica's batches in flight ((queue_batches + writers + "
+                             f"1) x batch_size = {in_flight}), got {self.max_ack_pending}")

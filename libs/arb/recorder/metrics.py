@@ -27,8 +27,13 @@ class RecorderMetrics:
             "Venue event time to commit, one sampled row per table and batch", ["table"], SLOW_BUCKETS)
         self.lag = gauge("arb_recorder_consumer_lag_messages", "Messages in the stream not yet delivered to the "
                          "recorder's consumer", ["stream"])
-        self.ack_pending = gauge("arb_recorder_ack_pending_messages", "Delivered, not yet acked", ["stream"])
+        self.ack_pending = gauge("arb_recorder_ack_pending_messages", "The consumer's num_ack_pending: delivered "
+                                 "to a replica (any) and not acked yet, read every lag_interval_s", ["stream"])
         self.db_errors = counter("arb_recorder_db_errors_total",
-                                 "PostgreSQL failures: transient (retried with backoff) or data (rows isolated)",
-                                 ["kind"])
+                                 "PostgreSQL failures: transient (an outage: reconnect, retried with backoff), "
+                                 "conflict (a deadlock or serialisation failure: the transaction retried at once) or "
+                                 "data (rows isolated)", ["kind"])
+        self.internal_errors = counter("arb_recorder_internal_errors_total",
+                                       "Bugs of the recorder's own code after a commit (logged; the batch is acked)",
+                                       ["stream"])
         self.db_up = gauge("arb_recorder_db_up", "1 while the last PostgreSQL write succeeded")

@@ -49,6 +49,19 @@ async def fetch(psub: Any, batch: int, timeout: float) -> list[Any]:
     return msgs
 
 
+async def in_progress_all(nc: Any, batches: list[list[Any]]) -> int:
+    """Mark every message of ``batches`` in progress (``+WPI``: JetStream restarts its ack_wait), exactly the line
+    ``Msg.in_progress`` sends, all in one write; nothing while the client is disconnected (the lines would only
+    queue up in its buffer). Returns how many were marked. A message acked meanwhile: the server ignores the mark."""
+    if not nc.is_connected or nc.is_draining_pubs:
+        return 0
+    lines = [b"PUB %s 4\r\n+WPI\r\n" % m.reply.encode() for batch in batches for m in batch]
+    if lines:
+        await nc._send_command(b"".join(lines))
+        await nc._flush_pending()
+    return len(lines)
+
+
 async def ack_all(nc: Any, msgs: list[Any]) -> None:
     """Ack every message of ``msgs`` (JetStream messages of ``nc``), each on its own reply subject, in one write.
 
@@ -97,4 +110,4 @@ async def _collect(sub: Any, q: asyncio.Queue, msgs: list[Any], batch: int, time
     return True
 
 
-__all__ = ["ack_all", "fetch"]
+__all__ = ["ack_all", "fetch", "in_progress_all"]

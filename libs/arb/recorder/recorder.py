@@ -3,7 +3,12 @@
 Per stream, one fetch task and ``writers`` write tasks joined by a queue of at most ``queue_batches`` batches:
 
 * fetch: ``fetch(batch_size)`` on the durable consumer (shared by every replica: JetStream hands each message to
-  one of them), put the batch on the queue (waits while the queue is full: backpressure, bounded memory);
+  one of them), put the batch on the queue (waits while the queue is full: backpressure, bounded memory); no fetch
+  while NATS is disconnected (its pull requests would pile up in the client's buffer and, at the reconnect, pull
+  far more than a batch into this replica's subscription, unmarked and out of the other replicas' reach);
+* keep: every ``ack_wait_s`` / 3, every message fetched and not acked yet (being written, queued, waiting for room)
+  is marked in progress, whatever PostgreSQL does (a hung statement, an outage, a slow commit), so JetStream never
+  redelivers a message a live replica holds;
 * write (each on its own PostgreSQL connection, so one batch's COPY runs on the server while Python decodes and
   acks another): take a batch, ``Writer.write`` it (retried until committed), then ack every message of it. Batches
   may commit out of order; every message has its own ack, sent after its own batch's commit.
@@ -11,8 +16,8 @@ Per stream, one fetch task and ``writers`` write tasks joined by a queue of at m
 A message is acked only after the transaction holding its row (or its dead letter) committed. A recorder killed
 at any point leaves its unacked messages to JetStream, which redelivers them after ``ack_wait_s`` to whichever
 replica fetches next; rows already committed are found by the unique keys and not inserted twice. While
-PostgreSQL is down the writer keeps its batch and tells JetStream the messages are in progress, so they are
-neither acked nor handed to another replica meanwhile.
+PostgreSQL is down (or hangs: ``command_timeout_s``) the writer keeps its batch, and the keep task tells JetStream
+the messages are in progress, so they are neither acked nor handed to another replica meanwhile.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ..bus.streams import stream_name_prefix
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
-from .pull import ack_all, fetch
+from .pull import ack_all, fetch, in_progress_all
 from .writer import Stopped, Writer
 
 FILTERS = {"MD": "md.>", "ORD": "ord.*.*.evt.>", "STRAT": "strat.>"}
@@ -58,9 +63,8 @@ class Recorder:
         self.running = False
         self._subs: dict[str, Any] = {}
         # per stream, the batches fetched and not yet acked, oldest first (being written, queued, or waiting to be
-        # queued): all of them are kept in progress at JetStream while PostgreSQL is away
+        # queued): all of them are kept in progress at JetStream by the stream's keep task, always
         self._held: dict[str, list[list[Any]]] = {s: [] for s in cfg.streams}
-        self._marked: dict[str, float] = dict.fromkeys(cfg.streams, 0.0)  # last in-progress marks (monotonic)
         self._writers: dict[str, list[Writer]] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -90,15 +94,23 @@ class Recorder:
             self._tasks.append(asyncio.create_task(self._fetch(s, q), name=f"recorder-fetch-{s}"))
             for j, w in enumerate(self._writers[s]):
                 self._tasks.append(asyncio.create_task(self._write(s, q, w), name=f"recorder-write-{s}-{j}"))
+            self._tasks.append(asyncio.create_task(self._keep(s), name=f"recorder-keep-{s}"))
         self._tasks.append(asyncio.create_task(self._lag(), name="recorder-lag"))
         self.running = True
 
     async def _fetch(self, stream: str, q: asyncio.Queue) -> None:
         sub = self._subs[stream]
+        nc = sub._nc
         n, timeout = self.cfg.batch_size, self.cfg.fetch_timeout_s
         failing = False
         try:
             while not self.stop.is_set():
+                if not nc.is_connected:
+                    # reconnecting: a pull request now would wait in the client's buffer with the others sent
+                    # meanwhile, all answered at the reconnect (see the module docstring); look again shortly
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stop.wait(), min(timeout, 0.1))
+                    continue
                 try:
                     msgs = await fetch(sub, n, timeout)
                 except (nats.errors.TimeoutError, TimeoutError):
@@ -125,24 +137,13 @@ class Recorder:
         st = self.stats[stream]
         held = self._held[stream]
         nc = self._subs[stream]._nc
-        ack_every = max(self.cfg.ack_wait_s / 3, 0.5)
-
-        async def still_working() -> None:
-            # keep them ours while PostgreSQL is away: every batch of the stream fetched and not acked (being written,
-            # queued or waiting for room), else JetStream would redeliver those after ack_wait (to another replica too)
-            if time.monotonic() - self._marked[stream] >= ack_every:
-                self._marked[stream] = time.monotonic()
-                for batch in list(held):
-                    for m in batch:
-                        await m.in_progress()
-
         while True:
             msgs = await q.get()
             if msgs is None:
                 return
 
             try:
-                res = await w.write(stream, msgs, self._abandon, still_working)
+                res = await w.write(stream, msgs, self._abandon)
             except Stopped:
                 self.log.warning("%s: %d messages from %s not committed at stop; JetStream redelivers them",
                                  self.name, len(msgs), stream)
@@ -159,7 +160,22 @@ class Recorder:
             st.acked += len(msgs)
             st.dead += res.dead
             st.inserted += sum(res.inserted.values())
-            self.m.ack_pending.labels(stream).set(q.qsize() * self.cfg.batch_size)
+
+    async def _keep(self, stream: str) -> None:
+        """Every ack_wait_s / 3, mark every message of the stream fetched and not acked in progress (being written,
+        queued or waiting for room), whatever the writers are doing: a write stuck on a hung PostgreSQL statement,
+        retrying an outage, or just slow. Else JetStream would redeliver them after ack_wait, to another replica too.
+        Runs until close() cancels it (after the writers ended: what they held is acked or given up by then)."""
+        held = self._held[stream]
+        nc = self._subs[stream]._nc
+        every = self.cfg.ack_wait_s / 3
+        while True:
+            await asyncio.sleep(every)
+            if held:
+                try:
+                    await in_progress_all(nc, list(held))
+                except Exception as e:  # noqa: BLE001 -- NATS away: the next round tries again
+                    self.log.debug("%s: in-progress marks on %s failed: %s", self.name, stream, e)
 
     async def _lag(self) -> None:
         nc = getattr(self.js, "_nc", None)  # the client under the JetStream context: is it connected?
@@ -190,7 +206,8 @@ class Recorder:
         """Stop fetching, write and ack what was fetched (for at most ``timeout``), close the connections."""
         self.stop.set()
         writers = [t for t in self._tasks if t.get_name().startswith("recorder-write")]
-        others = [t for t in self._tasks if t not in writers]
+        # the keep tasks go on marking what the writers still hold until the writers end; cancelled below
+        others = [t for t in self._tasks if t not in writers and not t.get_name().startswith("recorder-keep")]
         try:
             await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), timeout)
             _done, pending = await asyncio.wait(writers, timeout=timeout) if writers else (set(), set())

@@ -2,15 +2,22 @@
 
 ``Writer.write(stream, msgs)`` returns only once every message of the batch is accounted for in one committed
 transaction: a row inserted, a duplicate found (ON CONFLICT DO NOTHING: nothing inserted, nothing else lost), a
-dead letter (undecodable, or refused by a constraint), or skipped (a type with no table, e.g. a BookDelta or a
-control event on ``strat.<task>.input``, or a FundingPaid there: its account is only in its ORD subject). A message
-may make rows in several tables (a Margin: its account row and one per position). Only then may the caller ack them.
+dead letter (undecodable, its rows not buildable, or refused by a constraint), or skipped (a type with no table,
+e.g. a BookDelta or a control event on ``strat.<task>.input``, or a FundingPaid there: its account is only in its
+ORD subject). A message may make rows in several tables (a Margin: its account row and one per position, if any).
+Only then may the caller ack them. ``write`` raises nothing but ``Stopped``.
 
 Failures:
-* transient (connection refused or lost, server restarting, deadlock, any non-data error): the connection is
-  dropped, and the whole batch is tried again after a backoff doubling up to ``backoff_max_s``, for as long as it
-  takes; ``on_wait`` runs before each wait (the recorder tells JetStream the messages are still in progress).
+* transient (connection refused or lost, server restarting, a statement unanswered for ``command_timeout_s``, any
+  non-data error of the database round trip): the connection is dropped, and the whole batch is tried again after
+  a backoff doubling up to ``backoff_max_s``, for as long as it takes; ``on_wait`` runs before each wait.
   ``stop`` ends the retries with ``Stopped``: nothing was committed, nothing is acked, JetStream redelivers.
+* conflict (a deadlock PostgreSQL broke by aborting this transaction, a serialisation failure): the transaction is
+  tried again at once on the same connection, up to ``_CONFLICT_RETRIES`` times in a row (then an outage). Every
+  transaction takes its tables in TABLES' order and the rollup minutes in key order, so two writers only wait.
+* a message whose rows cannot be built (any error of its row builder): a dead letter naming the error, the rest go in.
+* our own code after the commit (counting, sampling latencies) runs outside the retry loop: an error there is a bug,
+  logged and counted (``arb_recorder_internal_errors_total``), and the committed batch is returned to be acked.
 * data (a CHECK, a foreign key, a value out of range): the batch is written again with each message's rows merged
   in a savepoint of their own; a message with a refused row becomes a dead letter naming the constraint (none of
   its rows stays: a Margin's account row goes with its positions), the rest go in.
@@ -47,6 +54,11 @@ from .metrics import RecorderMetrics
 from .tables import ACCOUNT_FROM_SUBJECT, DEAD_LETTER_SQL, ROUTES, TABLES, Route, Table, evt_account, needs
 
 _DATA_ERRORS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError, OverflowError, TypeError, ValueError)
+# two transactions in each other's way (a deadlock PostgreSQL broke by aborting one of them, a serialisation
+# failure): nothing is wrong with the server or the connection; the transaction is tried again at once, on the same
+# connection, up to _CONFLICT_RETRIES times in a row before it counts as an outage
+_CONFLICTS = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+_CONFLICT_RETRIES = 5
 
 
 class Stopped(Exception):
@@ -110,7 +122,10 @@ class Writer:
     async def _connect(self) -> asyncpg.Connection:
         if self._conn is not None and not self._conn.is_closed():
             return self._conn
+        # command_timeout: a statement PostgreSQL does not answer (a hung server, a stalled network) raises after it,
+        # an outage like any other (the connection is dropped and the batch retried), never a writer waiting for ever
         conn = await asyncpg.connect(self.dsn, timeout=self.cfg.connect_timeout_s,
+                                     command_timeout=self.cfg.command_timeout_s,
                                      server_settings={"application_name": f"arb-{self.name}", "TimeZone": "UTC"})
         try:
             # timestamptz travels as PostgreSQL's own (microseconds since 2000-01-01,): the direct COPY computes
@@ -154,7 +169,7 @@ class Writer:
     async def _retrying(self, fn: Callable[[], Awaitable[Any]], stop: asyncio.Event | None, what: str,
                         on_wait: Callable[[], Awaitable[None]] | None = None) -> Any:
         delay = self.cfg.backoff_initial_s
-        attempt = 0
+        attempt = conflicts = 0
         while True:
             attempt += 1
             try:
@@ -165,6 +180,14 @@ class Writer:
             except DataRefused:
                 raise
             except Exception as e:  # noqa: BLE001 -- PostgreSQL down or restarting: keep the batch and retry
+                if isinstance(e, _CONFLICTS) and conflicts < _CONFLICT_RETRIES:
+                    # rolled back, the connection is fine: the same transaction again, now (the other one goes on)
+                    conflicts += 1
+                    if self.m is not None:
+                        self.m.db_errors.labels("conflict").inc()
+                    self.log.info("%s: %s: %s; trying the transaction again", self.name, what, _reason(e))
+                    continue
+                conflicts = 0  # beyond the bound (never seen): an outage below, with its backoff
                 if self.m is not None:
                     self.m.db_errors.labels("transient").inc()
                     self.m.db_up.set(0)
@@ -248,7 +271,9 @@ class Writer:
         how = STAGED if self._staged_next else DIRECT
         attempts = 0
 
-        async def once() -> BatchResult:
+        async def once() -> tuple[BatchResult, dict[Table, list[tuple[tuple, Any]]]]:
+            # only the database round trip runs in here (and so in _retrying, where an error means an outage):
+            # it returns when the commit has; what follows the commit runs below, where nothing can raise
             nonlocal attempts
             attempts += 1
             conn = await self._connect()
@@ -256,7 +281,7 @@ class Writer:
 
         while True:
             try:
-                out = await self._retrying(once, stop, f"batch of {len(msgs)} from {stream}", on_wait)
+                out, rows = await self._retrying(once, stop, f"batch of {len(msgs)} from {stream}", on_wait)
                 break
             except DirectRefused:
                 how = STAGED  # a replayed row (or a refused one): the same batch again by staging + merge
@@ -268,9 +293,21 @@ class Writer:
                 self.log.warning("%s: batch from %s refused by %s; writing it row by row to isolate the bad rows",
                                  self.name, stream, e)
                 how = CAREFUL
-        # during a replay most batches are duplicates: stage them until one meets none, then go direct again
-        self._staged_next = how != DIRECT and any(out.duplicates.values())
+        # committed: from here on nothing may raise (the batch must be acked); a bug here is logged and counted
         out.attempts = attempts
+        try:
+            # during a replay most batches are duplicates: stage them until one meets none, then go direct again
+            self._staged_next = how != DIRECT and any(out.duplicates.values())
+            self._count(stream, msgs, out, rows, skipped, how, t0)
+        except Exception:  # our own bug after the commit: never an outage, never a lost ack
+            self.log.exception("%s: BUG after the commit of a batch of %d from %s (committed; it is acked)",
+                               self.name, len(msgs), stream)
+            if self.m is not None:
+                self.m.internal_errors.labels(stream).inc()
+        return out
+
+    def _count(self, stream: str, msgs: Sequence[Any], out: BatchResult, rows: dict[Table, list[tuple[tuple, Any]]],
+               skipped: dict[str, int], how: str, t0: float) -> None:
         if self.m is not None:
             m = self.m
             for tag, n in skipped.items():
@@ -287,10 +324,14 @@ class Writer:
                 m.staged.labels(stream).inc()
             m.batch.labels(stream).observe(time.perf_counter() - t0)
             m.batch_rows.labels(stream).observe(len(msgs))
-        return out
+            now = time.time_ns()
+            for table, entries in rows.items():
+                ts = _event_ns(entries[0][0], table) if entries else 0
+                if ts:
+                    m.exchange_to_record.labels(table.name).observe(max(0.0, (now - ts) / 1e9))
 
     async def _write_once(self, conn: asyncpg.Connection, stream: str, routed: list, dead_in: list,
-                          res: BatchResult, how: str) -> BatchResult:
+                          res: BatchResult, how: str) -> tuple[BatchResult, dict[Table, list[tuple[tuple, Any]]]]:
         dead = list(dead_in)
         rows: dict[Table, list[tuple[tuple, Any]]] = {}
         ids, ex = self._id, self._exid
@@ -299,11 +340,11 @@ class Writer:
         def add(routes: tuple[Route, ...], m: Any, msg: Any) -> None:
             built = [(table, build(m, ids, ex), many) for table, build, many in routes]  # all, before adding any
             for table, rec, many in built:
-                got = rows.setdefault(table, [])
                 if many:
-                    got.extend((r, msg) for r in rec)
+                    if rec:  # none (a Margin with no open position): no entry, the table is not touched
+                        rows.setdefault(table, []).extend((r, msg) for r in rec)
                 else:
-                    got.append((rec, msg))
+                    rows.setdefault(table, []).append((rec, msg))
 
         for entry in routed:
             routes, m, msg = entry
@@ -314,7 +355,9 @@ class Writer:
                 else:
                     add(routes, m, msg)
             except KeyError:
-                missing.append(entry)
+                missing.append(entry)  # an id not cached yet: resolved below
+            except Exception as e:  # noqa: BLE001 -- this message's rows cannot be built (a bug, a value): its own loss
+                dead.append((msg, f"rows not built: {_reason(e)}"))
         for routes, m, msg in missing:
             symbol = None
             try:
@@ -323,10 +366,17 @@ class Writer:
             except _DATA_ERRORS as e:
                 dead.append((msg, f"unknown symbol {symbol!r} refused: {_reason(e)}"))
                 continue
-            add(routes, m, msg)
+            try:
+                add(routes, m, msg)
+            except Exception as e:  # noqa: BLE001 -- as above (a KeyError now: an id needs() does not name)
+                dead.append((msg, f"rows not built: {_reason(e)}"))
         ts_rec = time.time_ns()
         out = BatchResult(messages=res.messages, skipped=res.skipped)
         plain = self.mode == schema.PLAIN
+        # one global order (TABLES'): every transaction takes the tables' locks (a rollup's minutes above all) in
+        # the same order, tables first and keys within a table second, so two writers wait for each other, never
+        # deadlock (the order types first appear in a batch would let two batches cross)
+        rows = dict(sorted(rows.items(), key=_table_order))
         async with conn.transaction():
             if how == CAREFUL:
                 await self._careful(conn, rows, dead, out, ts_rec, plain)
@@ -361,13 +411,7 @@ class Writer:
                 await conn.executemany(DEAD_LETTER_SQL, [(stream, _stream_seq(msg), msg.subject, bytes(msg.data),
                                                           why) for msg, why in dead])
         out.dead = len(dead)
-        if self.m is not None and rows:
-            now = time.time_ns()
-            for table, entries in rows.items():
-                ts = _event_ns(entries[0][0], table)
-                if ts:
-                    self.m.exchange_to_record.labels(table.name).observe(max(0.0, (now - ts) / 1e9))
-        return out
+        return out, rows
 
 
     @staticmethod
@@ -399,6 +443,13 @@ class Writer:
             for t, records in tables.items():
                 out.inserted[t.name] += got[t.name]
                 out.duplicates[t.name] -= got[t.name]
+
+
+_ORDER = {t: i for i, t in enumerate(TABLES)}
+
+
+def _table_order(item: tuple[Table, Any]) -> int:
+    return _ORDER[item[0]]
 
 
 def _identity(x: Any) -> Any:

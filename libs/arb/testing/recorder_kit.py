@@ -194,7 +194,9 @@ async def count(dsn_or_conn: Any, table: str) -> int:
 
 class PgProxy:
     """A TCP proxy in front of PostgreSQL. ``cut()`` closes every connection and refuses new ones (what an outage
-    looks like from the recorder); ``restore()`` accepts again. Only the proxy's own sockets are touched."""
+    looks like from the recorder); ``restore()`` accepts again. ``stall()`` stops forwarding while keeping every
+    connection open and accepting new ones that go nowhere (a hung server or network: nothing refused, nothing
+    answered); ``resume()`` forwards again what waited. Only the proxy's own sockets are touched."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -203,6 +205,8 @@ class PgProxy:
         self._server: asyncio.base_events.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
         self.cuts = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> PgProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -221,6 +225,7 @@ class PgProxy:
         if not self.up:
             writer.close()
             return
+        await self._flowing.wait()  # stalled: accepted, and nothing happens until resume()
         try:
             ur, uw = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), 5)
         except (OSError, TimeoutError):
@@ -231,6 +236,7 @@ class PgProxy:
         async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             try:
                 while data := await r.read(65536):
+                    await self._flowing.wait()  # stalled: what was read waits here, and nothing more is read
                     w.write(data)
                     await w.drain()
             except (OSError, asyncio.IncompleteReadError):
@@ -252,7 +258,14 @@ class PgProxy:
     def restore(self) -> None:
         self.up = True
 
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     async def close(self) -> None:
+        self.resume()
         self.cut()
         if self._server is not None:
             self._server.close()
