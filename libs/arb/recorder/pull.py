@@ -49,6 +49,12 @@ async def fetch(psub: Any, batch: int, timeout: float) -> list[Any]:
     return msgs
 
 
+def arrived(psub: Any) -> list[Any]:
+    """The messages delivered to the pull subscription ``psub`` and not taken by a fetch yet (a pull request's late
+    arrivals waiting in its queue): the server counts them as ours (ack pending) as much as the fetched ones."""
+    return [m for m in list(psub._sub._pending_queue._queue) if m.reply and _is_status(m) is None]
+
+
 async def in_progress_all(nc: Any, batches: list[list[Any]]) -> int:
     """Mark every message of ``batches`` in progress (``+WPI``: JetStream restarts its ack_wait), exactly the line
     ``Msg.in_progress`` sends, all in one write; nothing while the client is disconnected (the lines would only
@@ -110,4 +116,4 @@ async def _collect(sub: Any, q: asyncio.Queue, msgs: list[Any], batch: int, time
     return True
 
 
-__all__ = ["ack_all", "fetch", "in_progress_all"]
+__all__ = ["ack_all", "arrived", "fetch", "in_progress_all"]

@@ -33,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from ..bus.streams import stream_name_prefix
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
-from .pull import ack_all, fetch, in_progress_all
+from .pull import ack_all, arrived, fetch, in_progress_all
 from .writer import Stopped, Writer
 
 FILTERS = {"MD": "md.>", "ORD": "ord.*.*.evt.>", "STRAT": "strat.>"}
@@ -162,18 +162,22 @@ class Recorder:
             st.inserted += sum(res.inserted.values())
 
     async def _keep(self, stream: str) -> None:
-        """Every ack_wait_s / 3, mark every message of the stream fetched and not acked in progress (being written,
-        queued or waiting for room), whatever the writers are doing: a write stuck on a hung PostgreSQL statement,
-        retrying an outage, or just slow. Else JetStream would redeliver them after ack_wait, to another replica too.
-        Runs until close() cancels it (after the writers ended: what they held is acked or given up by then)."""
+        """Every ack_wait_s / 3, mark every message of the stream delivered to this replica and not acked in progress
+        (being written, queued, waiting for room, or not fetched yet off the subscription), whatever the writers do:
+        a write stuck on a hung PostgreSQL statement, retrying an outage, or just slow. Else JetStream would redeliver
+        them after ack_wait, to another replica too. Runs until close() cancels it (after the writers ended: what they held is acked or given up by then)."""
         held = self._held[stream]
-        nc = self._subs[stream]._nc
+        sub = self._subs[stream]
+        nc = sub._nc
         every = self.cfg.ack_wait_s / 3
         while True:
             await asyncio.sleep(every)
-            if held:
+            # the batches fetched, and what a pull request delivered after its fetch returned (waiting in the
+            # subscription's queue for the next fetch, which may wait for room in the writers' queue)
+            batches = [*held, arrived(sub)]
+            if any(batches):
                 try:
-                    await in_progress_all(nc, list(held))
+                    await in_progress_all(nc, batches)
                 except Exception as e:  # noqa: BLE001 -- NATS away: the next round tries again
                     self.log.debug("%s: in-progress marks on %s failed: %s", self.name, stream, e)
 
