@@ -91,6 +91,7 @@ class Strategy:
         self.rules: dict[str, LegRules] = {}
         self.directions: list[Direction] = []
         self._route = {(m.venue, m.market): m.key for m in params.markets}
+        self._keys = tuple(m.key for m in params.markets)  # built once: ``key`` formats a string per call
         self._max_age_ns = int(params.max_book_age_s * NS)
         self._tol = params.exposure_tolerance
         self._out: list = []
@@ -987,8 +988,7 @@ class Strategy:
 
     def _why_not_listed(self) -> str:
         """Why the rules forbid entering ("" if they do not): a market without reference data, or not trading."""
-        for m in self.p.markets:
-            k = m.key
+        for k in self._keys:
             r = self.rules.get(k)
             if r is None:
                 return f"{k}: no reference data{_UNLISTED}"
@@ -1001,8 +1001,7 @@ class Strategy:
         if why:
             return why
         now = self._now
-        for m in self.p.markets:
-            k = m.key
+        for k in self._keys:
             v = self.views[k]
             why = v.book.why_not(now, self._max_age_ns)
             if why:
