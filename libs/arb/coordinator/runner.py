@@ -183,6 +183,8 @@ class TaskRunner:
         # Balances, and every order on record as working asked about at its venue (a hedge never acknowledged by
         # its very PlaceOrder again: idempotent at the gateway), all at once; answers come back as events.
         cmds = self.strategy.recovery_commands(self.clock())
+        if cmds:  # recorded before they are sent, like every command (a hedge the last process saved but never
+            await self.store.log(p.task, cmds)  # logged nor sent reaches the venue first from here)
         await asyncio.gather(self.read_balances(), *(self._send(c) for c in cmds))
         if snap is None:
             self.put(Start())
