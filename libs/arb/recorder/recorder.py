@@ -184,6 +184,7 @@ class Recorder:
     async def _lag(self) -> None:
         nc = getattr(self.js, "_nc", None)  # the client under the JetStream context: is it connected?
         away_since = 0.0  # monotonic time NATS was first seen away, 0 while connected
+        seen = _reconnects(nc)  # an outage shorter than one look is still said: the client counts its reconnects
         while not self.stop.is_set():
             if nc is not None and not nc.is_connected:
                 # a request now would wait in the client's buffer until the reconnect; fetches, acks and
@@ -196,9 +197,14 @@ class Recorder:
                 if away_since:
                     self.log.info("%s: NATS available again after %.1f s", self.name, time.monotonic() - away_since)
                     away_since = 0.0
+                elif _reconnects(nc) != seen:
+                    self.log.warning("%s: NATS unavailable for a moment (the client reconnected between two looks)",
+                                     self.name)
+                    self.log.info("%s: NATS available again", self.name)
+                seen = _reconnects(nc)
                 for s, sub in self._subs.items():
-                    try:
-                        info = await sub.consumer_info()
+                    try:  # bounded: a request sent just before an outage must not hide the outage from the next look
+                        info = await asyncio.wait_for(sub.consumer_info(), max(self.cfg.lag_interval_s, 0.5))
                     except Exception:  # noqa: BLE001, S112 -- NATS away: the gauge keeps its last value
                         continue
                     self.m.lag.labels(s).set(info.num_pending)
@@ -242,6 +248,11 @@ class Recorder:
         for t in done:
             if not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
+
+
+def _reconnects(nc: Any) -> int:
+    """How many times the NATS client reconnected (nats-py's own count; 0 without a client)."""
+    return int(getattr(nc, "stats", {}).get("reconnects", 0)) if nc is not None else 0
 
 
 __all__ = ["FILTERS", "Recorder", "StreamStats"]
