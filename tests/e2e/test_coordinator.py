@@ -397,6 +397,13 @@ async def test_kill9_with_an_order_in_flight_the_restarted_coordinator_adopts_it
         await _arm(s, "rest_slow", *slow, ms=8000)
         await _dislocate(s, 150, 25)
         await eventually(lambda: s.state_is(state), timeout=30, interval=0.01, what=state)
+        # the scenario is an order the venue holds: kill only once its gateway has the PlaceOrder (a kill between the
+        # STRAT log and the send is another case: nothing reached the venue, and the lead is declared absent)
+        venue, _ = slow
+        cid = "btc-1-L1" if state == "managing_orders" else "btc-1-H1"
+        gw = next(p for p in s.procs if "trade-gateway" in p.args and f"{venue}-demo" in p.args)
+        await eventually(lambda: f'"type":"place","client_order_id":"{cid}"' in gw.log(), timeout=15, interval=0.01,
+                         what=f"{cid} at its trading gateway")
         await s.kill9(first)
         second = s.coordinator("coordinator-2")
         try:

@@ -211,7 +211,8 @@ async def test_a_nats_restart_mid_stream_loses_nothing_and_duplicates_nothing(pg
         assert rec.alive() and rec.proc.pid is not None
         base = await rec.http_base()
         assert await _metric(base, 'arb_nats_reconnects_total{service="recorder"}') >= 1
-        assert "NATS unavailable" in rec.log() and "NATS available again" in rec.log()
+        await eventually(lambda: "NATS unavailable" in rec.log() and "NATS available again" in rec.log(), timeout=10,
+                         what="the outage and the recovery in the recorder's log")  # logged by its next look
         staged = await _metric(base, "arb_recorder_staged_batches_total")
         dup_rows = await _metric(base, "arb_recorder_duplicate_rows_total")
         print(f"recorder NATS restart ({signal.Signals(sig).name}, exit {code}): published {len(pub.acked)} "
