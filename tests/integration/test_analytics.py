@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from arb.core.commands import PlaceOrder
 from arb.core.enums import BookState, Market, Side, Venue
 from arb.core.market_data import BookTicker, FundingRate, MarketStatus
 from arb.core.strategy import CycleReport, FundingPaid, Opportunity, SendCommand
-from arb.recorder import schema
+from arb.recorder import latency, schema
 from arb.recorder.config import RecorderConfig
 from arb.recorder.writer import Writer
 from arb.testing.poll import bounded
@@ -145,7 +146,7 @@ def _strat() -> list:
 @pytest.fixture
 async def db(pg_dsn: str) -> str:
     """pg_dsn with the recorder's schema and the fixture, written by the recorder's writer; the record stamps of the
-    book tickers set to publish + 5 ms (the writer stamps its own clock)."""
+    book tickers set to publish + 5 ms (the writer stamps its own clock) and their latency histograms made again."""
     conn = await asyncpg.connect(pg_dsn, timeout=5)
     try:
         await bounded(schema.apply(conn), 20, "migrations")
@@ -161,6 +162,10 @@ async def db(pg_dsn: str) -> str:
     conn = await asyncpg.connect(pg_dsn, timeout=5)
     try:
         await conn.execute("UPDATE book_tickers SET ts_rec = ts_pub + 5000000", timeout=5)
+        # the latency histograms again from the stamps as set (the SQL backfill; the writer's own histograms equal
+        # it: test_recorder_writer.py)
+        await conn.execute("DELETE FROM feed_latency_1m", timeout=5)
+        assert await conn.fetchval("SELECT feed_latency_backfill('-infinity', 'infinity')", timeout=5) > 0
     finally:
         await conn.close(timeout=5)
     return pg_dsn
@@ -287,10 +292,27 @@ async def test_feeds_latency_percentiles_gaps_resyncs_and_disconnects(api):
     assert list(by) == ["gateio.spot", "mexc.spot", "gateio.futures"]
     gs = by["gateio.spot"]
     assert (gs.symbols, gs.ticks, gs.silent_minutes) == (1, 6, 0)
-    # 1..6 ms: p50 at rank 2.5 -> 3.5; p95 at rank 4.75 -> 5.75; p99 at rank 4.95 -> 5.95
-    assert tuple(msgspec.structs.astuple(gs.exchange_to_publish_ms)) == (approx(3.5), approx(5.75), approx(5.95))
-    assert tuple(msgspec.structs.astuple(gs.publish_to_record_ms)) == (approx(5.0),) * 3
-    assert tuple(msgspec.structs.astuple(gs.exchange_to_record_ms)) == (approx(8.5), approx(10.75), approx(10.95))
+    # read from the per-minute histograms: a value reads back as its bucket's geometric middle, bucket k holding
+    # [1 us * 2^((k-1)/8), 1 us * 2^(k/8)); then ranks as percentile_cont (rank = q * (n - 1)).
+    def mid(v_ms: float) -> float:
+        k = math.floor(math.log2(v_ms * 1000) * 8) + 1
+        return 2 ** ((k - 0.5) / 8) / 1000
+
+    def pct(values_ms: list[float], q: float) -> float:
+        m = sorted(mid(v) for v in values_ms)
+        r = q * (len(m) - 1)
+        lo, hi = math.floor(r), math.ceil(r)
+        return m[lo] + (r - lo) * (m[hi] - m[lo])
+
+    x2p, x2r = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [6.0, 7.0, 8.0, 9.0, 10.0, 11.0]
+    for got, values, exact in ((gs.exchange_to_publish_ms, x2p, (3.5, 5.75, 5.95)),
+                               (gs.publish_to_record_ms, [5.0] * 6, (5.0, 5.0, 5.0)),
+                               (gs.exchange_to_record_ms, x2r, (8.5, 10.75, 10.95))):
+        got = msgspec.structs.astuple(got)
+        # 1..6 ms: p50 at rank 2.5 between the 3rd and 4th values; p95 at rank 4.75, p99 at 4.95
+        assert got == tuple(pytest.approx(pct(values, q), rel=1e-3) for q in (0.5, 0.95, 0.99))
+        # and within the buckets' half width (4.45 %) of the raw values' own percentiles
+        assert got == tuple(pytest.approx(e, rel=latency.ERROR) for e in exact)
     ms = by["mexc.spot"]
     assert (ms.symbols, ms.ticks, ms.gaps, ms.resyncs, ms.disconnects) == (2, 7, 1, 2, 1)  # BTC-USDT's tick too
     assert ms.stale == {"disconnected": 2, "sequence_gap": 1}

@@ -33,7 +33,8 @@ async def test_init_db_sql_and_the_migrations_make_the_same_schema(pg_dsn, datab
         a = await asyncpg.connect(pg_dsn, timeout=5)
         b = await asyncpg.connect(other_dsn, timeout=5)
         try:
-            assert await schema.apply(a) == ["0001_init", "0002_rollups", "0003_derivs", "0004_margin"]
+            assert await schema.apply(a) == ["0001_init", "0002_rollups", "0003_derivs", "0004_margin",
+                                             "0005_feed_latency"]
             assert await schema.apply(a) == []
             await b.execute(schema.INIT_DB.read_text())
             await b.execute(schema.INIT_DB.read_text())  # idempotent as a script too

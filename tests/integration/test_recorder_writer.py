@@ -11,11 +11,13 @@ from decimal import Decimal
 
 import asyncpg
 import msgspec
+import numpy as np
 import pytest
 from arb.bus import codec, subjects
 from arb.core.enums import Market, Venue
 from arb.core.margin import LiquidationWarning, WarningLevel
-from arb.core.market_data import FundingRate, IndexPrice, MarkPrice
+from arb.core.market_data import BookTicker, FundingRate, IndexPrice, MarkPrice
+from arb.recorder import latency
 from arb.recorder.config import RecorderConfig
 from arb.recorder.metrics import RecorderMetrics
 from arb.recorder.writer import Writer
@@ -199,6 +201,58 @@ async def test_direct_rows_and_rollups_equal_what_sql_computes(pg_dsn):
              r["last_time"]) for r in px_1m]
     finally:
         await conn.close(timeout=5)
+
+
+async def _latency(conn: asyncpg.Connection) -> dict[tuple, tuple]:
+    """feed_latency_1m as {(exchange, symbol, minute): (n, counts of x2p, p2r, x2r)}, and the longest stored blob."""
+    out = {}
+    for r in await conn.fetch("SELECT * FROM feed_latency_1m"):
+        out[(r["exchange_id"], r["symbol_id"], r["bucket"])] = (
+            r["n"], *(tuple(latency.counts(r[c]).tolist()) for c in ("x2p", "p2r", "x2r")))
+    return out
+
+
+async def test_latency_histograms_of_every_path_equal_the_sql_backfill(pg_dsn):
+    """feed_latency_1m as the writer keeps it, batch by batch (direct COPY over two symbols and several minutes; a
+    replay, staged, that adds only its new rows; a refused row, isolated row by row; 40 batches into one minute, so
+    its blobs pass the compaction size), holds exactly what the SQL backfill makes from the stored rows at once."""
+    def tick(i: int, symbol: str = "BTC-USDT", crossed: bool = False, step: int = 250_000_000) -> types.SimpleNamespace:
+        t = T0 + i * step + i % 1000  # 4 a second; not whole microseconds
+        pub = t + (i * 2_654_435_761) % 3_000_000_000 - 1_000_000  # -1 ms .. 3 s, scattered: negative, tiny, large
+        return _msg(BookTicker(venue=Venue.MEXC, market=Market.SPOT, symbol=symbol, bid_px=101.0 if crossed else 100.0,
+                               bid_sz=1.0, ask_px=100.5, ask_sz=1.0, seq=i, ts_event=t, ts_recv=t + i + 1, ts_pub=pub),
+                    subjects.md(Venue.MEXC, Market.SPOT, symbol, "bbo"))
+
+    w = await _writer(pg_dsn)
+    try:
+        first = [tick(i, ("BTC-USDT", "ETH-USDT")[i % 2]) for i in range(1000)]  # about 4 minutes, 2 symbols
+        assert (await bounded(w.write("MD", first), 30, "direct")).attempts == 1
+        replay = [tick(i, ("BTC-USDT", "ETH-USDT")[i % 2]) for i in range(900, 1100)]
+        res = await bounded(w.write("MD", replay), 30, "staged")
+        assert (res.inserted, res.duplicates) == ({"book_tickers": 100}, {"book_tickers": 100})
+        bad = [tick(i, "ETH-USDT") for i in range(1100, 1150)] + [tick(1150, "ETH-USDT", crossed=True)]
+        res = await bounded(w.write("MD", bad), 30, "careful")
+        assert (res.inserted["book_tickers"], res.dead) == (50, 1)
+        written = 0  # bytes of x2p pairs the batches of SOL-USDT's first minute bring
+        for b in range(100):  # one minute (1,200 ticks, 50 ms apart) in 100 batches of 12
+            batch = [tick(10_000 + b * 12 + j, "SOL-USDT", step=50_000_000) for j in range(12)]
+            await bounded(w.write("MD", batch), 30, "small")
+            stamps = [codec.decode(m.data) for m in batch]
+            written += len(latency.encode(latency.codes(np.array([m.ts_pub - m.ts_event for m in stamps]))))
+    finally:
+        await w.close()
+    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    try:
+        kept = await _latency(conn)
+        longest = await conn.fetchval("SELECT max(greatest(length(x2p), length(p2r), length(x2r))) "
+                                      "FROM feed_latency_1m")
+        assert await conn.fetchval("SELECT sum(n) FROM feed_latency_1m") == await count(pg_dsn, "book_tickers") == 2350
+        await conn.execute("DELETE FROM feed_latency_1m")
+        assert await conn.fetchval("SELECT feed_latency_backfill('-infinity', 'infinity')") == len(kept) >= 10
+        assert await _latency(conn) == kept
+    finally:
+        await conn.close(timeout=5)
+    assert written > 3 * 1536 and longest <= 1536  # compacted as it grew
 
 
 def _transient() -> float:

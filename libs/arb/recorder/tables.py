@@ -56,13 +56,16 @@ class Table:
     ``direct``: every target column is a staging column as it is, plus ``time`` (from the ns stamp ``time_from``) and
     ``ts_rec``, so a batch can be COPYed straight into the table (``direct_columns``, rows made by ``direct_row``)."""
 
-    __slots__ = ("columns", "direct", "direct_columns", "merge_plain", "merge_timescale", "name", "rollup", "stage",
-                 "stage_ddl", "time_at", "time_from")
+    __slots__ = ("columns", "direct", "direct_columns", "latency", "latency_at", "merge_plain", "merge_timescale", "name", "rollup",
+                 "stage", "stage_ddl", "time_at", "time_from")
 
     def __init__(self, name: str, stage: tuple[tuple[str, str], ...], time_from: str,
                  casts: dict[str, tuple[str, str]] | None = None, rollup: Rollup | None = None,
-                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+                 extra: tuple[tuple[str, str], ...] = (), latency: bool = False) -> None:
         self.name = name
+        self.latency = latency  # feed_latency_1m is kept from its rows (both modes): the merges return their stamps
+        cols = tuple(c for c, _ in stage)
+        self.latency_at = (cols.index("ts_event"), cols.index("ts_pub")) if latency else (0, 0)
         self.stage = "stage_" + name
         self.columns = tuple(c for c, _ in stage)
         self.time_from = time_from
@@ -78,9 +81,18 @@ class Table:
                  "$1::bigint"]
         insert = (f"INSERT INTO {name} ({', '.join(target)}) SELECT {', '.join(exprs)} FROM {self.stage} "
                   f"ON CONFLICT DO NOTHING")
-        self.merge_timescale = f"WITH ins AS ({insert} RETURNING 1) SELECT count(*) FROM ins"
-        self.merge_plain = (f"WITH ins AS ({insert} RETURNING {rollup.returning}), rollup AS ({rollup.sql}) "
-                            f"SELECT count(*) FROM ins") if rollup else self.merge_timescale
+        # a table with latency: the merges return the inserted rows' (exchange_id, symbol_id, ts_event, ts_pub), not
+        # their count, for the writer to summarise exactly the rows that were new
+        stamps = ("exchange_id", "symbol_id", "ts_event", "ts_pub") if latency else ()
+        out = f"SELECT {', '.join(stamps)} FROM ins" if latency else "SELECT count(*) FROM ins"
+        self.merge_timescale = f"WITH ins AS ({insert} RETURNING {', '.join(stamps) or '1'}) {out}"
+        if rollup:
+            returning = rollup.returning.split(", ")
+            returning += [c for c in stamps if c not in returning]
+            self.merge_plain = (f"WITH ins AS ({insert} RETURNING {', '.join(returning)}), rollup AS ({rollup.sql}) "
+                                f"{out}")
+        else:
+            self.merge_plain = self.merge_timescale
 
     def direct_row(self, record: tuple, ts_rec: int) -> tuple:
         """The target row of a staging record: ``time`` as the ``(microseconds since 2000-01-01,)`` tuple the
@@ -270,7 +282,7 @@ _JSONB = "jsonb"
 
 BOOK_TICKERS = Table("book_tickers", (*EX_SYM, ("bid_px", "float8"), ("bid_sz", "float8"), ("ask_px", "float8"),
                                       ("ask_sz", "float8"), ("seq", "bigint"), *TS), "ts_event",
-                     rollup=BBO_1M)
+                     rollup=BBO_1M, latency=True)
 BOOK_SNAPSHOTS = Table("book_snapshots", (*EX_SYM, ("state", "text"), ("seq", "bigint"), ("bid_px", "float8[]"),
                                           ("bid_sz", "float8[]"), ("ask_px", "float8[]"), ("ask_sz", "float8[]"),
                                           *TS), "ts_event")

@@ -48,7 +48,7 @@ import msgspec
 from ..bus import codec
 from ..core import control as _control  # noqa: F401  (registers the control messages: decoded, then skipped)
 from ..core import strategy as _strategy  # noqa: F401  (registers the strategy's messages)
-from . import schema
+from . import latency, schema
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
 from .tables import ACCOUNT_FROM_SUBJECT, DEAD_LETTER_SQL, ROUTES, TABLES, Route, Table, evt_account, needs
@@ -395,6 +395,11 @@ class Writer:
                             if plain and table.rollup is not None:
                                 # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
                                 await conn.executemany(table.rollup.upsert, sorted(table.rollup.aggregate(records)))
+                            if table.latency:
+                                ev, pub = table.latency_at
+                                await conn.executemany(latency.UPSERT, latency.rows(
+                                    [r[0] for r in records], [r[1] for r in records], [r[ev] for r in records],
+                                    [r[pub] for r in records], ts_rec))
                         except _DATA_ERRORS as e:
                             raise DirectRefused(table.name, e) from e
                         n = len(entries)
@@ -402,7 +407,7 @@ class Writer:
                         try:
                             await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
                                                              columns=table.columns)
-                            n = await conn.fetchval(merge, ts_rec)
+                            n = await _merge(conn, table, merge, ts_rec)
                         except _DATA_ERRORS as e:
                             raise DataRefused(table.name, e) from e
                     out.inserted[table.name] = n
@@ -432,8 +437,8 @@ class Writer:
                 async with conn.transaction():  # a savepoint
                     for table, records in tables.items():
                         await conn.copy_records_to_table(table.stage, records=records, columns=table.columns)
-                        got[table.name] = await conn.fetchval(table.merge_plain if plain else table.merge_timescale,
-                                                              ts_rec)
+                        got[table.name] = await _merge(conn, table, table.merge_plain if plain else
+                                                       table.merge_timescale, ts_rec)
                         await conn.execute(f"DELETE FROM {table.stage}")
             except _DATA_ERRORS as e:
                 for t, records in tables.items():
@@ -446,6 +451,18 @@ class Writer:
 
 
 _ORDER = {t: i for i, t in enumerate(TABLES)}
+
+
+async def _merge(conn: asyncpg.Connection, table: Table, sql: str, ts_rec: int) -> int:
+    """Merge a staged table; return the rows inserted. A table with latency summarises the rows really inserted
+    (its merge returns their stamps) into feed_latency_1m, in key order like every rollup."""
+    if not table.latency:
+        return await conn.fetchval(sql, ts_rec)
+    got = await conn.fetch(sql, ts_rec)
+    if got:
+        await conn.executemany(latency.UPSERT, latency.rows([r[0] for r in got], [r[1] for r in got],
+                                                            [r[2] for r in got], [r[3] for r in got], ts_rec))
+    return len(got)
 
 
 def _table_order(item: tuple[Table, Any]) -> int:

@@ -1,0 +1,138 @@
+"""Latency histograms per minute: the recorder's rollup of the book tickers' stamps, read by ``arb analytics feeds``.
+
+Why a rollup: percentiles over raw stamps cost about 1 us per row (200 ms for a day of one-second tickers on three
+venue markets); one small histogram per (exchange, symbol, minute) makes that day 1,440 rows per market whatever the
+tick rate, at a bounded error.
+
+Buckets (log-spaced, as DDSketch and HDR histograms do): ``BOUNDS[j] = round(1 us * 2^(j/8))`` ns, j = 0..239. A
+value v (ns) has code ``256 + sign(v) * k`` where k = how many bounds are <= |v| (0 for |v| < 1 us, 240 from about
+985 s up): codes order like the values, negatives (a venue clock ahead of ours) below 256. A code reads back as its
+bucket's geometric middle, within 2^(1/16) - 1 = 4.4 % (``ERROR``) of every value in it (bucket 0 as 0, within 1 us; the last
+one as its lower bound). The bounds are integers so PostgreSQL's ``latency_code`` (``width_bucket`` over the same
+array, migration 0005) gives the very same code as ``codes`` here: the SQL backfill and the writer agree bit for bit.
+
+Stored as ``bytea``: (uint16 code, uint32 count) pairs, big-endian (PostgreSQL's int2send/int4send order). A row grows
+by concatenation, one pair per bucket a batch touched (a code may repeat: a reader sums them), and PostgreSQL
+compacts it (``latency_merge``) once it passes 1,536 bytes, so a minute stays small however many batches it took.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+STEPS_PER_OCTAVE = 8
+BOUNDS = np.array([round(1000 * 2 ** (j / STEPS_PER_OCTAVE)) for j in range(240)], dtype=np.int64)
+ZERO = 256  # the code of |v| < 1 us
+CODES = 2 * ZERO  # codes are 16..496; 512 leaves room and keeps bincount's output fixed
+PAIR = np.dtype([("code", ">u2"), ("count", ">u4")])
+# the largest relative error of a value read back (buckets 1..239): 2^(1/16) - 1 but for the integer rounding of
+# the smallest bounds (4.45 % at 1 us)
+ERROR = float(np.sqrt(BOUNDS[1:] / BOUNDS[:-1]).max()) - 1
+
+_MINUTE_US = 60_000_000
+_MINUTE_NS = 60_000_000_000
+
+
+def _middles() -> np.ndarray:
+    mid = np.zeros(CODES, dtype=np.float64)
+    geo = np.sqrt(BOUNDS[:-1].astype(np.float64) * BOUNDS[1:].astype(np.float64))  # bucket k = 1..239
+    mid[ZERO + 1:ZERO + 240] = geo
+    mid[ZERO + 240] = float(BOUNDS[-1])
+    mid[ZERO - 239:ZERO] = -geo[::-1]
+    mid[ZERO - 240] = -float(BOUNDS[-1])
+    return mid
+
+
+VALUE = _middles()  # VALUE[code]: the ns a code reads back as
+
+
+def codes(ns: np.ndarray) -> np.ndarray:
+    """The bucket code of each latency (int64 ns)."""
+    k = np.searchsorted(BOUNDS, np.abs(ns), side="right")
+    return (ZERO + np.sign(ns) * k).astype(np.int64)
+
+
+def encode(c: np.ndarray) -> bytes:
+    """The stored histogram of a set of codes: one pair per distinct code, in code order."""
+    u, n = np.unique(c, return_counts=True)
+    out = np.empty(len(u), dtype=PAIR)
+    out["code"] = u
+    out["count"] = n
+    return out.tobytes()
+
+
+def counts(blob: bytes) -> np.ndarray:
+    """A stored histogram (or several concatenated) as counts per code (``CODES`` long)."""
+    if not blob:
+        return np.zeros(CODES, dtype=np.int64)
+    p = np.frombuffer(blob, dtype=PAIR)
+    return np.bincount(p["code"], weights=p["count"], minlength=CODES).astype(np.int64)
+
+
+def percentiles(hist: np.ndarray, qs: Sequence[float]) -> list[float | None]:
+    """Percentiles (ns) of the values a histogram holds, each read back as its bucket's middle, interpolated
+    linearly between closest ranks (rank = q * (n - 1), as percentile_cont and numpy's default)."""
+    n = int(hist.sum())
+    if n == 0:
+        return [None for _ in qs]
+    cum = np.cumsum(hist)
+    out: list[float | None] = []
+    for q in qs:
+        r = q * (n - 1)
+        lo, hi = math.floor(r), math.ceil(r)
+        a, b = VALUE[np.searchsorted(cum, lo, side="right")], VALUE[np.searchsorted(cum, hi, side="right")]
+        out.append(float(a + (r - lo) * (b - a)))
+    return out
+
+
+def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub: Sequence[int],
+         ts_rec: int | Sequence[int]) -> list[tuple]:
+    """The rollup rows of a batch of book tickers, one per (exchange_id, symbol_id, minute of ts_event) in key order:
+    (exchange_id, symbol_id, minute as ns, n, x2p, p2r, x2r) with x2p = ts_pub - ts_event, p2r = ts_rec - ts_pub
+    and x2r = ts_rec - ts_event as stored histograms. The minute is ``date_trunc('minute', ns_to_ts(ts_event))``
+    (bbo_1m's)."""
+    n = len(ts_event)
+    if n == 0:
+        return []
+    e = np.asarray(ex, dtype=np.int64)
+    s = np.asarray(sym, dtype=np.int64)
+    tev = np.asarray(ts_event, dtype=np.int64)
+    tpub = np.asarray(ts_pub, dtype=np.int64)
+    trec = np.asarray(ts_rec, dtype=np.int64)
+    us = np.where(tev >= 0, tev // 1000, -(-tev // 1000))  # ns_to_ts truncates toward zero
+    minute = us // _MINUTE_US
+    series = (codes(tpub - tev), codes(trec - tpub), codes(trec - tev))
+    if e.min() == e.max() and s.min() == s.max() and minute.min() == minute.max():  # the usual batch: one group
+        return [(int(e[0]), int(s[0]), int(minute[0]) * _MINUTE_NS, n, *(encode(c) for c in series))]
+    order = np.lexsort((minute, s, e))
+    e, s, minute = e[order], s[order], minute[order]
+    start = np.flatnonzero(np.r_[True, (e[1:] != e[:-1]) | (s[1:] != s[:-1]) | (minute[1:] != minute[:-1])])
+    sizes = np.diff(np.r_[start, n])
+    group = np.repeat(np.arange(len(start)), sizes)
+    blobs = []
+    for c in series:
+        key = group * CODES + c[order]
+        u, cnt = np.unique(key, return_counts=True)  # sorted by group, then code
+        pairs = np.empty(len(u), dtype=PAIR)
+        pairs["code"] = u % CODES
+        pairs["count"] = cnt
+        cut = np.searchsorted(u // CODES, np.arange(len(start) + 1)) * PAIR.itemsize
+        raw = pairs.tobytes()
+        blobs.append([raw[cut[g]:cut[g + 1]] for g in range(len(start))])
+    return [(int(e[i]), int(s[i]), int(minute[i]) * _MINUTE_NS, int(sizes[g]), blobs[0][g], blobs[1][g], blobs[2][g])
+            for g, i in enumerate(start)]
+
+
+UPSERT = ("INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
+          "VALUES ($1, $2, ns_to_ts($3), $4, $5, $6, $7) "
+          "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+          "x2p = latency_merge(r.x2p, excluded.x2p), p2r = latency_merge(r.p2r, excluded.p2r), "
+          "x2r = latency_merge(r.x2r, excluded.x2r)")
+
+
+def bounds_sql() -> str:
+    """The bounds as the SQL array literal migration 0005 holds (a unit test keeps the two equal)."""
+    return "'{" + ",".join(str(int(b)) for b in BOUNDS) + "}'::bigint[]"
