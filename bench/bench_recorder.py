@@ -1,7 +1,8 @@
 """Recorder figures: book tickers into local PostgreSQL, 1,000-row batches, one transaction each.
 
 * direct COPY + rollup: the recorder's usual statements (COPY straight into book_tickers, with its foreign key,
-  unique key and CHECKs; the 1-minute rollup pre-aggregated and upserted; commit), on rows already built; peer in
+  unique key and CHECKs; the 1-minute rollup and the latency histograms pre-aggregated and upserted; commit), on
+  rows already built; peer in
   the same run: ``executemany`` of an INSERT ... ON CONFLICT DO NOTHING with the same rows (no rollup: the cheaper
   statement). Then the same on two connections at once (the recorder's ``writers: 2`` per stream).
 * floor: the same COPY into copies of book_tickers without the foreign key (unique key and CHECKs kept) and with
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 import types
@@ -27,11 +29,11 @@ from arb.bus.connection import Bus
 from arb.bus.streams import StreamLimits, ensure_streams, stream_name_prefix
 from arb.core.enums import Market, Venue
 from arb.core.market_data import BookTicker
-from arb.recorder import schema
+from arb.recorder import latency, schema
 from arb.recorder.config import RecorderConfig
-from arb.recorder.recorder import Recorder
+from arb.recorder.recorder import Recorder, tune_gc
 from arb.recorder.tables import BOOK_TICKERS, TABLES
-from arb.recorder.writer import Writer
+from arb.recorder.writer import Writer, merge_staged
 from arb.testing.servers import create_database, drop_database, find_or_start_nats, find_or_start_postgres
 
 from bench.common import Row, check
@@ -69,8 +71,12 @@ async def _direct(conn: asyncpg.Connection, batches: list[list[tuple]], table: s
         async with conn.transaction():
             await conn.copy_records_to_table(table, records=[BOOK_TICKERS.direct_row(r, ts_rec) for r in recs],
                                              columns=BOOK_TICKERS.direct_columns)
-            if rollup:
-                await conn.executemany(roll.upsert, sorted(roll.aggregate(recs)))
+            if rollup:  # bbo_1m and feed_latency_1m rows of each minute in one statement, as the writer does
+                ev, pub = BOOK_TICKERS.latency_at
+                lat = latency.rows([r[0] for r in recs], [r[1] for r in recs], [r[ev] for r in recs],
+                                   [r[pub] for r in recs], ts_rec)
+                groups = sorted(roll.aggregate(recs))
+                await conn.executemany(roll.with_latency, [(*g, *x[3:]) for g, x in zip(groups, lat, strict=True)])
 
 
 async def _db_paths(dsn: str) -> tuple[float, float, float, float, float, float]:
@@ -107,7 +113,7 @@ async def _db_paths(dsn: str) -> tuple[float, float, float, float, float, float]
         for recs in batches:
             async with conn.transaction():
                 await conn.copy_records_to_table(BOOK_TICKERS.stage, records=recs, columns=BOOK_TICKERS.columns)
-                assert await conn.fetchval(BOOK_TICKERS.merge_plain, time.time_ns()) == BATCH
+                assert await merge_staged(conn, BOOK_TICKERS, BOOK_TICKERS.merge_plain, time.time_ns()) == BATCH
         copy_rate = BATCH * BATCHES / (time.perf_counter() - t0)
         sql = ("INSERT INTO book_tickers (exchange_id, symbol_id, bid_px, bid_sz, ask_px, ask_sz, seq, ts_event, "
                "ts_recv, ts_pub, time, ts_rec) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ns_to_ts($8), $11) "
@@ -159,6 +165,7 @@ async def _end_to_end(dsn: str, nats_url: str, n: int = 100_000) -> float:
             raise RuntimeError(f"only {stored} of {n} messages reached stream {md}")
         rec = Recorder(bus.js, dsn, RecorderConfig(streams=("MD",), fetch_timeout_s=0.2), prefix, LOG)
         await rec.start()
+        old_gc = tune_gc()  # as the service does after start
         try:
             t0 = time.perf_counter()
             while rec.stats["MD"].acked < n:
@@ -167,6 +174,8 @@ async def _end_to_end(dsn: str, nats_url: str, n: int = 100_000) -> float:
                 await asyncio.sleep(0.01)
             rate = n / (time.perf_counter() - t0)
         finally:
+            gc.set_threshold(*old_gc)
+            gc.unfreeze()
             await rec.close()
         return rate
     finally:

@@ -27,13 +27,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     async def main(rt: Runtime) -> None:
-        from arb.recorder.recorder import Recorder
+        from arb.recorder.recorder import Recorder, tune_gc
 
         bus = await rt.connect_bus()
         rec = Recorder(bus.js, cfg.database.url, cfg.recorder, cfg.nats.subject_prefix, rt.log)
         rt.ready_check("recorder", lambda: rec.running)
         rt.on_stop(lambda: rec.close(max(1.0, cfg.shutdown_timeout_s - 2.0)))
         await rec.start()
+        tune_gc()
         rt.log.info("recording streams %s as durable consumer %r", ", ".join(cfg.recorder.streams),
                     cfg.recorder.consumer)
         await rec.wait()

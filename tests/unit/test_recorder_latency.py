@@ -95,3 +95,4 @@ def test_the_rollup_rows_of_a_batch_equal_a_plain_python_grouping(recs, per_row_
             c = L.counts(g[4 + j])
             assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
             assert len(g[4 + j]) == 6 * len(w[1 + j])  # one pair per distinct code
+

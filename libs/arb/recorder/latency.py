@@ -18,6 +18,7 @@ compacts it (``latency_merge``) once it passes 1,536 bytes, so a minute stays sm
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -121,16 +122,23 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
         pairs["count"] = cnt
         cut = (np.searchsorted(u // CODES, np.arange(len(start) + 1)) * PAIR.itemsize).tolist()
         raw = pairs.tobytes()
-        blobs.append([raw[a:b] for a, b in zip(cut, cut[1:])])
+        blobs.append([raw[a:b] for a, b in itertools.pairwise(cut)])
     minutes = (minute[start] * _MINUTE_NS).tolist()
     return list(zip(e[start].tolist(), s[start].tolist(), minutes, sizes.tolist(), *blobs, strict=True))
 
 
-UPSERT = ("INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
-          "VALUES ($1, $2, ns_to_ts($3), $4, $5, $6, $7) "
-          "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
-          "x2p = latency_merge(r.x2p, excluded.x2p), p2r = latency_merge(r.p2r, excluded.p2r), "
-          "x2r = latency_merge(r.x2r, excluded.x2r)")
+def upsert(first: int = 4) -> str:
+    """The upsert of a rollup row: the key is $1..$3 (exchange_id, symbol_id, minute ns), n and the three
+    histograms are $first.. (a statement that also upserts bbo_1m's row of the same key numbers them after its own)."""
+    n, a, b, c = (f"${first + i}" for i in range(4))
+    return ("INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
+            f"VALUES ($1, $2, ns_to_ts($3), {n}, {a}, {b}, {c}) "
+            "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+            "x2p = latency_merge(r.x2p, excluded.x2p), p2r = latency_merge(r.p2r, excluded.p2r), "
+            "x2r = latency_merge(r.x2r, excluded.x2r)")
+
+
+UPSERT = upsert()
 
 
 def bounds_sql() -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from typing import Any
 
@@ -250,9 +251,23 @@ class Recorder:
                 raise t.exception()  # type: ignore[misc]
 
 
+GC_THRESHOLDS = (10_000, 10, 10)
+
+
+def tune_gc() -> tuple[int, int, int]:
+    """Make the cyclic GC rare in a recorder process; return the thresholds it had. A batch keeps thousands of young
+    objects alive (messages, rows) while older batches are freed, and gen 0 counts allocations net of frees: at the
+    default 700 each collection scanned every batch in flight, 1.5-2.4 us per message end to end (12-15 % of the
+    recorder's CPU, timed with gc.callbacks). What start-up made is frozen out of the scans."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return old
+
+
 def _reconnects(nc: Any) -> int:
     """How many times the NATS client reconnected (nats-py's own count; 0 without a client)."""
     return int(getattr(nc, "stats", {}).get("reconnects", 0)) if nc is not None else 0
 
 
-__all__ = ["FILTERS", "Recorder", "StreamStats"]
+__all__ = ["FILTERS", "Recorder", "StreamStats", "tune_gc"]

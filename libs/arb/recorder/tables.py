@@ -43,6 +43,7 @@ from ..core.strategy import (
     SendCommand,
     Transition,
 )
+from . import latency
 
 _json = msgspec.json.Encoder(decimal_format="string")
 
@@ -261,7 +262,7 @@ class Rollup:
     """A plain-PostgreSQL 1-minute rollup: the SQL aggregating ``ins`` (staging path), and ``aggregate`` + ``upsert``
     (direct path: groups made here from the batch's records, one upsert row per minute, bucket and last time as ns)."""
 
-    __slots__ = ("aggregate", "returning", "sql", "upsert")
+    __slots__ = ("aggregate", "returning", "sql", "upsert", "with_latency")
 
     def __init__(self, sql: str, returning: str, aggregate: Callable[[list[tuple]], list[tuple]], into: str,
                  values: str, on: str) -> None:
@@ -269,6 +270,9 @@ class Rollup:
         self.returning = returning
         self.aggregate = aggregate
         self.upsert = into + "VALUES (" + values + ") " + on
+        # this rollup's row and the latency histograms of the same (exchange, symbol, minute) in one statement (one
+        # round trip a batch fewer on the direct path: 60.3 -> 62.6k rows/s, medians of 12 alternated runs)
+        self.with_latency = f"WITH b AS ({self.upsert}) " + latency.upsert(values.count("$") + 1)
 
 
 BBO_1M = Rollup(BBO_ROLLUP, "exchange_id, symbol_id, time, bid_px, ask_px", _agg_bbo, _BBO_INTO,

@@ -392,14 +392,23 @@ class Writer:
                         try:
                             await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
                                                              columns=table.direct_columns)
-                            if plain and table.rollup is not None:
-                                # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
-                                await conn.executemany(table.rollup.upsert, sorted(table.rollup.aggregate(records)))
+                            lat = None
                             if table.latency:
                                 ev, pub = table.latency_at
-                                await conn.executemany(latency.UPSERT, latency.rows(
-                                    [r[0] for r in records], [r[1] for r in records], [r[ev] for r in records],
-                                    [r[pub] for r in records], ts_rec))
+                                lat = latency.rows([r[0] for r in records], [r[1] for r in records],
+                                                   [r[ev] for r in records], [r[pub] for r in records], ts_rec)
+                            if plain and table.rollup is not None:
+                                # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
+                                groups = sorted(table.rollup.aggregate(records))
+                                if lat is not None and [g[:3] for g in groups] == [x[:3] for x in lat]:
+                                    # the same minutes (both group by ts_event's): both rows in one statement
+                                    await conn.executemany(table.rollup.with_latency,
+                                                           [(*g, *x[3:]) for g, x in zip(groups, lat, strict=True)])
+                                    lat = None
+                                else:
+                                    await conn.executemany(table.rollup.upsert, groups)
+                            if lat is not None:
+                                await conn.executemany(latency.UPSERT, lat)
                         except _DATA_ERRORS as e:
                             raise DirectRefused(table.name, e) from e
                         n = len(entries)
@@ -407,7 +416,7 @@ class Writer:
                         try:
                             await conn.copy_records_to_table(table.stage, records=[r for r, _ in entries],
                                                              columns=table.columns)
-                            n = await _merge(conn, table, merge, ts_rec)
+                            n = await merge_staged(conn, table, merge, ts_rec)
                         except _DATA_ERRORS as e:
                             raise DataRefused(table.name, e) from e
                     out.inserted[table.name] = n
@@ -437,7 +446,7 @@ class Writer:
                 async with conn.transaction():  # a savepoint
                     for table, records in tables.items():
                         await conn.copy_records_to_table(table.stage, records=records, columns=table.columns)
-                        got[table.name] = await _merge(conn, table, table.merge_plain if plain else
+                        got[table.name] = await merge_staged(conn, table, table.merge_plain if plain else
                                                        table.merge_timescale, ts_rec)
                         await conn.execute(f"DELETE FROM {table.stage}")
             except _DATA_ERRORS as e:
@@ -453,7 +462,7 @@ class Writer:
 _ORDER = {t: i for i, t in enumerate(TABLES)}
 
 
-async def _merge(conn: asyncpg.Connection, table: Table, sql: str, ts_rec: int) -> int:
+async def merge_staged(conn: asyncpg.Connection, table: Table, sql: str, ts_rec: int) -> int:
     """Merge a staged table; return the rows inserted. A table with latency summarises the rows really inserted
     (its merge returns their stamps) into feed_latency_1m, in key order like every rollup."""
     if not table.latency:
@@ -480,4 +489,4 @@ def _event_ns(row: tuple, table: Table) -> int:
         return 0
 
 
-__all__ = ["BatchResult", "Stopped", "Writer"]
+__all__ = ["BatchResult", "Stopped", "Writer", "merge_staged"]
