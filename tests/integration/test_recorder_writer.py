@@ -252,7 +252,31 @@ async def test_latency_histograms_of_every_path_equal_the_sql_backfill(pg_dsn):
         assert await _latency(conn) == kept
     finally:
         await conn.close(timeout=5)
-    assert written > 3 * 1536 and longest <= 1536  # compacted as it grew
+    assert written > 3 * 1024 and longest <= 1024  # compacted as it grew
+
+
+async def test_postgresql_compacts_a_histogram_into_the_modules_own_bytes(pg_dsn):
+    """latency_compact / latency_merge (SQL) sum the pairs per code and split counts above 65,535 exactly as
+    latency.from_counts does, so the writer's and the backfill's histograms stay comparable byte for byte."""
+    w = await _writer(pg_dsn)  # the schema
+    await w.close()
+    rng = np.random.default_rng(5)
+    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    try:
+        for _ in range(20):
+            parts = [latency.encode(rng.integers(16, 497, int(rng.integers(1, 300)))) for _ in range(4)]
+            parts.append(latency.from_counts(np.bincount([300], minlength=latency.CODES) * 60_000))  # 2 x 60,000
+            parts.append(parts[-1])
+            blob = b"".join(parts)
+            want = latency.counts(blob)
+            assert await conn.fetchval("SELECT latency_compact($1::bytea)", blob, timeout=5) == latency.from_counts(want)
+            merged = blob[:0]
+            for p in parts:
+                merged = await conn.fetchval("SELECT latency_merge($1::bytea, $2::bytea)", merged, p, timeout=5)
+                assert len(merged) <= 1024 or merged == latency.from_counts(latency.counts(merged))
+            assert (latency.counts(merged) == want).all()
+    finally:
+        await conn.close(timeout=5)
 
 
 def _transient() -> float:

@@ -94,5 +94,28 @@ def test_the_rollup_rows_of_a_batch_equal_a_plain_python_grouping(recs, per_row_
         for j in range(3):
             c = L.counts(g[4 + j])
             assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
-            assert len(g[4 + j]) == 6 * len(w[1 + j])  # one pair per distinct code
+            assert len(g[4 + j]) == 4 * len(w[1 + j])  # one pair per distinct code
 
+
+
+def test_a_count_above_65535_is_split_over_pairs_of_its_code():
+    h = np.zeros(L.CODES, dtype=np.int64)
+    h[300], h[301], h[17] = 65_535, 200_000, 1
+    blob = L.from_counts(h)
+    pairs = np.frombuffer(blob, dtype=L.PAIR)
+    assert [(int(c), int(n)) for c, n in pairs] == [(17, 1), (300, 65_535), (301, 65_535), (301, 65_535),
+                                                    (301, 65_535), (301, 3_395)]
+    assert (L.counts(blob) == h).all()
+    many = np.full(70_000, 301)  # one batch's codes: the same split
+    assert L.encode(many) == L.from_counts(np.bincount(many, minlength=L.CODES))
+    (row,) = L.rows([1] * 70_000, [2] * 70_000, [0] * 70_000, [5_000] * 70_000, 10_000)
+    assert row[3] == 70_000 and L.counts(row[4])[L.codes(np.array([5_000]))[0]] == 70_000
+
+
+def test_split_counts_in_a_batch_of_many_groups():
+    n = 140_000
+    ex, sym = [1] * n, [i % 2 for i in range(n)]
+    (a, b) = L.rows(ex, sym, [0] * n, [5_000] * n, 10_000)
+    for row in (a, b):
+        assert row[3] == 70_000
+        assert [int(x) for x in np.frombuffer(row[4], dtype=L.PAIR)["count"]] == [65_535, 4_465]
