@@ -340,8 +340,9 @@ class AnalyticsAPI:
         if tasks == []:
             groups, rows = [], []
         else:
-            groups = await self._fetch(_OPP_GROUPS, start, end, float(min_spread_bps), tasks)
-            rows = await self._fetch(_OPP_ROWS, start, end, float(min_spread_bps), tasks, int(limit))
+            groups, rows = await asyncio.gather(  # two pool connections: one scan each, side by side
+                self._fetch(_OPP_GROUPS, start, end, float(min_spread_bps), tasks),
+                self._fetch(_OPP_ROWS, start, end, float(min_spread_bps), tasks, int(limit)))
         g = [OpportunityGroup(task=r["task"], buy=r["buy"], sell=r["sell"], seen=r["seen"], taken=r["taken"],
                               mean_spread_bps=r["mean_spread"], max_spread_bps=r["max_spread"],
                               mean_net_bps=r["mean_net"], taken_mean_net_bps=r["taken_net"],
