@@ -128,8 +128,9 @@ _SILENT = """
 SELECT e.venue, e.market, count(*) AS symbols,
        sum((extract(epoch FROM x.last - x.first)::bigint / 60) + 1 - x.n)::bigint AS silent
 FROM (SELECT b.exchange_id, b.symbol_id, min(b.bucket) AS first, max(b.bucket) AS last, count(*) AS n
-      FROM symbols s JOIN bbo_1m b ON b.exchange_id = s.exchange_id AND b.symbol_id = s.id
-      WHERE b.bucket >= $1 AND b.bucket < $2 AND ($3::text IS NULL OR s.name = $3)
+      FROM bbo_1m b
+      WHERE b.bucket >= $1 AND b.bucket < $2
+        AND ($3::text IS NULL OR (b.exchange_id, b.symbol_id) IN (SELECT exchange_id, id FROM symbols WHERE name = $3))
       GROUP BY b.exchange_id, b.symbol_id) x
 JOIN exchanges e ON e.id = x.exchange_id
 GROUP BY e.venue, e.market"""
