@@ -1,8 +1,9 @@
 -- 0005_feed_latency: a latency histogram per (exchange, symbol, minute) of the book tickers' stamps, so
 -- `arb analytics feeds` reads about 1,440 small rows per market for a day instead of every tick (specs/analytics.md).
 -- The recorder writes it in the same transaction as the rows it summarises (only rows it really inserted count), in
--- both modes: a plain table on TimescaleDB too (a continuous aggregate has no histogram merge to offer). Buckets and
--- the stored form: libs/arb/recorder/latency.py. Idempotent, like 0001-0004; existing book tickers are summarised once.
+-- both modes (a continuous aggregate has no histogram merge to offer; on TimescaleDB it is a hypertable, below).
+-- Buckets and the stored form: libs/arb/recorder/latency.py. Idempotent, like 0001-0004; existing book tickers are
+-- summarised once.
 
 -- The bucket code of a latency in ns: 256 + sign * (how many bounds are <= |v|); the bounds are latency.BOUNDS.
 CREATE OR REPLACE FUNCTION latency_code(bigint) RETURNS integer
@@ -46,6 +47,18 @@ CREATE TABLE IF NOT EXISTS feed_latency_1m (
     FOREIGN KEY (symbol_id, exchange_id) REFERENCES symbols (id, exchange_id),
     PRIMARY KEY (exchange_id, symbol_id, bucket)
 );
+
+-- TimescaleDB: a hypertable of 1-day chunks, dropped after 90 days like the book tickers it summarises (about 650 kB
+-- a day per symbol and market); not compressed: a minute's row is updated while its minute fills and late data come.
+DO $latency$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        PERFORM create_hypertable('feed_latency_1m'::regclass, 'bucket', chunk_time_interval => interval '1 day',
+                                  if_not_exists => true, migrate_data => true);
+        PERFORM add_retention_policy('feed_latency_1m'::regclass, interval '90 days', if_not_exists => true);
+    END IF;
+END
+$latency$;
 
 -- Summarise book tickers with time in [lo, hi) into feed_latency_1m (minutes already there are left as they are);
 -- returns the rows made. The migration runs it once over everything; the analytics benchmark uses it too.
