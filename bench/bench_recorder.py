@@ -29,11 +29,11 @@ from arb.bus.connection import Bus
 from arb.bus.streams import StreamLimits, ensure_streams, stream_name_prefix
 from arb.core.enums import Market, Venue
 from arb.core.market_data import BookTicker
-from arb.recorder import latency, schema
+from arb.recorder import schema
 from arb.recorder.config import RecorderConfig
 from arb.recorder.recorder import Recorder, tune_gc
 from arb.recorder.tables import BOOK_TICKERS, TABLES
-from arb.recorder.writer import Writer, merge_staged
+from arb.recorder.writer import Writer, merge_staged, upsert_rollups
 from arb.testing.servers import create_database, drop_database, find_or_start_nats, find_or_start_postgres
 
 from bench.common import Row, check
@@ -64,19 +64,13 @@ def _same(x: object) -> object:
 
 async def _direct(conn: asyncpg.Connection, batches: list[list[tuple]], table: str = "book_tickers",
                   rollup: bool = True) -> None:
-    roll = BOOK_TICKERS.rollup
-    assert roll is not None
     for recs in batches:  # what Writer._write_once does on the direct path
         ts_rec = time.time_ns()
         async with conn.transaction():
             await conn.copy_records_to_table(table, records=[BOOK_TICKERS.direct_row(r, ts_rec) for r in recs],
                                              columns=BOOK_TICKERS.direct_columns)
-            if rollup:  # bbo_1m and feed_latency_1m rows of each minute in one statement, as the writer does
-                ev, pub = BOOK_TICKERS.latency_at
-                lat = latency.rows([r[0] for r in recs], [r[1] for r in recs], [r[ev] for r in recs],
-                                   [r[pub] for r in recs], ts_rec)
-                groups = sorted(roll.aggregate(recs))
-                await conn.executemany(roll.with_latency, [(*g, *x[3:]) for g, x in zip(groups, lat, strict=True)])
+            if rollup:  # bbo_1m and feed_latency_1m, as the writer does
+                await upsert_rollups(conn, BOOK_TICKERS, recs, ts_rec, plain=True)
 
 
 async def _db_paths(dsn: str) -> tuple[float, float, float, float, float, float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import types
 from decimal import Decimal
 
@@ -20,7 +21,8 @@ from arb.core.market_data import BookTicker, FundingRate, IndexPrice, MarkPrice
 from arb.recorder import latency
 from arb.recorder.config import RecorderConfig
 from arb.recorder.metrics import RecorderMetrics
-from arb.recorder.writer import Writer
+from arb.recorder.tables import BOOK_TICKERS
+from arb.recorder.writer import Writer, merge_staged, upsert_rollups
 from arb.testing.poll import bounded, eventually
 from arb.testing.recorder_kit import T0, bbo, count, funding_paid, margin
 
@@ -277,6 +279,82 @@ async def test_postgresql_compacts_a_histogram_into_the_modules_own_bytes(pg_dsn
             assert (latency.counts(merged) == want).all()
     finally:
         await conn.close(timeout=5)
+
+
+class _PausedBeforeHistograms:
+    """A connection whose first executemany (merge_staged's latency upsert, after its merge locked bbo_1m's minutes)
+    waits until ``go`` is set."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.reached = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def fetch(self, *a: object, **k: object) -> list:
+        return await self.conn.fetch(*a, **k)
+
+    async def executemany(self, *a: object, **k: object) -> None:
+        self.reached.set()
+        await self.go.wait()
+        await self.conn.executemany(*a, **k)
+
+
+async def test_a_direct_and_a_staged_writer_on_the_same_minutes_wait_never_deadlock(pg_dsn):
+    """Writer B merges a staged batch (bbo_1m's minutes locked by the merge) and is held before its latency upsert;
+    writer A's direct batch on the same minutes must wait for B at bbo_1m, not lock feed_latency_1m first (its
+    combined statement once did: PostgreSQL runs an unread CTE last, so A held the histogram row B then needed, and
+    one of them died of a deadlock). Both commit; each minute counts both batches."""
+    w = await _writer(pg_dsn)  # the schema
+    await w.close()
+    t0 = T0 - T0 % 60_000_000_000
+
+    def recs(ex: int, sym: int, base: int) -> list[tuple]:  # 2 per minute over two minutes, staging records
+        return [(ex, sym, 100.0, 1.0, 100.5, 1.0, base + i, t0 + i * 30 * 10**9 + base, t0 + base + i,
+                 t0 + i * 30 * 10**9 + base + 2_000_000) for i in range(4)]
+
+    setup = await asyncpg.connect(pg_dsn, timeout=5)
+    a = await asyncpg.connect(pg_dsn, timeout=5, server_settings={"TimeZone": "UTC"})
+    b = await asyncpg.connect(pg_dsn, timeout=5, server_settings={"TimeZone": "UTC"})
+    try:
+        ex = await setup.fetchval("SELECT id FROM exchanges WHERE venue = 'mexc' AND market = 'spot'", timeout=5)
+        sym = await setup.fetchval("INSERT INTO symbols (exchange_id, name) VALUES ($1, 'BTC-USDT') RETURNING id", ex,
+                                   timeout=5)
+        await b.execute(BOOK_TICKERS.stage_ddl, timeout=5)
+        await a.set_type_codec("timestamptz", schema="pg_catalog", encoder=_same, decoder=_same, format="tuple")
+        paused = _PausedBeforeHistograms(b)
+
+        async def staged() -> int:
+            async with b.transaction():
+                await b.copy_records_to_table(BOOK_TICKERS.stage, records=recs(ex, sym, 0),
+                                              columns=BOOK_TICKERS.columns, timeout=5)
+                return await merge_staged(paused, BOOK_TICKERS, BOOK_TICKERS.merge_plain, time.time_ns())
+
+        async def direct() -> None:
+            records, ts_rec = recs(ex, sym, 1000), time.time_ns()
+            async with a.transaction():
+                await a.copy_records_to_table(BOOK_TICKERS.name, columns=BOOK_TICKERS.direct_columns, timeout=5,
+                                              records=[BOOK_TICKERS.direct_row(r, ts_rec) for r in records])
+                await upsert_rollups(a, BOOK_TICKERS, records, ts_rec, plain=True)
+
+        tb = asyncio.create_task(staged())
+        await bounded(paused.reached.wait(), 10, "B merged")
+        ta = asyncio.create_task(direct())
+        pid = a.get_server_pid()
+        await eventually(lambda: setup.fetchval("SELECT count(*) FROM pg_locks WHERE pid = $1 AND NOT granted", pid,
+                                                timeout=5), timeout=10, what="A waiting for B")
+        paused.go.set()
+        assert await bounded(tb, 10, "B staged") == 4
+        await bounded(ta, 10, "A direct")
+        got = await setup.fetch("SELECT bucket, n FROM feed_latency_1m ORDER BY bucket", timeout=5)
+        assert [r["n"] for r in got] == [4, 4]
+        assert [r["n"] for r in await setup.fetch("SELECT n FROM bbo_1m ORDER BY bucket", timeout=5)] == [4, 4]
+    finally:
+        for c in (a, b, setup):
+            await c.close(timeout=5)
+
+
+def _same(x: object) -> object:
+    return x
 
 
 def _transient() -> float:

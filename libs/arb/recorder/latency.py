@@ -147,18 +147,22 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
     return list(zip(e[start].tolist(), s[start].tolist(), minutes, sizes.tolist(), *blobs, strict=True))
 
 
-def upsert(first: int = 4) -> str:
-    """The upsert of a rollup row: the key is $1..$3 (exchange_id, symbol_id, minute ns), n and the three
-    histograms are $first.. (a statement that also upserts bbo_1m's row of the same key numbers them after its own)."""
+_INTO = "INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
+_ON = ("ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
+       "x2p = latency_merge(r.x2p, excluded.x2p), p2r = latency_merge(r.p2r, excluded.p2r), "
+       "x2r = latency_merge(r.x2r, excluded.x2r)")
+# a rollup row: $1..$3 the key (exchange_id, symbol_id, minute ns), $4 n, $5..$7 the histograms
+UPSERT = _INTO + "VALUES ($1, $2, ns_to_ts($3), $4, $5, $6, $7) " + _ON
+
+
+def after(first_upsert: str, first: int) -> str:
+    """``first_upsert`` (another rollup's row of the same key, $1..$3 shared, RETURNING nothing) then this row, n and
+    the histograms numbered from ``first``, in one statement. The histogram row is inserted FROM the first upsert's
+    RETURNING, which makes PostgreSQL run that one first (an unread data-modifying CTE runs after the main query):
+    the other rollup's row is locked before this one, the order every path keeps."""
     n, a, b, c = (f"${first + i}" for i in range(4))
-    return ("INSERT INTO feed_latency_1m AS r (exchange_id, symbol_id, bucket, n, x2p, p2r, x2r) "
-            f"VALUES ($1, $2, ns_to_ts($3), {n}, {a}, {b}, {c}) "
-            "ON CONFLICT (exchange_id, symbol_id, bucket) DO UPDATE SET n = r.n + excluded.n, "
-            "x2p = latency_merge(r.x2p, excluded.x2p), p2r = latency_merge(r.p2r, excluded.p2r), "
-            "x2r = latency_merge(r.x2r, excluded.x2r)")
-
-
-UPSERT = upsert()
+    return (f"WITH first AS ({first_upsert} RETURNING 1) " + _INTO
+            + f"SELECT $1, $2, ns_to_ts($3), {n}::bigint, {a}::bytea, {b}::bytea, {c}::bytea FROM first " + _ON)
 
 
 def bounds_sql() -> str:

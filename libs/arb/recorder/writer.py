@@ -392,23 +392,7 @@ class Writer:
                         try:
                             await conn.copy_records_to_table(table.name, records=[row(r, ts_rec) for r in records],
                                                              columns=table.direct_columns)
-                            lat = None
-                            if table.latency:
-                                ev, pub = table.latency_at
-                                lat = latency.rows([r[0] for r in records], [r[1] for r in records],
-                                                   [r[ev] for r in records], [r[pub] for r in records], ts_rec)
-                            if plain and table.rollup is not None:
-                                # sorted: concurrent writers lock the minutes in one order (waits, never a deadlock)
-                                groups = sorted(table.rollup.aggregate(records))
-                                if lat is not None and [g[:3] for g in groups] == [x[:3] for x in lat]:
-                                    # the same minutes (both group by ts_event's): both rows in one statement
-                                    await conn.executemany(table.rollup.with_latency,
-                                                           [(*g, *x[3:]) for g, x in zip(groups, lat, strict=True)])
-                                    lat = None
-                                else:
-                                    await conn.executemany(table.rollup.upsert, groups)
-                            if lat is not None:
-                                await conn.executemany(latency.UPSERT, lat)
+                            await upsert_rollups(conn, table, records, ts_rec, plain)
                         except _DATA_ERRORS as e:
                             raise DirectRefused(table.name, e) from e
                         n = len(entries)
@@ -462,6 +446,29 @@ class Writer:
 _ORDER = {t: i for i, t in enumerate(TABLES)}
 
 
+async def upsert_rollups(conn: asyncpg.Connection, table: Table, records: list[tuple], ts_rec: int,
+                         plain: bool) -> None:
+    """The direct path's rollups of a table's batch (every row new): bbo_1m & co. in plain mode, the latency
+    histograms in both, one row per (exchange, symbol, minute) in key order. Where a minute has both (book tickers,
+    plain mode) they go in one statement that upserts the bbo_1m row first, as the staged path does (the SQL rollup
+    in the merge, the histograms after): every writer locks bbo_1m's row of a minute before its feed_latency_1m row,
+    so a direct and a staged writer wait for each other, never deadlock."""
+    lat = None
+    if table.latency:
+        ev, pub = table.latency_at
+        lat = latency.rows([r[0] for r in records], [r[1] for r in records], [r[ev] for r in records],
+                           [r[pub] for r in records], ts_rec)
+    if plain and table.rollup is not None:
+        groups = sorted(table.rollup.aggregate(records))  # key order: concurrent writers lock minutes in one order
+        if lat is not None and [g[:3] for g in groups] == [x[:3] for x in lat]:
+            # the same minutes (both group by ts_event's): both rows in one statement, a round trip fewer
+            await conn.executemany(table.rollup.with_latency, [(*g, *x[3:]) for g, x in zip(groups, lat, strict=True)])
+            return
+        await conn.executemany(table.rollup.upsert, groups)
+    if lat is not None:
+        await conn.executemany(latency.UPSERT, lat)
+
+
 async def merge_staged(conn: asyncpg.Connection, table: Table, sql: str, ts_rec: int) -> int:
     """Merge a staged table; return the rows inserted. A table with latency summarises the rows really inserted
     (its merge returns their stamps) into feed_latency_1m, in key order like every rollup."""
@@ -489,4 +496,4 @@ def _event_ns(row: tuple, table: Table) -> int:
         return 0
 
 
-__all__ = ["BatchResult", "Stopped", "Writer", "merge_staged"]
+__all__ = ["BatchResult", "Stopped", "Writer", "merge_staged", "upsert_rollups"]
