@@ -48,7 +48,7 @@ async def _writer(pg_dsn: str) -> Writer:
 
 
 async def _one(dsn: str, sql: str) -> object:
-    conn = await asyncpg.connect(dsn, timeout=5)
+    conn = await asyncpg.connect(dsn, timeout=5, command_timeout=10)
     try:
         return await conn.fetchval(sql, timeout=10)
     finally:
@@ -165,7 +165,7 @@ async def test_direct_rows_and_rollups_equal_what_sql_computes(pg_dsn):
             assert res.attempts == 1 and sum(res.duplicates.values()) == 0  # the direct path, first time
     finally:
         await w.close()
-    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    conn = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
     try:
         for table in ("book_tickers", "funding_rates", "prices"):
             assert await conn.fetchval(f"SELECT count(*) FROM {table} WHERE time <> ns_to_ts(ts_event)") == 0
@@ -243,7 +243,7 @@ async def test_latency_histograms_of_every_path_equal_the_sql_backfill(pg_dsn):
             written += len(latency.encode(latency.codes(np.array([m.ts_pub - m.ts_event for m in stamps]))))
     finally:
         await w.close()
-    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    conn = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
     try:
         kept = await _latency(conn)
         longest = await conn.fetchval("SELECT max(greatest(length(x2p), length(p2r), length(x2r))) "
@@ -263,7 +263,7 @@ async def test_postgresql_compacts_a_histogram_into_the_modules_own_bytes(pg_dsn
     w = await _writer(pg_dsn)  # the schema
     await w.close()
     rng = np.random.default_rng(5)
-    conn = await asyncpg.connect(pg_dsn, timeout=5)
+    conn = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
     try:
         for _ in range(20):
             parts = [latency.encode(rng.integers(16, 497, int(rng.integers(1, 300)))) for _ in range(4)]
@@ -277,6 +277,32 @@ async def test_postgresql_compacts_a_histogram_into_the_modules_own_bytes(pg_dsn
                 merged = await conn.fetchval("SELECT latency_merge($1::bytea, $2::bytea)", merged, p, timeout=5)
                 assert len(merged) <= 1024 or merged == latency.from_counts(latency.counts(merged))
             assert (latency.counts(merged) == want).all()
+    finally:
+        await conn.close(timeout=5)
+
+
+async def test_garbage_stamps_are_summarised_like_the_backfill_does_and_do_not_break_it(pg_dsn):
+    """Book tickers whose stamps are near int64's ends (ts_pub - ts_event beyond 2^63 either way): the writer's
+    histograms put them in the end buckets, the SQL backfill (differences clamped, not overflowing) makes the same."""
+    w = await _writer(pg_dsn)
+    top = 2**63 - 1
+    try:
+        msgs = [_msg(BookTicker(venue=Venue.MEXC, market=Market.SPOT, symbol="BTC-USDT", bid_px=100.0, bid_sz=1.0,
+                                ask_px=100.5, ask_sz=1.0, seq=i, ts_event=ev, ts_recv=T0 + i, ts_pub=pub))
+                for i, (ev, pub) in enumerate([(T0, T0 + 5_000), (-(2**62), top), (2**62, -top), (T0 + 1, T0)])]
+        res = await bounded(w.write("MD", msgs), 30, "write")
+        assert res.inserted == {"book_tickers": 4} and res.dead == 0
+    finally:
+        await w.close()
+    conn = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
+    try:
+        kept = await _latency(conn)
+        await conn.execute("DELETE FROM feed_latency_1m", timeout=5)
+        assert await conn.fetchval("SELECT feed_latency_backfill('-infinity', 'infinity')", timeout=10) == 3
+        assert await _latency(conn) == kept
+        top_code = latency.ZERO + 240
+        x2p = {k: v[1] for k, v in kept.items()}
+        assert sum(h[top_code] for h in x2p.values()) == 1 and sum(h[latency.ZERO - 240] for h in x2p.values()) == 1
     finally:
         await conn.close(timeout=5)
 
@@ -312,7 +338,7 @@ async def test_a_direct_and_a_staged_writer_on_the_same_minutes_wait_never_deadl
         return [(ex, sym, 100.0, 1.0, 100.5, 1.0, base + i, t0 + i * 30 * 10**9 + base, t0 + base + i,
                  t0 + i * 30 * 10**9 + base + 2_000_000) for i in range(4)]
 
-    setup = await asyncpg.connect(pg_dsn, timeout=5)
+    setup = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
     a = await asyncpg.connect(pg_dsn, timeout=5, server_settings={"TimeZone": "UTC"})
     b = await asyncpg.connect(pg_dsn, timeout=5, server_settings={"TimeZone": "UTC"})
     try:
@@ -478,7 +504,7 @@ async def test_a_deadlock_is_retried_at_once_on_the_same_connection_not_taken_fo
                                              ts_recv=t + 1, ts_pub=t + 2), subjects.md(g, f, "BTC-USDT", "mark"))]
 
     w = await _writer(pg_dsn)
-    admin = await asyncpg.connect(pg_dsn, timeout=5)
+    admin = await asyncpg.connect(pg_dsn, timeout=5, command_timeout=10)
     try:
         await bounded(w.write("MD", batch(0)), 10, "the minute's rollup rows")
         conn = w._conn

@@ -119,3 +119,41 @@ def test_split_counts_in_a_batch_of_many_groups():
     for row in (a, b):
         assert row[3] == 70_000
         assert [int(x) for x in np.frombuffer(row[4], dtype=L.PAIR)["count"]] == [65_535, 4_465]
+
+
+_stamp = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(10**12), 10**12))
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(1, 2), st.integers(1, 2), _stamp, _stamp, _stamp), min_size=1, max_size=40))
+def test_garbage_stamps_get_exact_codes_and_minutes_not_wrapped_ones(recs):
+    """Stamps near int64's ends (a venue's garbage time): the differences are taken in Python integers, so
+    ts_pub - ts_event beyond 2^63 lands in the top bucket (code 496), never wraps to a negative one; the minute is
+    ns_to_ts's (truncated to the microsecond toward zero, then floored to the minute)."""
+    ex, sym = [r[0] for r in recs], [r[1] for r in recs]
+    tev, tpub, trec = [r[2] for r in recs], [r[3] for r in recs], [r[4] for r in recs]
+    want: dict[tuple, list] = {}
+    for e, s, a, b, c in recs:
+        us = a // 1000 if a >= 0 else -(-a // 1000)
+        w = want.setdefault((e, s, us // 60_000_000 * 60_000_000_000), [0, Counter(), Counter(), Counter()])
+        w[0] += 1
+        for j, d in enumerate((b - a, c - b, c - a)):
+            k = sum(1 for bound in L.BOUNDS.tolist() if bound <= abs(d))
+            w[1 + j][256 + (k if d > 0 else -k)] += 1
+    got = L.rows(ex, sym, tev, tpub, trec)
+    assert [g[:3] for g in got] == sorted(want)
+    for g in got:
+        w = want[g[:3]]
+        assert g[3] == w[0]
+        for j in range(3):
+            c = L.counts(g[4 + j])
+            assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
+
+
+@settings(max_examples=100)
+@given(_rows)
+def test_the_exact_path_equals_the_numpy_path_where_both_apply(recs):
+    t0 = 1_750_000_000 * 10**9
+    args = ([r[0] for r in recs], [r[1] for r in recs], [t0 - 10**14 + r[2] * 7 for r in recs],
+            [t0 + r[3] for r in recs], t0 + 10**12)
+    assert L.rows(*args) == L._rows_exact(*args)

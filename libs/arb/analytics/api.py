@@ -418,8 +418,9 @@ class AnalyticsAPI:
     # ------------------------------------------------------------------------------------------ feeds
     async def feeds(self, window: timedelta | str = "1h", *, symbol: str | None = None,
                     end: datetime | None = None) -> FeedsReport:
-        """Per venue market over [end - window, end): book-ticker latency percentiles, silent minutes, gaps,
-        resyncs and disconnects from the book status events."""
+        """Per venue market over [end - window, end): book-ticker latency percentiles and silent minutes from the
+        1-minute rollups (minutes whose start is in the window), gaps, resyncs and disconnects from the book status
+        events."""
         name = await self.resolve(symbol) if symbol else None
         w = parse_duration(window) if isinstance(window, str) else window
         end = _utc(end)

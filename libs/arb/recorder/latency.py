@@ -20,6 +20,7 @@ it took.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Sequence
@@ -120,6 +121,8 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
     n = len(ts_event)
     if n == 0:
         return []
+    if not _in_range(ts_event, ts_pub, ts_rec):
+        return _rows_exact(ex, sym, ts_event, ts_pub, ts_rec)
     e = np.array(ex, dtype=np.int64)
     s = np.array(sym, dtype=np.int64)
     tev = np.array(ts_event, dtype=np.int64)
@@ -168,3 +171,36 @@ def after(first_upsert: str, first: int) -> str:
 def bounds_sql() -> str:
     """The bounds as the SQL array literal migration 0005 holds (a unit test keeps the two equal)."""
     return "'{" + ",".join(str(int(b)) for b in BOUNDS) + "}'::bigint[]"
+
+
+_SAFE = 2**62  # stamps within +-2^62 ns (1824..2116): their differences and minutes fit numpy's int64
+_BOUNDS = BOUNDS.tolist()
+
+
+def _in_range(*stamps: int | Sequence[int]) -> bool:
+    for x in stamps:
+        lo, hi = (x, x) if isinstance(x, int) else (min(x), max(x))
+        if lo < -_SAFE or hi > _SAFE:
+            return False
+    return True
+
+
+def _code(d: int) -> int:
+    k = bisect.bisect_right(_BOUNDS, abs(d))
+    return ZERO + k if d > 0 else ZERO - k if d < 0 else ZERO
+
+
+def _rows_exact(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub: Sequence[int],
+                ts_rec: int | Sequence[int]) -> list[tuple]:
+    """``rows`` in Python integers, for a batch with a stamp numpy's int64 arithmetic would wrap (a venue's garbage
+    time): the codes of the exact differences (SQL's backfill clamps them the same way, ``latency_diff``)."""
+    recs = [ts_rec] * len(ts_event) if isinstance(ts_rec, int) else list(ts_rec)
+    groups: dict[tuple[int, int, int], list] = {}
+    for e, s, tev, tpub, trec in zip(ex, sym, ts_event, ts_pub, recs, strict=True):
+        us = tev // 1000 if tev >= 0 else -(-tev // 1000)
+        g = groups.setdefault((int(e), int(s), us // _MINUTE_US * _MINUTE_NS),
+                              [0, np.zeros(CODES, np.int64), np.zeros(CODES, np.int64), np.zeros(CODES, np.int64)])
+        g[0] += 1
+        for h, d in zip(g[1:], (tpub - tev, trec - tpub, trec - tev), strict=True):
+            h[_code(d)] += 1
+    return [(*k, g[0], *(from_counts(h) for h in g[1:])) for k, g in sorted(groups.items())]
