@@ -84,15 +84,6 @@ async def quiet_sim() -> AsyncIterator[SimServer]:
         yield s
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    try:
-        yield s
-    finally:
-        await bounded(s.close(), 10, "http session close")
-
-
 def _endpoints(sim: SimServer, venue: Venue, market: Market) -> VenueEndpoints:
     if venue is Venue.MEXC:
         return VenueEndpoints(rest_url=sim.urls["mexc_rest"], ws_url=sim.urls["mexc_ws"])

@@ -24,29 +24,14 @@ from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import CancelOrder, OrderReply, PlaceOrder
 from arb.core.enums import Market, OrderStatus, OrderType, Side, Venue
 from arb.core.execution import Fill, OrderUpdate, Position
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import StreamSet, bounded, bounded_context, eventually
+from arb.testing import StreamSet, bounded, eventually
 from arb.venues.gateio.private import GatePrivateGateway, build_private
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "gateio-demo"
 OLD, NEW = Decimal("0.0001"), Decimal("0.001")
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
 
 
 class Events:

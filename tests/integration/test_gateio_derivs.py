@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,26 +12,11 @@ from arb.bus.connection import Bus
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import Market, Side, Venue
 from arb.core.market_data import Kline, Liquidation, OpenInterest
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import bounded, bounded_context, eventually
+from arb.testing import bounded, eventually
 from arb.venues.gateio.public import GatePublicGateway, build_public
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
 
 
 class Recorder:

@@ -38,13 +38,6 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
-
-
 class Events:
     def __init__(self) -> None:
         self.by_kind: dict[str, list[Any]] = defaultdict(list)

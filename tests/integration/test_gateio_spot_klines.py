@@ -3,50 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from decimal import Decimal
-from typing import Any
-
 import aiohttp
 import pytest
 from arb.bus.connection import Bus
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import Market, Venue
-from arb.core.market_data import Kline
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import bounded, bounded_context, eventually
+from arb.testing import bounded, eventually
+from arb.testing.klines import Klines, assert_window_rules, traded
 from arb.venues.gateio.public import GatePublicGateway, build_public
 
 pytestmark = pytest.mark.integration
 
 STEP = 10  # seconds: Gate's shortest candle interval, so windows close within the test
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
-
-
-class Klines:
-    def __init__(self) -> None:
-        self.got: list[Kline] = []
-
-    async def __call__(self, event: Any, msg: Any) -> None:
-        if isinstance(event, Kline):
-            self.got.append(event)
-
-    def closed(self) -> list[Kline]:
-        return [k for k in self.got if k.closed]
 
 
 async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix: str) -> tuple[GatePublicGateway,
@@ -59,32 +28,6 @@ async def start(sim: SimServer, bus: Bus, session: aiohttp.ClientSession, prefix
     gw = build_public(ep, Market.SPOT, ["BTC-USDT"], bus, session, opts)
     await bounded(gw.start(), 30, "gateway start")
     return gw, rec
-
-
-def traded(sim: SimServer, open_s: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal] | None:
-    """(volume, open, high, low, close) of the simulator's BTC_USDT trades in the window, None if it may have
-    trades the simulator no longer keeps."""
-    kept = sim.ctx.exchanges[(Venue.GATEIO, Market.SPOT)].trades["BTC_USDT"]
-    trades = list(kept)
-    if not trades or (len(trades) == kept.maxlen and trades[0].ts_ns // 1_000_000_000 >= open_s):
-        return None
-    win = [t for t in trades if open_s <= t.ts_ns // 1_000_000_000 < open_s + STEP]
-    if not win:
-        return None
-    prices = [t.price for t in win]
-    return sum((t.qty for t in win), Decimal(0)), prices[0], max(prices), min(prices), prices[-1]
-
-
-def assert_window_rules(ks: list[Kline]) -> None:
-    """KlineFeed's rules as a subscriber sees them: open windows never go back, a window closed once, nothing
-    about a window after its closed candle (a closed candle may complete an older window, once)."""
-    opens = [k.open_ns for k in ks if not k.closed]
-    assert opens == sorted(opens)
-    closed = [k.open_ns for k in ks if k.closed]
-    assert len(closed) == len(set(closed))
-    for i, k in enumerate(ks):
-        if k.closed:
-            assert all(x.open_ns != k.open_ns for x in ks[i + 1:])
 
 
 @pytest.mark.timeout(150)
@@ -117,7 +60,7 @@ async def test_spot_klines_backfill_then_live_and_a_reconnect_repeats_no_closed_
         assert len(rec.closed()) >= 2
         checked = 0
         for k in rec.closed():
-            want = traded(sim, k.open_ns // 10**9)
+            want = traded(sim, (Venue.GATEIO, Market.SPOT), "BTC_USDT", k.open_ns // 10**9, STEP)
             if want is None:
                 continue
             vol, o, h, low, c = want

@@ -19,29 +19,14 @@ from arb.config.credentials import Credentials, Secret
 from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.commands import CancelOrder, ErrorReply, OrderReply, PlaceOrder
 from arb.core.enums import Market, OrderStatus, Side
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import StreamSet, bounded, bounded_context, eventually
+from arb.testing import StreamSet, bounded, eventually
 from arb.venues.mexc.private import MexcPrivateGateway, build_private
 
 pytestmark = pytest.mark.integration
 
 ACCOUNT = "demo"
 CREDS = Credentials(ACCOUNT, "mx0vglsimdemokey00000001", Secret("simdemosecret0000000000000000001"))
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
 
 
 @pytest.fixture

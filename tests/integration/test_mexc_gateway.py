@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,10 +19,9 @@ from arb.config.schema import GatewayOptions, VenueEndpoints
 from arb.core.enums import BookState, Market
 from arb.core.errors import RateLimited, SymbolError
 from arb.core.market_data import BookSnapshot, BookTicker, MarketStatus, Trade
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.mexc.app import ws_limits
 from arb.sim.server import SimServer
-from arb.testing.poll import bounded, bounded_context, eventually
+from arb.testing.poll import bounded, eventually
 from arb.venues.common.ws import WsManager
 from arb.venues.mexc.public import MexcPublicGateway, build_public
 from arb.venues.mexc.rest import MexcPublicRest
@@ -33,22 +31,6 @@ from arb.venues.mexc.ws import ws_config
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ["BTC-USDT", "NEIRO-ETH"]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    """A simulator on free ports."""
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as s:
-        yield s
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """One HTTP session for the gateway under test."""
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
 
 
 class Sink:

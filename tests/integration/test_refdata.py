@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -26,9 +26,8 @@ from arb.core.enums import Market, Side, SymbolStatus, Venue
 from arb.core.errors import SymbolError
 from arb.core.refdata import SymbolRef, encode_ref
 from arb.obs import log as arblog
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.server import SimServer
-from arb.testing import bounded, bounded_context, eventually
+from arb.testing import bounded, eventually
 from arb.venues.gateio.public import build_public as gate_public
 from arb.venues.mexc.public import build_public as mexc_public
 
@@ -36,20 +35,6 @@ pytestmark = pytest.mark.integration
 
 SYMBOLS = ["BTC-USDT", "ETH-USDT"]
 CASES = [(Venue.MEXC, Market.SPOT), (Venue.GATEIO, Market.SPOT), (Venue.GATEIO, Market.FUTURES)]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with bounded_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)), 10,
-                               "http session") as s:
-        yield s
 
 
 def build(sim: SimServer, venue: Venue, market: Market, bus: Bus, session: aiohttp.ClientSession, prefix: str,

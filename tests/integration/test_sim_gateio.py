@@ -20,7 +20,6 @@ from typing import Any
 import aiohttp
 import pytest
 from arb.core.enums import Market, Venue
-from arb.sim.config import PortsConfig, SimConfig
 from arb.sim.gateio import auth
 from arb.sim.server import SimServer
 from arb.testing import bounded, bounded_context, eventually
@@ -79,13 +78,6 @@ class Gate:
         async with self.s.request(method, url, data=raw or None, headers=h) as r:
             text = await r.text()
             return r.status, (json.loads(text) if text else None), r.headers
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[SimServer]:
-    async with bounded_context(SimServer(SimConfig(ports=PortsConfig(mexc=0, gateio=0, admin=0))), 30,
-                               "simulator") as server:
-        yield server
 
 
 @pytest.fixture

@@ -120,15 +120,6 @@ async def venue() -> AsyncIterator[tuple[FakeVenue, str]]:
         await bounded(runner.cleanup(), 10, "server cleanup")
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    s = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    try:
-        yield s
-    finally:
-        await bounded(s.close(), 10, "session close")
-
-
 def _cfg(url: str, **kw: Any) -> WsConfig:
     base: dict[str, Any] = {
         "url": url,
