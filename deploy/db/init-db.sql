@@ -728,7 +728,7 @@ INSERT INTO schema_migrations (version, name) VALUES (4, '0004_margin') ON CONFL
 -- `arb analytics feeds` reads about 1,440 small rows per market for a day instead of every tick (specs/analytics.md).
 -- The recorder writes it in the same transaction as the rows it summarises (only rows it really inserted count), in
 -- both modes (a continuous aggregate has no histogram merge to offer; on TimescaleDB it is a hypertable, below).
--- Buckets and the stored form: libs/arb/recorder/latency.py. Idempotent, like 0001-0004; existing book tickers are
+-- Buckets and the stored form: libs/arb/core/latency.py. Idempotent, like 0001-0004; existing book tickers are
 -- summarised once.
 
 -- The bucket code of a latency in ns: 256 + sign * (how many bounds are <= |v|); the bounds are latency.BOUNDS.

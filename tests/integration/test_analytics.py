@@ -20,11 +20,12 @@ import msgspec
 import pytest
 from arb.analytics import AnalyticsAPI, UnknownSymbol, plot
 from arb.bus import codec, subjects
+from arb.core import latency
 from arb.core.commands import PlaceOrder
 from arb.core.enums import BookState, Market, Side, Venue
 from arb.core.market_data import BookTicker, FundingRate, MarketStatus
 from arb.core.strategy import CycleReport, FundingPaid, Opportunity, SendCommand
-from arb.recorder import latency, schema
+from arb.recorder import schema
 from arb.recorder.config import RecorderConfig
 from arb.recorder.writer import Writer
 from arb.testing.poll import bounded

@@ -15,10 +15,10 @@ import msgspec
 import numpy as np
 import pytest
 from arb.bus import codec, subjects
+from arb.core import latency
 from arb.core.enums import Market, Venue
 from arb.core.margin import LiquidationWarning, WarningLevel
 from arb.core.market_data import BookTicker, FundingRate, IndexPrice, MarkPrice
-from arb.recorder import latency
 from arb.recorder.config import RecorderConfig
 from arb.recorder.metrics import RecorderMetrics
 from arb.recorder.tables import BOOK_TICKERS

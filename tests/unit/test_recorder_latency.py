@@ -1,4 +1,4 @@
-"""The latency histograms (arb.recorder.latency): buckets, the stored form, the rollup rows of a batch, percentiles.
+"""The latency histograms (arb.core.latency): buckets, the stored form, the rollup rows of a batch, percentiles.
 Checked against plain Python (a dict of Counters, numpy's percentile) over generated batches."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from arb.recorder import latency as L
+from arb.core import latency as L
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-MIGRATION = Path(L.__file__).parent / "migrations" / "0005_feed_latency.sql"
+MIGRATION = Path(L.__file__).parents[1] / "recorder" / "migrations" / "0005_feed_latency.sql"
 LIMIT = int(L.BOUNDS[-1])
 
 

@@ -3,7 +3,7 @@
 One asyncpg pool; every query is a constant SQL string with bind parameters; every call is bounded by
 ``command_timeout``. Market-data series read the 1-minute rollups (``bbo_1m``, ``funding_1m``), which are tables
 on plain PostgreSQL and continuous aggregates on TimescaleDB with the same columns, and ``feeds`` the latency
-histograms the recorder keeps per minute in both modes (``feed_latency_1m``, arb.recorder.latency).
+histograms the recorder keeps per minute in both modes (``feed_latency_1m``, arb.core.latency).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import asyncpg
 import msgspec
 
 from ..config.checks import redact_url
+from ..core import latency
 from ..core.errors import StorageError, SymbolError
-from ..recorder import latency
 from .results import (
     CycleRow,
     FeedReport,
@@ -112,7 +112,7 @@ FROM opportunities WHERE {_OPP_WHERE}
 ORDER BY time DESC LIMIT $5"""
 
 # the window's latency histograms (feed_latency_1m, one per symbol and minute), concatenated per venue market and
-# summed here (arb.recorder.latency): a day is about 1,440 short rows per market, whatever the tick rate. Grouped by
+# summed here (arb.core.latency): a day is about 1,440 short rows per market, whatever the tick rate. Grouped by
 # exchange id before the names are joined (the join under the aggregate cost 2 of its 6 ms over a day)
 _LAT = """
 SELECT e.venue, e.market, x.ticks, x.x2p, x.p2r, x.x2r

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from ..core import latency
 from ..core.execution import Balance, Fill, OrderUpdate, Position
 from ..core.margin import LiquidationWarning, Margin
 from ..core.market_data import (
@@ -43,7 +44,6 @@ from ..core.strategy import (
     SendCommand,
     Transition,
 )
-from . import latency
 
 _json = msgspec.json.Encoder(decimal_format="string")
 

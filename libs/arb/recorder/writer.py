@@ -47,8 +47,9 @@ import msgspec
 
 from ..bus import codec
 from ..core import control as _control  # noqa: F401  (registers the control messages: decoded, then skipped)
+from ..core import latency
 from ..core import strategy as _strategy  # noqa: F401  (registers the strategy's messages)
-from . import latency, schema
+from . import schema
 from .config import RecorderConfig
 from .metrics import RecorderMetrics
 from .tables import ACCOUNT_FROM_SUBJECT, DEAD_LETTER_SQL, ROUTES, TABLES, Route, Table, evt_account, needs

@@ -1,4 +1,5 @@
 """Latency histograms per minute: the recorder's rollup of the book tickers' stamps, read by ``arb analytics feeds``.
+(In core: it is the stored form both sides share, and analytics depends on the schema, never on the recorder.)
 
 Why a rollup: percentiles over raw stamps cost about 1 us per row (200 ms for a day of one-second tickers on three
 venue markets); one small histogram per (exchange, symbol, minute) makes that day 1,440 rows per market whatever the
