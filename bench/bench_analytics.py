@@ -2,10 +2,10 @@
 
 A fresh database with the recorder's schema (its own migrations); generated data put in with COPY: 86,400 book
 tickers on each of mexc.spot, gateio.spot and gateio.futures (259,200 rows) and their 1-minute rollups (bbo_1m built
-with the recorder's definition in one INSERT ... SELECT, feed_latency_1m by the schema's own backfill function), a funding update every 10 s on gateio.futures (8 h interval),
-a gap and a resync every hour, an opportunity every 10 s (one in 20 taken) and 300 closed cycles. Each query is timed
-through ``AnalyticsAPI`` (pool warm, the symbol cache warm, as a long-lived caller sees it): median of 30 calls.
-The database is dropped after.
+with the recorder's definition in one INSERT ... SELECT, feed_latency_1m by the schema's own backfill function), a
+funding update every 10 s on gateio.futures (8 h interval), a gap and a resync every hour, an opportunity every
+10 s (one in 20 taken) and 300 closed cycles. Each query is timed through ``AnalyticsAPI`` (pool warm, the symbol
+cache warm, as a long-lived caller sees it): median of 30 calls. The database is dropped after.
 """
 
 from __future__ import annotations

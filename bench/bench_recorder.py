@@ -2,9 +2,8 @@
 
 * direct COPY + rollup: the recorder's usual statements (COPY straight into book_tickers, with its foreign key,
   unique key and CHECKs; the 1-minute rollup and the latency histograms pre-aggregated and upserted; commit), on
-  rows already built; peer in
-  the same run: ``executemany`` of an INSERT ... ON CONFLICT DO NOTHING with the same rows (no rollup: the cheaper
-  statement). Then the same on two connections at once (the recorder's ``writers: 2`` per stream).
+  rows already built; peer in the same run: ``executemany`` of an INSERT ... ON CONFLICT DO NOTHING with the same
+  rows (no rollup: the cheaper statement). Then the same on two connections at once (the recorder's ``writers: 2`` per stream).
 * floor: the same COPY into copies of book_tickers without the foreign key (unique key and CHECKs kept) and with
   nothing at all (no key, no FK, no CHECK): what the constraints cost.
 * staged COPY + merge: the path of a batch holding a replayed row (COPY into the staging table, INSERT ... SELECT

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 MIGRATION = Path(L.__file__).parents[1] / "recorder" / "migrations" / "0005_feed_latency.sql"
 LIMIT = int(L.BOUNDS[-1])
+_BOUNDS = L.BOUNDS.tolist()
 
 
 def test_the_migrations_bounds_are_the_modules():
@@ -63,6 +64,30 @@ def test_an_empty_histogram_has_no_percentiles_and_concatenations_add_up():
     assert both.sum() == 6 and both[L.codes(np.array([5000]))[0]] == 3
 
 
+def _reference(ex: list[int], sym: list[int], tev: list[int], tpub: list[int], trec: list[int]) -> dict[tuple, list]:
+    """The rollup rows worked out in plain Python: {(exchange, symbol, minute ns): [n, Counter per series]}; the
+    minute is ns_to_ts's (microsecond truncated toward zero, then floored), a code counts the bounds <= |d|."""
+    want: dict[tuple, list] = {}
+    for e, s, a, b, c in zip(ex, sym, tev, tpub, trec, strict=True):
+        us = a // 1000 if a >= 0 else -(-a // 1000)
+        w = want.setdefault((e, s, us // 60_000_000 * 60_000_000_000), [0, Counter(), Counter(), Counter()])
+        w[0] += 1
+        for j, d in enumerate((b - a, c - b, c - a)):
+            k = sum(1 for bound in _BOUNDS if bound <= abs(d))
+            w[1 + j][256 + (k if d > 0 else -k)] += 1
+    return want
+
+
+def _assert_rows(got: list[tuple], want: dict[tuple, list]) -> None:
+    assert [g[:3] for g in got] == sorted(want)
+    for g in got:
+        w = want[g[:3]]
+        assert g[3] == w[0]
+        for j in range(3):
+            c = L.counts(g[4 + j])
+            assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
+
+
 _rows = st.lists(st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(0, 5 * 60 * 10**9),
                            st.integers(-10**7, 10**10), st.integers(0, 10**10)), min_size=1, max_size=300)
 
@@ -79,22 +104,11 @@ def test_the_rollup_rows_of_a_batch_equal_a_plain_python_grouping(recs, per_row_
     tpub = [t + r[3] for t, r in zip(tev, recs, strict=True)]
     trec = [p + r[4] for p, r in zip(tpub, recs, strict=True)] if per_row_rec else t0 + 10**12
     got = L.rows(ex, sym, tev, tpub, trec)
-    want: dict[tuple, list] = {}
-    for i in range(len(recs)):
-        rec = trec[i] if per_row_rec else trec
-        key = (ex[i], sym[i], tev[i] // 1000 // 60_000_000 * 60_000_000_000)
-        w = want.setdefault(key, [0, Counter(), Counter(), Counter()])
-        w[0] += 1
-        for j, d in enumerate((tpub[i] - tev[i], rec - tpub[i], rec - tev[i])):
-            w[1 + j][int(L.codes(np.array([d]))[0])] += 1
-    assert [g[:3] for g in got] == sorted(want)
+    want = _reference(ex, sym, tev, tpub, trec if per_row_rec else [trec] * len(recs))
+    _assert_rows(got, want)
     for g in got:
-        w = want[g[:3]]
-        assert g[3] == w[0]
         for j in range(3):
-            c = L.counts(g[4 + j])
-            assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
-            assert len(g[4 + j]) == 4 * len(w[1 + j])  # one pair per distinct code
+            assert len(g[4 + j]) == 4 * len(want[g[:3]][1 + j])  # one pair per distinct code
 
 
 
@@ -132,22 +146,7 @@ def test_garbage_stamps_get_exact_codes_and_minutes_not_wrapped_ones(recs):
     ns_to_ts's (truncated to the microsecond toward zero, then floored to the minute)."""
     ex, sym = [r[0] for r in recs], [r[1] for r in recs]
     tev, tpub, trec = [r[2] for r in recs], [r[3] for r in recs], [r[4] for r in recs]
-    want: dict[tuple, list] = {}
-    for e, s, a, b, c in recs:
-        us = a // 1000 if a >= 0 else -(-a // 1000)
-        w = want.setdefault((e, s, us // 60_000_000 * 60_000_000_000), [0, Counter(), Counter(), Counter()])
-        w[0] += 1
-        for j, d in enumerate((b - a, c - b, c - a)):
-            k = sum(1 for bound in L.BOUNDS.tolist() if bound <= abs(d))
-            w[1 + j][256 + (k if d > 0 else -k)] += 1
-    got = L.rows(ex, sym, tev, tpub, trec)
-    assert [g[:3] for g in got] == sorted(want)
-    for g in got:
-        w = want[g[:3]]
-        assert g[3] == w[0]
-        for j in range(3):
-            c = L.counts(g[4 + j])
-            assert {k: int(c[k]) for k in np.flatnonzero(c)} == dict(w[1 + j])
+    _assert_rows(L.rows(ex, sym, tev, tpub, trec), _reference(ex, sym, tev, tpub, trec))
 
 
 @settings(max_examples=100)

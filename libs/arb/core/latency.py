@@ -122,13 +122,16 @@ def rows(ex: Sequence[int], sym: Sequence[int], ts_event: Sequence[int], ts_pub:
     n = len(ts_event)
     if n == 0:
         return []
-    if not _in_range(ts_event, ts_pub, ts_rec):
+    try:
+        tev = np.array(ts_event, dtype=np.int64)
+        tpub = np.array(ts_pub, dtype=np.int64)
+        trec = np.array(ts_rec, dtype=np.int64)
+    except OverflowError:  # a stamp beyond int64
+        return _rows_exact(ex, sym, ts_event, ts_pub, ts_rec)
+    if min(tev.min(), tpub.min(), trec.min()) < -_SAFE or max(tev.max(), tpub.max(), trec.max()) > _SAFE:
         return _rows_exact(ex, sym, ts_event, ts_pub, ts_rec)
     e = np.array(ex, dtype=np.int64)
     s = np.array(sym, dtype=np.int64)
-    tev = np.array(ts_event, dtype=np.int64)
-    tpub = np.array(ts_pub, dtype=np.int64)
-    trec = np.array(ts_rec, dtype=np.int64)
     us = np.where(tev >= 0, tev // 1000, -(-tev // 1000))  # ns_to_ts truncates toward zero
     minute = us // _MINUTE_US
     series = (codes(tpub - tev), codes(trec - tpub), codes(trec - tev))
@@ -176,14 +179,6 @@ def bounds_sql() -> str:
 
 _SAFE = 2**62  # stamps within +-2^62 ns (1824..2116): their differences and minutes fit numpy's int64
 _BOUNDS = BOUNDS.tolist()
-
-
-def _in_range(*stamps: int | Sequence[int]) -> bool:
-    for x in stamps:
-        lo, hi = (x, x) if isinstance(x, int) else (min(x), max(x))
-        if lo < -_SAFE or hi > _SAFE:
-            return False
-    return True
 
 
 def _code(d: int) -> int:
